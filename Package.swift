@@ -1,0 +1,78 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+let package = Package(
+    name: "pushy",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "pushy-server", targets: ["pushy-server"]),
+        .executable(name: "pushy-client", targets: ["pushy-client"]),
+        .executable(name: "pushy", targets: ["pushy"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+    ],
+    targets: [
+        // libzmq (Debian libzmq3-dev) — only PushyZMQ imports it.
+        .systemLibrary(name: "CZMQ", path: "Sources/CZMQ", providers: [.apt(["libzmq3-dev"])]),
+        // OpenSSL libcrypto (Debian libssl-dev) for the raw PKCS#1 type-1 RSA primitive swift-crypto lacks.
+        .systemLibrary(name: "COpenSSL", path: "Sources/COpenSSL", providers: [.apt(["libssl-dev"])]),
+
+        // Pure modules.
+        .target(name: "PushyProtocol", dependencies: [
+            "COpenSSL",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "_CryptoExtras", package: "swift-crypto"),
+        ]),
+        .target(name: "PushyCore", dependencies: ["PushyProtocol"]),
+
+        // I/O modules.
+        .target(name: "PushyZMQ", dependencies: ["CZMQ"]),
+        .target(name: "PushyStore", dependencies: [
+            "PushyProtocol", "PushyCore",
+            .product(name: "GRDB", package: "GRDB.swift"),
+        ]),
+        .target(name: "PushyAPIClient", dependencies: [
+            "PushyProtocol",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        ]),
+        .target(name: "PushyServer", dependencies: [
+            "PushyProtocol", "PushyCore", "PushyZMQ", "PushyStore",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+        .target(name: "PushyAgent", dependencies: [
+            "PushyProtocol", "PushyCore", "PushyZMQ", "PushyAPIClient",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+
+        // Thin executables.
+        .executableTarget(name: "pushy-server", dependencies: [
+            "PushyServer",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "pushy-client", dependencies: [
+            "PushyAgent",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "pushy", dependencies: [
+            "PushyAPIClient", "PushyProtocol",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .testTarget(name: "PushyProtocolTests", dependencies: ["PushyProtocol"]),
+        .testTarget(name: "PushyCoreTests", dependencies: ["PushyCore"]),
+        .testTarget(name: "PushyZMQTests", dependencies: ["PushyZMQ"]),
+        .testTarget(name: "PushyStoreTests", dependencies: ["PushyStore"]),
+        .testTarget(name: "PushyIntegrationTests", dependencies: [
+            "PushyServer", "PushyAgent", "PushyAPIClient", "PushyProtocol",
+        ]),
+    ]
+)

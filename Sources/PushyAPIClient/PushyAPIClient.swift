@@ -1,0 +1,1 @@
+// PushyAPIClient module.

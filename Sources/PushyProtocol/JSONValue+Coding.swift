@@ -1,0 +1,250 @@
+import Foundation
+
+/// Errors from parsing JSON text, with the byte offset where parsing stopped.
+public struct JSONParseError: Error, Sendable, Equatable, CustomStringConvertible {
+    public var message: String
+    public var offset: Int
+    public var description: String { "invalid JSON at byte \(offset): \(message)" }
+}
+
+extension JSONValue {
+    /// Parses JSON text (RFC 8259). Object key order and duplicate keys are preserved.
+    public static func parse(_ bytes: some Collection<UInt8>) throws(JSONParseError) -> JSONValue {
+        var parser = JSONParser(Array(bytes))
+        return try parser.parseDocument()
+    }
+
+    public static func parse(_ text: String) throws(JSONParseError) -> JSONValue {
+        try parse(Array(text.utf8))
+    }
+
+    /// Compact JSON text (no spaces), keys in stored order.
+    public func serialized() -> String {
+        var out = ""
+        write(to: &out)
+        return out
+    }
+
+    public var bytes: [UInt8] { Array(serialized().utf8) }
+
+    func write(to out: inout String) {
+        switch self {
+        case .null: out += "null"
+        case .bool(let b): out += b ? "true" : "false"
+        case .number(let n):
+            if n.rounded() == n, abs(n) < 1e15 { out += String(Int64(n)) } else { out += "\(n)" }
+        case .string(let s): JSONValue.writeString(s, to: &out)
+        case .array(let a):
+            out += "["
+            for (i, v) in a.enumerated() {
+                if i > 0 { out += "," }
+                v.write(to: &out)
+            }
+            out += "]"
+        case .object(let o):
+            out += "{"
+            for (i, (k, v)) in o.enumerated() {
+                if i > 0 { out += "," }
+                JSONValue.writeString(k, to: &out)
+                out += ":"
+                v.write(to: &out)
+            }
+            out += "}"
+        }
+    }
+
+    static func writeString(_ s: String, to out: inout String) {
+        out += "\""
+        for scalar in s.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case "\u{08}": out += "\\b"
+            case "\u{0C}": out += "\\f"
+            default:
+                if scalar.value < 0x20 {
+                    out += String(format: "\\u%04x", scalar.value)
+                } else {
+                    out.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        out += "\""
+    }
+}
+
+/// A small strict JSON parser that keeps key order (Foundation's does not).
+struct JSONParser {
+    let b: [UInt8]
+    var i = 0
+    var depth = 0
+
+    init(_ bytes: [UInt8]) { b = bytes }
+
+    mutating func parseDocument() throws(JSONParseError) -> JSONValue {
+        skipWS()
+        let v = try parseValue()
+        skipWS()
+        if i != b.count { throw fail("unexpected trailing characters") }
+        return v
+    }
+
+    func fail(_ m: String) -> JSONParseError { JSONParseError(message: m, offset: i) }
+
+    mutating func skipWS() {
+        while i < b.count, b[i] == 0x20 || b[i] == 0x0A || b[i] == 0x0D || b[i] == 0x09 { i += 1 }
+    }
+
+    mutating func parseValue() throws(JSONParseError) -> JSONValue {
+        guard i < b.count else { throw fail("unexpected end of input") }
+        switch b[i] {
+        case UInt8(ascii: "{"): return try parseObject()
+        case UInt8(ascii: "["): return try parseArray()
+        case UInt8(ascii: "\""): return .string(try parseString())
+        case UInt8(ascii: "t"): try literal("true"); return .bool(true)
+        case UInt8(ascii: "f"): try literal("false"); return .bool(false)
+        case UInt8(ascii: "n"): try literal("null"); return .null
+        default: return try parseNumber()
+        }
+    }
+
+    mutating func literal(_ word: String) throws(JSONParseError) {
+        let w = Array(word.utf8)
+        guard i + w.count <= b.count, Array(b[i..<(i + w.count)]) == w else { throw fail("unexpected character") }
+        i += w.count
+    }
+
+    mutating func parseObject() throws(JSONParseError) -> JSONValue {
+        depth += 1
+        if depth > 512 { throw fail("nesting too deep") }
+        defer { depth -= 1 }
+        i += 1
+        var pairs: [(String, JSONValue)] = []
+        skipWS()
+        if i < b.count, b[i] == UInt8(ascii: "}") { i += 1; return .object(pairs) }
+        while true {
+            skipWS()
+            guard i < b.count, b[i] == UInt8(ascii: "\"") else { throw fail("expected a string key") }
+            let k = try parseString()
+            skipWS()
+            guard i < b.count, b[i] == UInt8(ascii: ":") else { throw fail("expected ':'") }
+            i += 1
+            skipWS()
+            let v = try parseValue()
+            pairs.append((k, v))
+            skipWS()
+            guard i < b.count else { throw fail("unexpected end of input in object") }
+            if b[i] == UInt8(ascii: ",") { i += 1; continue }
+            if b[i] == UInt8(ascii: "}") { i += 1; return .object(pairs) }
+            throw fail("expected ',' or '}'")
+        }
+    }
+
+    mutating func parseArray() throws(JSONParseError) -> JSONValue {
+        depth += 1
+        if depth > 512 { throw fail("nesting too deep") }
+        defer { depth -= 1 }
+        i += 1
+        var items: [JSONValue] = []
+        skipWS()
+        if i < b.count, b[i] == UInt8(ascii: "]") { i += 1; return .array(items) }
+        while true {
+            skipWS()
+            items.append(try parseValue())
+            skipWS()
+            guard i < b.count else { throw fail("unexpected end of input in array") }
+            if b[i] == UInt8(ascii: ",") { i += 1; continue }
+            if b[i] == UInt8(ascii: "]") { i += 1; return .array(items) }
+            throw fail("expected ',' or ']'")
+        }
+    }
+
+    mutating func hex4() throws(JSONParseError) -> UInt32 {
+        guard i + 4 <= b.count else { throw fail("bad \\u escape") }
+        var v: UInt32 = 0
+        for _ in 0..<4 {
+            let c = b[i]
+            v <<= 4
+            switch c {
+            case 0x30...0x39: v |= UInt32(c - 0x30)
+            case 0x41...0x46: v |= UInt32(c - 0x41 + 10)
+            case 0x61...0x66: v |= UInt32(c - 0x61 + 10)
+            default: throw fail("bad \\u escape")
+            }
+            i += 1
+        }
+        return v
+    }
+
+    mutating func parseString() throws(JSONParseError) -> String {
+        i += 1
+        var bytes: [UInt8] = []
+        while true {
+            guard i < b.count else { throw fail("unterminated string") }
+            let c = b[i]
+            if c == UInt8(ascii: "\"") { i += 1; break }
+            if c < 0x20 { throw fail("control character in string") }
+            if c == UInt8(ascii: "\\") {
+                i += 1
+                guard i < b.count else { throw fail("unterminated escape") }
+                let e = b[i]
+                i += 1
+                switch e {
+                case UInt8(ascii: "\""): bytes.append(0x22)
+                case UInt8(ascii: "\\"): bytes.append(0x5C)
+                case UInt8(ascii: "/"): bytes.append(0x2F)
+                case UInt8(ascii: "b"): bytes.append(0x08)
+                case UInt8(ascii: "f"): bytes.append(0x0C)
+                case UInt8(ascii: "n"): bytes.append(0x0A)
+                case UInt8(ascii: "r"): bytes.append(0x0D)
+                case UInt8(ascii: "t"): bytes.append(0x09)
+                case UInt8(ascii: "u"):
+                    var code = try hex4()
+                    if (0xD800...0xDBFF).contains(code) {
+                        guard i + 6 <= b.count, b[i] == UInt8(ascii: "\\"), b[i + 1] == UInt8(ascii: "u") else {
+                            throw fail("unpaired surrogate")
+                        }
+                        i += 2
+                        let low = try hex4()
+                        guard (0xDC00...0xDFFF).contains(low) else { throw fail("unpaired surrogate") }
+                        code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
+                    } else if (0xDC00...0xDFFF).contains(code) {
+                        throw fail("unpaired surrogate")
+                    }
+                    guard let scalar = Unicode.Scalar(code) else { throw fail("bad code point") }
+                    bytes.append(contentsOf: Array(String(Character(scalar)).utf8))
+                default: throw fail("bad escape")
+                }
+            } else {
+                bytes.append(c)
+                i += 1
+            }
+        }
+        guard let s = String(validating: bytes, as: UTF8.self) else { throw fail("invalid UTF-8 in string") }
+        return s
+    }
+
+    mutating func parseNumber() throws(JSONParseError) -> JSONValue {
+        let start = i
+        if i < b.count, b[i] == UInt8(ascii: "-") { i += 1 }
+        guard i < b.count, (0x30...0x39).contains(b[i]) else { throw fail("unexpected character") }
+        while i < b.count, (0x30...0x39).contains(b[i]) { i += 1 }
+        if i < b.count, b[i] == UInt8(ascii: ".") {
+            i += 1
+            guard i < b.count, (0x30...0x39).contains(b[i]) else { throw fail("bad number") }
+            while i < b.count, (0x30...0x39).contains(b[i]) { i += 1 }
+        }
+        if i < b.count, b[i] == UInt8(ascii: "e") || b[i] == UInt8(ascii: "E") {
+            i += 1
+            if i < b.count, b[i] == UInt8(ascii: "+") || b[i] == UInt8(ascii: "-") { i += 1 }
+            guard i < b.count, (0x30...0x39).contains(b[i]) else { throw fail("bad number") }
+            while i < b.count, (0x30...0x39).contains(b[i]) { i += 1 }
+        }
+        let text = String(decoding: b[start..<i], as: UTF8.self)
+        guard let d = Double(text) else { throw fail("bad number") }
+        return .number(d)
+    }
+}

@@ -1,0 +1,1 @@
+// PushyServer module.
