@@ -1,0 +1,269 @@
+import PushyProtocol
+
+/// The server's job state machine (spec 3.3, plus abort from spec 12). A value: feed it inputs
+/// and clock ticks, perform the actions it returns. It never touches sockets, storage or clocks.
+public struct JobMachine: Sendable {
+    /// What a node said or what happened to it, as far as this job is concerned.
+    public enum Input: Sendable, Equatable {
+        case ackCommit
+        case nackCommit(reason: String?)
+        case ackRun
+        case nackRun
+        case succeeded
+        case failed
+        /// The node replied `aborted` naming this job.
+        case aborted
+        /// The node went offline (liveness lost, new incarnation) or was unavailable.
+        case down(reason: String)
+        /// Any other message naming this job.
+        case other(String)
+    }
+
+    /// What the caller must do.
+    public enum Action: Sendable, Equatable {
+        case sendCommit([String])
+        case sendRun([String])
+        /// Put the node in rehab (send `abort` until it answers `aborted`).
+        case rehab(String)
+        case nodeChanged(node: String, status: NodeJobStatus, reason: String?)
+        case jobChanged(status: JobStatus, reason: String?)
+        case event(JobFeedEvent)
+    }
+
+    public let id: String
+    public let quorum: Int
+    public let runTimeout: Int
+    public private(set) var status: JobStatus = .new
+    public private(set) var statusReason: String?
+    /// Node names in request order.
+    public let nodeNames: [String]
+    public private(set) var nodes: [String: NodeJobStatus]
+    public private(set) var reasons: [String: String] = [:]
+    public private(set) var votingDeadline: Double
+    public private(set) var runDeadline: Double?
+    /// When the job reached a terminal status.
+    public private(set) var finishedAt: Double?
+
+    /// Creates a job and starts voting. `isAvailable` says whether a node is online and idle
+    /// (not in rehab); other nodes are `unavailable` at once, like the reference.
+    public static func start(
+        id: String, nodes: [String], quorum: Int, runTimeout: Int, now: Double, votingTimeout: Double,
+        startEvent: JobFeedEvent, isAvailable: (String) -> (available: Bool, reason: String)
+    ) -> (JobMachine, [Action]) {
+        var job = JobMachine(id: id, nodeNames: nodes, quorum: quorum, runTimeout: runTimeout,
+                             votingDeadline: now + votingTimeout)
+        var actions: [Action] = [.event(startEvent)]
+        job.status = .voting
+        actions.append(.jobChanged(status: .voting, reason: nil))
+        var commit: [String] = []
+        for n in nodes {
+            let a = isAvailable(n)
+            if a.available {
+                commit.append(n)
+            } else {
+                job.set(n, .unavailable, reason: a.reason, into: &actions)
+                actions.append(.event(.vote(n, "down")))
+                actions.append(.rehab(n))
+                actions.append(.event(JobFeedEvent("rehab", [("node", .string(n))])))
+            }
+        }
+        if !commit.isEmpty { actions.append(.sendCommit(commit)) }
+        job.evaluateQuorumIfVoted(now: now, into: &actions)
+        return (job, actions)
+    }
+
+    init(id: String, nodeNames: [String], quorum: Int, runTimeout: Int, votingDeadline: Double) {
+        self.id = id
+        self.nodeNames = nodeNames
+        self.quorum = quorum
+        self.runTimeout = runTimeout
+        self.votingDeadline = votingDeadline
+        self.nodes = Dictionary(uniqueKeysWithValues: nodeNames.map { ($0, NodeJobStatus.new) })
+    }
+
+    /// Restores a machine from stored state (used by tests and by a future store-backed recovery).
+    public init(id: String, nodes: [(String, NodeJobStatus)], quorum: Int, runTimeout: Int, status: JobStatus,
+                votingDeadline: Double, runDeadline: Double?) {
+        self.id = id
+        self.nodeNames = nodes.map(\.0)
+        self.nodes = Dictionary(uniqueKeysWithValues: nodes)
+        self.quorum = quorum
+        self.runTimeout = runTimeout
+        self.status = status
+        self.votingDeadline = votingDeadline
+        self.runDeadline = runDeadline
+    }
+
+    public func count(_ s: NodeJobStatus) -> Int { nodes.values.reduce(0) { $1 == s ? $0 + 1 : $0 } }
+
+    /// Node names grouped by status, each group in request order, groups in status order.
+    public var grouped: [(NodeJobStatus, [String])] {
+        NodeJobStatus.allCases.compactMap { s in
+            let names = nodeNames.filter { nodes[$0] == s }
+            return names.isEmpty ? nil : (s, names)
+        }
+    }
+
+    mutating func set(_ node: String, _ s: NodeJobStatus, reason: String?, into actions: inout [Action]) {
+        nodes[node] = s
+        if let reason { reasons[node] = reason }
+        actions.append(.nodeChanged(node: node, status: s, reason: reason))
+    }
+
+    mutating func finish(_ s: JobStatus, reason: String?, now: Double, into actions: inout [Action]) {
+        status = s
+        statusReason = reason
+        finishedAt = now
+        actions.append(.jobChanged(status: s, reason: reason))
+        actions.append(.event(JobFeedEvent("job_complete", [("status", .string(s.rawValue))])))
+    }
+
+    mutating func rehab(_ node: String, into actions: inout [Action]) {
+        actions.append(.rehab(node))
+        actions.append(.event(JobFeedEvent("rehab", [("node", .string(node))])))
+    }
+
+    /// Handles a message from, or news about, one node of this job.
+    public mutating func handle(node: String, input: Input, now: Double) -> [Action] {
+        guard let current = nodes[node] else { return [] }
+        var actions: [Action] = []
+        switch status {
+        case .voting: handleVoting(node, current, input, now, &actions)
+        case .running: handleRunning(node, current, input, now, &actions)
+        default:
+            // The job is over; a node still talking about it is reset (spec 3.3).
+            if case .down = input { break }
+            if input != .aborted { actions.append(.rehab(node)) }
+        }
+        return actions
+    }
+
+    mutating func handleVoting(_ node: String, _ current: NodeJobStatus, _ input: Input, _ now: Double,
+                               _ actions: inout [Action]) {
+        switch (current, input) {
+        case (.new, .ackCommit):
+            set(node, .ready, reason: nil, into: &actions)
+            actions.append(.event(.vote(node, "success")))
+        case (.ready, .ackCommit):
+            actions.append(.event(.vote(node, "unexpected_commit")))
+        case (.new, .nackCommit(let reason)):
+            set(node, .nacked, reason: "nacked: \(reason ?? "refused by the node")", into: &actions)
+            actions.append(.event(.vote(node, "failure")))
+        case (.ready, .nackCommit):
+            set(node, .unavailable, reason: "lost availability after acking the commit", into: &actions)
+            actions.append(.event(.vote(node, "lost_availibility")))
+            rehab(node, into: &actions)
+        case (_, .ackCommit), (_, .nackCommit):
+            actions.append(.event(.vote(node, "client_died_while_voting")))
+            rehab(node, into: &actions)
+        case (.new, .down(let reason)), (.ready, .down(let reason)):
+            set(node, .unavailable, reason: reason, into: &actions)
+            actions.append(.event(.vote(node, "down")))
+            rehab(node, into: &actions)
+        case (.new, _), (.ready, _):
+            set(node, .unavailable, reason: "unexpected message while voting: \(input)", into: &actions)
+            rehab(node, into: &actions)
+        case (_, .down):
+            break
+        default:
+            rehab(node, into: &actions)
+        }
+        evaluateQuorumIfVoted(now: now, into: &actions)
+    }
+
+    mutating func handleRunning(_ node: String, _ current: NodeJobStatus, _ input: Input, _ now: Double,
+                                _ actions: inout [Action]) {
+        switch (current, input) {
+        case (.ready, .ackRun):
+            set(node, .running, reason: nil, into: &actions)
+            actions.append(.event(JobFeedEvent("run_start", [("node", .string(node))])))
+        case (.running, .ackRun):
+            break
+        case (.ready, .nackRun):
+            set(node, .failed, reason: "the node refused to run the job", into: &actions)
+            actions.append(.event(.runComplete(node, "run_nacked")))
+            rehab(node, into: &actions)
+        case (.running, .nackRun):
+            set(node, .failed, reason: "the node refused to run the job while running it", into: &actions)
+            actions.append(.event(.runComplete(node, "run_nacked_while_running")))
+            rehab(node, into: &actions)
+        case (.running, .succeeded):
+            set(node, .succeeded, reason: nil, into: &actions)
+            actions.append(.event(.runComplete(node, "success")))
+        case (.running, .failed):
+            set(node, .failed, reason: nil, into: &actions)
+            actions.append(.event(.runComplete(node, "failure")))
+        case (.ready, .down(let reason)), (.running, .down(let reason)):
+            set(node, .crashed, reason: "lost during run: \(reason)", into: &actions)
+            actions.append(.event(.runComplete(node, "crashed")))
+            rehab(node, into: &actions)
+        case (.ready, _), (.running, _):
+            set(node, .crashed, reason: "unexpected message during run: \(input)", into: &actions)
+            actions.append(.event(.runComplete(node, "crashed")))
+            rehab(node, into: &actions)
+        case (_, .down):
+            break
+        default:
+            actions.append(.event(.runComplete(node, "client_died_while_running")))
+            rehab(node, into: &actions)
+        }
+        completeIfDone(now: now, into: &actions)
+    }
+
+    mutating func evaluateQuorumIfVoted(now: Double, into actions: inout [Action]) {
+        guard status == .voting, !nodes.values.contains(.new) else { return }
+        let ready = nodeNames.filter { nodes[$0] == .ready }
+        if ready.count >= quorum {
+            status = .running
+            runDeadline = now + Double(runTimeout)
+            actions.append(.event(JobFeedEvent("quorum_succeeded")))
+            actions.append(.jobChanged(status: .running, reason: nil))
+            if !ready.isEmpty { actions.append(.sendRun(ready)) }
+            completeIfDone(now: now, into: &actions)
+        } else {
+            for n in ready {
+                set(n, .wasReady, reason: "quorum failed", into: &actions)
+                rehab(n, into: &actions)
+            }
+            finish(.quorumFailed, reason: "\(ready.count) of \(nodeNames.count) nodes ready, quorum was \(quorum)",
+                   now: now, into: &actions)
+        }
+    }
+
+    mutating func completeIfDone(now: Double, into actions: inout [Action]) {
+        guard status == .running, !nodes.values.contains(where: { $0 == .ready || $0 == .running }) else { return }
+        finish(.complete, reason: nil, now: now, into: &actions)
+    }
+
+    /// Advances timers: voting timeout and run timeout.
+    public mutating func tick(now: Double) -> [Action] {
+        var actions: [Action] = []
+        if status == .voting, now >= votingDeadline {
+            for n in nodeNames where nodes[n] == .new {
+                set(n, .unavailable, reason: "no vote before the voting timeout", into: &actions)
+                actions.append(.event(.vote(n, "voting_timeout")))
+                rehab(n, into: &actions)
+            }
+            evaluateQuorumIfVoted(now: now, into: &actions)
+        } else if status == .running, let d = runDeadline, now >= d {
+            for n in nodeNames where nodes[n] == .ready || nodes[n] == .running {
+                set(n, .timedOut, reason: "still running at the run timeout (\(runTimeout) s)", into: &actions)
+                rehab(n, into: &actions)
+            }
+            finish(.timedOut, reason: "run timeout of \(runTimeout) s reached", now: now, into: &actions)
+        }
+        return actions
+    }
+
+    /// Aborts the job (spec 12 point 1). Idempotent: a finished job returns no actions.
+    public mutating func abort(now: Double, by requestor: String) -> [Action] {
+        guard !status.isTerminal else { return [] }
+        var actions: [Action] = []
+        for n in nodeNames where nodes[n] == .new || nodes[n] == .ready || nodes[n] == .running {
+            set(n, .aborted, reason: "job aborted by \(requestor)", into: &actions)
+            actions.append(.rehab(n))
+        }
+        finish(.aborted, reason: "aborted by \(requestor)", now: now, into: &actions)
+        return actions
+    }
+}

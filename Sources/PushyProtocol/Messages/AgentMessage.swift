@@ -1,0 +1,122 @@
+import Foundation
+
+/// Message types an agent sends on the command channel (spec 5.3), plus Pushy's `output`.
+public enum AgentMessageType: String, Sendable, CaseIterable {
+    case heartbeat
+    case ackCommit = "ack_commit"
+    case nackCommit = "nack_commit"
+    case ackRun = "ack_run"
+    case nackRun = "nack_run"
+    case succeeded, failed, aborted
+}
+
+/// Agent job-runner state carried in heartbeats.
+public enum AgentJobState: String, Sendable {
+    case idle, committed, running
+}
+
+/// A message from an agent to the server (spec 5.1, 5.3). Field order on the wire follows the
+/// Ruby client: node, client, protocol_version, org, type, sequence, timestamp, incarnation_id,
+/// job_id, then type-specific fields.
+public struct AgentMessage: Sendable, Equatable {
+    public var node: String
+    public var client: String
+    public var protocolVersion: String
+    public var org: String
+    /// Raw type string; `messageType` is nil for types Pushy does not know.
+    public var type: String
+    public var sequence: Int
+    public var timestamp: Date
+    public var incarnationId: String
+    public var jobId: String?
+    public var jobState: AgentJobState?
+    public var stdout: String?
+    public var stderr: String?
+    /// Pushy extension: why a commit was nacked (busy, not whitelisted, ...). Reference clients omit it.
+    public var reason: String?
+    /// Pushy extension: the process exit status for succeeded/failed.
+    public var exitStatus: Int?
+
+    public var messageType: AgentMessageType? { AgentMessageType(rawValue: type) }
+
+    public init(
+        node: String, client: String, org: String, type: AgentMessageType, sequence: Int, timestamp: Date,
+        incarnationId: String, jobId: String?, jobState: AgentJobState? = nil, stdout: String? = nil,
+        stderr: String? = nil, reason: String? = nil, exitStatus: Int? = nil, protocolVersion: String = "2.0"
+    ) {
+        self.node = node
+        self.client = client
+        self.protocolVersion = protocolVersion
+        self.org = org
+        self.type = type.rawValue
+        self.sequence = sequence
+        self.timestamp = timestamp
+        self.incarnationId = incarnationId
+        self.jobId = jobId
+        self.jobState = jobState
+        self.stdout = stdout
+        self.stderr = stderr
+        self.reason = reason
+        self.exitStatus = exitStatus
+    }
+
+    public var json: JSONValue {
+        var o: [(String, JSONValue)] = [
+            ("node", .string(node)), ("client", .string(client)), ("protocol_version", .string(protocolVersion)),
+            ("org", .string(org)), ("type", .string(type)), ("sequence", .number(Double(sequence))),
+            ("timestamp", .string(WireTime.rfc1123(timestamp))), ("incarnation_id", .string(incarnationId)),
+            ("job_id", jobId.map(JSONValue.string) ?? .null),
+        ]
+        if let jobState { o.append(("job_state", .string(jobState.rawValue))) }
+        if let stdout { o.append(("stdout", .string(stdout))) }
+        if let stderr { o.append(("stderr", .string(stderr))) }
+        if let reason { o.append(("reason", .string(reason))) }
+        if let exitStatus { o.append(("exit_status", .number(Double(exitStatus)))) }
+        return .object(o)
+    }
+
+    public var bodyBytes: [UInt8] { json.bytes }
+
+    /// Parses and validates a body. Missing `node`/`org`/`type`/`timestamp` or a job_id over 64
+    /// characters is a `MessageError`.
+    public static func parse(_ body: [UInt8]) throws(MessageError) -> AgentMessage {
+        let v: JSONValue
+        do { v = try JSONValue.parse(body) } catch { throw .invalidJSON(error.description) }
+        guard case .object = v else { throw .invalidJSON("body is not a JSON object") }
+        guard let node = v["node"]?.stringValue, !node.isEmpty else { throw .missingField("node") }
+        guard let org = v["org"]?.stringValue, !org.isEmpty else { throw .missingField("org") }
+        guard let type = v["type"]?.stringValue else { throw .missingField("type") }
+        guard let ts = v["timestamp"]?.stringValue else { throw .missingField("timestamp") }
+        guard let date = WireTime.parseRFC1123(ts) else { throw .badField("timestamp") }
+        var jobId: String? = nil
+        if let j = v["job_id"], !j.isNull {
+            guard let s = j.stringValue, s.count <= 64 else { throw .badField("job_id") }
+            jobId = s
+        }
+        var m = AgentMessage(
+            node: node, client: v["client"]?.stringValue ?? "", org: org, type: .heartbeat,
+            sequence: v["sequence"]?.intValue ?? 0, timestamp: date,
+            incarnationId: v["incarnation_id"]?.stringValue ?? "", jobId: jobId,
+            jobState: v["job_state"]?.stringValue.flatMap(AgentJobState.init(rawValue:)),
+            stdout: v["stdout"]?.stringValue, stderr: v["stderr"]?.stringValue,
+            reason: v["reason"]?.stringValue, exitStatus: v["exit_status"]?.intValue,
+            protocolVersion: v["protocol_version"]?.stringValue ?? "")
+        m.type = type
+        return m
+    }
+}
+
+/// Why a ZeroMQ message body was rejected; such messages are dropped and counted.
+public enum MessageError: Error, Sendable, Equatable, CustomStringConvertible {
+    case invalidJSON(String)
+    case missingField(String)
+    case badField(String)
+
+    public var description: String {
+        switch self {
+        case .invalidJSON(let m): "invalid JSON body: \(m)"
+        case .missingField(let f): "missing field '\(f)'"
+        case .badField(let f): "bad value for field '\(f)'"
+        }
+    }
+}

@@ -1,0 +1,91 @@
+import Foundation
+
+/// Message types the server sends (spec 5.2).
+public enum ServerMessageType: String, Sendable {
+    case heartbeat, commit, run, abort, ack
+}
+
+/// A message from the server to an agent (command channel) or to all agents (heartbeat broadcast).
+public struct ServerMessage: Sendable, Equatable {
+    public var sequence: Int
+    public var timestamp: Date
+    public var type: String
+    public var jobId: String?
+    /// Advertised server name (commit) or the server host name (heartbeat).
+    public var server: String?
+    public var incarnationId: String?
+    public var command: String?
+    public var user: String?
+    public var dir: String?
+    public var env: JSONValue?
+    public var file: String?
+    /// Always present on commit (note: `capture`, not `capture_output`).
+    public var capture: Bool?
+    /// Pushy extension (spec 12 point 2): lets the agent enforce the run timeout itself.
+    public var runTimeout: Int?
+
+    public var messageType: ServerMessageType? { ServerMessageType(rawValue: type) }
+
+    public init(
+        type: ServerMessageType, sequence: Int, timestamp: Date, jobId: String? = nil, server: String? = nil,
+        incarnationId: String? = nil, command: String? = nil, user: String? = nil, dir: String? = nil,
+        env: JSONValue? = nil, file: String? = nil, capture: Bool? = nil, runTimeout: Int? = nil
+    ) {
+        self.sequence = sequence
+        self.timestamp = timestamp
+        self.type = type.rawValue
+        self.jobId = jobId
+        self.server = server
+        self.incarnationId = incarnationId
+        self.command = command
+        self.user = user
+        self.dir = dir
+        self.env = env
+        self.file = file
+        self.capture = capture
+        self.runTimeout = runTimeout
+    }
+
+    public var json: JSONValue {
+        var o: [(String, JSONValue)] = [
+            ("sequence", .number(Double(sequence))), ("timestamp", .string(WireTime.rfc1123(timestamp))),
+            ("type", .string(type)),
+        ]
+        if type == ServerMessageType.heartbeat.rawValue {
+            if let server { o.append(("server", .string(server))) }
+            if let incarnationId { o.append(("incarnation_id", .string(incarnationId))) }
+            return .object(o)
+        }
+        if let jobId { o.append(("job_id", .string(jobId))) }
+        if let server { o.append(("server", .string(server))) }
+        if let command { o.append(("command", .string(command))) }
+        if let user { o.append(("user", .string(user))) }
+        if let dir { o.append(("dir", .string(dir))) }
+        if let env { o.append(("env", env)) }
+        if let file { o.append(("file", .string(file))) }
+        if let capture { o.append(("capture", .bool(capture))) }
+        if let runTimeout { o.append(("run_timeout", .number(Double(runTimeout)))) }
+        if let incarnationId { o.append(("incarnation_id", .string(incarnationId))) }
+        return .object(o)
+    }
+
+    public var bodyBytes: [UInt8] { json.bytes }
+
+    public static func parse(_ body: [UInt8]) throws(MessageError) -> ServerMessage {
+        let v: JSONValue
+        do { v = try JSONValue.parse(body) } catch { throw .invalidJSON(error.description) }
+        guard case .object = v else { throw .invalidJSON("body is not a JSON object") }
+        guard let type = v["type"]?.stringValue else { throw .missingField("type") }
+        guard let ts = v["timestamp"]?.stringValue else { throw .missingField("timestamp") }
+        guard let date = WireTime.parseRFC1123(ts) else { throw .badField("timestamp") }
+        var m = ServerMessage(
+            type: .ack, sequence: v["sequence"]?.intValue ?? 0, timestamp: date,
+            jobId: v["job_id"]?.stringValue, server: v["server"]?.stringValue,
+            incarnationId: v["incarnation_id"]?.stringValue, command: v["command"]?.stringValue,
+            user: v["user"]?.stringValue, dir: v["dir"]?.stringValue,
+            env: v["env"].flatMap { $0.isNull ? nil : $0 }, file: v["file"]?.stringValue,
+            capture: v["capture"]?.boolValue, runTimeout: v["run_timeout"]?.intValue)
+        m.type = type
+        return m
+    }
+}
