@@ -1,0 +1,289 @@
+import Foundation
+import GRDB
+import PushyProtocol
+
+/// The embedded default store: one SQLite file in WAL mode through a GRDB `DatabasePool`
+/// (one writer, concurrent readers). All access goes through GRDB's async API, so no
+/// cooperative-pool thread blocks on the disk or on the write lock.
+///
+/// Durability: `synchronous = NORMAL`. In WAL mode a commit has reached the OS (the WAL file)
+/// when it returns, so a kill -9 of the process at any moment loses no committed transaction;
+/// only a power loss or kernel crash can drop the last few commits, and never corrupts the
+/// file. FULL would add an fsync to every commit for that rarer case; the job engine batches
+/// writes but still commits often, so NORMAL is the right price here.
+public final class SQLiteStore: PushyStore {
+    private let pool: DatabasePool
+
+    /// Opens (creating if needed) the database file at `path` and migrates it to the current
+    /// schema. The directory must exist.
+    public init(path: String) throws(StoreError) {
+        var config = Configuration()
+        config.label = "pushy-store"
+        config.foreignKeysEnabled = true
+        // Another process (a backup, an admin's sqlite3 shell) may hold the lock briefly.
+        config.busyMode = .timeout(10)
+        do {
+            pool = try DatabasePool(path: path, configuration: config)
+            try pool.writeWithoutTransaction { db in
+                // GRDB already does this for WAL pools; stated here because durability depends on it.
+                try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            }
+            try Self.migrator.migrate(pool)
+        } catch {
+            throw .io("cannot open database at \(path): \(error)")
+        }
+    }
+
+    /// Checkpoints and closes the file. Later calls fail with `.io`; dropping the last
+    /// reference closes it too.
+    public func close() throws(StoreError) {
+        do { try pool.close() } catch { throw .io("close failed: \(error)") }
+    }
+
+    // MARK: Organizations
+
+    public func createOrg(_ org: OrgRecord) async throws(StoreError) {
+        try await write { db in
+            if try Self.exists(db, "SELECT 1 FROM orgs WHERE name = ?", [org.name]) {
+                throw StoreError.duplicate("organization '\(org.name)'")
+            }
+            if try Self.exists(db, "SELECT 1 FROM orgs WHERE guid = ?", [org.guid]) {
+                throw StoreError.duplicate("organization guid '\(org.guid)'")
+            }
+            try db.execute(
+                sql: "INSERT INTO orgs (name, guid, created_at) VALUES (?, ?, ?)",
+                arguments: [org.name, org.guid, Self.seconds(org.createdAt)])
+        }
+    }
+
+    public func org(named name: String) async throws(StoreError) -> OrgRecord? {
+        try await read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM orgs WHERE name = ?", arguments: [name]).map(Self.org)
+        }
+    }
+
+    public func listOrgs() async throws(StoreError) -> [OrgRecord] {
+        try await read { db in try Row.fetchAll(db, sql: "SELECT * FROM orgs ORDER BY name").map(Self.org) }
+    }
+
+    // MARK: Principals
+
+    public func createPrincipal(_ p: PrincipalRecord) async throws(StoreError) {
+        try await write { db in
+            try Self.requireOrg(db, p.org)
+            if try Self.exists(db, "SELECT 1 FROM principals WHERE org = ? AND name = ?", [p.org, p.name]) {
+                throw StoreError.duplicate("principal '\(p.name)' in organization '\(p.org)'")
+            }
+            try db.execute(
+                sql: """
+                    INSERT INTO principals (org, name, type, public_key, is_admin, created_at)
+                    VALUES (?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [p.org, p.name, p.type.rawValue, p.publicKey, p.isAdmin, Self.seconds(p.createdAt)])
+        }
+    }
+
+    public func principal(org: String, name: String) async throws(StoreError) -> PrincipalRecord? {
+        try await read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM principals WHERE org = ? AND name = ?", arguments: [org, name])
+                .map { (row) throws(StoreError) in try Self.principal(row) }
+        }
+    }
+
+    public func listPrincipals(org: String, type: PrincipalType?) async throws(StoreError) -> [PrincipalRecord] {
+        try await read { db in
+            let rows =
+                if let type {
+                    try Row.fetchAll(
+                        db, sql: "SELECT * FROM principals WHERE org = ? AND type = ? ORDER BY name",
+                        arguments: [org, type.rawValue])
+                } else {
+                    try Row.fetchAll(db, sql: "SELECT * FROM principals WHERE org = ? ORDER BY name", arguments: [org])
+                }
+            return try rows.map { (row) throws(StoreError) in try Self.principal(row) }
+        }
+    }
+
+    public func deletePrincipal(org: String, name: String) async throws(StoreError) -> Bool {
+        try await write { db in
+            try db.execute(sql: "DELETE FROM principals WHERE org = ? AND name = ?", arguments: [org, name])
+            return db.changesCount > 0
+        }
+    }
+
+    // MARK: Nodes
+
+    public func upsertNode(_ n: NodeRecord) async throws(StoreError) {
+        try await write { db in
+            try Self.requireOrg(db, n.org)
+            try db.execute(
+                sql: """
+                    INSERT INTO nodes (org, name, environment, roles, tags, attributes, updated_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (org, name) DO UPDATE SET
+                        environment = excluded.environment, roles = excluded.roles, tags = excluded.tags,
+                        attributes = excluded.attributes, updated_at = excluded.updated_at
+                    """,
+                arguments: [
+                    n.org, n.name, n.environment, Self.stringsText(n.roles), Self.stringsText(n.tags),
+                    n.attributes.serialized(), Self.seconds(n.updatedAt),
+                ])
+        }
+    }
+
+    public func node(org: String, name: String) async throws(StoreError) -> NodeRecord? {
+        try await read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM nodes WHERE org = ? AND name = ?", arguments: [org, name])
+                .map { (row) throws(StoreError) in try Self.node(row) }
+        }
+    }
+
+    public func listNodes(org: String) async throws(StoreError) -> [NodeRecord] {
+        try await read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM nodes WHERE org = ? ORDER BY name", arguments: [org])
+                .map { (row) throws(StoreError) in try Self.node(row) }
+        }
+    }
+
+    // MARK: Jobs
+
+    public func insertJob(_ job: JobRecord, nodes: [JobNodeRecord]) async throws(StoreError) {
+        try await write { db in
+            try Self.requireOrg(db, job.org)
+            if try Self.exists(db, "SELECT 1 FROM jobs WHERE id = ?", [job.id]) {
+                throw StoreError.duplicate("job '\(job.id)'")
+            }
+            try db.execute(
+                sql: """
+                    INSERT INTO jobs (id, org, command, quorum, run_timeout, status, status_reason, requestor,
+                        run_as_user, dir, env, file, capture_output, created_at, updated_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    job.id, job.org, job.command, job.quorum, job.runTimeout, job.status.dbCode, job.statusReason,
+                    job.requestor, job.user, job.dir, job.env?.serialized(), job.file, job.captureOutput,
+                    Self.seconds(job.createdAt), Self.seconds(job.updatedAt),
+                ])
+            let insert = try db.cachedStatement(
+                sql: "INSERT INTO job_nodes (job_id, node, status, reason, updated_at) VALUES (?, ?, ?, ?, ?)")
+            var seen = Set<String>()
+            for n in nodes {
+                if !seen.insert(n.node).inserted { throw StoreError.duplicate("node '\(n.node)' in job '\(job.id)'") }
+                try insert.execute(arguments: [job.id, n.node, n.status.dbCode, n.reason, Self.seconds(n.updatedAt)])
+            }
+        }
+    }
+
+    public func updateJob(id: String, status: JobStatus, reason: String?, updatedAt: Date) async throws(StoreError) {
+        try await write { db in
+            try db.execute(
+                sql: "UPDATE jobs SET status = ?, status_reason = ?, updated_at = ? WHERE id = ?",
+                arguments: [status.dbCode, reason, Self.seconds(updatedAt), id])
+            if db.changesCount == 0 { throw StoreError.notFound("job '\(id)'") }
+        }
+    }
+
+    public func applyNodeUpdates(_ updates: [JobNodeUpdate]) async throws(StoreError) {
+        guard !updates.isEmpty else { return }
+        try await write { db in
+            let update = try db.cachedStatement(
+                sql: "UPDATE job_nodes SET status = ?, reason = ?, updated_at = ? WHERE job_id = ? AND node = ?")
+            for u in updates {
+                try update.execute(arguments: [u.status.dbCode, u.reason, Self.seconds(u.at), u.jobId, u.node])
+                if db.changesCount == 0 { throw StoreError.notFound("node '\(u.node)' in job '\(u.jobId)'") }
+            }
+        }
+    }
+
+    public func job(org: String, id: String) async throws(StoreError) -> JobRecord? {
+        try await read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM jobs WHERE id = ? AND org = ?", arguments: [id, org])
+                .map { (row) throws(StoreError) in try Self.job(row) }
+        }
+    }
+
+    public func jobNodes(jobId: String) async throws(StoreError) -> [JobNodeRecord] {
+        try await read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM job_nodes WHERE job_id = ? ORDER BY node", arguments: [jobId])
+                .map { (row) throws(StoreError) in try Self.jobNode(row) }
+        }
+    }
+
+    public func listJobs(org: String) async throws(StoreError) -> [JobRecord] {
+        try await read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM jobs WHERE org = ? ORDER BY created_at DESC, id DESC", arguments: [org]
+            )
+            .map { (row) throws(StoreError) in try Self.job(row) }
+        }
+    }
+
+    public func crashUnfinishedJobs(reason: String, at: Date) async throws(StoreError) -> [String] {
+        let live = [JobStatus.new, .voting, .running].map(\.dbCode)
+        let liveNodes = [NodeJobStatus.new, .ready, .running].map(\.dbCode)
+        return try await write { db in
+            let ids = try String.fetchAll(
+                db, sql: "SELECT id FROM jobs WHERE status IN (?, ?, ?) ORDER BY created_at, id",
+                arguments: StatementArguments(live))
+            let crashJob = try db.cachedStatement(
+                sql: "UPDATE jobs SET status = ?, status_reason = ?, updated_at = ? WHERE id = ?")
+            let crashNodes = try db.cachedStatement(
+                sql: """
+                    UPDATE job_nodes SET status = ?, reason = ?, updated_at = ?
+                    WHERE job_id = ? AND status IN (?, ?, ?)
+                    """)
+            for id in ids {
+                try crashJob.execute(arguments: [JobStatus.crashed.dbCode, reason, Self.seconds(at), id])
+                try crashNodes.execute(
+                    arguments: [NodeJobStatus.crashed.dbCode, reason, Self.seconds(at), id]
+                        + StatementArguments(liveNodes))
+            }
+            return ids
+        }
+    }
+
+    // MARK: Plumbing
+
+    /// Runs `body` in one write transaction and turns every failure into a `StoreError`.
+    private func write<T: Sendable>(_ body: @Sendable (Database) throws -> T) async throws(StoreError) -> T {
+        do {
+            return try await pool.write(body)
+        } catch {
+            throw Self.storeError(error)
+        }
+    }
+
+    /// Runs `body` on a reader connection (a consistent snapshot, concurrent with the writer).
+    private func read<T: Sendable>(_ body: @Sendable (Database) throws -> T) async throws(StoreError) -> T {
+        do {
+            return try await pool.read(body)
+        } catch {
+            throw Self.storeError(error)
+        }
+    }
+
+    private static func storeError(_ error: any Error) -> StoreError {
+        if let error = error as? StoreError { return error }
+        if let error = error as? DatabaseError {
+            switch error.extendedResultCode {
+            case .SQLITE_CONSTRAINT_PRIMARYKEY, .SQLITE_CONSTRAINT_UNIQUE:
+                return .duplicate(error.message ?? "record")
+            case .SQLITE_CONSTRAINT_FOREIGNKEY:
+                return .notFound("referenced record (\(error.message ?? "foreign key"))")
+            default:
+                break
+            }
+        }
+        return .io(String(describing: error))
+    }
+
+    private static func exists(_ db: Database, _ sql: String, _ arguments: StatementArguments) throws -> Bool {
+        try Row.fetchOne(db, sql: sql, arguments: arguments) != nil
+    }
+
+    private static func requireOrg(_ db: Database, _ name: String) throws {
+        if try !exists(db, "SELECT 1 FROM orgs WHERE name = ?", [name]) {
+            throw StoreError.notFound("organization '\(name)'")
+        }
+    }
+}
