@@ -1,0 +1,41 @@
+import Synchronization
+
+/// A snapshot of a transport's message counters, for metrics and for noticing silent loss.
+public struct TransportCounters: Sendable, Equatable {
+    /// Messages handed to libzmq successfully.
+    public var sent = 0
+    /// Messages that could not be sent: unknown/vanished ROUTER peer (`EHOSTUNREACH`),
+    /// high-water mark reached (`EAGAIN`) or any other send error.
+    public var sendFailures = 0
+    /// Messages received from the network.
+    public var received = 0
+    /// Received messages dropped because the inbound stream's buffer was full.
+    public var inboundDropped = 0
+}
+
+/// Live counters, updated by the I/O thread and read from anywhere.
+final class AtomicCounters: Sendable {
+    let sent = Atomic(0)
+    let sendFailures = Atomic(0)
+    let received = Atomic(0)
+    let inboundDropped = Atomic(0)
+
+    var snapshot: TransportCounters {
+        TransportCounters(
+            sent: sent.load(ordering: .relaxed),
+            sendFailures: sendFailures.load(ordering: .relaxed),
+            received: received.load(ordering: .relaxed),
+            inboundDropped: inboundDropped.load(ordering: .relaxed))
+    }
+
+    func countSent() { sent.wrappingAdd(1, ordering: .relaxed) }
+    func countSendFailure() { sendFailures.wrappingAdd(1, ordering: .relaxed) }
+
+    /// Yields to the stream and counts a drop when the buffer policy refused it.
+    func deliver<T: Sendable>(_ value: T, to continuation: AsyncStream<T>.Continuation) {
+        received.wrappingAdd(1, ordering: .relaxed)
+        if case .dropped = continuation.yield(value) {
+            inboundDropped.wrappingAdd(1, ordering: .relaxed)
+        }
+    }
+}

@@ -1,0 +1,56 @@
+extension ZMQServerTransport {
+    /// Server socket settings. Defaults suit a server with thousands of agents.
+    public struct Options: Sendable {
+        /// ROUTER (command channel) bind address; a `tcp://…:0` port means "any free port".
+        public var routerEndpoint: String
+        /// PUB (heartbeat broadcast) bind address; `:0` as above.
+        public var pubEndpoint: String
+        /// Z85 server secret key; when set the ROUTER is a CURVE server.
+        public var curveSecretKey: String?
+        /// When set (requires `curveSecretKey`), a ZAP handler admits only CURVE clients whose
+        /// raw 32-byte public key this returns true for. It runs on the I/O thread: keep it quick.
+        /// Without it, a CURVE server accepts any client key (encryption without client allow-listing).
+        public var zapAuthorizer: (@Sendable (_ clientPublicKey: [UInt8]) -> Bool)?
+        /// Pending-connection queue for both listeners (`ZMQ_BACKLOG`; libzmq's default is 100).
+        public var backlog: Int32
+        /// Per-subscriber PUB queue (`ZMQ_SNDHWM`); PUB silently drops beyond it.
+        public var pubSendHighWaterMark: Int32
+        /// Per-peer ROUTER send queue (`ZMQ_SNDHWM`); sends beyond it fail and are counted.
+        public var routerSendHighWaterMark: Int32
+        /// Per-peer ROUTER receive queue (`ZMQ_RCVHWM`).
+        public var routerReceiveHighWaterMark: Int32
+        /// Longest the I/O thread sleeps in `zmq_poll` before rechecking for shutdown.
+        /// Outbound work and shutdown wake it at once, so this is only a safety net.
+        public var pollTimeoutMilliseconds: Int
+        /// Most messages read from the ROUTER before the thread serves its outbox again.
+        public var receiveBatchLimit: Int
+        /// Buffering of `inbound` while its consumer lags.
+        public var inboundBuffering: InboundBuffering
+
+        public init(
+            routerEndpoint: String = "tcp://*:10002",
+            pubEndpoint: String = "tcp://*:10000",
+            curveSecretKey: String? = nil,
+            zapAuthorizer: (@Sendable (_ clientPublicKey: [UInt8]) -> Bool)? = nil,
+            backlog: Int32 = 4096,
+            pubSendHighWaterMark: Int32 = 100_000,
+            routerSendHighWaterMark: Int32 = 1000,
+            routerReceiveHighWaterMark: Int32 = 1000,
+            pollTimeoutMilliseconds: Int = 250,
+            receiveBatchLimit: Int = 512,
+            inboundBuffering: InboundBuffering = .unbounded
+        ) {
+            self.routerEndpoint = routerEndpoint
+            self.pubEndpoint = pubEndpoint
+            self.curveSecretKey = curveSecretKey
+            self.zapAuthorizer = zapAuthorizer
+            self.backlog = backlog
+            self.pubSendHighWaterMark = pubSendHighWaterMark
+            self.routerSendHighWaterMark = routerSendHighWaterMark
+            self.routerReceiveHighWaterMark = routerReceiveHighWaterMark
+            self.pollTimeoutMilliseconds = pollTimeoutMilliseconds
+            self.receiveBatchLimit = receiveBatchLimit
+            self.inboundBuffering = inboundBuffering
+        }
+    }
+}

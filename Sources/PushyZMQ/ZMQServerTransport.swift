@@ -1,0 +1,176 @@
+import CZMQ
+
+/// The server's ZeroMQ side: a bound ROUTER (command channel) and a bound PUB (heartbeat
+/// broadcast), both owned by one dedicated I/O thread that polls them, the optional ZAP
+/// handler and a wake signal.
+///
+/// Any thread or task may call `send`, `sendBatch` and `publish`: they only queue the work
+/// and wake the thread, never block. Received messages arrive on `inbound` (iterate it once).
+/// Sends that fail (vanished peer, full queue) are dropped and counted in `counters`.
+public final class ZMQServerTransport: Sendable {
+    enum Outbound: Sendable {
+        case route(identity: [UInt8], frames: [[UInt8]])
+        case publish([[UInt8]])
+    }
+
+    /// Messages from agents, in arrival order. Finishes after `shutdown()`.
+    public let inbound: AsyncStream<RouterMessage>
+    /// The ROUTER's resolved endpoint, e.g. `tcp://127.0.0.1:43121`.
+    public let routerEndpoint: String
+    /// The PUB's resolved endpoint.
+    public let pubEndpoint: String
+    public var routerPort: Int { Endpoint.port(of: routerEndpoint) }
+    public var pubPort: Int { Endpoint.port(of: pubEndpoint) }
+
+    private let queue: OutboundQueue<Outbound>
+    private let liveCounters = AtomicCounters()
+    private let thread: IOThread
+
+    /// Binds the sockets and starts the I/O thread. Throws (e.g. `EADDRINUSE`) if a port is taken.
+    public init(context: ZMQContext, options: Options) throws(ZMQError) {
+        if let key = options.curveSecretKey, !CurveKeyPair.isValidKey(key) {
+            throw .invalid("curveSecretKey is not a 40-character Z85 key")
+        }
+        if options.zapAuthorizer != nil && options.curveSecretKey == nil {
+            throw .invalid("zapAuthorizer needs curveSecretKey: ZAP only screens CURVE clients")
+        }
+        // The ZAP handler must exist before the ROUTER accepts its first handshake.
+        let zap = try options.zapAuthorizer.map { authorize throws(ZMQError) in
+            try ZAPHandler(context: context, authorize: authorize)
+        }
+
+        let router = try ZMQSocket(context: context, type: ZMQ_ROUTER)
+        try router.set(ZMQ_LINGER, 0, "ZMQ_LINGER")
+        try router.set(ZMQ_BACKLOG, options.backlog, "ZMQ_BACKLOG")
+        try router.set(ZMQ_SNDHWM, options.routerSendHighWaterMark, "ZMQ_SNDHWM")
+        try router.set(ZMQ_RCVHWM, options.routerReceiveHighWaterMark, "ZMQ_RCVHWM")
+        // Report unroutable sends (EHOSTUNREACH) instead of dropping them unseen.
+        try router.set(ZMQ_ROUTER_MANDATORY, 1, "ZMQ_ROUTER_MANDATORY")
+        if let key = options.curveSecretKey {
+            try router.set(ZMQ_CURVE_SERVER, 1, "ZMQ_CURVE_SERVER")
+            try router.set(ZMQ_CURVE_SECRETKEY, string: key, "ZMQ_CURVE_SECRETKEY")
+        }
+        try router.bind(Endpoint.bindable(options.routerEndpoint), role: "ROUTER")
+
+        let pub = try ZMQSocket(context: context, type: ZMQ_PUB)
+        try pub.set(ZMQ_LINGER, 0, "ZMQ_LINGER")
+        try pub.set(ZMQ_BACKLOG, options.backlog, "ZMQ_BACKLOG")
+        try pub.set(ZMQ_SNDHWM, options.pubSendHighWaterMark, "ZMQ_SNDHWM")
+        try pub.bind(Endpoint.bindable(options.pubEndpoint), role: "PUB")
+
+        routerEndpoint = try router.lastEndpoint()
+        pubEndpoint = try pub.lastEndpoint()
+
+        queue = OutboundQueue(wake: try WakeSignal())
+        let (stream, continuation) = AsyncStream.makeStream(
+            of: RouterMessage.self, bufferingPolicy: options.inboundBuffering.policy(for: RouterMessage.self))
+        inbound = stream
+        let loop = ServerLoop(
+            router: router, pub: pub, zap: zap, queue: queue, counters: liveCounters,
+            continuation: continuation, options: options)
+        thread = try IOThread { loop.run() }
+    }
+
+    deinit {
+        shutdown()
+    }
+
+    /// Queues a message to one agent (`[identity] + frames` on the ROUTER). Never blocks.
+    public func send(to identity: [UInt8], frames: [[UInt8]]) {
+        queue.enqueue(CollectionOfOne(.route(identity: identity, frames: frames)))
+    }
+
+    /// Queues many messages with a single wake-up of the I/O thread.
+    public func sendBatch(_ messages: [(identity: [UInt8], frames: [[UInt8]])]) {
+        queue.enqueue(messages.lazy.map { .route(identity: $0.identity, frames: $0.frames) })
+    }
+
+    /// Queues a broadcast to every subscriber on the PUB. Never blocks.
+    public func publish(_ frames: [[UInt8]]) {
+        queue.enqueue(CollectionOfOne(.publish(frames)))
+    }
+
+    /// Message counts so far.
+    public var counters: TransportCounters { liveCounters.snapshot }
+
+    /// Stops the I/O thread, closes the sockets (linger 0; unsent messages are discarded)
+    /// and finishes `inbound`. Idempotent; returns once the sockets are closed (unless
+    /// called from the I/O thread itself, e.g. inside `zapAuthorizer`).
+    public func shutdown() {
+        _ = queue.stop()
+        thread.join()
+    }
+}
+
+/// The I/O thread's side of a server transport. Owns the sockets exclusively once the
+/// thread has started, hence `@unchecked Sendable`.
+private final class ServerLoop: @unchecked Sendable {
+    let router: ZMQSocket
+    let pub: ZMQSocket
+    let zap: ZAPHandler?
+    let queue: OutboundQueue<ZMQServerTransport.Outbound>
+    let counters: AtomicCounters
+    let continuation: AsyncStream<RouterMessage>.Continuation
+    let pollTimeout: Int
+    let receiveBatchLimit: Int
+
+    init(
+        router: ZMQSocket, pub: ZMQSocket, zap: ZAPHandler?,
+        queue: OutboundQueue<ZMQServerTransport.Outbound>, counters: AtomicCounters,
+        continuation: AsyncStream<RouterMessage>.Continuation, options: ZMQServerTransport.Options
+    ) {
+        self.router = router
+        self.pub = pub
+        self.zap = zap
+        self.queue = queue
+        self.counters = counters
+        self.continuation = continuation
+        pollTimeout = max(1, options.pollTimeoutMilliseconds)
+        receiveBatchLimit = max(1, options.receiveBatchLimit)
+    }
+
+    func run() {
+        var items = [queue.wake.pollItem, router.pollItem]
+        if let zap { items.append(zap.socket.pollItem) }
+        while true {
+            let ready = items.withUnsafeMutableBufferPointer {
+                zmq_poll($0.baseAddress, Int32($0.count), pollTimeout)
+            }
+            if ready < 0 {
+                if zmq_errno() == EINTR { continue }
+                break  // ETERM or a broken socket: nothing more can be done
+            }
+            if items[0].revents & pollIn != 0 { queue.wake.drain() }
+            let (outbound, stopping) = queue.takeAll()
+            if stopping { break }
+            for message in outbound { send(message) }
+            if let zap, items[2].revents & pollIn != 0 { zap.handlePending() }
+            if items[1].revents & pollIn != 0 { receive() }
+        }
+        router.close()
+        pub.close()
+        zap?.socket.close()
+        continuation.finish()
+    }
+
+    private func send(_ message: ZMQServerTransport.Outbound) {
+        do {
+            switch message {
+            case .route(let identity, let frames): try router.send(frames, head: identity)
+            case .publish(let frames): try pub.send(frames)
+            }
+            counters.countSent()
+        } catch {
+            // EHOSTUNREACH: the peer disconnected; EAGAIN: its queue is full. Either way the
+            // message is dropped — agents recover through the protocol's own timeouts.
+            counters.countSendFailure()
+        }
+    }
+
+    private func receive() {
+        for _ in 0..<receiveBatchLimit {
+            guard let frames = try? router.receive(), let identity = frames.first else { return }
+            counters.deliver(RouterMessage(identity: identity, frames: Array(frames.dropFirst())), to: continuation)
+        }
+    }
+}
