@@ -1,0 +1,59 @@
+import Foundation
+
+/// Per-node liveness as an exponentially weighted moving average of heartbeats per interval
+/// (the reference's `pushy_node_stats`, spec section 6.1). It is a simple IIR filter: jitter and a
+/// single missed beat are tolerated, while a node that stops beating is judged dead 2–3 intervals
+/// after its last beat with the default parameters.
+///
+/// Time is passed in as seconds on any monotonic scale; nothing here reads a clock.
+public struct NodeLiveness: Sendable, Equatable {
+    public let parameters: LivenessParameters
+    /// The filtered heartbeats-per-interval; starts at 2×threshold so a new node gets a grace period.
+    public private(set) var average: Double
+    /// Start of the interval currently being counted.
+    public private(set) var intervalStart: Double
+    /// Heartbeats seen in the current interval (saturating, so a flood cannot trap).
+    public private(set) var count: Int
+
+    /// A node first seen at `now`. No heartbeat is counted yet: call `heartbeat(at:)` for the message that
+    /// created it if it was one.
+    public init(now: Double, parameters: LivenessParameters = LivenessParameters()) {
+        self.parameters = parameters
+        self.average = 2 * parameters.threshold
+        self.intervalStart = now
+        self.count = 0
+    }
+
+    /// Whether the node counts as alive with the average as it stands (no advancing).
+    public var isAlive: Bool { average >= parameters.threshold }
+
+    /// Records one heartbeat received at `now`, after folding in every interval that has fully elapsed.
+    /// Returns whether the node is still alive, which is how the reference evaluates on every beat.
+    @discardableResult
+    public mutating func heartbeat(at now: Double) -> Bool {
+        advance(to: now)
+        if count < Int.max { count += 1 }
+        return isAlive
+    }
+
+    /// Folds in every fully elapsed interval and returns whether the node is still alive
+    /// (`average >= threshold`); the caller takes a `false` as "node went offline".
+    public mutating func evaluate(at now: Double) -> Bool {
+        advance(to: now)
+        return isAlive
+    }
+
+    /// The first elapsed interval contributes its count; each further one was empty and only decays.
+    /// A clock that goes backwards, or a non-finite time, changes nothing.
+    private mutating func advance(to now: Double) {
+        let length = parameters.interval
+        guard now.isFinite, length > 0, now >= intervalStart + length else { return }
+        let elapsed = ((now - intervalStart) / length).rounded(.down)
+        let keep = 1 - 1 / parameters.decayWindow
+        average = average * keep + Double(count) / parameters.decayWindow
+        let empty = elapsed - 1
+        if empty > 0 { average *= pow(keep, empty) }
+        intervalStart += elapsed * length
+        count = 0
+    }
+}
