@@ -1,0 +1,59 @@
+/// How a ZeroMQ message body is signed.
+public enum SigningMethod: String, Sendable, Hashable {
+    /// HMAC-SHA256 with the per-node session key: all command-channel traffic.
+    case hmacSHA256 = "hmac_sha256"
+    /// Raw RSA over base64(SHA-1(body)) with the server key: PUB heartbeats.
+    case rsa2048SHA1 = "rsa2048_sha1"
+}
+
+/// The first frame of every ZeroMQ message: `Version:2.0;SigningMethod:<method>;Signature:<base64>`.
+public struct MessageHeader: Sendable, Equatable {
+    /// Largest header frame the server accepts.
+    public static let maximumLength = 2048
+
+    /// `1.0` or `2.0`; we always emit `2.0`.
+    public var version: String
+    public var method: SigningMethod
+    /// Standard padded base64 of the signature bytes.
+    public var signature: String
+
+    public init(version: String = "2.0", method: SigningMethod, signature: String) {
+        self.version = version
+        self.method = method
+        self.signature = signature
+    }
+
+    /// The header frame bytes, clauses in the reference order.
+    public func format() -> [UInt8] {
+        Array("Version:\(version);SigningMethod:\(method.rawValue);Signature:\(signature)".utf8)
+    }
+
+    /// Parses a header frame. Accepts the legacy `SignedChecksum` key for `Signature`,
+    /// ignores unknown clauses and empty ones.
+    public static func parse(_ bytes: [UInt8]) throws(FramingError) -> MessageHeader {
+        guard bytes.count <= maximumLength else { throw .headerTooLong(bytes.count) }
+        guard bytes.allSatisfy({ $0 < 0x80 }), let text = String(validating: bytes, as: UTF8.self) else {
+            throw .malformedHeader
+        }
+        var version: String?
+        var methodText: String?
+        var signature: String?
+        for clause in text.split(separator: ";") {
+            guard let colon = clause.firstIndex(of: ":") else { throw .malformedHeader }
+            let value = String(clause[clause.index(after: colon)...])
+            switch clause[..<colon] {
+            case "Version": version = value
+            case "SigningMethod": methodText = value
+            case "Signature", "SignedChecksum": signature = value
+            default: continue
+            }
+        }
+        guard let version else { throw .missingField("Version") }
+        guard let methodText else { throw .missingField("SigningMethod") }
+        guard let signature else { throw .missingField("Signature") }
+        guard version == "1.0" || version == "2.0" else { throw .unsupportedVersion(version) }
+        guard let method = SigningMethod(rawValue: methodText) else { throw .unsupportedSigningMethod(methodText) }
+        guard method != .hmacSHA256 || version == "2.0" else { throw .hmacRequiresVersion2 }
+        return MessageHeader(version: version, method: method, signature: signature)
+    }
+}
