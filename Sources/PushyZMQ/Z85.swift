@@ -8,6 +8,7 @@ public enum Z85 {
         var chars = Array(text.utf8CString)  // NUL-terminated
         let length = chars.count - 1
         guard length % 5 == 0 else { return nil }
+        if length == 0 { return [] }
         // Characters outside the Z85 alphabet are rejected by libzmq, but a NUL inside the
         // Swift string would silently shorten the input, so refuse it here.
         guard !chars.dropLast().contains(0) else { return nil }
