@@ -1,0 +1,90 @@
+import Foundation
+import Hummingbird
+import PushyProtocol
+import PushyStore
+
+/// Every error the REST API answers with, mapped to HTTP in one place (`response`).
+/// Auth errors carry the reference's array body `{"error":["..."]}`; job validation errors
+/// a plain string (spec 2.1).
+public enum APIError: Error, Sendable {
+    case auth(AuthError)
+    case unknownOrg(String)
+    case unknownPrincipal(String)
+    case notInOrg(user: String, org: String)
+    case forbidden(String)
+    case validation(String)
+    case badRequest(String)
+    case notFound(String)
+    case conflict(String)
+    case methodNotAllowed(allowed: [String])
+    case bodyTooLarge(limit: Int)
+    case notAcceptable(String)
+    case unsupportedMediaType
+    case internalError(String)
+
+    var status: HTTPResponse.Status {
+        switch self {
+        case .auth(let e): .init(code: e.httpStatus)
+        case .unknownOrg, .notFound: .notFound
+        case .unknownPrincipal: .unauthorized
+        case .notInOrg, .forbidden: .forbidden
+        case .validation, .badRequest: .badRequest
+        case .conflict: .conflict
+        case .methodNotAllowed: .methodNotAllowed
+        case .bodyTooLarge: .contentTooLarge
+        case .notAcceptable: .notAcceptable
+        case .unsupportedMediaType: .unsupportedMediaType
+        case .internalError: .internalServerError
+        }
+    }
+
+    var message: String {
+        switch self {
+        case .auth(let e): e.message
+        case .unknownOrg(let o): "organization '\(o)' does not exist."
+        case .unknownPrincipal(let n):
+            "Failed to authenticate as '\(n)'. Ensure that your node_name and client key are correct."
+        case .notInOrg(let u, let o): "'\(u)' is not associated with organization '\(o)'"
+        case .forbidden(let m), .validation(let m), .badRequest(let m), .notFound(let m), .conflict(let m): m
+        case .methodNotAllowed(let allowed): "method not allowed here (allowed: \(allowed.joined(separator: ", ")))"
+        case .bodyTooLarge(let limit): "JSON must be no more than \(limit) bytes."
+        case .notAcceptable(let m): m
+        case .unsupportedMediaType: "request body must be JSON (Content-Type: application/json)"
+        case .internalError(let m): "internal error: \(m)"
+        }
+    }
+
+    /// The reference uses an array for auth/authz errors and a string for everything else.
+    var usesArrayBody: Bool {
+        switch self {
+        case .auth, .unknownOrg, .unknownPrincipal, .notInOrg, .forbidden: true
+        default: false
+        }
+    }
+
+    var response: Response {
+        let body: JSONValue = usesArrayBody ? ["error": [.string(message)]] : ["error": .string(message)]
+        var headers: HTTPFields = [.contentType: "application/json"]
+        if case .auth(let e) = self, let w = e.wwwAuthenticate { headers[.wwwAuthenticate] = w }
+        if case .unknownPrincipal = self { headers[.wwwAuthenticate] = #"X-Ops-Sign version="1.0" version="1.1""# }
+        if case .methodNotAllowed(let allowed) = self { headers[.allow] = allowed.joined(separator: ", ") }
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: body.serialized())))
+    }
+
+    static func from(_ e: StoreError) -> APIError {
+        switch e.kind {
+        case .duplicate: .conflict(e.description)
+        case .notFound: .notFound(e.description)
+        default: .internalError(e.description)
+        }
+    }
+}
+
+extension Response {
+    /// A JSON response.
+    static func json(_ value: JSONValue, status: HTTPResponse.Status = .ok, headers extra: HTTPFields = [:]) -> Response {
+        var headers: HTTPFields = [.contentType: "application/json"]
+        headers.append(contentsOf: extra)
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: value.serialized())))
+    }
+}

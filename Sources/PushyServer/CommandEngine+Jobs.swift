@@ -1,0 +1,180 @@
+import Foundation
+import PushyCore
+import PushyProtocol
+import PushyStore
+
+extension CommandEngine {
+    /// Creates and starts a job. The caller has validated the request and the node names.
+    public func startJob(org: String, orgGUID: String, request: JobRequest, requestor: String) async throws(StoreError) -> JobView {
+        let now = Self.now()
+        let date = Date(timeIntervalSince1970: now.rounded(.down))
+        let id = Self.newJobId(orgGUID: orgGUID)
+        let runTimeout = request.runTimeout ?? config.defaultRunTimeout
+        let quorum = request.quorumCount
+        let envJSON: JSONValue? = request.env.map { .object($0.map { ($0.0, JSONValue.string($0.1)) }) }
+        let record = JobRecord(
+            id: id, org: org, command: request.command, quorum: quorum, runTimeout: runTimeout, status: .voting,
+            statusReason: nil, requestor: requestor, user: request.user, dir: request.dir, env: envJSON,
+            file: request.file, captureOutput: request.captureOutput, createdAt: date, updatedAt: date)
+        try await store.insertJob(record, nodes: request.nodes.map {
+            JobNodeRecord(jobId: id, node: $0, status: .new, reason: nil, updatedAt: date)
+        })
+
+        var startFields: [(String, JSONValue)] = [
+            ("command", .string(request.command)), ("run_timeout", .number(Double(runTimeout))),
+            ("quorum", .number(Double(quorum))), ("node_count", .number(Double(request.nodes.count))),
+            ("user", .string(requestor)),
+        ]
+        if let u = request.user { startFields.append(("job_user", .string(u))) }
+        if let d = request.dir { startFields.append(("dir", .string(d))) }
+        if let envJSON { startFields.append(("env", envJSON)) }
+        if request.file != nil { startFields.append(("file_specified", .bool(true))) }
+        startFields.append(("capture", .bool(request.captureOutput)))
+
+        let (machine, actions) = JobMachine.start(
+            id: id, nodes: request.nodes, quorum: quorum, runTimeout: runTimeout, now: now,
+            votingTimeout: config.votingTimeout, startEvent: JobFeedEvent("start", startFields)
+        ) { node in
+            guard let s = self.sessions[NodeKey(org: org, node: node)] else {
+                return (false, "offline: no heartbeat from the node")
+            }
+            return s.state == .idle ? (true, "") : (false, "unavailable: the node is being reset (rehab)")
+        }
+        let job = ActiveJob(org: org, record: record, machine: machine)
+        jobs[id] = job
+        for n in request.nodes { sessions[NodeKey(org: org, node: n)]?.jobs.insert(id) }
+        logger.info("job started", metadata: ["pushy.job": "\(id)", "pushy.nodes": "\(request.nodes.count)"])
+        perform(actions, job: job, now: now)
+        return job.view
+    }
+
+    static func newJobId(orgGUID: String) -> String {
+        var g = SystemRandomNumberGenerator()
+        let suffix = (0..<20).map { _ in String(UInt8.random(in: 0...15, using: &g), radix: 16) }.joined()
+        return String(orgGUID.suffix(12)) + suffix
+    }
+
+    /// The live view of a job still held in memory (nil once it has been released to the store).
+    public func activeJobView(org: String, id: String) -> JobView? {
+        guard let j = jobs[id], j.org == org else { return nil }
+        return j.view
+    }
+
+    /// Aborts a job (spec 12 point 1); nil when the job is not active here.
+    public func abortJob(org: String, id: String, requestor: String) -> JobView? {
+        guard let job = jobs[id], job.org == org else { return nil }
+        let now = Self.now()
+        perform(job.machine.abort(now: now, by: requestor), job: job, now: now)
+        return job.view
+    }
+
+    /// Performs what a job's state machine asked for.
+    func perform(_ actions: [JobMachine.Action], job: ActiveJob, now: Double) {
+        let date = Date(timeIntervalSince1970: now)
+        for action in actions {
+            switch action {
+            case .sendCommit(let nodes):
+                for n in nodes {
+                    send(NodeKey(org: job.org, node: n), ServerMessage(
+                        type: .commit, sequence: 0, timestamp: date, jobId: job.record.id, server: config.advertisedHost,
+                        command: job.record.command, user: job.record.user, dir: job.record.dir, env: job.record.env,
+                        file: job.record.file, capture: job.record.captureOutput, runTimeout: job.record.runTimeout))
+                }
+            case .sendRun(let nodes):
+                for n in nodes {
+                    send(NodeKey(org: job.org, node: n),
+                         ServerMessage(type: .run, sequence: 0, timestamp: date, jobId: job.record.id))
+                }
+            case .rehab(let n):
+                sendAbort(NodeKey(org: job.org, node: n), now: now)
+            case .nodeChanged(let node, let status, let reason):
+                pendingNodeUpdates.append(JobNodeUpdate(jobId: job.record.id, node: node, status: status, reason: reason, at: date))
+                if status.isTerminal { sessions[NodeKey(org: job.org, node: node)]?.jobs.remove(job.record.id) }
+                scheduleFlush()
+            case .jobChanged(let status, let reason):
+                let updated = Date(timeIntervalSince1970: now.rounded(.down))
+                job.record.status = status
+                job.record.updatedAt = updated
+                let store = self.store, id = job.record.id
+                // Node updates first, so a reader never sees a finished job with stale nodes.
+                let batch = takePendingNodeUpdates()
+                enqueueWrite {
+                    if !batch.isEmpty { try await store.applyNodeUpdates(batch) }
+                    try await store.updateJob(id: id, status: status, reason: reason, updatedAt: updated)
+                }
+                if status.isTerminal {
+                    logger.info("job finished", metadata: ["pushy.job": "\(id)", "pushy.status": "\(status.rawValue)"])
+                    for n in job.machine.nodeNames { sessions[NodeKey(org: job.org, node: n)]?.jobs.remove(id) }
+                }
+            case .event(let e):
+                job.append(e, at: date)
+            }
+        }
+        if !job.waiters.isEmpty {
+            let w = job.waiters
+            job.waiters = []
+            for c in w { c.resume() }
+        }
+    }
+
+    func takePendingNodeUpdates() -> [JobNodeUpdate] {
+        let b = pendingNodeUpdates
+        pendingNodeUpdates = []
+        return b
+    }
+
+    /// Writes node-in-job changes in batches instead of one transaction per message.
+    func scheduleFlush() {
+        guard !flushScheduled else { return }
+        flushScheduled = true
+        Task {
+            try? await Task.sleep(for: .milliseconds(20))
+            await self.flush()
+        }
+    }
+
+    func flush() {
+        flushScheduled = false
+        let batch = takePendingNodeUpdates()
+        guard !batch.isEmpty else { return }
+        let store = self.store
+        enqueueWrite { try await store.applyNodeUpdates(batch) }
+    }
+
+    /// Store writes run one after another in the order they were asked for.
+    func enqueueWrite(_ op: @escaping @Sendable () async throws -> Void) {
+        let previous = writeChain
+        let logger = self.logger
+        writeChain = Task {
+            await previous?.value
+            do { try await op() } catch {
+                logger.error("store write failed", metadata: ["pushy.error": "\(error)"])
+            }
+        }
+    }
+
+    /// Waits until every store write asked for so far is done (tests, shutdown).
+    public func drainWrites() async {
+        flush()
+        await writeChain?.value
+    }
+
+    /// Waits until the job changes (or `timeout` passes); used by long-polling readers and tests.
+    public func waitForChange(jobId: String, timeout: Duration) async {
+        guard let job = jobs[jobId] else { return }
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            job.waiters.append(c)
+            Task {
+                try? await Task.sleep(for: timeout)
+                await self.wake(jobId)
+            }
+        }
+    }
+
+    func wake(_ jobId: String) {
+        guard let job = jobs[jobId], !job.waiters.isEmpty else { return }
+        let w = job.waiters
+        job.waiters = []
+        for c in w { c.resume() }
+    }
+}

@@ -1,0 +1,54 @@
+import Foundation
+import PushyCore
+import PushyProtocol
+
+extension CommandEngine {
+    /// One pass of every timer: job timeouts, finished-job release, rehab resends, the liveness
+    /// scan and the heartbeat broadcast. Called a few times a second by `EngineTicker`; one scan
+    /// serves all nodes instead of a timer per node.
+    public func tick() {
+        let now = Self.now()
+        for (id, job) in jobs {
+            if !job.machine.status.isTerminal {
+                let actions = job.machine.tick(now: now)
+                if !actions.isEmpty { perform(actions, job: job, now: now) }
+            } else if let f = job.machine.finishedAt, now - f >= config.waitCompleteTime {
+                jobs[id] = nil
+            }
+        }
+        for (key, s) in sessions where s.state == .rehab && now - s.lastAbortAt >= config.rehabInterval {
+            sendAbort(key, now: now)
+        }
+        if now - lastLivenessScan >= 1 {
+            lastLivenessScan = now
+            var dead: [NodeKey] = []
+            for (key, var s) in sessions {
+                if !s.liveness.evaluate(at: now) { dead.append(key) } else { sessions[key] = s }
+            }
+            for key in dead { terminate(key, reason: "no heartbeat from the node (liveness lost)", now: now) }
+        }
+        if now - lastBroadcast >= config.heartbeatInterval {
+            lastBroadcast = now
+            broadcastHeartbeat(now: now)
+        }
+    }
+
+    /// Publishes the server heartbeat: one RSA signature per broadcast, shared by every agent (spec 6.2).
+    func broadcastHeartbeat(now: Double) {
+        let msg = ServerMessage(
+            type: .heartbeat, sequence: broadcastSequence, timestamp: Date(timeIntervalSince1970: now),
+            server: hostName, incarnationId: incarnationId)
+        broadcastSequence += 1
+        do {
+            transport?.publish(try MessageSigner.rsaFrames(body: msg.bodyBytes, key: serverKey))
+        } catch {
+            logger.error("could not sign heartbeat", metadata: ["pushy.error": "\(error)"])
+        }
+    }
+
+    /// At start: jobs left unfinished by a previous run become `crashed` (spec 3.3).
+    public func crashUnfinishedJobs() async throws -> [String] {
+        try await store.crashUnfinishedJobs(
+            reason: "the server restarted while the job was unfinished", at: Date())
+    }
+}

@@ -1,0 +1,202 @@
+import Foundation
+import Logging
+import PushyCore
+import PushyProtocol
+import PushyStore
+
+/// Owns node sessions and running jobs; the one place where agent messages, REST job requests
+/// and timers meet. An actor, so the state machines run without locks; all I/O it triggers is
+/// either a non-blocking transport send or a batched store write.
+public actor CommandEngine {
+    let config: ServerConfiguration
+    let store: any PushyStore
+    let serverKey: RSAPrivateKey
+    let logger: Logger
+    public nonisolated let incarnationId: String
+    let hostName: String
+    var transport: (any CommandTransport)?
+
+    var sessionKeys: [NodeKey: [UInt8]] = [:]
+    var sessions: [NodeKey: NodeSession] = [:]
+    var identities: [[UInt8]: NodeKey] = [:]
+    var jobs: [String: ActiveJob] = [:]
+    var broadcastSequence = 0
+    var lastBroadcast: Double = 0
+    var lastLivenessScan: Double = 0
+    /// Node-in-job changes waiting for the next batched store write.
+    var pendingNodeUpdates: [JobNodeUpdate] = []
+    var flushScheduled = false
+    var writeChain: Task<Void, Never>?
+    /// Messages dropped, by reason (spec 12 point 3 and 7).
+    public private(set) var dropped: [String: Int] = [:]
+
+    public init(config: ServerConfiguration, store: any PushyStore, serverKey: RSAPrivateKey, logger: Logger) {
+        self.config = config
+        self.store = store
+        self.serverKey = serverKey
+        self.logger = logger
+        self.incarnationId = UUID().uuidString.lowercased()
+        var buf = [CChar](repeating: 0, count: 256)
+        gethostname(&buf, 255)
+        self.hostName = String(decoding: buf.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    public func attach(_ transport: any CommandTransport) { self.transport = transport }
+
+    static func now() -> Double { Date().timeIntervalSince1970 }
+
+    var livenessParameters: LivenessParameters {
+        LivenessParameters(interval: config.heartbeatInterval, decayWindow: config.decayWindow, threshold: config.downThreshold)
+    }
+
+    // MARK: Session keys
+
+    /// The node's HMAC session key, created on first request and kept for this process (spec 4.4).
+    public func sessionKey(org: String, node: String) -> [UInt8] {
+        let k = NodeKey(org: org, node: node)
+        if let key = sessionKeys[k] { return key }
+        var key = [UInt8](repeating: 0, count: 32)
+        var g = SystemRandomNumberGenerator()
+        for i in 0..<32 { key[i] = UInt8.random(in: 0...255, using: &g) }
+        sessionKeys[k] = key
+        return key
+    }
+
+    func drop(_ reason: String, _ detail: @autoclosure () -> String = "") {
+        dropped[reason, default: 0] += 1
+        logger.debug("dropped message", metadata: ["pushy.reason": "\(reason)", "pushy.detail": "\(detail())"])
+    }
+
+    // MARK: Inbound
+
+    /// Handles one frame set from the ROUTER: `[identity, header, body]` (spec 4.2).
+    public func receive(identity: [UInt8], frames: [[UInt8]]) {
+        guard frames.count == 2 else { return drop("frame_count", "\(frames.count + 1) frames") }
+        let headerBytes = frames[0], body = frames[1]
+        guard body.count <= config.maxBodySize else { return drop("body_too_large") }
+        let header: MessageHeader
+        do { header = try MessageHeader.parse(headerBytes) } catch { return drop("bad_header", "\(error)") }
+        guard header.method == .hmacSHA256 else { return drop("bad_signing_method") }
+        let msg: AgentMessage
+        do { msg = try AgentMessage.parse(body) } catch { return drop("bad_body", "\(error)") }
+        let key = NodeKey(org: msg.org, node: msg.node)
+        guard let sessionKey = sessionKeys[key] else { return drop("unknown_node", "\(msg.org)/\(msg.node)") }
+        guard MessageSigner.verifyHMAC(header: header, body: body, key: sessionKey) else {
+            return drop("bad_hmac", "\(msg.org)/\(msg.node)")
+        }
+        let now = Self.now()
+        guard abs(msg.timestamp.timeIntervalSince1970 - now) < Double(config.maxMessageSkew) else {
+            return drop("clock_skew", "\(msg.org)/\(msg.node)")
+        }
+        handle(msg, key: key, identity: identity, now: now)
+    }
+
+    func handle(_ msg: AgentMessage, key: NodeKey, identity: [UInt8], now: Double) {
+        if let s = sessions[key], msg.messageType == .heartbeat, s.incarnation != msg.incarnationId {
+            // The agent restarted: the old session is gone (its jobs see the node go down).
+            terminate(key, reason: "the agent restarted (new incarnation)", now: now)
+        }
+        if sessions[key] == nil {
+            var s = NodeSession(
+                identity: identity, incarnation: msg.incarnationId,
+                liveness: NodeLiveness(now: now, parameters: livenessParameters))
+            s.lastInboundSequence = msg.sequence
+            sessions[key] = s
+            identities[identity] = key
+            logger.info("node connected", metadata: ["pushy.node": "\(key.org)/\(key.node)"])
+            sendAbort(key, now: now)
+        } else if sessions[key]!.identity != identity {
+            // Same node, new connection: re-register and prove the channel works (spec 5.3).
+            let old = sessions[key]!.identity
+            if identities[old] == key { identities[old] = nil }
+            sessions[key]!.identity = identity
+            sessions[key]!.lastInboundSequence = msg.sequence
+            identities[identity] = key
+            send(key, ServerMessage(type: .ack, sequence: 0, timestamp: Date()))
+        } else {
+            guard msg.sequence > sessions[key]!.lastInboundSequence else {
+                return drop("sequence_replay", "\(key.org)/\(key.node) seq \(msg.sequence)")
+            }
+            sessions[key]!.lastInboundSequence = msg.sequence
+        }
+
+        switch msg.messageType {
+        case .heartbeat:
+            sessions[key]!.liveness.heartbeat(at: now)
+            if let jid = msg.jobId, jobs[jid] == nil, msg.jobState != .idle, sessions[key]!.state == .idle {
+                // The node claims a job the server does not know: reset it.
+                sendAbort(key, now: now)
+            }
+        case .aborted:
+            if sessions[key]!.state == .rehab {
+                sessions[key]!.state = .idle
+                logger.debug("node available", metadata: ["pushy.node": "\(key.org)/\(key.node)"])
+            }
+            if let jid = msg.jobId, jobs[jid] != nil { forward(jid, key, .aborted, now: now) }
+        case .ackCommit: forwardOrRehab(msg, key, .ackCommit, now: now)
+        case .nackCommit: forwardOrRehab(msg, key, .nackCommit(reason: msg.reason), now: now)
+        case .ackRun: forwardOrRehab(msg, key, .ackRun, now: now)
+        case .nackRun: forwardOrRehab(msg, key, .nackRun, now: now)
+        case .succeeded: forwardOrRehab(msg, key, .succeeded, now: now)
+        case .failed: forwardOrRehab(msg, key, .failed, now: now)
+        case nil:
+            drop("unknown_type", msg.type)
+        }
+    }
+
+    func forwardOrRehab(_ msg: AgentMessage, _ key: NodeKey, _ input: JobMachine.Input, now: Double) {
+        guard let jid = msg.jobId, let job = jobs[jid], job.org == key.org else {
+            sendAbort(key, now: now)
+            return
+        }
+        forward(jid, key, input, now: now)
+    }
+
+    func forward(_ jobId: String, _ key: NodeKey, _ input: JobMachine.Input, now: Double) {
+        guard let job = jobs[jobId] else { return }
+        let actions = job.machine.handle(node: key.node, input: input, now: now)
+        perform(actions, job: job, now: now)
+    }
+
+    // MARK: Outbound
+
+    func send(_ key: NodeKey, _ message: ServerMessage) {
+        guard var s = sessions[key], let sessionKey = sessionKeys[key] else { return }
+        var m = message
+        m.sequence = s.nextSequence()
+        sessions[key] = s
+        let frames = MessageSigner.hmacFrames(body: m.bodyBytes, key: sessionKey)
+        transport?.send(to: s.identity, frames: frames)
+    }
+
+    func sendAbort(_ key: NodeKey, now: Double) {
+        guard sessions[key] != nil else { return }
+        sessions[key]!.state = .rehab
+        sessions[key]!.lastAbortAt = now
+        send(key, ServerMessage(type: .abort, sequence: 0, timestamp: Date(timeIntervalSince1970: now)))
+    }
+
+    /// Ends a node's session: it is offline; its jobs see it go down.
+    func terminate(_ key: NodeKey, reason: String, now: Double) {
+        guard let s = sessions.removeValue(forKey: key) else { return }
+        if identities[s.identity] == key { identities[s.identity] = nil }
+        logger.info("node offline", metadata: ["pushy.node": "\(key.org)/\(key.node)", "pushy.reason": "\(reason)"])
+        for jid in s.jobs { forward(jid, key, .down(reason: reason), now: now) }
+    }
+
+    // MARK: Node states
+
+    public func nodeState(org: String, node: String) -> NodeStateView {
+        guard let s = sessions[NodeKey(org: org, node: node)] else {
+            return NodeStateView(nodeName: node, status: .offline, availability: .unavailable)
+        }
+        return NodeStateView(nodeName: node, status: .online, availability: s.state == .idle ? .available : .unavailable)
+    }
+
+    public func nodeStates(org: String) -> [NodeStateView] {
+        sessions.keys.filter { $0.org == org }.map(\.node).sorted().map { nodeState(org: org, node: $0) }
+    }
+
+    public var sessionCount: Int { sessions.count }
+    public var activeJobIds: [String] { jobs.keys.sorted() }
+}

@@ -1,0 +1,87 @@
+import Foundation
+import PushyProtocol
+import PushyStore
+
+/// `pushy-server init`: a data directory with the server key, the database, the default org,
+/// the admin user with its private key, the server config and a CLI config.
+public enum DataDirectory {
+    public struct Result: Sendable {
+        public var orgURL: String
+        public var adminName: String
+        public var adminKeyPath: String
+        public var cliConfigPath: String
+        public var created: [String]
+    }
+
+    /// Creates what is missing and never overwrites an existing key (re-running init is safe).
+    public static func initialize(config: ServerConfiguration, adminName: String = "admin",
+                                  cliConfigPath: String? = nil) async throws -> Result {
+        let fm = FileManager.default
+        var created: [String] = []
+        try fm.createDirectory(atPath: config.dataDir, withIntermediateDirectories: true,
+                               attributes: [.posixPermissions: 0o700])
+        if !fm.fileExists(atPath: config.serverKeyPath) {
+            try writePrivate(try RSAPrivateKey.generate().pemRepresentation, to: config.serverKeyPath)
+            created.append(config.serverKeyPath)
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try encoder.encode(config).write(to: URL(fileURLWithPath: config.configFilePath))
+        created.append(config.configFilePath)
+
+        let store = try SQLiteStore(path: config.databasePath)
+        if try await store.org(named: config.defaultOrg) == nil {
+            try await store.createOrg(OrgRecord(name: config.defaultOrg, guid: randomHex(32), createdAt: Date()))
+        }
+        let adminKeyPath = (config.dataDir as NSString).appendingPathComponent("\(adminName).pem")
+        if try await store.principal(org: config.defaultOrg, name: adminName) == nil {
+            let key: RSAPrivateKey
+            if fm.fileExists(atPath: adminKeyPath) {
+                key = try RSAPrivateKey(pemRepresentation: try String(contentsOfFile: adminKeyPath, encoding: .utf8))
+            } else {
+                key = try RSAPrivateKey.generate()
+                try writePrivate(key.pemRepresentation, to: adminKeyPath)
+                created.append(adminKeyPath)
+            }
+            try await store.createPrincipal(PrincipalRecord(
+                org: config.defaultOrg, name: adminName, type: .user, publicKey: key.publicKey.pemRepresentation,
+                isAdmin: true, createdAt: Date()))
+        }
+        let host = config.advertisedHost.contains(":") ? "[\(config.advertisedHost)]" : config.advertisedHost
+        let orgURL = "http://\(host):\(config.apiPort)/organizations/\(config.defaultOrg)"
+        let cliPath = cliConfigPath ?? (config.dataDir as NSString).appendingPathComponent("cli.json")
+        let cli: JSONValue = [
+            "server_url": .string(orgURL), "user": .string(adminName), "key": .string(adminKeyPath),
+        ]
+        try fm.createDirectory(atPath: (cliPath as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try writePrivate(cli.serialized() + "\n", to: cliPath)
+        created.append(cliPath)
+        return Result(orgURL: orgURL, adminName: adminName, adminKeyPath: adminKeyPath, cliConfigPath: cliPath, created: created)
+    }
+
+    static func writePrivate(_ text: String, to path: String) throws {
+        let fm = FileManager.default
+        if fm.fileExists(atPath: path) { try fm.removeItem(atPath: path) }
+        guard fm.createFile(atPath: path, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600]) else {
+            throw ServerStartError("cannot write \(path)")
+        }
+    }
+
+    static func randomHex(_ n: Int) -> String {
+        var g = SystemRandomNumberGenerator()
+        return (0..<n).map { _ in String(UInt8.random(in: 0...15, using: &g), radix: 16) }.joined()
+    }
+
+    /// Loads `DATA_DIR/server.json` if present, else defaults for that directory.
+    public static func loadConfig(dataDir: String) throws -> ServerConfiguration {
+        let path = (dataDir as NSString).appendingPathComponent("server.json")
+        guard let data = FileManager.default.contents(atPath: path) else { return ServerConfiguration(dataDir: dataDir) }
+        do {
+            var c = try JSONDecoder().decode(ServerConfiguration.self, from: data)
+            c.dataDir = dataDir
+            return c
+        } catch {
+            throw ServerStartError("cannot read \(path): \(error)")
+        }
+    }
+}

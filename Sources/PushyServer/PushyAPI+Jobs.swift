@@ -1,0 +1,112 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import PushyCore
+import PushyProtocol
+import PushyStore
+
+extension PushyAPI {
+    func createJob(_ request: Request, _ context: Context, _ body: [UInt8]) async throws(APIError) -> Response {
+        let orgName = param(context, "org")
+        let p = try await authenticate(request, org: orgName, body: body)
+        try requireAdmin(p)
+        try requireJSONBody(request)
+        let job: JobRequest
+        do { job = try JobRequest.parse(body) } catch { throw .validation(error.message) }
+        try await checkNodesKnown(org: orgName, job.nodes)
+        let view: JobView
+        do {
+            view = try await engine.startJob(org: orgName, orgGUID: p.org.guid, request: job, requestor: p.name)
+        } catch { throw .from(error) }
+        let uri = jobURI(request, org: orgName, id: view.id)
+        return .json(["uri": .string(uri)], status: .created, headers: [.location: uri])
+    }
+
+    /// Names that are neither a registered client nor a reported node are a typo, not an
+    /// offline node: refuse the job and say which names are unknown.
+    func checkNodesKnown(org: String, _ names: [String]) async throws(APIError) {
+        let known: Set<String>
+        do {
+            let clients = try await store.listPrincipals(org: org, type: .client).map(\.name)
+            let nodes = try await store.listNodes(org: org).map(\.name)
+            known = Set(clients).union(nodes)
+        } catch { throw .from(error) }
+        let unknown = names.filter { !known.contains($0) }
+        guard unknown.isEmpty else {
+            throw .validation("unknown node(s): \(unknown.joined(separator: ", ")) (no client or node by that name in organization '\(org)'; create one with 'pushy client create NAME')")
+        }
+    }
+
+    func jobURI(_ request: Request, org: String, id: String) -> String {
+        let scheme = request.headers[HTTPField.Name("X-Forwarded-Proto")!] ?? "http"
+        let host = request.head.authority ?? "\(config.advertisedHost):\(ports.api)"
+        return "\(scheme)://\(host)/organizations/\(org)/pushy/jobs/\(id)"
+    }
+
+    func listJobs(_ request: Request, _ context: Context, _ body: [UInt8]) async throws(APIError) -> Response {
+        let orgName = param(context, "org")
+        try requireReader(try await authenticate(request, org: orgName, body: body))
+        let records: [JobRecord]
+        do { records = try await store.listJobs(org: orgName) } catch { throw .from(error) }
+        var out: [JSONValue] = []
+        for r in records {
+            if let live = await engine.activeJobView(org: orgName, id: r.id) {
+                var v = live
+                v.nodes = nil
+                out.append(v.json)
+            } else {
+                out.append(Self.view(r, nodes: nil).json)
+            }
+        }
+        return .json(.array(out))
+    }
+
+    func getJob(_ request: Request, _ context: Context, _ body: [UInt8]) async throws(APIError) -> Response {
+        let orgName = param(context, "org"), id = param(context, "id")
+        try requireReader(try await authenticate(request, org: orgName, body: body))
+        var view = try await jobView(org: orgName, id: id)
+        if request.uri.queryParameters.get("include_file") == "true", view.fileSpecified || view.file != nil {
+            if let r = try? await store.job(org: orgName, id: id) { view.file = r.file }
+        }
+        return .json(view.json)
+    }
+
+    func jobView(org: String, id: String) async throws(APIError) -> JobView {
+        if let live = await engine.activeJobView(org: org, id: id) { return live }
+        do {
+            guard let r = try await store.job(org: org, id: id) else { throw APIError.notFound("job '\(id)' not found in organization '\(org)'") }
+            return Self.view(r, nodes: try await store.jobNodes(jobId: id))
+        } catch let e as APIError {
+            throw e
+        } catch let e as StoreError {
+            throw .from(e)
+        } catch {
+            throw .internalError("\(error)")
+        }
+    }
+
+    static func view(_ r: JobRecord, nodes: [JobNodeRecord]?) -> JobView {
+        var grouped: [(NodeJobStatus, [String])]? = nil
+        var reasons: [(String, String)]? = nil
+        if let nodes {
+            grouped = NodeJobStatus.allCases.compactMap { s in
+                let names = nodes.filter { $0.status == s }.map(\.node)
+                return names.isEmpty ? nil : (s, names)
+            }
+            reasons = nodes.compactMap { n in n.reason.map { (n.node, $0) } }
+        }
+        return JobView(
+            id: r.id, command: r.command, status: r.status, runTimeout: r.runTimeout, createdAt: r.createdAt,
+            updatedAt: r.updatedAt, user: r.user, dir: r.dir, env: r.env, captureOutput: r.captureOutput,
+            fileSpecified: r.file != nil, quorum: r.quorum, nodes: grouped, nodeReasons: reasons,
+            statusReason: r.statusReason)
+    }
+
+    func abortJob(_ request: Request, _ context: Context, _ body: [UInt8]) async throws(APIError) -> Response {
+        let orgName = param(context, "org"), id = param(context, "id")
+        let p = try await authenticate(request, org: orgName, body: body)
+        try requireAdmin(p)
+        if let v = await engine.abortJob(org: orgName, id: id, requestor: p.name) { return .json(v.json) }
+        return .json(try await jobView(org: orgName, id: id).json)
+    }
+}

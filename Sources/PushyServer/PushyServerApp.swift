@@ -1,0 +1,129 @@
+import Foundation
+import Hummingbird
+import Logging
+import PushyProtocol
+import PushyStore
+import PushyZMQ
+import ServiceLifecycle
+
+/// A whole Pushy server: store, engine, ZeroMQ sockets and the REST API. `build` does
+/// everything that can fail at start (open the store, load keys, bind ports) so errors surface
+/// before `run`; tests call the same function as `pushy-server run`.
+public final class PushyServerApp: Service, Sendable {
+    public let config: ServerConfiguration
+    public let engine: CommandEngine
+    public let store: any PushyStore
+    let transport: ZMQServerTransport
+    let context: ZMQContext
+    let logger: Logger
+    let serverKey: RSAPrivateKey
+    let apiPort: AsyncStream<Int>
+    let apiPortContinuation: AsyncStream<Int>.Continuation
+    let portBox = PortBox()
+
+    public static func build(config: ServerConfiguration, logger: Logger = Logger(label: "pushy-server")) async throws -> PushyServerApp {
+        let keyPEM: String
+        do { keyPEM = try String(contentsOfFile: config.serverKeyPath, encoding: .utf8) } catch {
+            throw ServerStartError("cannot read the server key \(config.serverKeyPath): run 'pushy-server init --data-dir \(config.dataDir)' first")
+        }
+        let serverKey = try RSAPrivateKey(pemRepresentation: keyPEM)
+        let store = try SQLiteStore(path: config.databasePath)
+        let engine = CommandEngine(config: config, store: store, serverKey: serverKey, logger: logger)
+        let crashed = try await engine.crashUnfinishedJobs()
+        if !crashed.isEmpty {
+            logger.warning("jobs left unfinished by the previous run are now crashed", metadata: ["pushy.jobs": "\(crashed)"])
+        }
+        let context = try ZMQContext(ioThreads: 1, maxSockets: 20_000)
+        let transport: ZMQServerTransport
+        do {
+            transport = try ZMQServerTransport(context: context, options: .init(
+                routerEndpoint: "tcp://\(config.listenAddress):\(config.commandPort)",
+                pubEndpoint: "tcp://\(config.listenAddress):\(config.heartbeatPort)"))
+        } catch {
+            throw ServerStartError("cannot listen on the ZeroMQ ports (command \(config.commandPort), heartbeat \(config.heartbeatPort)) at \(config.listenAddress): \(error)")
+        }
+        await engine.attach(transport)
+        return PushyServerApp(config: config, engine: engine, store: store, transport: transport, context: context,
+                              logger: logger, serverKey: serverKey)
+    }
+
+    init(config: ServerConfiguration, engine: CommandEngine, store: any PushyStore, transport: ZMQServerTransport,
+         context: ZMQContext, logger: Logger, serverKey: RSAPrivateKey) {
+        self.config = config
+        self.engine = engine
+        self.store = store
+        self.transport = transport
+        self.context = context
+        self.logger = logger
+        self.serverKey = serverKey
+        (apiPort, apiPortContinuation) = AsyncStream.makeStream(of: Int.self, bufferingPolicy: .bufferingNewest(1))
+    }
+
+    public var heartbeatPort: Int { transport.pubPort }
+    public var commandPort: Int { transport.routerPort }
+
+    /// Waits until the REST API listens and returns its port.
+    public func waitUntilListening() async -> Int {
+        if let p = portBox.value { return p }
+        for await p in apiPort { return p }
+        return portBox.value ?? config.apiPort
+    }
+
+    /// Runs until cancelled or a graceful shutdown (SIGTERM/SIGINT under a ServiceGroup).
+    public func run() async throws {
+        defer { transport.shutdown() }
+        try await cancelWhenGracefulShutdown {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                let engine = self.engine
+                let transport = self.transport
+                group.addTask {
+                    for await m in transport.inbound {
+                        await engine.receive(identity: m.identity, frames: m.frames)
+                    }
+                }
+                group.addTask {
+                    while !Task.isCancelled {
+                        await engine.tick()
+                        try await Task.sleep(for: .milliseconds(200))
+                    }
+                }
+                group.addTask { try await self.runHTTP() }
+                try await group.next()
+                group.cancelAll()
+            }
+        }
+        await engine.drainWrites()
+    }
+
+    func runHTTP() async throws {
+        let api = PushyAPI(
+            config: config, store: store, engine: engine, serverPublicKeyPEM: serverKey.publicKey.pemRepresentation,
+            ports: ServerPorts(api: config.apiPort, heartbeat: transport.pubPort, command: transport.routerPort))
+        let box = portBox
+        let cont = apiPortContinuation
+        let app = Application(
+            router: api.router(),
+            configuration: .init(address: .hostname(config.listenAddress, port: config.apiPort), serverName: "pushy"),
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? 0
+                box.set(port)
+                cont.yield(port)
+            },
+            logger: logger)
+        try await app.run()
+    }
+}
+
+/// A start-up failure with a message that says what to do.
+public struct ServerStartError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ d: String) { description = d }
+}
+
+/// Holds the REST port once known (set from NIO's thread, read from tasks).
+final class PortBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var port: Int?
+    var value: Int? { lock.withLock { port } }
+    func set(_ p: Int) { lock.withLock { port = p } }
+}

@@ -1,0 +1,83 @@
+import Foundation
+
+/// Every server setting with its default (spec 3.4, 4, 6). `pushy-server init` writes the
+/// non-default ones to `DATA_DIR/server.json`; flags override the file.
+public struct ServerConfiguration: Sendable, Codable, Equatable {
+    /// Where keys, the SQLite database and generated files live.
+    public var dataDir: String
+    /// Address the REST API and the ZeroMQ sockets bind to.
+    public var listenAddress: String = "0.0.0.0"
+    /// Host name agents are told to connect to (config `host`, `out_addr`, `command_addr`).
+    public var advertisedHost: String = "127.0.0.1"
+    /// REST API port (spec: 10003). 0 picks a free port.
+    public var apiPort: Int = 10003
+    /// Heartbeat PUB port (spec: 10000). 0 picks a free port.
+    public var heartbeatPort: Int = 10000
+    /// Command ROUTER port (spec: 10002). 0 picks a free port.
+    public var commandPort: Int = 10002
+    /// Server heartbeat period and the agents' heartbeat period, seconds.
+    public var heartbeatInterval: Double = 10
+    /// Liveness EWMA decay window (intervals) and threshold (spec 6.1).
+    public var decayWindow: Double = 4
+    public var downThreshold: Double = 0.6
+    /// Longest time a job waits for votes, seconds.
+    public var votingTimeout: Double = 60
+    /// `run_timeout` when a job does not give one, seconds.
+    public var defaultRunTimeout: Int = 3600
+    /// How long a finished job stays in memory for feed readers, seconds.
+    public var waitCompleteTime: Double = 5
+    /// Period of `abort` resends while a node is in rehab, seconds.
+    public var rehabInterval: Double = 1
+    /// Accepted clock difference on ZeroMQ messages, seconds (both directions).
+    public var maxMessageSkew: Int = 300
+    /// Largest accepted ZeroMQ message body, bytes.
+    public var maxBodySize: Int = 65536
+    /// Accepted clock difference on signed REST requests, seconds.
+    public var authSkew: Double = 900
+    /// How often agents refetch their config, seconds.
+    public var configLifetime: Int = 3600
+    /// Name of the org `init` creates.
+    public var defaultOrg: String = "pushy"
+
+    public init(dataDir: String) { self.dataDir = dataDir }
+
+    enum CodingKeys: String, CodingKey {
+        case dataDir = "data_dir", listenAddress = "listen_address", advertisedHost = "advertised_host"
+        case apiPort = "api_port", heartbeatPort = "heartbeat_port", commandPort = "command_port"
+        case heartbeatInterval = "heartbeat_interval", decayWindow = "decay_window", downThreshold = "down_threshold"
+        case votingTimeout = "voting_timeout", defaultRunTimeout = "default_run_timeout"
+        case waitCompleteTime = "wait_complete_time", rehabInterval = "rehab_interval"
+        case maxMessageSkew = "max_message_skew", maxBodySize = "max_body_size", authSkew = "auth_skew"
+        case configLifetime = "config_lifetime", defaultOrg = "default_org"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        var d = ServerConfiguration(dataDir: try c.decode(String.self, forKey: .dataDir))
+        func take<T: Decodable>(_ k: CodingKeys, _ path: WritableKeyPath<ServerConfiguration, T>) throws {
+            if let v = try c.decodeIfPresent(T.self, forKey: k) { d[keyPath: path] = v }
+        }
+        try take(.listenAddress, \.listenAddress)
+        try take(.advertisedHost, \.advertisedHost)
+        try take(.apiPort, \.apiPort)
+        try take(.heartbeatPort, \.heartbeatPort)
+        try take(.commandPort, \.commandPort)
+        try take(.heartbeatInterval, \.heartbeatInterval)
+        try take(.decayWindow, \.decayWindow)
+        try take(.downThreshold, \.downThreshold)
+        try take(.votingTimeout, \.votingTimeout)
+        try take(.defaultRunTimeout, \.defaultRunTimeout)
+        try take(.waitCompleteTime, \.waitCompleteTime)
+        try take(.rehabInterval, \.rehabInterval)
+        try take(.maxMessageSkew, \.maxMessageSkew)
+        try take(.maxBodySize, \.maxBodySize)
+        try take(.authSkew, \.authSkew)
+        try take(.configLifetime, \.configLifetime)
+        try take(.defaultOrg, \.defaultOrg)
+        self = d
+    }
+
+    public var databasePath: String { (dataDir as NSString).appendingPathComponent("pushy.sqlite") }
+    public var serverKeyPath: String { (dataDir as NSString).appendingPathComponent("server.pem") }
+    public var configFilePath: String { (dataDir as NSString).appendingPathComponent("server.json") }
+}
