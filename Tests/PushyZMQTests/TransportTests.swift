@@ -136,9 +136,10 @@ import Testing
     @Test func agentReportsSendFailureAtHighWaterMark() async throws {
         let context = try ZMQContext()
         let (failures, failureContinuation) = AsyncStream.makeStream(of: ZMQError.self)
-        // Nobody listens on this endpoint, so the DEALER's queue fills after 3 messages.
+        // Nobody ever binds this endpoint, so the DEALER's queue fills after 3 messages.
+        let nowhere = "inproc://nobody-\(UInt64.random(in: 0 ... .max))"
         let agent = try ZMQAgentTransport(context: context, options: .init(
-            subEndpoint: "tcp://127.0.0.1:1", dealerEndpoint: "tcp://127.0.0.1:1",
+            subEndpoint: nowhere, dealerEndpoint: nowhere,
             onSendFailure: { failureContinuation.yield($0) }))
         defer { agent.close() }
         for index in 0..<5 { agent.send([bytes("hb \(index)")]) }
