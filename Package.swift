@@ -18,6 +18,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
     ],
     targets: [
         // libzmq (Debian libzmq3-dev) — only PushyZMQ imports it.
@@ -42,6 +43,8 @@ let package = Package(
         .target(name: "PushyAPIClient", dependencies: [
             "PushyProtocol",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
         .target(name: "PushyServer", dependencies: [
             "PushyProtocol", "PushyCore", "PushyZMQ", "PushyStore",

@@ -1,0 +1,81 @@
+import Foundation
+import PushyProtocol
+
+extension PushyRESTClient {
+    static func escape(_ s: String) -> String {
+        s.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/?#"))) ?? s
+    }
+
+    static func escapeQuery(_ s: String) -> String {
+        s.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~"))) ?? s
+    }
+
+    public func status() async throws(PushyClientError) -> JSONValue {
+        try await send("GET", "/pushy/_status").json()
+    }
+
+    public func config(node: String, ccpk: String? = nil) async throws(PushyClientError) -> NodeConfig {
+        var path = "pushy/config/\(Self.escape(node))"
+        if let ccpk { path += "?ccpk=\(Self.escapeQuery(ccpk))&version=2.0" }
+        do { return try NodeConfig.parse(try await send("GET", path).json()) } catch let e as PushyClientError {
+            throw e
+        } catch { throw .invalidResponse("config: \(error)") }
+    }
+
+    /// Starts a job; returns its id (the last 32 characters of `uri`, as knife does).
+    public func startJob(_ job: JobRequest) async throws(PushyClientError) -> String {
+        let v = try await send("POST", "pushy/jobs", json: job.json).json()
+        guard let uri = v["uri"]?.stringValue, uri.count >= 32 else { throw .invalidResponse("no 'uri' in job response") }
+        return String(uri.suffix(32))
+    }
+
+    public func job(_ id: String) async throws(PushyClientError) -> JobView {
+        let v = try await send("GET", "pushy/jobs/\(Self.escape(id))").json()
+        guard let view = JobView.parse(v) else { throw .invalidResponse("not a job object") }
+        return view
+    }
+
+    public func jobs() async throws(PushyClientError) -> [JobView] {
+        let v = try await send("GET", "pushy/jobs").json()
+        return (v.arrayValue ?? []).compactMap(JobView.parse)
+    }
+
+    public func abortJob(_ id: String) async throws(PushyClientError) -> JobView {
+        let v = try await send("PUT", "pushy/jobs/\(Self.escape(id))/abort").json()
+        guard let view = JobView.parse(v) else { throw .invalidResponse("not a job object") }
+        return view
+    }
+
+    public func nodeStates() async throws(PushyClientError) -> [NodeStateView] {
+        let v = try await send("GET", "pushy/node_states").json()
+        return (v.arrayValue ?? []).compactMap(NodeStateView.parse)
+    }
+
+    public func nodeState(_ node: String) async throws(PushyClientError) -> NodeStateView {
+        let v = try await send("GET", "pushy/node_states/\(Self.escape(node))").json()
+        guard let s = NodeStateView.parse(v) else { throw .invalidResponse("not a node state") }
+        return s
+    }
+
+    /// Node search; returns the matching node objects.
+    public func searchNodes(_ query: String) async throws(PushyClientError) -> [JSONValue] {
+        let v = try await send("GET", "search/node?q=\(Self.escapeQuery(query))").json()
+        return v["rows"]?.arrayValue ?? []
+    }
+
+    public func createClient(name: String, publicKeyPEM: String) async throws(PushyClientError) {
+        _ = try await send("POST", "clients", json: ["name": .string(name), "public_key": .string(publicKeyPEM)])
+    }
+
+    public func deleteClient(name: String) async throws(PushyClientError) {
+        _ = try await send("DELETE", "clients/\(Self.escape(name))")
+    }
+
+    public func clients() async throws(PushyClientError) -> [String] {
+        try await send("GET", "clients").json().keys
+    }
+
+    public func reportNode(_ report: NodeReport) async throws(PushyClientError) {
+        _ = try await send("PUT", "nodes/\(Self.escape(report.name))", json: report.json)
+    }
+}
