@@ -1,1 +1,0 @@
-// PushyAgent module.
