@@ -147,6 +147,7 @@ import Testing
         ("mac:00:11", "unexpected ':' in the value of 'mac': escape it as '\\:' or quote the value at position 6", 6),
         ("name:\"web", "unterminated quoted value: expected a closing '\"' for the one at position 5 at position 9", 9),
         ("cpu:[1 2]", "expected 'TO' in the range opened at position 4 at position 7", 7),
+        ("cpu:[1 TO]", "expected a range bound at position 9", 9),
         ("cpu:[1 TO 2", "expected ']' or '}' to close the range opened at position 4 at position 11", 11),
         ("name:web\\", "expected a character after '\\' at the end of the query at position 8", 8),
         ("name:web^2", "boosts ('^') are not supported at position 8", 8),
@@ -173,7 +174,10 @@ import Testing
     @Test func nodeFlatteningFollowsChef() {
         let doc = SearchDocument.node(
             name: "n", environment: "_default", roles: [], tags: [],
-            attributes: ["a": ["b": ["c": 1.0, "d": [true, nil, "X"]]], "big": 1e20, "neg": -3])
+            attributes: [
+                "a": ["b": ["c": 1.0, "d": [true, nil, "X"]]], "big": 1e20, "small": 1e-5, "neg": -3,
+                "bytes": 17_179_869_184,
+            ])
         #expect(doc.fields["a_b_c"] == ["1"])
         #expect(doc.fields["c"] == ["1"])
         #expect(doc.fields["a_b_d"] == ["true", "", "x"])
@@ -181,7 +185,9 @@ import Testing
         #expect(doc.fields["a_b"] == ["c", "d"])
         #expect(doc.fields["b"] == ["c", "d"])
         #expect(doc.fields["neg"] == ["-3"])
-        #expect(doc.fields["big"] == ["1e+20"])
+        #expect(doc.fields["big"] == ["1.0e+20"])
+        #expect(doc.fields["small"] == ["1.0e-05"])
+        #expect(doc.fields["bytes"] == ["17179869184"])
         #expect(doc.fields["chef_environment"] == ["_default"])
     }
 

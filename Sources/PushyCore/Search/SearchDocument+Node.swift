@@ -49,9 +49,12 @@ extension SearchDocument {
         if path.count > 1, let leaf = path.last { index[leaf, default: []].append(value) }
     }
 
-    /// JSON does not say whether `4` was an Integer or a Float; whole numbers are written as integers.
+    /// JSON does not say whether `4` was an Integer or a Float; whole numbers that a Double holds exactly are
+    /// written as integers, others like Ruby's `Float#to_s` (`2.5`, `1.0e+20`).
     static func rubyString(_ number: Double) -> String {
-        if number.rounded() == number, abs(number) < 1e15 { return String(Int(number)) }
-        return "\(number)"
+        if number.rounded() == number, abs(number) <= 9_007_199_254_740_992 { return String(Int(number)) }
+        let text = "\(number)"
+        guard let e = text.firstIndex(of: "e"), !text[..<e].contains(".") else { return text }
+        return text[..<e] + ".0" + text[e...]
     }
 }

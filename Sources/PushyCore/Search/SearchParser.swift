@@ -204,7 +204,7 @@ struct SearchParser {
         let lower = try parseRangeBound()
         skipSpace()
         guard pos + 2 <= chars.count, chars[pos] == "T", chars[pos + 1] == "O",
-            pos + 2 == chars.count || chars[pos + 2].isWhitespace
+            pos + 2 == chars.count || chars[pos + 2].isWhitespace || "]}".contains(chars[pos + 2])
         else {
             throw SearchParseError("expected 'TO' in the range opened at position \(open)", at: pos)
         }
