@@ -61,10 +61,14 @@ let package = Package(
         // Thin executables.
         .executableTarget(name: "pushy-server", dependencies: [
             "PushyServer",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "pushy-client", dependencies: [
-            "PushyAgent",
+            "PushyAgent", "PushyCore", "PushyProtocol",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "pushy", dependencies: [
