@@ -1,0 +1,103 @@
+import ArgumentParser
+import Foundation
+import PushyAPIClient
+import PushyProtocol
+
+/// Where to find the server and who we are; shared by every command that talks to the server.
+struct ConnectionOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp(
+        "Org URL of the server, e.g. http://127.0.0.1:10003/organizations/pushy (env PUSHY_SERVER_URL).",
+        valueName: "url"))
+    var serverUrl: String?
+
+    @Option(name: .long, help: ArgumentHelp("User (or client) name to sign requests as (env PUSHY_USER).", valueName: "name"))
+    var user: String?
+
+    @Option(name: .long, help: ArgumentHelp("Path to that user's PEM private key (env PUSHY_KEY).", valueName: "path"))
+    var key: String?
+
+    @Option(name: .long, help: ArgumentHelp(
+        "JSON config file with server_url, user and key (env PUSHY_CONFIG; default ~/.pushy/config.json; "
+            + "'pushy-server init' writes DATA_DIR/cli.json).",
+        valueName: "path"))
+    var config: String?
+
+    /// Resolves the settings and builds a signed REST client.
+    func makeClient(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> PushyRESTClient {
+        let c = try CLIConfig.resolve(self, environment: environment)
+        return try c.makeClient()
+    }
+}
+
+/// The resolved connection settings: flags, then environment, then the config file.
+struct CLIConfig {
+    var serverURL: String
+    var user: String
+    var keyPath: String
+
+    static let defaultConfigPath = "~/.pushy/config.json"
+    static let hint = "pass --config DATA_DIR/cli.json (written by 'pushy-server init'), "
+        + "set PUSHY_CONFIG, or set PUSHY_SERVER_URL, PUSHY_USER and PUSHY_KEY"
+
+    static func resolve(_ o: ConnectionOptions, environment env: [String: String]) throws(CLIFailure) -> CLIConfig {
+        func nonEmpty(_ s: String?) -> String? { s.flatMap { $0.isEmpty ? nil : $0 } }
+        var url = nonEmpty(o.serverUrl) ?? nonEmpty(env["PUSHY_SERVER_URL"])
+        var user = nonEmpty(o.user) ?? nonEmpty(env["PUSHY_USER"])
+        var key = (nonEmpty(o.key) ?? nonEmpty(env["PUSHY_KEY"])).map { expand($0, relativeTo: nil) }
+
+        let explicitPath = nonEmpty(o.config) ?? nonEmpty(env["PUSHY_CONFIG"])
+        if explicitPath != nil || url == nil || user == nil || key == nil {
+            let path = expand(explicitPath ?? defaultConfigPath, relativeTo: nil)
+            if let file = try loadFile(path, required: explicitPath != nil) {
+                url = url ?? nonEmpty(file["server_url"]?.stringValue)
+                user = user ?? nonEmpty(file["user"]?.stringValue)
+                let dir = (path as NSString).deletingLastPathComponent
+                key = key ?? nonEmpty(file["key"]?.stringValue).map { expand($0, relativeTo: dir) }
+            }
+        }
+        var missing: [String] = []
+        if url == nil { missing.append("server URL") }
+        if user == nil { missing.append("user") }
+        if key == nil { missing.append("key") }
+        guard let url, let user, let key else {
+            throw .usage("no \(missing.joined(separator: ", ")) configured: \(hint)")
+        }
+        return CLIConfig(serverURL: url, user: user, keyPath: key)
+    }
+
+    /// Reads the JSON config file; a missing default file is not an error (flags/env may suffice).
+    static func loadFile(_ path: String, required: Bool) throws(CLIFailure) -> JSONValue? {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            if FileManager.default.fileExists(atPath: path) { throw .usage("cannot read config file \(path)") }
+            if required { throw .usage("config file \(path) does not exist: \(hint)") }
+            return nil
+        }
+        let value: JSONValue
+        do { value = try JSONValue.parse(Array(data)) } catch {
+            throw .usage("config file \(path) is not valid JSON: \(error)")
+        }
+        guard value.objectValue != nil else {
+            throw .usage("config file \(path) must be a JSON object like "
+                + #"{"server_url": "...", "user": "...", "key": "/path/to/key.pem"}"#)
+        }
+        return value
+    }
+
+    /// Expands `~` and makes a relative path absolute against `dir` (the config file's folder) when given.
+    static func expand(_ path: String, relativeTo dir: String?) -> String {
+        var p = (path as NSString).expandingTildeInPath
+        if let dir, !p.hasPrefix("/") { p = (dir as NSString).appendingPathComponent(p) }
+        return p
+    }
+
+    func makeClient() throws -> PushyRESTClient {
+        guard let pem = try? String(contentsOfFile: keyPath, encoding: .utf8) else {
+            throw CLIFailure.usage("cannot read the private key \(keyPath) for user '\(user)': \(CLIConfig.hint)")
+        }
+        let key: RSAPrivateKey
+        do { key = try RSAPrivateKey(pemRepresentation: pem) } catch {
+            throw CLIFailure.usage("the key file \(keyPath) is unusable: \(error.description)")
+        }
+        return try PushyRESTClient(orgURL: serverURL, userId: user, key: key)
+    }
+}

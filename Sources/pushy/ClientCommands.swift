@@ -1,0 +1,125 @@
+import ArgumentParser
+import Foundation
+import PushyAPIClient
+import PushyProtocol
+
+/// `pushy client ...`: node identities (a name and an RSA key pair).
+struct ClientCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "client", abstract: "Create, list and delete clients (node identities).",
+        subcommands: [ClientCreate.self, ClientList.self, ClientDelete.self])
+}
+
+/// `pushy client create NAME [--key-out PATH] [--force]`
+struct ClientCreate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "create",
+        abstract: "Create a client: generate its RSA key pair, register the public key, save the private key.",
+        discussion: """
+            The key pair is generated locally; only the public key is sent to the server. The private key \
+            is written (mode 0600) to --key-out, default ./NAME.pem; give that file to the node's \
+            pushy-client. An existing file is never overwritten unless --force is given.
+            """)
+
+    @OptionGroup var connection: ConnectionOptions
+    @OptionGroup var output: FormatOptions
+
+    @Argument(help: ArgumentHelp("The client (node) name.", valueName: "name"))
+    var name: String
+
+    @Option(name: .long, help: ArgumentHelp("Where to write the private key (default ./NAME.pem).", valueName: "path"))
+    var keyOut: String?
+
+    @Flag(name: .long, help: "Replace an existing --key-out file.")
+    var force = false
+
+    func run() async throws {
+        guard !name.isEmpty, !name.contains("/") else { throw CLIFailure.usage("invalid client name '\(name)'") }
+        let path = CLIConfig.expand(keyOut ?? "./\(name).pem", relativeTo: nil)
+        if FileManager.default.fileExists(atPath: path), !force {
+            throw CLIFailure.usage("\(path) already exists; pass --force to overwrite it or choose another --key-out")
+        }
+        let client = try connection.makeClient()
+        let key: RSAPrivateKey
+        do { key = try RSAPrivateKey.generate() } catch { throw CLIFailure.failure(error.description) }
+
+        // Claim the file before registering, so a key is never registered without being saved.
+        let file = try KeyFile.create(path, replacing: force)
+        do {
+            try await client.createClient(name: name, publicKeyPEM: key.publicKey.pemRepresentation)
+        } catch {
+            file.discard()
+            throw error
+        }
+        do { try file.write(key.pemRepresentation) } catch {
+            throw CLIFailure.failure("client '\(name)' was created but its key could not be written to \(path) "
+                + "(\(error)); delete it with 'pushy client delete \(name)' and retry")
+        }
+        if output.isJSON { return Output.json(["name": .string(name), "key_file": .string(path)]) }
+        print("Created client '\(name)'; private key written to \(path)")
+    }
+}
+
+/// A private key file created with mode 0600 from the start (never chmod-ed afterwards).
+struct KeyFile {
+    let path: String
+    let fd: Int32
+
+    static func create(_ path: String, replacing: Bool) throws(CLIFailure) -> KeyFile {
+        if replacing, unlink(path) != 0, errno != ENOENT {
+            throw .failure("cannot replace \(path): \(String(cString: strerror(errno)))")
+        }
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+        guard fd >= 0 else { throw .failure("cannot create \(path): \(String(cString: strerror(errno)))") }
+        return KeyFile(path: path, fd: fd)
+    }
+
+    func write(_ text: String) throws(CLIFailure) {
+        defer { close(fd) }
+        let bytes = Array(text.utf8)
+        var done = 0
+        while done < bytes.count {
+            let n = bytes[done...].withUnsafeBytes { Foundation.write(fd, $0.baseAddress, $0.count) }
+            if n < 0, errno == EINTR { continue }
+            guard n > 0 else { throw .failure("cannot write \(path): \(String(cString: strerror(errno)))") }
+            done += n
+        }
+        guard fsync(fd) == 0 else { throw .failure("cannot write \(path): \(String(cString: strerror(errno)))") }
+    }
+
+    func discard() {
+        close(fd)
+        unlink(path)
+    }
+}
+
+/// `pushy client list`
+struct ClientList: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "list", abstract: "List the organization's clients, one name per line.")
+
+    @OptionGroup var connection: ConnectionOptions
+    @OptionGroup var output: FormatOptions
+
+    func run() async throws {
+        let names = try await connection.makeClient().clients().sorted()
+        if output.isJSON { return Output.json(.array(names.map(JSONValue.string))) }
+        for n in names { print(n) }
+    }
+}
+
+/// `pushy client delete NAME`
+struct ClientDelete: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "delete", abstract: "Delete a client; its key stops working at once.")
+
+    @OptionGroup var connection: ConnectionOptions
+
+    @Argument(help: ArgumentHelp("The client name.", valueName: "name"))
+    var name: String
+
+    func run() async throws {
+        try await connection.makeClient().deleteClient(name: name)
+        print("Deleted client '\(name)'")
+    }
+}

@@ -1,0 +1,73 @@
+import Foundation
+import PushyProtocol
+
+/// How jobs are shown to people: progress lines, per-node tables, summaries, and the exit rule.
+enum JobReport {
+    /// Pushy's exit rule: the job completed and every node succeeded.
+    static func fullySucceeded(_ job: JobView) -> Bool {
+        guard job.status == .complete, let nodes = job.nodes, job.nodeCount > 0 else { return false }
+        return nodes.allSatisfy { $0.0 == .succeeded || $0.1.isEmpty }
+    }
+
+    /// One line for the live progress display.
+    static func progress(_ job: JobView) -> String {
+        let n = job.nodeCount
+        switch job.status {
+        case .new:
+            return "new: \(n) nodes"
+        case .voting:
+            return "voting: \(n - job.count(.new))/\(n) voted"
+        case .running:
+            let running = job.count(.new) + job.count(.ready) + job.count(.running)
+            let skipped = job.count(.nacked) + job.count(.unavailable)
+            let failed = n - running - skipped - job.count(.succeeded)
+            var line = "running: \(running) running, \(job.count(.succeeded)) succeeded, \(failed) failed"
+            if skipped > 0 { line += ", \(skipped) nacked/unavailable" }
+            return line + " of \(n)"
+        default:
+            return "\(job.status.rawValue): " + counts(job)
+        }
+    }
+
+    /// `N succeeded, N failed` plus every other non-empty node status.
+    static func counts(_ job: JobView) -> String {
+        var parts = ["\(job.count(.succeeded)) succeeded", "\(job.count(.failed)) failed"]
+        for s in NodeJobStatus.allCases where s != .succeeded && s != .failed && job.count(s) > 0 {
+            parts.append("\(job.count(s)) \(s.rawValue)")
+        }
+        return parts.joined(separator: ", ")
+    }
+
+    static func summary(_ job: JobView) -> String {
+        var line = "Job \(job.id) \(job.status.rawValue): \(counts(job))"
+        if let reason = job.statusReason, !reason.isEmpty { line += " (\(reason))" }
+        return line
+    }
+
+    /// The NODE STATUS REASON table and the summary line.
+    static func printResult(_ job: JobView) {
+        let reasons = Dictionary(job.nodeReasons ?? [], uniquingKeysWith: { a, _ in a })
+        let rows = (job.nodes ?? []).flatMap { status, names in names.map { ($0, status) } }
+            .sorted { $0.0 < $1.0 }
+            .map { [$0.0, $0.1.rawValue, reasons[$0.0] ?? ""] }
+        if !rows.isEmpty { Output.printTable(["NODE", "STATUS", "REASON"], rows) }
+        print(summary(job))
+    }
+
+    /// The job's own fields, one per line.
+    static func printDetails(_ job: JobView) {
+        var fields: [(String, String)] = [
+            ("Job", job.id), ("Command", job.command), ("Status", job.status.rawValue),
+        ]
+        if let reason = job.statusReason { fields.append(("Status reason", reason)) }
+        fields.append(("Created", WireTime.iso8601(job.createdAt)))
+        fields.append(("Updated", WireTime.iso8601(job.updatedAt)))
+        fields.append(("Run timeout", "\(job.runTimeout)s"))
+        if let q = job.quorum { fields.append(("Quorum", "\(q) of \(job.nodeCount)")) }
+        if let u = job.user { fields.append(("User", u)) }
+        if let d = job.dir { fields.append(("Directory", d)) }
+        if job.captureOutput { fields.append(("Capture output", "yes")) }
+        let width = fields.map(\.0.count).max() ?? 0
+        for (k, v) in fields { print((k + ":").padding(toLength: width + 1, withPad: " ", startingAt: 0) + "  " + v) }
+    }
+}
