@@ -22,6 +22,30 @@ struct ConnectionOptions: ParsableArguments {
         valueName: "path"))
     var config: String?
 
+    static let flagNames: Set<String> = ["--server-url", "--user", "--key", "--config"]
+
+    /// Lets the connection flags come before the subcommand (`pushy --config X job list`): leading
+    /// connection flags are moved behind the subcommand path, where every command accepts them.
+    static func hoisted(_ args: [String]) -> [String] {
+        var leading: [String] = []
+        var i = 0
+        while i < args.count {
+            let name = String(args[i].split(separator: "=", maxSplits: 1)[0])
+            guard flagNames.contains(name) else { break }
+            leading.append(args[i])
+            if !args[i].contains("="), i + 1 < args.count {
+                leading.append(args[i + 1])
+                i += 1
+            }
+            i += 1
+        }
+        guard !leading.isEmpty else { return args }
+        var rest = Array(args[i...])
+        let end = rest.firstIndex(of: "--") ?? rest.endIndex
+        rest.insert(contentsOf: leading, at: end)
+        return rest
+    }
+
     /// Resolves the settings and builds a signed REST client.
     func makeClient(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> PushyRESTClient {
         let c = try CLIConfig.resolve(self, environment: environment)

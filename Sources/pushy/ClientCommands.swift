@@ -52,45 +52,61 @@ struct ClientCreate: AsyncParsableCommand {
             throw error
         }
         do { try file.write(key.pemRepresentation) } catch {
-            throw CLIFailure.failure("client '\(name)' was created but its key could not be written to \(path) "
-                + "(\(error)); delete it with 'pushy client delete \(name)' and retry")
+            throw CLIFailure.failure("client '\(name)' was created but its key was not saved: \(error.message)")
         }
         if output.isJSON { return Output.json(["name": .string(name), "key_file": .string(path)]) }
         print("Created client '\(name)'; private key written to \(path)")
     }
 }
 
-/// A private key file created with mode 0600 from the start (never chmod-ed afterwards).
+/// A private key file created with mode 0600 from the start (never chmod-ed afterwards). It is
+/// written to a temporary name next to the target and moved into place only once the client is
+/// registered, so a failed registration never destroys an existing key.
 struct KeyFile {
     let path: String
+    let temporaryPath: String
     let fd: Int32
+    let replacing: Bool
 
     static func create(_ path: String, replacing: Bool) throws(CLIFailure) -> KeyFile {
-        if replacing, unlink(path) != 0, errno != ENOENT {
-            throw .failure("cannot replace \(path): \(String(cString: strerror(errno)))")
-        }
-        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
-        guard fd >= 0 else { throw .failure("cannot create \(path): \(String(cString: strerror(errno)))") }
-        return KeyFile(path: path, fd: fd)
+        let dir = (path as NSString).deletingLastPathComponent
+        let base = (path as NSString).lastPathComponent
+        let tmp = ((dir.isEmpty ? "." : dir) as NSString).appendingPathComponent(".\(base).\(UInt32.random(in: 0...UInt32.max)).partial")
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+        guard fd >= 0 else { throw .failure("cannot create a file in \(dir.isEmpty ? "." : dir): \(errorText())") }
+        return KeyFile(path: path, temporaryPath: tmp, fd: fd, replacing: replacing)
     }
 
+    /// Writes the key and moves it to `path` (replacing it only when asked).
     func write(_ text: String) throws(CLIFailure) {
-        defer { close(fd) }
         let bytes = Array(text.utf8)
         var done = 0
         while done < bytes.count {
             let n = bytes[done...].withUnsafeBytes { Foundation.write(fd, $0.baseAddress, $0.count) }
             if n < 0, errno == EINTR { continue }
-            guard n > 0 else { throw .failure("cannot write \(path): \(String(cString: strerror(errno)))") }
+            guard n > 0 else { discard(); throw .failure("cannot write \(temporaryPath): \(KeyFile.errorText())") }
             done += n
         }
-        guard fsync(fd) == 0 else { throw .failure("cannot write \(path): \(String(cString: strerror(errno)))") }
+        guard fsync(fd) == 0 else { discard(); throw .failure("cannot write \(temporaryPath): \(KeyFile.errorText())") }
+        close(fd)
+        if replacing {
+            guard rename(temporaryPath, path) == 0 else {
+                throw .failure("cannot move \(temporaryPath) to \(path): \(KeyFile.errorText()); the key is in \(temporaryPath)")
+            }
+        } else {
+            guard link(temporaryPath, path) == 0 else {
+                throw .failure("cannot create \(path): \(KeyFile.errorText()); the key is in \(temporaryPath)")
+            }
+            unlink(temporaryPath)
+        }
     }
 
     func discard() {
         close(fd)
-        unlink(path)
+        unlink(temporaryPath)
     }
+
+    static func errorText() -> String { String(cString: strerror(errno)) }
 }
 
 /// `pushy client list`
