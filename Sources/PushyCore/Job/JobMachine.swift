@@ -118,9 +118,16 @@ public struct JobMachine: Sendable {
         actions.append(.event(JobFeedEvent("job_complete", [("status", .string(s.rawValue))])))
     }
 
+    /// Rehab for one node because of something it did: the reference records a `rehab` event.
     mutating func rehab(_ node: String, into actions: inout [Action]) {
         actions.append(.rehab(node))
         actions.append(.event(JobFeedEvent("rehab", [("node", .string(node))])))
+    }
+
+    /// Rehab for nodes swept up by a job-level change (voting timeout, quorum failed, run timeout):
+    /// the reference resets them without a `rehab` event, so the feed sequences of spec 2.3 hold.
+    func rehabQuietly(_ node: String, into actions: inout [Action]) {
+        actions.append(.rehab(node))
     }
 
     /// Handles a message from, or news about, one node of this job.
@@ -163,7 +170,8 @@ public struct JobMachine: Sendable {
         case (.new, _), (.ready, _):
             set(node, .unavailable, reason: "unexpected message while voting: \(input)", into: &actions)
             rehab(node, into: &actions)
-        case (_, .down):
+        case (_, .down), (_, .aborted):
+            // A finished node going away, or answering the abort we sent it, needs no new reset.
             break
         default:
             rehab(node, into: &actions)
@@ -201,7 +209,8 @@ public struct JobMachine: Sendable {
             set(node, .crashed, reason: "unexpected message during run: \(input)", into: &actions)
             actions.append(.event(.runComplete(node, "crashed")))
             rehab(node, into: &actions)
-        case (_, .down):
+        case (_, .down), (_, .aborted):
+            // A finished node going away, or answering the abort we sent it, needs no new reset.
             break
         default:
             actions.append(.event(.runComplete(node, "client_died_while_running")))
@@ -223,7 +232,7 @@ public struct JobMachine: Sendable {
         } else {
             for n in ready {
                 set(n, .wasReady, reason: "quorum failed", into: &actions)
-                rehab(n, into: &actions)
+                rehabQuietly(n, into: &actions)
             }
             finish(.quorumFailed, reason: "\(ready.count) of \(nodeNames.count) nodes ready, quorum was \(quorum)",
                    now: now, into: &actions)
@@ -242,13 +251,13 @@ public struct JobMachine: Sendable {
             for n in nodeNames where nodes[n] == .new {
                 set(n, .unavailable, reason: "no vote before the voting timeout", into: &actions)
                 actions.append(.event(.vote(n, "voting_timeout")))
-                rehab(n, into: &actions)
+                rehabQuietly(n, into: &actions)
             }
             evaluateQuorumIfVoted(now: now, into: &actions)
         } else if status == .running, let d = runDeadline, now >= d {
             for n in nodeNames where nodes[n] == .ready || nodes[n] == .running {
                 set(n, .timedOut, reason: "still running at the run timeout (\(runTimeout) s)", into: &actions)
-                rehab(n, into: &actions)
+                rehabQuietly(n, into: &actions)
             }
             finish(.timedOut, reason: "run timeout of \(runTimeout) s reached", now: now, into: &actions)
         }
