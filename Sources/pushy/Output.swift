@@ -46,7 +46,7 @@ enum Output {
         return all.map { row in
             row.enumerated().map { i, cell in
                 i == row.count - 1 ? cell : cell.padding(toLength: widths[i], withPad: " ", startingAt: 0)
-            }.joined(separator: "  ")
+            }.joined(separator: "  ").trimmingTrailingSpaces()
         }.joined(separator: "\n")
     }
 
@@ -75,5 +75,13 @@ struct ProgressLine {
     mutating func finish() {
         if isTerminal, last != nil { FileHandle.standardError.write(Data("\n".utf8)) }
         last = nil
+    }
+}
+
+extension String {
+    func trimmingTrailingSpaces() -> String {
+        var s = Substring(self)
+        while s.last == " " { s.removeLast() }
+        return String(s)
     }
 }
