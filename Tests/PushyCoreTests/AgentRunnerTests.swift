@@ -1,0 +1,168 @@
+import Foundation
+import PushyProtocol
+import Testing
+
+@testable import PushyCore
+
+/// The agent's job runner (spec 7.3, nack reasons of spec 5.3).
+@Suite struct AgentRunnerTests {
+    static let job = "0123456789abcdef0123456789abcdef"
+    static let other = "fedcba9876543210fedcba9876543210"
+    static let allOK = AgentRunner.Checks(userExists: { _ in true }, directoryExists: { _ in true })
+
+    static func runner() throws -> AgentRunner {
+        try AgentRunner(whitelist: Whitelist(entries: [
+            WhitelistEntry(pattern: .exact("chef-client"), commandLine: "chef-client -l info"),
+            WhitelistEntry(pattern: .exact("locked"), commandLine: "sleep 1", lock: .defaultLock),
+        ]))
+    }
+
+    static func commit(_ job: String = job, command: String = "chef-client", user: String? = nil, dir: String? = nil,
+                       env: JSONValue? = nil, file: String? = nil, capture: Bool? = false) -> ServerMessage {
+        ServerMessage(type: .commit, sequence: 1, timestamp: Date(timeIntervalSince1970: 0), jobId: job, server: "s",
+                      command: command, user: user, dir: dir, env: env, file: file, capture: capture, runTimeout: 30)
+    }
+
+    /// The nack's reason, or nil when the output is not a single nack_commit for `job`.
+    static func nackReason(_ out: [AgentRunner.Output]) -> String? {
+        guard out.count == 1, case .send(.nackCommit, let j, let reason) = out[0], j == job else { return nil }
+        return reason
+    }
+
+    @Test func idleCommitIsAckedWithAPlan() throws {
+        var r = try Self.runner()
+        #expect(r.jobState == .idle)
+        #expect(r.jobId == nil)
+        let out = r.commit(Self.commit(user: "deploy", dir: "/tmp", env: ["A": "1", "N": 2], file: "raw:hi", capture: true),
+                           checks: Self.allOK)
+        #expect(out == [.send(.ackCommit, jobId: Self.job, reason: nil)])
+        #expect(r.jobState == .committed)
+        #expect(r.jobId == Self.job)
+        guard case .committed(let plan) = r.state else { Issue.record("not committed"); return }
+        #expect(plan.commandLine == "chef-client -l info")
+        #expect(plan.user == "deploy")
+        #expect(plan.dir == "/tmp")
+        #expect(plan.env.map(\.0) == ["A"], "non-string env values are dropped")
+        #expect(plan.file == "raw:hi")
+        #expect(plan.capture)
+        #expect(plan.runTimeout == 30)
+        #expect(plan.lock == nil)
+    }
+
+    @Test func lockEntryIsCarriedInThePlan() throws {
+        var r = try Self.runner()
+        _ = r.commit(Self.commit(command: "locked"), checks: Self.allOK)
+        guard case .committed(let plan) = r.state else { Issue.record("not committed"); return }
+        #expect(plan.lock == .defaultLock)
+    }
+
+    @Test func commitWhileBusyIsNacked() throws {
+        var r = try Self.runner()
+        _ = r.commit(Self.commit(Self.other), checks: Self.allOK)
+        #expect(Self.nackReason(r.commit(Self.commit(), checks: Self.allOK))?.contains("busy") == true)
+        _ = r.run(jobId: Self.other)
+        #expect(r.jobState == .running)
+        #expect(Self.nackReason(r.commit(Self.commit(), checks: Self.allOK))?.contains("busy") == true)
+        #expect(r.jobId == Self.other, "the running job is untouched")
+    }
+
+    @Test func notWhitelistedIsNacked() throws {
+        var r = try Self.runner()
+        let reason = Self.nackReason(r.commit(Self.commit(command: "rm -rf /"), checks: Self.allOK))
+        #expect(reason?.contains("whitelist") == true)
+        #expect(r.state == .idle)
+    }
+
+    @Test func missingUserOrDirectoryIsNacked() throws {
+        var r = try Self.runner()
+        let noUser = AgentRunner.Checks(userExists: { $0 != "ghost" }, directoryExists: { _ in true })
+        let noDir = AgentRunner.Checks(userExists: { _ in true }, directoryExists: { $0 != "/nope" })
+        #expect(Self.nackReason(r.commit(Self.commit(user: "ghost"), checks: noUser))?.contains("user") == true)
+        #expect(Self.nackReason(r.commit(Self.commit(dir: "/nope"), checks: noDir))?.contains("directory") == true)
+        #expect(r.state == .idle)
+        // The checks are only asked about values the commit carries.
+        #expect(r.commit(Self.commit(user: "deploy"), checks: noUser) == [.send(.ackCommit, jobId: Self.job, reason: nil)])
+    }
+
+    @Test(arguments: ["file:x", "RAW:x", "base64", "", "b64:aGk="])
+    func badFilePrefixIsNacked(_ file: String) throws {
+        var r = try Self.runner()
+        #expect(Self.nackReason(r.commit(Self.commit(file: file), checks: Self.allOK))?.contains("file") == true)
+        #expect(r.state == .idle)
+    }
+
+    @Test func commitWithoutJobIdIsIgnored() throws {
+        var r = try Self.runner()
+        var m = Self.commit()
+        m.jobId = nil
+        #expect(r.commit(m, checks: Self.allOK).isEmpty)
+        #expect(r.state == .idle)
+    }
+
+    @Test func runForTheCommittedJobAcksAndSpawns() throws {
+        var r = try Self.runner()
+        _ = r.commit(Self.commit(), checks: Self.allOK)
+        guard case .committed(let plan) = r.state else { Issue.record("not committed"); return }
+        #expect(r.run(jobId: Self.job) == [.send(.ackRun, jobId: Self.job, reason: nil), .spawn(plan)])
+        #expect(r.state == .running(jobId: Self.job))
+        // A second run for the same job while running is refused.
+        let again = r.run(jobId: Self.job)
+        #expect(again.count == 1)
+        if case .send(.nackRun, let j, _) = again.first { #expect(j == Self.job) } else { Issue.record("expected nack_run") }
+        #expect(r.state == .running(jobId: Self.job))
+    }
+
+    @Test func runForAnotherJobOrWhenIdleIsNacked() throws {
+        var r = try Self.runner()
+        let idle = r.run(jobId: Self.job)
+        if case .send(.nackRun, let j, _) = idle.first, idle.count == 1 { #expect(j == Self.job) } else { Issue.record("expected nack_run") }
+        #expect(r.state == .idle)
+        _ = r.commit(Self.commit(), checks: Self.allOK)
+        let wrong = r.run(jobId: Self.other)
+        if case .send(.nackRun, let j, _) = wrong.first, wrong.count == 1 { #expect(j == Self.other) } else { Issue.record("expected nack_run") }
+        #expect(r.jobState == .committed, "the committed job is kept")
+        #expect(r.jobId == Self.job)
+    }
+
+    @Test(arguments: [(Int32(0), AgentMessageType.succeeded), (1, .failed), (127, .failed), (-1, .failed)])
+    func exitStatusDecidesTheResult(_ status: Int32, _ expected: AgentMessageType) throws {
+        var r = try Self.runner()
+        _ = r.commit(Self.commit(), checks: Self.allOK)
+        _ = r.run(jobId: Self.job)
+        #expect(r.exited(jobId: Self.other, status: status).isEmpty, "another job's exit is ignored")
+        #expect(r.exited(jobId: Self.job, status: status) == [.send(expected, jobId: Self.job, reason: nil)])
+        #expect(r.state == .idle)
+        #expect(r.exited(jobId: Self.job, status: status).isEmpty, "only once")
+    }
+
+    @Test func spawnFailureReportsFailedAndGoesIdle() throws {
+        var r = try Self.runner()
+        _ = r.commit(Self.commit(), checks: Self.allOK)
+        _ = r.run(jobId: Self.job)
+        #expect(r.spawnFailed(jobId: Self.job, reason: "no such file") == [.send(.failed, jobId: Self.job, reason: "no such file")])
+        #expect(r.state == .idle)
+    }
+
+    @Test func abortWhileRunningKillsAndReportsTheJob() throws {
+        var r = try Self.runner()
+        _ = r.commit(Self.commit(), checks: Self.allOK)
+        _ = r.run(jobId: Self.job)
+        #expect(r.abort() == [.kill(jobId: Self.job), .send(.aborted, jobId: Self.job, reason: nil)])
+        #expect(r.state == .idle)
+        #expect(r.exited(jobId: Self.job, status: 0).isEmpty, "the killed process's exit is not reported")
+    }
+
+    @Test func abortWhileCommittedReportsTheJobWithoutKilling() throws {
+        var r = try Self.runner()
+        _ = r.commit(Self.commit(), checks: Self.allOK)
+        #expect(r.abort() == [.send(.aborted, jobId: Self.job, reason: nil)])
+        #expect(r.state == .idle)
+        #expect(r.commit(Self.commit(Self.other), checks: Self.allOK) == [.send(.ackCommit, jobId: Self.other, reason: nil)])
+    }
+
+    @Test func abortWhileIdleReportsNull() throws {
+        var r = try Self.runner()
+        #expect(r.abort() == [.send(.aborted, jobId: nil, reason: nil)])
+        #expect(r.state == .idle)
+    }
+}
