@@ -26,6 +26,9 @@ let package = Package(
         // OpenSSL libcrypto (Debian libssl-dev) for the raw PKCS#1 type-1 RSA primitive swift-crypto lacks.
         .systemLibrary(name: "COpenSSL", path: "Sources/COpenSSL", providers: [.apt(["libssl-dev"])]),
 
+        // The two posix_spawn file actions Swift's Glibc module does not import.
+        .target(name: "CPushySys"),
+
         // Pure modules.
         .target(name: "PushyProtocol", dependencies: [
             "COpenSSL",
@@ -54,7 +57,7 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .target(name: "PushyAgent", dependencies: [
-            "PushyProtocol", "PushyCore", "PushyZMQ", "PushyAPIClient",
+            "PushyProtocol", "PushyCore", "PushyZMQ", "PushyAPIClient", "CPushySys",
             .product(name: "Logging", package: "swift-log"),
         ]),
 

@@ -18,7 +18,16 @@ public struct PushyRESTClient: Sendable {
     let base: String
     let orgPath: String
 
-    public init(orgURL: String, userId: String, key: RSAPrivateKey, httpClient: HTTPClient = .shared,
+    /// A process-wide client that fails fast when the server is down (AsyncHTTPClient's shared
+    /// client retries a refused connection until the request deadline, which looks like a hang).
+    public static let defaultHTTPClient: HTTPClient = {
+        var c = HTTPClient.Configuration()
+        c.timeout = .init(connect: .seconds(5))
+        c.connectionPool.retryConnectionEstablishment = false
+        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: c)
+    }()
+
+    public init(orgURL: String, userId: String, key: RSAPrivateKey, httpClient: HTTPClient = defaultHTTPClient,
                 timeout: Duration = .seconds(30)) throws(PushyClientError) {
         var trimmed = orgURL
         while trimmed.hasSuffix("/") { trimmed.removeLast() }

@@ -1,3 +1,4 @@
+import CPushySys
 import Foundation
 import PushyCore
 
@@ -37,6 +38,9 @@ final class ProcessRunner: Sendable {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, outPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         posix_spawn_file_actions_addopen(&actions, 2, errPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        // The job must not inherit the agent's sockets, eventfds or pipes.
+        pushy_spawn_addclosefrom(&actions, 3)
+        if let dir = plan.dir { pushy_spawn_addchdir(&actions, dir) }
         var attr = posix_spawnattr_t()
         posix_spawnattr_init(&attr)
         defer { posix_spawnattr_destroy(&attr) }
@@ -49,9 +53,7 @@ final class ProcessRunner: Sendable {
         sigfillset(&all)
         posix_spawnattr_setsigdefault(&attr, &all)
 
-        // Glibc's addchdir_np is not visible to Swift; a tiny shell prelude changes directory instead.
-        let argv = plan.dir.map { ["/bin/sh", "-c", "cd -- \"$1\" || exit 1; exec /bin/sh -c \"$2\"", "sh", $0, plan.commandLine] }
-            ?? ["/bin/sh", "-c", plan.commandLine]
+        let argv = ["/bin/sh", "-c", plan.commandLine]
         let envp = environment.map { "\($0.key)=\($0.value)" }
         var pid: pid_t = 0
         let rc = withCStrings(argv) { cArgv in

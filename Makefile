@@ -1,0 +1,34 @@
+# Pushy — make demo (build, start a server + 3 agents, run a job) and make test (all tests).
+SHELL := /bin/bash
+DEBIAN_PACKAGES := libzmq3-dev libsodium-dev libsqlite3-dev libssl-dev pkg-config
+SWIFT_BUILD_FLAGS ?=
+BIN := .build/debug
+
+.PHONY: deps build test demo bench clean
+
+## deps: install the Debian packages Pushy needs (only what is missing).
+deps:
+	@missing=""; for p in $(DEBIAN_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" -ne 0 ] && SUDO=sudo; \
+	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q $$missing; \
+	fi
+
+## build: debug build of every product.
+build: deps
+	swift build $(SWIFT_BUILD_FLAGS)
+
+## test: build and run every test (Swift Testing).
+test: deps
+	swift build --build-tests $(SWIFT_BUILD_FLAGS)
+	swift test --skip-build $(SWIFT_BUILD_FLAGS)
+
+## demo: a server on the embedded SQLite store, 3 local agents, one job found by search.
+demo: build
+	@bash scripts/demo.sh $(BIN)
+
+clean:
+	rm -rf .build

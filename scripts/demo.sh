@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Starts a Pushy server and three agents on this machine, runs a job found by search,
+# prints the result and stops everything it started. Usage: scripts/demo.sh BIN_DIR
+set -euo pipefail
+BIN=${1:-.build/debug}
+DEMO=$(mktemp -d /tmp/pushy-demo.XXXXXX)
+API=${PUSHY_DEMO_API_PORT:-10003}
+HB=${PUSHY_DEMO_HEARTBEAT_PORT:-10000}
+CMD=${PUSHY_DEMO_COMMAND_PORT:-10002}
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  echo "demo: stopped the server and agents; logs and keys are in $DEMO"
+}
+trap cleanup EXIT
+
+for port in $API $HB $CMD; do
+  if (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; then
+    echo "demo: port $port is in use; set PUSHY_DEMO_API_PORT / PUSHY_DEMO_HEARTBEAT_PORT / PUSHY_DEMO_COMMAND_PORT" >&2
+    exit 1
+  fi
+done
+
+echo "== pushy-server init"
+"$BIN/pushy-server" init --data-dir "$DEMO/server" --api-port "$API" --heartbeat-port "$HB" --command-port "$CMD" \
+  --heartbeat-interval 2
+export PUSHY_CONFIG="$DEMO/server/cli.json"
+
+echo "== pushy-server run (log: $DEMO/server.log)"
+"$BIN/pushy-server" run --data-dir "$DEMO/server" >"$DEMO/server.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 1 100); do "$BIN/pushy" status >/dev/null 2>&1 && break; sleep 0.1; done
+"$BIN/pushy" status
+
+URL="http://127.0.0.1:$API/organizations/pushy"
+for n in web1 web2 web3 db1; do
+  role=webapp; [ "$n" = db1 ] && role=database
+  "$BIN/pushy" client create "$n" --key-out "$DEMO/$n.pem" >/dev/null
+  "$BIN/pushy-client" --server-url "$URL" --node "$n" --key "$DEMO/$n.pem" --role "$role" \
+    --whitelist 'chef-client=echo "pretend chef-client run on $CHEF_PUSH_NODE_NAME"' \
+    --whitelist 'uptime=uptime' --file-dir "$DEMO/agent-$n" >"$DEMO/agent-$n.log" 2>&1 &
+  PIDS+=($!)
+  echo "== started agent $n (role $role)"
+done
+
+for _ in $(seq 1 100); do
+  [ "$("$BIN/pushy" node status 2>/dev/null | grep -c available || true)" -ge 4 ] && break; sleep 0.2
+done
+echo "== pushy node status"
+"$BIN/pushy" node status
+echo "== pushy search node 'role:webapp'"
+"$BIN/pushy" search node 'role:webapp'
+echo "== pushy job start --quorum 90% chef-client --search 'role:webapp'"
+"$BIN/pushy" job start --quorum 90% chef-client --search 'role:webapp'
+echo "== pushy job list"
+"$BIN/pushy" job list
