@@ -1,0 +1,76 @@
+import Foundation
+import PushyAPIClient
+import PushyProtocol
+import Testing
+
+/// The real `pushy` binary against a real server and agents: exit codes and messages.
+@Suite(.serialized) struct CLITests {
+    struct Run {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    func pushy(_ c: TestCluster, _ args: [String]) throws -> Run {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: TestCluster.binary("pushy"))
+        p.arguments = args
+        var env = ProcessInfo.processInfo.environment
+        env["PUSHY_SERVER_URL"] = c.orgURL
+        env["PUSHY_USER"] = "admin"
+        env["PUSHY_KEY"] = c.dataDir + "/admin.pem"
+        env["PUSHY_CONFIG"] = nil
+        p.environment = env
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return Run(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
+                   stderr: String(decoding: e, as: UTF8.self))
+    }
+
+    @Test func jobStartExitCodesFollowTheResult() async throws {
+        let c = try await TestCluster()
+        try await c.startAgent("c1", roles: ["webapp"])
+        try await c.startAgent("c2", roles: ["webapp"])
+        try await c.startAgent("c3", roles: ["db"])
+        try await c.waitAvailable(["c1", "c2", "c3"])
+
+        let ok = try pushy(c, ["job", "start", "--quorum", "90%", "ok", "--search", "role:webapp", "--poll-interval", "0.1"])
+        #expect(ok.status == 0, "stderr: \(ok.stderr)")
+        #expect(ok.stdout.contains("c1") && ok.stdout.contains("c2") && !ok.stdout.contains("c3"))
+        #expect(ok.stdout.contains("complete"))
+
+        let failed = try pushy(c, ["job", "start", "fail", "c1", "c2", "--poll-interval", "0.1"])
+        #expect(failed.status != 0)
+        #expect(failed.stdout.contains("failed"))
+
+        let before = try await c.admin.jobs().count
+        let none = try pushy(c, ["job", "start", "ok", "--search", "role:nothing"])
+        #expect(none.status != 0)
+        #expect(none.stderr.contains("matched no nodes"))
+        #expect(try await c.admin.jobs().count == before)
+
+        let list = try pushy(c, ["job", "list", "--format", "json"])
+        #expect(list.status == 0)
+        #expect((try JSONValue.parse(list.stdout).arrayValue?.count) == before)
+
+        let badQuorum = try pushy(c, ["job", "start", "--quorum", "lots", "ok", "c1"])
+        #expect(badQuorum.status != 0)
+        #expect(badQuorum.stderr.lowercased().contains("quorum"))
+        await c.shutdown()
+    }
+
+    @Test func unreachableServerNamesTheURL() async throws {
+        let c = try await TestCluster()
+        await c.stopServer()
+        let r = try pushy(c, ["node", "status"])
+        #expect(r.status != 0)
+        #expect(r.stderr.contains(c.orgURL))
+        #expect(!r.stderr.contains("Fatal error"))
+        await c.shutdown()
+    }
+}
