@@ -32,7 +32,8 @@ extension JSONValue {
         case .null: out += "null"
         case .bool(let b): out += b ? "true" : "false"
         case .number(let n):
-            if n.rounded() == n, abs(n) < 1e15 { out += String(Int64(n)) } else { out += "\(n)" }
+            // JSON has no NaN or infinity; `null` keeps the output parseable.
+            if !n.isFinite { out += "null" } else if n.rounded() == n, abs(n) < 1e15 { out += String(Int64(n)) } else { out += "\(n)" }
         case .string(let s): JSONValue.writeString(s, to: &out)
         case .array(let a):
             out += "["
@@ -231,7 +232,11 @@ struct JSONParser {
         let start = i
         if i < b.count, b[i] == UInt8(ascii: "-") { i += 1 }
         guard i < b.count, (0x30...0x39).contains(b[i]) else { throw fail("unexpected character") }
-        while i < b.count, (0x30...0x39).contains(b[i]) { i += 1 }
+        if b[i] == UInt8(ascii: "0") {
+            i += 1  // RFC 8259: no leading zeros, so "01" stops after the "0"
+        } else {
+            while i < b.count, (0x30...0x39).contains(b[i]) { i += 1 }
+        }
         if i < b.count, b[i] == UInt8(ascii: ".") {
             i += 1
             guard i < b.count, (0x30...0x39).contains(b[i]) else { throw fail("bad number") }
@@ -245,6 +250,7 @@ struct JSONParser {
         }
         let text = String(decoding: b[start..<i], as: UTF8.self)
         guard let d = Double(text) else { throw fail("bad number") }
+        guard d.isFinite else { i = start; throw fail("number out of range") }
         return .number(d)
     }
 }

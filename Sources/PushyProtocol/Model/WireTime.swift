@@ -39,8 +39,11 @@ public enum WireTime {
 
     /// `2012-09-04 23:01:02.123456Z` (SSE data timestamps).
     public static func feed(_ date: Date) -> String {
-        let t = components(date)
-        let micros = Int32((date.timeIntervalSince1970 - floor(date.timeIntervalSince1970)) * 1_000_000)
+        // Round to whole microseconds first (truncating 0.123456 can give 123455), carrying into the second.
+        let total = (date.timeIntervalSince1970 * 1_000_000).rounded()
+        let seconds = floor(total / 1_000_000)
+        let t = components(Date(timeIntervalSince1970: seconds))
+        let micros = Int32(total - seconds * 1_000_000)
         return "\(t.tm_year + 1900)-\(pad(t.tm_mon + 1))-\(pad(t.tm_mday)) \(pad(t.tm_hour)):\(pad(t.tm_min)):\(pad(t.tm_sec)).\(pad(micros, 6))Z"
     }
 
@@ -76,7 +79,8 @@ public enum WireTime {
     }
 
     static func make(year: Int, month: Int, day: Int, hour: Int, minute: Int, second: Int) -> Date? {
-        guard (1...12).contains(month), (1...31).contains(day), (0...23).contains(hour), (0...59).contains(minute),
+        // The year bound also keeps `Int32(year - 1900)` from trapping on hostile input.
+        guard (1...9999).contains(year), (1...12).contains(month), (1...31).contains(day), (0...23).contains(hour), (0...59).contains(minute),
             (0...60).contains(second)
         else { return nil }
         var t = tm()
@@ -86,7 +90,11 @@ public enum WireTime {
         t.tm_hour = Int32(hour)
         t.tm_min = Int32(minute)
         t.tm_sec = Int32(second)
-        let secs = timegm(&t)
+        var secs = timegm(&t)
+        // timegm normalises 30 Feb to 2 Mar; such a date is invalid, not another day.
+        var back = tm()
+        gmtime_r(&secs, &back)
+        guard back.tm_mday == Int32(day) || second == 60 else { return nil }
         return Date(timeIntervalSince1970: TimeInterval(secs))
     }
 }
