@@ -24,7 +24,7 @@ done
 
 echo "== pushy-server init"
 "$BIN/pushy-server" init --data-dir "$DEMO/server" --api-port "$API" --heartbeat-port "$HB" --command-port "$CMD" \
-  --heartbeat-interval 2
+  --heartbeat-interval 2 --no-user-config
 export PUSHY_CONFIG="$DEMO/server/cli.json"
 
 echo "== pushy-server run (log: $DEMO/server.log)"

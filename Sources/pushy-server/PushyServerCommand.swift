@@ -59,6 +59,8 @@ extension PushyServerCommand {
         @Option(help: "Name of the admin user.") var admin: String = "admin"
         @Option(help: "Name of the default organization.") var org: String = "pushy"
         @Option(help: "Where to write the CLI config (default DATA_DIR/cli.json).") var cliConfig: String?
+        @Flag(help: "Do not also write ~/.pushy/config.json (the CLI's default config) when it does not exist.")
+        var noUserConfig = false
 
         func run() async throws {
             var config = try DataDirectory.loadConfig(dataDir: options.absoluteDataDir)
@@ -66,12 +68,24 @@ extension PushyServerCommand {
             config.defaultOrg = org
             do {
                 let r = try await DataDirectory.initialize(config: config, adminName: admin, cliConfigPath: cliConfig)
+                var userConfigNote = ""
+                if !noUserConfig {
+                    let home = ProcessInfo.processInfo.environment["HOME"] ?? FileManager.default.homeDirectoryForCurrentUser.path
+                    let userConfig = home + "/.pushy/config.json"
+                    if FileManager.default.fileExists(atPath: userConfig) {
+                        userConfigNote = "\n  (\(userConfig) exists and was left alone: pass --config \(r.cliConfigPath) or set PUSHY_CONFIG)"
+                    } else {
+                        try FileManager.default.createDirectory(atPath: home + "/.pushy", withIntermediateDirectories: true)
+                        try FileManager.default.copyItem(atPath: r.cliConfigPath, toPath: userConfig)
+                        userConfigNote = "\n  also written to \(userConfig), so 'pushy' works without --config"
+                    }
+                }
                 print("""
                     Pushy data directory ready: \(config.dataDir)
                       organization URL: \(r.orgURL)
                       admin user:       \(r.adminName)
                       admin key:        \(r.adminKeyPath)
-                      CLI config:       \(r.cliConfigPath)
+                      CLI config:       \(r.cliConfigPath)\(userConfigNote)
                     Start the server:   pushy-server run --data-dir \(config.dataDir)
                     Use the CLI:        pushy --config \(r.cliConfigPath) node status
                     """)

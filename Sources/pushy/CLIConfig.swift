@@ -109,7 +109,13 @@ struct CLIConfig {
 
     /// Expands `~` and makes a relative path absolute against `dir` (the config file's folder) when given.
     static func expand(_ path: String, relativeTo dir: String?) -> String {
-        var p = (path as NSString).expandingTildeInPath
+        var p = path
+        // Foundation's tilde expansion ignores $HOME on Linux; scripts and tests rely on it.
+        if p == "~" || p.hasPrefix("~/"), let home = ProcessInfo.processInfo.environment["HOME"], !home.isEmpty {
+            p = home + p.dropFirst()
+        } else {
+            p = (p as NSString).expandingTildeInPath
+        }
         if let dir, !p.hasPrefix("/") { p = (dir as NSString).appendingPathComponent(p) }
         return p
     }
