@@ -8,6 +8,8 @@ let package = Package(
         .executable(name: "pushy-server", targets: ["pushy-server"]),
         .executable(name: "pushy-client", targets: ["pushy-client"]),
         .executable(name: "pushy", targets: ["pushy"]),
+        .executable(name: "pushy-swarm", targets: ["pushy-swarm"]),
+        .executable(name: "pushy-bench", targets: ["pushy-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -79,12 +81,26 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
+        // Many virtual agents in one process, speaking the real protocol (benchmarks, scale tests).
+        .target(name: "PushySwarm", dependencies: [
+            "PushyProtocol", "PushyCore", "PushyZMQ", "PushyAPIClient",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "pushy-swarm", dependencies: [
+            "PushySwarm",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "pushy-bench", dependencies: [
+            "PushySwarm", "PushyAPIClient", "PushyProtocol",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
         .testTarget(name: "PushyProtocolTests", dependencies: ["PushyProtocol"]),
         .testTarget(name: "PushyCoreTests", dependencies: ["PushyCore"]),
         .testTarget(name: "PushyZMQTests", dependencies: ["PushyZMQ"]),
         .testTarget(name: "PushyStoreTests", dependencies: ["PushyStore"]),
         .testTarget(name: "PushyIntegrationTests", dependencies: [
-            "PushyServer", "PushyAgent", "PushyAPIClient", "PushyProtocol",
+            "PushyServer", "PushyAgent", "PushyAPIClient", "PushyProtocol", "PushySwarm",
         ]),
     ]
 )

@@ -1,0 +1,1 @@
+// Virtual agents (see the swarm issue).

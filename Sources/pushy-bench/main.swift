@@ -1,0 +1,2 @@
+import PushySwarm
+print("pushy-bench: not yet")

@@ -1,0 +1,2 @@
+import PushySwarm
+print("pushy-swarm: not yet")
