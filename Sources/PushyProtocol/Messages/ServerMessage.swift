@@ -71,6 +71,8 @@ public struct ServerMessage: Sendable, Equatable {
 
     public var bodyBytes: [UInt8] { json.bytes }
 
+    /// `env: null` means no env. (A bare `nil` in a closure here would become `JSONValue.null`,
+    /// because JSONValue is ExpressibleByNilLiteral.)
     public static func parse(_ body: [UInt8]) throws(MessageError) -> ServerMessage {
         let v: JSONValue
         do { v = try JSONValue.parse(body) } catch { throw .invalidJSON(error.description) }
@@ -83,7 +85,7 @@ public struct ServerMessage: Sendable, Equatable {
             jobId: v["job_id"]?.stringValue, server: v["server"]?.stringValue,
             incarnationId: v["incarnation_id"]?.stringValue, command: v["command"]?.stringValue,
             user: v["user"]?.stringValue, dir: v["dir"]?.stringValue,
-            env: v["env"].flatMap { $0.isNull ? nil : $0 }, file: v["file"]?.stringValue,
+            env: v["env"].flatMap { $0.isNull ? JSONValue?.none : $0 }, file: v["file"]?.stringValue,
             capture: v["capture"]?.boolValue, runTimeout: v["run_timeout"]?.intValue)
         m.type = type
         return m
