@@ -8,6 +8,8 @@ public enum AgentMessageType: String, Sendable, CaseIterable {
     case ackRun = "ack_run"
     case nackRun = "nack_run"
     case succeeded, failed, aborted
+    /// Pushy extension (spec 12 point 8): a chunk of live output while the process runs.
+    case output
 }
 
 /// Agent job-runner state carried in heartbeats.
@@ -36,6 +38,16 @@ public struct AgentMessage: Sendable, Equatable {
     public var reason: String?
     /// Pushy extension: the process exit status for succeeded/failed.
     public var exitStatus: Int?
+    /// Pushy extension: `"base64"` when `stdout`/`stderr`/`data` carry base64 of the exact bytes
+    /// (sent only to servers that advertise `binary_output`).
+    public var outputEncoding: String?
+    /// Pushy extension: the captured stream was cut to its tail to fit the message limit.
+    public var stdoutTruncated: Bool?
+    public var stderrTruncated: Bool?
+    /// Pushy extension, `output` messages: which stream, the byte offset of this chunk, the chunk.
+    public var stream: String?
+    public var offset: Int?
+    public var data: String?
 
     public var messageType: AgentMessageType? { AgentMessageType(rawValue: type) }
 
@@ -72,6 +84,12 @@ public struct AgentMessage: Sendable, Equatable {
         if let stderr { o.append(("stderr", .string(stderr))) }
         if let reason { o.append(("reason", .string(reason))) }
         if let exitStatus { o.append(("exit_status", .number(Double(exitStatus)))) }
+        if let outputEncoding { o.append(("output_encoding", .string(outputEncoding))) }
+        if let stdoutTruncated { o.append(("stdout_truncated", .bool(stdoutTruncated))) }
+        if let stderrTruncated { o.append(("stderr_truncated", .bool(stderrTruncated))) }
+        if let stream { o.append(("stream", .string(stream))) }
+        if let offset { o.append(("offset", .number(Double(offset)))) }
+        if let data { o.append(("data", .string(data))) }
         return .object(o)
     }
 
@@ -102,7 +120,21 @@ public struct AgentMessage: Sendable, Equatable {
             reason: v["reason"]?.stringValue, exitStatus: v["exit_status"]?.intValue,
             protocolVersion: v["protocol_version"]?.stringValue ?? "")
         m.type = type
+        m.outputEncoding = v["output_encoding"]?.stringValue
+        m.stdoutTruncated = v["stdout_truncated"]?.boolValue
+        m.stderrTruncated = v["stderr_truncated"]?.boolValue
+        m.stream = v["stream"]?.stringValue
+        m.offset = v["offset"]?.intValue
+        m.data = v["data"]?.stringValue
         return m
+    }
+
+    /// The exact bytes of a captured stream (`stdout`, `stderr` or `data`), decoding base64
+    /// when `output_encoding` says so; nil when absent or undecodable.
+    public func bytes(of text: String?) -> [UInt8]? {
+        guard let text else { return nil }
+        if outputEncoding == "base64" { return Data(base64Encoded: text).map { [UInt8]($0) } }
+        return Array(text.utf8)
     }
 }
 

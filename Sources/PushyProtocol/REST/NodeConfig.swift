@@ -15,6 +15,12 @@ public struct NodeConfig: Sendable, Equatable {
     public var maxMessageSkew: Int = 300
     public var maxBodySize: Int = 65536
     public var incarnationId: String
+    /// Pushy extension: optional features this server understands (`output_stream`: live
+    /// `output` messages; `binary_output`: base64 output). Reference clients ignore it.
+    public var features: [String] = []
+
+    public static let outputStreamFeature = "output_stream"
+    public static let binaryOutputFeature = "binary_output"
 
     public init(
         host: String, outAddr: String, commandAddr: String, interval: Double, node: String, organization: String,
@@ -47,6 +53,7 @@ public struct NodeConfig: Sendable, Equatable {
             ("lifetime", .number(Double(lifetime))), ("max_message_skew", .number(Double(maxMessageSkew))),
             ("max_body_size", .number(Double(maxBodySize))), ("incarnation_id", .string(incarnationId)),
         ]
+        if !features.isEmpty { o.append(("features", .array(features.map(JSONValue.string)))) }
         return .object(o)
     }
 
@@ -67,6 +74,7 @@ public struct NodeConfig: Sendable, Equatable {
         c.lifetime = v["lifetime"]?.intValue ?? 3600
         c.maxMessageSkew = v["max_message_skew"]?.intValue ?? 300
         c.maxBodySize = v["max_body_size"]?.intValue ?? 65536
+        c.features = v["features"]?.arrayValue?.compactMap(\.stringValue) ?? []
         return c
     }
 }
