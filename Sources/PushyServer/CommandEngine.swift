@@ -139,6 +139,8 @@ public actor CommandEngine {
         case .nackRun: forwardOrRehab(msg, key, .nackRun, now: now)
         case .succeeded: forwardOrRehab(msg, key, .succeeded, now: now)
         case .failed: forwardOrRehab(msg, key, .failed, now: now)
+        case .output:
+            break
         case nil:
             drop("unknown_type", msg.type)
         }
