@@ -100,7 +100,9 @@ let package = Package(
         .testTarget(name: "PushyZMQTests", dependencies: ["PushyZMQ"]),
         .testTarget(name: "PushyStoreTests", dependencies: ["PushyStore"]),
         .testTarget(name: "PushyIntegrationTests", dependencies: [
-            "PushyServer", "PushyAgent", "PushyAPIClient", "PushyProtocol", "PushySwarm",
+            "PushyServer", "PushyAgent", "PushyAPIClient", "PushyProtocol", "PushySwarm", "PushyZMQ",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
         ]),
     ]
 )

@@ -8,9 +8,12 @@ final class ActiveJob {
     let org: String
     var record: JobRecord
     var machine: JobMachine
-    /// Feed events so far, with their sequence number (`job-N` ids) and timestamp.
-    var events: [(id: Int, name: String, data: JSONValue)] = []
+    /// Feed events so far (`job-1`, `job-2`, ...).
+    var events: [FeedEvent] = []
+    var subscribers: [UUID: AsyncStream<FeedEvent>.Continuation] = [:]
     var waiters: [CheckedContinuation<Void, Never>] = []
+    /// Output per node: live chunks while running (capped), replaced by the final capture.
+    var outputs: [String: JobOutputRecord] = [:]
 
     init(org: String, record: JobRecord, machine: JobMachine) {
         self.org = org
@@ -18,9 +21,12 @@ final class ActiveJob {
         self.machine = machine
     }
 
-    func append(_ e: JobFeedEvent, at date: Date) {
+    @discardableResult
+    func append(_ e: JobFeedEvent, at date: Date) -> FeedEvent {
         let data = JSONValue.object([("timestamp", .string(WireTime.feed(date)))] + e.fields)
-        events.append((events.count + 1, e.name, data))
+        let event = FeedEvent(name: e.name, id: "job-\(events.count + 1)", data: data)
+        events.append(event)
+        return event
     }
 
     var view: JobView {

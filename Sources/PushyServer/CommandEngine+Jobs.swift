@@ -107,7 +107,7 @@ extension CommandEngine {
                     for n in job.machine.nodeNames { sessions[NodeKey(org: job.org, node: n)]?.jobs.remove(id) }
                 }
             case .event(let e):
-                job.append(e, at: date)
+                record(e, job: job, at: date)
             }
         }
         if !job.waiters.isEmpty {

@@ -27,6 +27,9 @@ public actor CommandEngine {
     var pendingNodeUpdates: [JobNodeUpdate] = []
     var flushScheduled = false
     var writeChain: Task<Void, Never>?
+    var orgSequence = 0
+    var orgEvents: [(at: Double, org: String, event: FeedEvent)] = []
+    var orgSubscribers: [UUID: (org: String, continuation: AsyncStream<FeedEvent>.Continuation)] = [:]
     /// Messages dropped, by reason (spec 12 point 3 and 7).
     public private(set) var dropped: [String: Int] = [:]
 
@@ -140,7 +143,7 @@ public actor CommandEngine {
         case .succeeded: forwardOrRehab(msg, key, .succeeded, now: now)
         case .failed: forwardOrRehab(msg, key, .failed, now: now)
         case .output:
-            break
+            receiveOutput(msg, key: key)
         case nil:
             drop("unknown_type", msg.type)
         }
@@ -151,6 +154,7 @@ public actor CommandEngine {
             sendAbort(key, now: now)
             return
         }
+        if input == .succeeded || input == .failed { receiveFinalOutput(msg, key: key, job: job) }
         forward(jid, key, input, now: now)
     }
 

@@ -29,6 +29,9 @@ struct PushyAPI: Sendable {
         route(router, "\(org)/pushy/jobs", [.get: listJobs, .post: createJob])
         route(router, "\(org)/pushy/jobs/:id", [.get: getJob])
         route(router, "\(org)/pushy/jobs/:id/abort", [.put: abortJob])
+        route(router, "\(org)/pushy/jobs/:id/output/:node/:channel", [.get: jobOutput])
+        route(router, "\(org)/pushy/job_status_feed", [.get: orgFeed])
+        route(router, "\(org)/pushy/job_status_feed/:id", [.get: jobFeed])
         route(router, "\(org)/pushy/node_states", [.get: nodeStates])
         route(router, "\(org)/pushy/node_states/:node", [.get: nodeState])
         route(router, "\(org)/search/node", [.get: searchNodes])
@@ -124,6 +127,7 @@ struct PushyAPI: Sendable {
         c.lifetime = config.configLifetime
         c.maxMessageSkew = config.maxMessageSkew
         c.maxBodySize = config.maxBodySize
+        c.features = [NodeConfig.outputStreamFeature, NodeConfig.binaryOutputFeature]
         return .json(c.json)
     }
 

@@ -36,6 +36,12 @@ public struct ServerConfiguration: Sendable, Codable, Equatable {
     public var authSkew: Double = 900
     /// How often agents refetch their config, seconds.
     public var configLifetime: Int = 3600
+    /// Live output kept per node and stream while a job runs, bytes (spec 12 point 8).
+    public var outputCap: Int = 1 << 20
+    /// SSE keep-alive period, seconds.
+    public var keepAliveTime: Double = 15
+    /// How long the org feed keeps events, seconds.
+    public var orgFeedExpiration: Double = 60
     /// Name of the org `init` creates.
     public var defaultOrg: String = "pushy"
 
@@ -49,6 +55,7 @@ public struct ServerConfiguration: Sendable, Codable, Equatable {
         case waitCompleteTime = "wait_complete_time", rehabInterval = "rehab_interval"
         case maxMessageSkew = "max_message_skew", maxBodySize = "max_body_size", authSkew = "auth_skew"
         case configLifetime = "config_lifetime", defaultOrg = "default_org"
+        case outputCap = "output_cap", keepAliveTime = "keep_alive_time", orgFeedExpiration = "org_feed_expiration"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -74,6 +81,9 @@ public struct ServerConfiguration: Sendable, Codable, Equatable {
         try take(.authSkew, \.authSkew)
         try take(.configLifetime, \.configLifetime)
         try take(.defaultOrg, \.defaultOrg)
+        try take(.outputCap, \.outputCap)
+        try take(.keepAliveTime, \.keepAliveTime)
+        try take(.orgFeedExpiration, \.orgFeedExpiration)
         self = d
     }
 

@@ -8,6 +8,7 @@ public actor InMemoryStore: PushyStore {
     private var nodes: [Key: NodeRecord] = [:]
     private var jobs: [String: JobRecord] = [:]
     private var jobNodeTable: [String: [String: JobNodeRecord]] = [:]
+    private var outputs: [String: JobOutputRecord] = [:]
 
     /// An `(org, name)` or `(jobId, node)` pair.
     private struct Key: Hashable {
@@ -118,6 +119,15 @@ public actor InMemoryStore: PushyStore {
         return unfinished.map(\.id)
     }
 
+    public func saveOutput(_ o: JobOutputRecord) async throws(StoreError) {
+        guard jobs[o.jobId] != nil else { throw .notFound("job '\(o.jobId)'") }
+        outputs[o.jobId + "/" + o.node] = o
+    }
+
+    public func output(jobId: String, node: String) async throws(StoreError) -> JobOutputRecord? {
+        outputs[jobId + "/" + node]
+    }
+
     private func requireOrg(_ name: String) throws(StoreError) {
         if orgs[name] == nil { throw .notFound("organization '\(name)'") }
     }
@@ -132,4 +142,5 @@ func byteOrder(_ a: String, _ b: String) -> Bool {
 func newestFirst(_ a: JobRecord, _ b: JobRecord) -> Bool {
     if a.createdAt != b.createdAt { return a.createdAt > b.createdAt }
     return byteOrder(b.id, a.id)
+
 }

@@ -47,4 +47,8 @@ public protocol PushyStore: Sendable {
     /// and `updatedAt = at`; its new/ready/running nodes become `crashed` with the same reason.
     /// Returns the affected job ids, oldest first.
     func crashUnfinishedJobs(reason: String, at: Date) async throws(StoreError) -> [String]
+    /// Stores (replaces) a node's captured output for a job.
+    func saveOutput(_ output: JobOutputRecord) async throws(StoreError)
+    /// A node's captured output for a job, nil when none was stored.
+    func output(jobId: String, node: String) async throws(StoreError) -> JobOutputRecord?
 }

@@ -61,6 +61,19 @@ extension SQLiteStore {
                 );
                 """)
         }
+        migrator.registerMigration("v2-output") { db in
+            try db.execute(sql: """
+                CREATE TABLE job_output (
+                    job_id TEXT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+                    node TEXT NOT NULL,
+                    stdout BLOB NOT NULL,
+                    stderr BLOB NOT NULL,
+                    stdout_truncated INTEGER NOT NULL,
+                    stderr_truncated INTEGER NOT NULL,
+                    PRIMARY KEY (job_id, node)
+                );
+                """)
+        }
         return migrator
     }
 }

@@ -218,6 +218,29 @@ public final class SQLiteStore: PushyStore {
         }
     }
 
+    public func saveOutput(_ o: JobOutputRecord) async throws(StoreError) {
+        try await write { db in
+            try db.execute(
+                sql: """
+                    INSERT OR REPLACE INTO job_output (job_id, node, stdout, stderr, stdout_truncated, stderr_truncated)
+                    VALUES (?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [o.jobId, o.node, Data(o.stdout), Data(o.stderr), o.stdoutTruncated, o.stderrTruncated])
+        }
+    }
+
+    public func output(jobId: String, node: String) async throws(StoreError) -> JobOutputRecord? {
+        try await read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM job_output WHERE job_id = ? AND node = ?", arguments: [jobId, node])
+                .map { row in
+                    JobOutputRecord(
+                        jobId: row["job_id"], node: row["node"], stdout: [UInt8](row["stdout"] as Data),
+                        stderr: [UInt8](row["stderr"] as Data), stdoutTruncated: row["stdout_truncated"],
+                        stderrTruncated: row["stderr_truncated"])
+                }
+        }
+    }
+
     public func crashUnfinishedJobs(reason: String, at: Date) async throws(StoreError) -> [String] {
         let live = [JobStatus.new, .voting, .running].map(\.dbCode)
         let liveNodes = [NodeJobStatus.new, .ready, .running].map(\.dbCode)

@@ -272,6 +272,7 @@ public struct JobMachine: Sendable {
             set(n, .aborted, reason: "job aborted by \(requestor)", into: &actions)
             actions.append(.rehab(n))
         }
+        actions.append(.event(JobFeedEvent("aborted", [("user", .string(requestor))])))
         finish(.aborted, reason: "aborted by \(requestor)", now: now, into: &actions)
         return actions
     }

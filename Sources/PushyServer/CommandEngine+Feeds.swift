@@ -1,0 +1,81 @@
+import Foundation
+import PushyCore
+import PushyProtocol
+
+/// Live job feeds (spec 2.3): per-job history with `job-N` ids, the org feed with `org-N` ids
+/// and 60 s retention, and their subscribers.
+extension CommandEngine {
+    /// Records a job event, fans it out to the job's subscribers and, for `start` and
+    /// `job_complete`, to the org feed.
+    func record(_ e: JobFeedEvent, job: ActiveJob, at date: Date) {
+        let event = job.append(e, at: date)
+        for (_, c) in job.subscribers { c.yield(event) }
+        if e.name == "job_complete" {
+            for (_, c) in job.subscribers { c.finish() }
+            job.subscribers = [:]
+        }
+        if e.name == "start" || e.name == "job_complete" {
+            orgSequence += 1
+            var fields = event.data.objectValue ?? []
+            fields.append(("job", .string(job.record.id)))
+            let orgEvent = FeedEvent(name: e.name, id: "org-\(orgSequence)", data: .object(fields))
+            orgEvents.append((at: date.timeIntervalSince1970, org: job.org, event: orgEvent))
+            for (_, s) in orgSubscribers where s.org == job.org { s.continuation.yield(orgEvent) }
+        }
+    }
+
+    /// Subscribes to one job's feed. `lastEventId` (`job-N`) skips events up to N; an unknown
+    /// id replays everything.
+    public func subscribeJob(org: String, id: String, lastEventId: String?) -> JobFeedSubscription {
+        guard let job = jobs[id], job.org == org else { return .notActive }
+        var replay = job.events
+        if let last = lastEventId, last.hasPrefix("job-"), let n = Int(last.dropFirst(4)), n >= 1, n <= replay.count {
+            replay = Array(replay.dropFirst(n))
+        }
+        if job.events.last?.name == "job_complete" { return .active(replay: replay, live: nil) }
+        let (stream, continuation) = AsyncStream.makeStream(of: FeedEvent.self, bufferingPolicy: .bufferingNewest(10_000))
+        let token = UUID()
+        job.subscribers[token] = continuation
+        continuation.onTermination = { [weak self] _ in
+            Task { await self?.unsubscribeJob(id, token) }
+        }
+        return .active(replay: replay, live: stream)
+    }
+
+    func unsubscribeJob(_ id: String, _ token: UUID) { jobs[id]?.subscribers[token] = nil }
+
+    /// Subscribes to the org feed (spec 2.3): no id → live only; a retained `org-N` → events
+    /// after it; an unknown or expired id → `start_of_history` then everything retained.
+    public func subscribeOrg(org: String, lastEventId: String?) -> (replay: [FeedEvent], live: AsyncStream<FeedEvent>) {
+        expireOrgEvents()
+        let mine = orgEvents.filter { $0.org == org }.map(\.event)
+        var replay: [FeedEvent] = []
+        if let last = lastEventId {
+            if let i = mine.firstIndex(where: { $0.id == last }) {
+                replay = Array(mine[(i + 1)...])
+            } else {
+                let start = Date().addingTimeInterval(-config.orgFeedExpiration)
+                replay = [FeedEvent(name: "start_of_history", id: "start_id",
+                                    data: ["timestamp": .string(WireTime.feed(start))])] + mine
+            }
+        }
+        let (stream, continuation) = AsyncStream.makeStream(of: FeedEvent.self, bufferingPolicy: .bufferingNewest(10_000))
+        let token = UUID()
+        orgSubscribers[token] = (org, continuation)
+        continuation.onTermination = { [weak self] _ in
+            Task { await self?.unsubscribeOrg(token) }
+        }
+        return (replay, stream)
+    }
+
+    func unsubscribeOrg(_ token: UUID) { orgSubscribers[token] = nil }
+
+    func expireOrgEvents() {
+        let cutoff = Date().timeIntervalSince1970 - config.orgFeedExpiration
+        if let i = orgEvents.firstIndex(where: { $0.at >= cutoff }) {
+            if i > 0 { orgEvents.removeFirst(i) }
+        } else {
+            orgEvents.removeAll()
+        }
+    }
+}

@@ -1,0 +1,101 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import PushyProtocol
+import PushyStore
+
+extension PushyAPI {
+    static let lastEventIdHeader = HTTPField.Name("Last-Event-ID")!
+    static let accelBuffering = HTTPField.Name("X-Accel-Buffering")!
+    static let truncatedHeader = HTTPField.Name("X-Pushy-Output-Truncated")!
+
+    func accepts(_ request: Request, _ type: String) -> Bool {
+        guard let accept = request.headers[.accept]?.lowercased(), !accept.isEmpty else { return true }
+        return accept.contains(type) || accept.contains("*/*")
+    }
+
+    /// `GET jobs/{id}/output/{node}/{stdout|stderr}`: the exact captured bytes.
+    func jobOutput(_ request: Request, _ context: Context, _ body: [UInt8]) async throws(APIError) -> Response {
+        let orgName = param(context, "org"), id = param(context, "id"), node = param(context, "node")
+        let channel = param(context, "channel")
+        try requireReader(try await authenticate(request, org: orgName, body: body))
+        guard channel == "stdout" || channel == "stderr" else {
+            throw .notFound("no such output channel '\(channel)' (use stdout or stderr)")
+        }
+        guard accepts(request, "application/octet-stream") else {
+            throw .notAcceptable("output is served as application/octet-stream")
+        }
+        _ = try await jobView(org: orgName, id: id)
+        var output = await engine.activeOutput(org: orgName, jobId: id, node: node)
+        if output == nil {
+            do { output = try await store.output(jobId: id, node: node) } catch { throw .from(error) }
+        }
+        guard let output else {
+            throw .notFound("no output captured for node '\(node)' in job '\(id)' (start the job with capture_output)")
+        }
+        let bytes = channel == "stdout" ? output.stdout : output.stderr
+        let truncated = channel == "stdout" ? output.stdoutTruncated : output.stderrTruncated
+        var headers: HTTPFields = [.contentType: "application/octet-stream"]
+        if truncated { headers[Self.truncatedHeader] = "true" }
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+
+    /// `GET job_status_feed/{id}` (spec 2.3): history (after `Last-Event-ID`), then live events
+    /// until `job_complete`; a job no longer in memory gets one `summary` event.
+    func jobFeed(_ request: Request, _ context: Context, _ body: [UInt8]) async throws(APIError) -> Response {
+        let orgName = param(context, "org"), id = param(context, "id")
+        try requireReader(try await authenticate(request, org: orgName, body: body))
+        guard accepts(request, "text/event-stream") else { throw .notAcceptable("feeds are served as text/event-stream") }
+        let lastId = request.headers[Self.lastEventIdHeader]
+        switch await engine.subscribeJob(org: orgName, id: id, lastEventId: lastId) {
+        case .active(let replay, let live):
+            return sse(replay: replay, live: live, endless: false)
+        case .notActive:
+            let view = try await jobView(org: orgName, id: id)
+            var fields = view.json.objectValue ?? []
+            fields.insert(("timestamp", .string(WireTime.feed(Date()))), at: 0)
+            return sse(replay: [FeedEvent(name: "summary", id: "job-1", data: .object(fields))], live: nil, endless: false)
+        }
+    }
+
+    /// `GET job_status_feed` (spec 2.3): `start` and `job_complete` of every job in the org; never ends.
+    func orgFeed(_ request: Request, _ context: Context, _ body: [UInt8]) async throws(APIError) -> Response {
+        let orgName = param(context, "org")
+        try requireReader(try await authenticate(request, org: orgName, body: body))
+        guard accepts(request, "text/event-stream") else { throw .notAcceptable("feeds are served as text/event-stream") }
+        let sub = await engine.subscribeOrg(org: orgName, lastEventId: request.headers[Self.lastEventIdHeader])
+        return sse(replay: sub.replay, live: sub.live, endless: true)
+    }
+
+    /// Streams events with `:keepalive` comments every `keepAliveTime` seconds; the stream ends
+    /// after the replay when there is no live part, or when the live part ends.
+    func sse(replay: [FeedEvent], live: AsyncStream<FeedEvent>?, endless: Bool) -> Response {
+        let keepAlive = config.keepAliveTime
+        let headers: HTTPFields = [
+            .contentType: "text/event-stream", .cacheControl: "no-cache", Self.accelBuffering: "no",
+        ]
+        return Response(status: .ok, headers: headers, body: ResponseBody { writer in
+            for e in replay { try await writer.write(ByteBuffer(string: e.text)) }
+            if let live {
+                let (merged, out) = AsyncStream.makeStream(of: String.self)
+                let pump = Task {
+                    for await e in live { out.yield(e.text) }
+                    out.finish()
+                }
+                let ticker = Task {
+                    while !Task.isCancelled {
+                        try await Task.sleep(for: .seconds(keepAlive))
+                        out.yield(":keepalive\n\n")
+                    }
+                }
+                defer {
+                    pump.cancel()
+                    ticker.cancel()
+                }
+                for await text in merged { try await writer.write(ByteBuffer(string: text)) }
+            }
+            try await writer.finish(nil)
+        })
+    }
+}
