@@ -1,1 +1,0 @@
-// Virtual agents (see the swarm issue).

@@ -1,0 +1,309 @@
+import Foundation
+import PushyProtocol
+import PushyZMQ
+
+/// A slice of the swarm's agents living on one `ZMQSwarmTransport` I/O thread. All agent
+/// state is touched only on that thread (transport callbacks and `transport.perform`), which
+/// is what makes the unchecked `Sendable` sound.
+final class SwarmShard: ZMQSwarmHandler, @unchecked Sendable {
+    enum Job: Equatable {
+        case idle
+        case committed(String)
+        case running(String)
+
+        var id: String? {
+            switch self {
+            case .idle: nil
+            case .committed(let j), .running(let j): j
+            }
+        }
+
+        var state: AgentJobState {
+            switch self {
+            case .idle: .idle
+            case .committed: .committed
+            case .running: .running
+            }
+        }
+    }
+
+    struct Session {
+        var config: NodeConfig
+        var key: [UInt8]
+        var serverKey: RSAPublicKey
+        var offlineCounter = 0
+        var reconfiguring = false
+        var interval: Double { max(0.05, config.interval) }
+    }
+
+    struct Agent {
+        let index: Int
+        let name: String
+        let fails: Bool
+        let nacks: Bool
+        /// Fixed for the agent's lifetime, as a real agent process's (spec 5.1).
+        let incarnation = UUID().uuidString.lowercased()
+        var session: Session?
+        /// Bumped whenever the session changes, to void pending session timers.
+        var token = 0
+        /// Bumped whenever the job changes, to void a pending command end.
+        var jobToken = 0
+        var job = Job.idle
+        var sequence = 0
+        var muted = false
+        var ready = false
+        var fetching = false
+    }
+
+    let org: String
+    let configuration: SwarmConfiguration
+    let stats: AtomicSwarmStats
+    /// Asks the swarm to fetch `slot`'s config; it answers with `configured` or `fetchFailed`.
+    let requestConfig: @Sendable (SwarmShard, Int, String) -> Void
+    var agents: [Agent]
+    var timers = TimerHeap()
+    /// Set once, right after init (the transport needs its handler first).
+    var transport: ZMQSwarmTransport!
+    /// Every agent of a shard receives the same server heartbeat; verify the RSA signature once.
+    var lastBroadcast: (header: [UInt8], body: [UInt8], message: ServerMessage?)?
+
+    init(org: String, indexes: Range<Int>, configuration: SwarmConfiguration, stats: AtomicSwarmStats,
+         requestConfig: @escaping @Sendable (SwarmShard, Int, String) -> Void) {
+        self.org = org
+        self.configuration = configuration
+        self.stats = stats
+        self.requestConfig = requestConfig
+        agents = indexes.map { i in
+            Agent(index: i, name: Swarm.nodeName(prefix: configuration.prefix, index: i),
+                  fails: Swarm.isSelected(index: i, ratio: configuration.failRatio),
+                  nacks: Swarm.isSelected(index: i, ratio: configuration.nackRatio))
+        }
+    }
+
+    static let clockStart = ContinuousClock.now
+    static func now() -> Double {
+        let d = clockStart.duration(to: .now)
+        return Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
+    }
+
+    // MARK: Called through transport.perform
+
+    func start() {
+        let now = Self.now()
+        for slot in agents.indices {
+            let splay = configuration.connectSplaySeconds > 0 ? Double.random(in: 0..<configuration.connectSplaySeconds) : 0
+            timers.push(.init(at: now + splay, slot: slot, token: agents[slot].token, kind: .connect))
+        }
+        tick()
+    }
+
+    func mute(slot: Int) {
+        agents[slot].muted = true
+    }
+
+    func configured(slot: Int, config: NodeConfig, key: [UInt8], serverKey: RSAPublicKey) {
+        var a = agents[slot]
+        a.fetching = false
+        if a.session == nil { stats.add(.connected) }
+        if a.ready { stats.add(.ready, -1) }
+        a.ready = false
+        a.token += 1
+        a.sequence = 0
+        a.session = Session(config: config, key: key, serverKey: serverKey)
+        agents[slot] = a
+        let spread = configuration.addressSpread
+        transport.open(slot: slot, subEndpoint: Self.endpoint(config.outAddr, spread: spread, index: a.index),
+                       dealerEndpoint: Self.endpoint(config.commandAddr, spread: spread, index: a.index))
+        sendHeartbeat(slot)
+        timers.push(.init(at: Self.now() + max(0.05, config.interval), slot: slot, token: a.token, kind: .heartbeat))
+    }
+
+    func fetchFailed(slot: Int) {
+        agents[slot].fetching = false
+        timers.push(.init(at: Self.now() + Double.random(in: 1...5), slot: slot, token: agents[slot].token, kind: .connect))
+    }
+
+    /// `tcp://HOST:PORT` → `tcp://127.0.0.(1 + index % spread):PORT` when spreading.
+    static func endpoint(_ e: String, spread: Int, index: Int) -> String {
+        guard spread > 1, e.hasPrefix("tcp://"), let colon = e.lastIndex(of: ":") else { return e }
+        return "tcp://127.0.0.\(1 + index % spread)" + e[colon...]
+    }
+
+    // MARK: ZMQSwarmHandler
+
+    func tick() {
+        let now = Self.now()
+        while let e = timers.popDue(now) { fire(e, now: now) }
+    }
+
+    func openFailed(slot: Int, error: ZMQError) {
+        stats.add(.openFailures)
+        reconfigure(slot, after: Double.random(in: 1...5))
+    }
+
+    func sendFailed(slot: Int, error: ZMQError) {
+        stats.add(.sendFailures)
+    }
+
+    func received(slot: Int, channel: ZMQSwarmTransport.Channel, frames: [[UInt8]]) {
+        guard !agents[slot].muted, agents[slot].session != nil, frames.count == 2 else { return }
+        switch channel {
+        case .broadcast: broadcast(slot, header: frames[0], body: frames[1])
+        case .command: command(slot, header: frames[0], body: frames[1])
+        }
+    }
+
+    // MARK: Timers
+
+    func fire(_ e: TimerHeap.Entry, now: Double) {
+        let a = agents[e.slot]
+        switch e.kind {
+        case .connect:
+            guard e.token == a.token, a.session == nil, !a.fetching, !a.muted else { return }
+            agents[e.slot].fetching = true
+            requestConfig(self, e.slot, a.name)
+        case .heartbeat:
+            guard e.token == a.token, var s = a.session, !a.muted else { return }
+            // Server liveness (spec 6.3): too many intervals without a server heartbeat → reconnect.
+            if s.offlineCounter > s.config.offlineThreshold, !s.reconfiguring {
+                reconfigure(e.slot, after: Double.random(in: 0..<s.interval))
+                return
+            }
+            s.offlineCounter += 1
+            agents[e.slot].session = s
+            sendHeartbeat(e.slot)
+            timers.push(.init(at: max(now, e.at + s.interval), slot: e.slot, token: a.token, kind: .heartbeat))
+        case .finish:
+            guard e.token == a.jobToken, case .running(let job) = a.job, !a.muted else { return }
+            finish(e.slot, job: job)
+        case .reconfigure:
+            guard e.token == a.token, a.session != nil else { return }
+            reconfigure(e.slot, after: 0)
+        }
+    }
+
+    /// Drops the session and fetches a fresh config after `delay` (spec 5.4).
+    func reconfigure(_ slot: Int, after delay: Double) {
+        var a = agents[slot]
+        if a.session != nil { stats.add(.connected, -1) }
+        if a.ready { stats.add(.ready, -1) }
+        transport.close(slot: slot)
+        a.session = nil
+        a.ready = false
+        a.token += 1
+        a.jobToken += 1
+        a.job = .idle
+        agents[slot] = a
+        stats.add(.reconfigures)
+        timers.push(.init(at: Self.now() + delay, slot: slot, token: a.token, kind: .connect))
+    }
+
+    // MARK: Inbound
+
+    func broadcast(_ slot: Int, header: [UInt8], body: [UInt8]) {
+        guard var s = agents[slot].session else { return }
+        let message: ServerMessage?
+        if let last = lastBroadcast, last.header == header, last.body == body {
+            message = last.message
+        } else {
+            message = MessageSigner.verifyRSA(header: header, body: body, publicKey: s.serverKey)
+                ? (try? ServerMessage.parse(body)) : nil
+            lastBroadcast = (header, body, message)
+        }
+        guard let m = message, m.messageType == .heartbeat,
+              abs(m.timestamp.timeIntervalSinceNow) < Double(s.config.maxMessageSkew)
+        else { return stats.add(.badMessages) }
+        stats.add(.serverHeartbeats)
+        s.offlineCounter = 0
+        if let inc = m.incarnationId, inc != s.config.incarnationId, !s.reconfiguring {
+            // The server restarted: reconnect after a random splay so agents don't stampede.
+            s.reconfiguring = true
+            timers.push(.init(at: Self.now() + Double.random(in: 0..<s.interval), slot: slot,
+                              token: agents[slot].token, kind: .reconfigure))
+        }
+        agents[slot].session = s
+    }
+
+    func command(_ slot: Int, header: [UInt8], body: [UInt8]) {
+        guard let s = agents[slot].session,
+              MessageSigner.verifyHMAC(header: header, body: body, key: s.key),
+              let m = try? ServerMessage.parse(body),
+              abs(m.timestamp.timeIntervalSinceNow) < Double(s.config.maxMessageSkew)
+        else { return stats.add(.badMessages) }
+        var a = agents[slot]
+        switch m.messageType {
+        case .abort:
+            stats.add(.aborts)
+            let previous = a.job.id
+            a.job = .idle
+            a.jobToken += 1
+            markReady(&a)
+            agents[slot] = a
+            send(slot, .aborted, jobId: previous)
+        case .ack:
+            markReady(&a)
+            agents[slot] = a
+        case .commit:
+            stats.add(.commits)
+            guard let job = m.jobId else { return stats.add(.badMessages) }
+            if a.job != .idle {
+                stats.add(.nacks)
+                send(slot, .nackCommit, jobId: job, reason: "busy")
+            } else if a.nacks {
+                stats.add(.nacks)
+                send(slot, .nackCommit, jobId: job, reason: "simulated nack")
+            } else {
+                agents[slot].job = .committed(job)
+                send(slot, .ackCommit, jobId: job)
+            }
+        case .run:
+            guard let job = m.jobId, a.job == .committed(job) else {
+                return send(slot, .nackRun, jobId: m.jobId)
+            }
+            stats.add(.runs)
+            a.job = .running(job)
+            a.jobToken += 1
+            agents[slot] = a
+            send(slot, .ackRun, jobId: job)
+            if configuration.commandSeconds <= 0 {
+                finish(slot, job: job)
+            } else {
+                timers.push(.init(at: Self.now() + configuration.commandSeconds, slot: slot, token: a.jobToken, kind: .finish))
+            }
+        case .heartbeat, nil:
+            break
+        }
+    }
+
+    func markReady(_ a: inout Agent) {
+        guard !a.ready else { return }
+        a.ready = true
+        stats.add(.ready)
+    }
+
+    // MARK: Outbound
+
+    func finish(_ slot: Int, job: String) {
+        let fails = agents[slot].fails
+        agents[slot].job = .idle
+        agents[slot].jobToken += 1
+        stats.add(fails ? .failed : .succeeded)
+        send(slot, fails ? .failed : .succeeded, jobId: job, exitStatus: fails ? 1 : 0)
+    }
+
+    func sendHeartbeat(_ slot: Int) {
+        stats.add(.heartbeatsSent)
+        send(slot, .heartbeat, jobId: agents[slot].job.id, jobState: agents[slot].job.state)
+    }
+
+    func send(_ slot: Int, _ type: AgentMessageType, jobId: String?, jobState: AgentJobState? = nil,
+              reason: String? = nil, exitStatus: Int? = nil) {
+        guard let s = agents[slot].session else { return }
+        agents[slot].sequence += 1
+        let a = agents[slot]
+        let message = AgentMessage(
+            node: a.name, client: "pushy-swarm", org: org, type: type, sequence: a.sequence, timestamp: Date(),
+            incarnationId: a.incarnation, jobId: jobId, jobState: jobState, reason: reason, exitStatus: exitStatus)
+        transport.send(slot: slot, frames: MessageSigner.hmacFrames(body: message.bodyBytes, key: s.key))
+    }
+}

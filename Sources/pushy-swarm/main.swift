@@ -1,2 +1,0 @@
-import PushySwarm
-print("pushy-swarm: not yet")
