@@ -46,6 +46,14 @@ extension PushyRESTClient {
         return view
     }
 
+    /// The exact bytes a node's command wrote to `channel` (`stdout` or `stderr`), as captured
+    /// for a job started with capture_output. 404 (`.http`) when nothing was captured.
+    public func jobOutput(id: String, node: String, channel: String = "stdout") async throws(PushyClientError) -> JobOutput {
+        let r = try await send("GET", "pushy/jobs/\(Self.escape(id))/output/\(Self.escape(node))/\(Self.escape(channel))",
+                               accept: "application/octet-stream")
+        return JobOutput(bytes: r.body, truncated: r.header("X-Pushy-Output-Truncated")?.lowercased() == "true")
+    }
+
     public func nodeStates() async throws(PushyClientError) -> [NodeStateView] {
         let v = try await send("GET", "pushy/node_states").json()
         return (v.arrayValue ?? []).compactMap(NodeStateView.parse)
@@ -78,4 +86,12 @@ extension PushyRESTClient {
     public func reportNode(_ report: NodeReport) async throws(PushyClientError) {
         _ = try await send("PUT", "nodes/\(Self.escape(report.name))", json: report.json)
     }
+}
+
+/// Captured output of one node's command on one channel.
+public struct JobOutput: Sendable, Equatable {
+    /// Exactly what the process wrote (the tail of it when `truncated`).
+    public var bytes: [UInt8]
+    /// The agent kept only the tail because the output exceeded its message budget.
+    public var truncated: Bool
 }

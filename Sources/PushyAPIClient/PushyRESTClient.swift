@@ -53,6 +53,10 @@ public struct PushyRESTClient: Sendable {
         public var body: [UInt8]
         public var headers: [(String, String)]
         public var text: String { String(decoding: body, as: UTF8.self) }
+        /// The first header with this name (case-insensitive).
+        public func header(_ name: String) -> String? {
+            headers.first { $0.0.caseInsensitiveCompare(name) == .orderedSame }?.1
+        }
         public func json() throws(PushyClientError) -> JSONValue {
             do { return try JSONValue.parse(body) } catch { throw .invalidResponse("body is not JSON: \(error)") }
         }
@@ -62,24 +66,7 @@ public struct PushyRESTClient: Sendable {
     /// (`/pushy/_status`); it may carry a query string. Non-2xx answers throw `.http`.
     public func send(_ method: String, _ path: String, json: JSONValue? = nil, accept: String = "application/json",
                      allowStatus: Set<Int> = []) async throws(PushyClientError) -> Reply {
-        let fullPath = path.hasPrefix("/") ? path : orgPath + "/" + path
-        let url = base + fullPath
-        let body = json.map { Array($0.serialized().utf8) } ?? []
-        let pathOnly = String(fullPath.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)[0])
-        var request = HTTPClientRequest(url: url)
-        request.method = HTTPMethod(rawValue: method)
-        request.headers.add(name: "Accept", value: accept)
-        request.headers.add(name: "X-Chef-Version", value: "pushy")
-        do {
-            for (k, v) in try SignedRequestHeaders.sign(method: method, path: pathOnly, body: body, userId: userId,
-                                                         timestamp: Date(), key: key) {
-                request.headers.add(name: k, value: v)
-            }
-        } catch { throw .signing("\(error)") }
-        if json != nil {
-            request.headers.add(name: "Content-Type", value: "application/json")
-            request.body = .bytes(ByteBuffer(bytes: body))
-        }
+        let (request, url) = try signedRequest(method, path, json: json, accept: accept)
         let response: HTTPClientResponse
         let bytes: ByteBuffer
         do {
@@ -94,6 +81,31 @@ public struct PushyRESTClient: Sendable {
             throw .http(status: reply.status, message: Self.errorMessage(reply), url: url)
         }
         return reply
+    }
+
+    /// Builds a request carrying the Chef 1.3 signature headers (shared by `send` and the feeds).
+    func signedRequest(_ method: String, _ path: String, json: JSONValue? = nil, accept: String,
+                       extraHeaders: [(String, String)] = []) throws(PushyClientError) -> (HTTPClientRequest, String) {
+        let fullPath = path.hasPrefix("/") ? path : orgPath + "/" + path
+        let url = base + fullPath
+        let body = json.map { Array($0.serialized().utf8) } ?? []
+        let pathOnly = String(fullPath.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)[0])
+        var request = HTTPClientRequest(url: url)
+        request.method = HTTPMethod(rawValue: method)
+        request.headers.add(name: "Accept", value: accept)
+        request.headers.add(name: "X-Chef-Version", value: "pushy")
+        for (k, v) in extraHeaders { request.headers.add(name: k, value: v) }
+        do {
+            for (k, v) in try SignedRequestHeaders.sign(method: method, path: pathOnly, body: body, userId: userId,
+                                                         timestamp: Date(), key: key) {
+                request.headers.add(name: k, value: v)
+            }
+        } catch { throw .signing("\(error)") }
+        if json != nil {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(bytes: body))
+        }
+        return (request, url)
     }
 
     static func describe(_ error: any Error) -> String {

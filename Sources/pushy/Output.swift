@@ -21,6 +21,17 @@ enum Output {
         FileHandle.standardError.write(Data((text.hasSuffix("\n") ? text : text + "\n").utf8))
     }
 
+    /// Writes bytes to stdout as they are (captured output need not be text), after anything
+    /// `print` has buffered.
+    static func stdoutBytes(_ bytes: some Collection<UInt8>) {
+        fflush(nil)  // every C stream; `stdout` itself is not concurrency-safe to name
+        FileHandle.standardOutput.write(Data(bytes))
+    }
+
+    static func stderrBytes(_ bytes: some Collection<UInt8>) {
+        FileHandle.standardError.write(Data(bytes))
+    }
+
     static func json(_ value: JSONValue) {
         print(pretty(value))
     }
@@ -62,7 +73,7 @@ struct ProgressLine {
     private let isTerminal = isatty(STDERR_FILENO) == 1
 
     mutating func show(_ text: String) {
-        guard text != last else { return }
+        guard text != last, !Terminal.isPrompting else { return }
         last = text
         if isTerminal {
             FileHandle.standardError.write(Data("\r\u{1B}[K\(text)".utf8))

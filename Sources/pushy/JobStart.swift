@@ -1,0 +1,203 @@
+import ArgumentParser
+import Foundation
+import PushyAPIClient
+import PushyProtocol
+
+/// `pushy job start COMMAND [NODE ...] | --search QUERY` (knife job start, plus --follow).
+struct JobStart: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "start",
+        abstract: "Run a command on a set of nodes and wait for the result.",
+        discussion: """
+            COMMAND is a whitelist key on the nodes (not a shell line). Name the nodes after the command, \
+            or select them with --search (Chef query syntax, e.g. 'role:webapp AND chef_environment:prod'); \
+            not both. While the job runs, a progress line is shown on stderr; at the end a per-node table \
+            (NODE, STATUS, REASON) and a summary line are printed on stdout (with --format json: the final \
+            job object).
+
+            --follow reads the job's live event feed instead of polling: every line the command prints on \
+            a node is shown as it happens, prefixed by 'NODE: ' (its stderr on stderr), with votes, starts \
+            and ends as '-- ' lines on stderr. It turns --capture on. If the feed breaks, pushy falls back \
+            to polling.
+
+            The command on each node sees CHEF_PUSH_NODE_NAME and CHEF_PUSH_JOB_ID, the variables of \
+            --with-env/--env (a node overwrites its own variables only when its allowed_overwritable_env_vars \
+            lists them), and with --file the path of the file in CHEF_PUSH_JOB_FILE. A node nacks when \
+            the --as-user user or the --in-dir directory does not exist there.
+
+            Ctrl-C while waiting asks 'Abort job ID? [y/N]' on the terminal: y aborts the job (its \
+            processes are killed) and shows the result; anything else keeps waiting. With no terminal at \
+            all, Ctrl-C prints how to abort the job later and exits 130, leaving the job running.
+
+            Exit code: 0 only when the job ends 'complete' AND every node 'succeeded'; otherwise 1 (2 for \
+            a usage error, 130 after Ctrl-C without a terminal). This is stricter than knife-push, which \
+            also exited 0 when nodes were 'nacked' or 'unavailable': a node that never ran the command is \
+            a failure for a script that relies on the exit code. With --nowait the exit code only says \
+            the job was created.
+
+            Examples:
+              pushy job start chef-client --quorum 90% --search 'role:webapp'
+              pushy job start deploy web1 --with-env '{"RELEASE":"42"}' --as-user deploy
+              pushy job start run-script web1 --file ./script.sh --follow
+            """)
+
+    @OptionGroup var connection: ConnectionOptions
+    @OptionGroup var output: FormatOptions
+
+    @Option(name: [.short, .long], help: ArgumentHelp(
+        "How many nodes must agree to run before the job starts: a count (3) or a percentage of the nodes (90%, rounded up).",
+        valueName: "N|N%"))
+    var quorum: String = "100%"
+
+    @Option(name: [.short, .long], help: ArgumentHelp(
+        "Select the nodes with a search query instead of naming them.", valueName: "query"))
+    var search: String?
+
+    @Option(name: .long, help: ArgumentHelp(
+        "Run timeout in seconds: a node still running the command then is marked timed_out and its agent "
+            + "kills the command's process group (server default 3600 if omitted).",
+        valueName: "seconds"))
+    var timeout: Int?
+
+    @Flag(name: [.customShort("b"), .long], help: "Print the job id and exit right after creating the job.")
+    var nowait = false
+
+    @Option(name: .long, help: ArgumentHelp("Seconds between job status polls (without --follow).", valueName: "seconds"))
+    var pollInterval: Double = 1.0
+
+    @Flag(name: .long, help: ArgumentHelp(
+        "Show each node's output live, prefixed by the node name, instead of polling (implies --capture)."))
+    var follow = false
+
+    @Flag(name: .long, help: ArgumentHelp(
+        "Keep the command's stdout and stderr on the server; read them with 'pushy job output ID NODE'."))
+    var capture = false
+
+    @Option(name: .customLong("with-env"), help: ArgumentHelp(
+        #"Environment for the command as a JSON object of strings, e.g. '{"RELEASE":"42","MODE":"fast"}'."#,
+        valueName: "json"))
+    var withEnv: String?
+
+    @Option(name: .customLong("env"), help: ArgumentHelp(
+        "One environment variable for the command (repeatable; wins over the same key in --with-env).",
+        valueName: "KEY=VALUE"))
+    var env: [String] = []
+
+    @Option(name: .customLong("in-dir"), help: ArgumentHelp(
+        "Working directory for the command on the nodes (a node nacks if it does not exist).", valueName: "dir"))
+    var dir: String?
+
+    @Option(name: .customLong("as-user"), help: ArgumentHelp(
+        "User to run the command as on the nodes (a node nacks if there is no such user).", valueName: "user"))
+    var asUser: String?
+
+    @Option(name: .long, help: ArgumentHelp(
+        "Local file sent with the job (at most 100000 bytes); each node writes it to a temporary file whose "
+            + "path is in CHEF_PUSH_JOB_FILE. Sent as 'raw:' text like knife does, or as 'base64:' when the "
+            + "file is not valid UTF-8 (binary files arrive byte for byte).",
+        valueName: "path"))
+    var file: String?
+
+    @Argument(help: ArgumentHelp("The command to run: a whitelist key on the nodes (quote it if it has spaces).",
+                                 valueName: "command"))
+    var command: String
+
+    @Argument(help: ArgumentHelp("Node names (omit when using --search).", valueName: "node"))
+    var nodes: [String] = []
+
+    func run() async throws {
+        guard let quorumValue = Quorum.parse(quorum) else {
+            throw CLIFailure.usage("Invalid quorum '\(quorum)': use a count like 3 or a percentage like 90%")
+        }
+        guard pollInterval > 0, pollInterval.isFinite else {
+            throw CLIFailure.usage("--poll-interval must be a positive number of seconds")
+        }
+        if let timeout, timeout < 0 { throw CLIFailure.usage("--timeout must be a number of seconds >= 0") }
+        if search != nil, !nodes.isEmpty {
+            throw CLIFailure.usage("give either node names or --search, not both")
+        }
+        if search == nil, nodes.isEmpty {
+            throw CLIFailure.usage("no nodes: name them after the command (pushy job start CMD web1 web2) or use --search QUERY")
+        }
+        if command.isEmpty { throw CLIFailure.usage("the command must not be empty") }
+        if follow, nowait { throw CLIFailure.usage("--follow and --nowait do not go together") }
+        if follow, output.isJSON {
+            throw CLIFailure.usage("--follow prints live output and cannot be combined with --format json")
+        }
+        let environment = try JobStart.environment(withEnv: withEnv, env: env)
+        let fileBody = try readFile()
+
+        let client = try connection.makeClient()
+        var names = nodes
+        if let search {
+            let rows = try await client.searchNodes(search)
+            names = rows.compactMap { $0["name"]?.stringValue }
+            guard !names.isEmpty else { throw CLIFailure.failure("search '\(search)' matched no nodes") }
+        }
+        var seen = Set<String>()
+        names = names.filter { seen.insert($0).inserted }
+
+        let request = JobRequest(
+            command: command, nodes: names, quorum: .count(quorumValue.resolve(nodeCount: names.count)),
+            runTimeout: timeout, user: asUser, dir: dir, env: environment, file: fileBody,
+            captureOutput: capture || follow)
+        let id = try await client.startJob(request)
+        if nowait {
+            if output.isJSON { Output.json(["id": .string(id)]) } else { print("Started.  Job ID: \(id)") }
+            return
+        }
+        Output.stderr("Started.  Job ID: \(id)")
+        let follow = follow, interval = pollInterval
+        let job = try await AbortOnInterrupt.wait(jobID: id, client: client) {
+            if follow { return try await JobFollower(client: client, jobID: id, pollInterval: interval).run() }
+            return try await JobPoller(client: client, jobID: id, interval: interval).wait()
+        }
+        if output.isJSON { Output.json(job.json) } else { JobReport.printResult(job) }
+        if !JobReport.fullySucceeded(job) { throw ExitCode(CLIFailure.failureCode) }
+    }
+
+    /// --with-env (a JSON object of strings) merged with --env KEY=VALUE (later wins), in
+    /// first-seen key order; `nil` when neither is given.
+    static func environment(withEnv: String?, env: [String]) throws(CLIFailure) -> [(String, String)]? {
+        guard withEnv != nil || !env.isEmpty else { return nil }
+        var pairs: [(String, String)] = []
+        func set(_ key: String, _ value: String) {
+            if let i = pairs.firstIndex(where: { $0.0 == key }) { pairs[i].1 = value } else { pairs.append((key, value)) }
+        }
+        if let withEnv {
+            let example = #"expected a JSON object of strings like '{"FOO":"bar"}'"#
+            let value: JSONValue
+            do { value = try JSONValue.parse(withEnv) } catch {
+                throw .usage("invalid --with-env: \(error.message) at byte \(error.offset); \(example)")
+            }
+            guard let object = value.objectValue else { throw .usage("invalid --with-env: \(example)") }
+            var keys = Set<String>()
+            for (k, v) in object {
+                guard keys.insert(k).inserted else { throw .usage("invalid --with-env: key '\(k)' appears twice") }
+                guard let s = v.stringValue else {
+                    throw .usage("invalid --with-env: the value of '\(k)' is not a string (write \"\(k)\":\"...\")")
+                }
+                guard !k.isEmpty, !k.contains("=") else { throw .usage("invalid --with-env: bad variable name '\(k)'") }
+                set(k, s)
+            }
+        }
+        for item in env {
+            guard let eq = item.firstIndex(of: "="), eq != item.startIndex else {
+                throw .usage("invalid --env '\(item)': expected KEY=VALUE")
+            }
+            set(String(item[..<eq]), String(item[item.index(after: eq)...]))
+        }
+        return pairs
+    }
+
+    /// Reads --file: `raw:` text as knife sends it, `base64:` when the bytes are not UTF-8.
+    func readFile() throws(CLIFailure) -> String? {
+        guard let file else { return nil }
+        guard let data = FileManager.default.contents(atPath: file) else { throw .usage("cannot read --file \(file)") }
+        guard data.count <= JobRequest.maxFileBytes else {
+            throw .usage("--file \(file) is \(data.count) bytes; the limit is \(JobRequest.maxFileBytes)")
+        }
+        if let text = String(validating: data, as: UTF8.self) { return "raw:" + text }
+        return "base64:" + data.base64EncodedString()
+    }
+}
