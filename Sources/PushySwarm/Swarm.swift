@@ -16,8 +16,8 @@ import Synchronization
 /// agents, so what is measured is the server, not fork/exec.
 ///
 /// Agents are spread over `ZMQSwarmTransport` shards (one I/O thread each). Config requests
-/// go through a bounded pool of concurrent REST calls. CURVE is not used: the server does not
-/// offer it yet (its config has no `curve_public_key`).
+/// go through a bounded pool of concurrent REST calls. Each agent sends its own CURVE public
+/// key as `ccpk` and, when the config offers `curve_public_key`, its DEALER is a CURVE client.
 public final class Swarm: Sendable {
     public let configuration: SwarmConfiguration
     let context: ZMQContext
@@ -35,6 +35,7 @@ public final class Swarm: Sendable {
         let shard: SwarmShard
         let slot: Int
         let name: String
+        let curve: CurveKeyPair
     }
 
     /// Checks the file budget and starts the shards' I/O threads; agents connect on `start()`.
@@ -63,7 +64,8 @@ public final class Swarm: Sendable {
         while lower < end {
             let upper = min(end, lower + configuration.shardSize)
             let shard = SwarmShard(org: org, indexes: lower..<upper, configuration: configuration, stats: liveStats) {
-                shard, slot, name in continuation.yield(FetchRequest(shard: shard, slot: slot, name: name))
+                shard, slot, name, curve in
+                continuation.yield(FetchRequest(shard: shard, slot: slot, name: name, curve: curve))
             }
             let transport = try ZMQSwarmTransport(context: context, options: configuration.transport, handler: shard)
             shard.transport = transport
@@ -214,7 +216,7 @@ public final class Swarm: Sendable {
     func fetch(_ r: FetchRequest) async {
         do {
             let (client, key) = try restClient(for: r.name)
-            let config = try await client.config(node: r.name)
+            let config = try await client.config(node: r.name, ccpk: r.curve.publicKey)
             let session = try SessionKey.decrypt(base64: config.encodedSessionKey, with: key)
             let serverKey = try serverKey(config.publicKey)
             liveStats.add(.configFetches)

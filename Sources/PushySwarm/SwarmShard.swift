@@ -43,6 +43,8 @@ final class SwarmShard: ZMQSwarmHandler, @unchecked Sendable {
         let nacks: Bool
         /// Fixed for the agent's lifetime, as a real agent process's (spec 5.1).
         let incarnation = UUID().uuidString.lowercased()
+        /// Its own CURVE key pair, made at its first connect and kept (as a real agent's).
+        var curveKeys: CurveKeyPair?
         var session: Session?
         /// Bumped whenever the session changes, to void pending session timers.
         var token = 0
@@ -59,7 +61,7 @@ final class SwarmShard: ZMQSwarmHandler, @unchecked Sendable {
     let configuration: SwarmConfiguration
     let stats: AtomicSwarmStats
     /// Asks the swarm to fetch `slot`'s config; it answers with `configured` or `fetchFailed`.
-    let requestConfig: @Sendable (SwarmShard, Int, String) -> Void
+    let requestConfig: @Sendable (SwarmShard, Int, String, CurveKeyPair) -> Void
     var agents: [Agent]
     var timers = TimerHeap()
     /// Set once, right after init (the transport needs its handler first).
@@ -68,7 +70,7 @@ final class SwarmShard: ZMQSwarmHandler, @unchecked Sendable {
     var lastBroadcast: (header: [UInt8], body: [UInt8], message: ServerMessage?)?
 
     init(org: String, indexes: Range<Int>, configuration: SwarmConfiguration, stats: AtomicSwarmStats,
-         requestConfig: @escaping @Sendable (SwarmShard, Int, String) -> Void) {
+         requestConfig: @escaping @Sendable (SwarmShard, Int, String, CurveKeyPair) -> Void) {
         self.org = org
         self.configuration = configuration
         self.stats = stats
@@ -112,8 +114,11 @@ final class SwarmShard: ZMQSwarmHandler, @unchecked Sendable {
         a.session = Session(config: config, key: key, serverKey: serverKey)
         agents[slot] = a
         let spread = configuration.addressSpread
+        let curve = config.curvePublicKey.flatMap { server in
+            a.curveKeys.map { ZMQSwarmTransport.Curve(serverKey: server, keyPair: $0) }
+        }
         transport.open(slot: slot, subEndpoint: Self.endpoint(config.outAddr, spread: spread, index: a.index),
-                       dealerEndpoint: Self.endpoint(config.commandAddr, spread: spread, index: a.index))
+                       dealerEndpoint: Self.endpoint(config.commandAddr, spread: spread, index: a.index), curve: curve)
         sendHeartbeat(slot)
         timers.push(.init(at: Self.now() + max(0.05, config.interval), slot: slot, token: a.token, kind: .heartbeat))
     }
@@ -121,6 +126,17 @@ final class SwarmShard: ZMQSwarmHandler, @unchecked Sendable {
     func fetchFailed(slot: Int) {
         agents[slot].fetching = false
         timers.push(.init(at: Self.now() + Double.random(in: 1...5), slot: slot, token: agents[slot].token, kind: .connect))
+    }
+
+    /// A fresh CURVE key pair whose Z85 public key has no `%`: the server currently decodes the
+    /// `ccpk` query parameter twice, so a key containing `%XX` arrives mangled (401 Bad ccpk).
+    /// Remove the filter once the server decodes once.
+    static func curveKeyPair() -> CurveKeyPair? {
+        for _ in 0..<64 {
+            guard let k = try? CurveKeyPair.generate() else { return nil }
+            if !k.publicKey.contains("%") { return k }
+        }
+        return nil
     }
 
     /// `tcp://HOST:PORT` → `tcp://127.0.0.(1 + index % spread):PORT` when spreading.
@@ -160,8 +176,13 @@ final class SwarmShard: ZMQSwarmHandler, @unchecked Sendable {
         switch e.kind {
         case .connect:
             guard e.token == a.token, a.session == nil, !a.fetching, !a.muted else { return }
+            guard let keys = a.curveKeys ?? Self.curveKeyPair() else {
+                stats.add(.openFailures)
+                return
+            }
+            agents[e.slot].curveKeys = keys
             agents[e.slot].fetching = true
-            requestConfig(self, e.slot, a.name)
+            requestConfig(self, e.slot, a.name, keys)
         case .heartbeat:
             guard e.token == a.token, var s = a.session, !a.muted else { return }
             // Server liveness (spec 6.3): too many intervals without a server heartbeat → reconnect.

@@ -44,8 +44,21 @@ public final class ZMQSwarmTransport: Sendable {
         public init() {}
     }
 
+    /// CURVE settings for a slot's DEALER (the SUB is never encrypted, spec 4.5).
+    public struct Curve: Sendable {
+        /// The server's Z85 public key (config `curve_public_key`).
+        public var serverKey: String
+        /// The agent's own key pair (its public key went to the server as `ccpk`).
+        public var keyPair: CurveKeyPair
+
+        public init(serverKey: String, keyPair: CurveKeyPair) {
+            self.serverKey = serverKey
+            self.keyPair = keyPair
+        }
+    }
+
     enum Operation: Sendable {
-        case open(slot: Int, sub: String, dealer: String)
+        case open(slot: Int, sub: String, dealer: String, curve: Curve?)
         case close(slot: Int)
         case send(slot: Int, frames: [[UInt8]])
         case call(@Sendable () -> Void)
@@ -66,8 +79,9 @@ public final class ZMQSwarmTransport: Sendable {
 
     /// Opens `slot`'s SUB and DEALER and connects them (libzmq connects in the background and
     /// retries). Reopening an open slot closes the old pair first. Failures go to `openFailed`.
-    public func open(slot: Int, subEndpoint: String, dealerEndpoint: String) {
-        queue.enqueue(CollectionOfOne(.open(slot: slot, sub: subEndpoint, dealer: dealerEndpoint)))
+    /// With `curve`, the DEALER is a CURVE client.
+    public func open(slot: Int, subEndpoint: String, dealerEndpoint: String, curve: Curve? = nil) {
+        queue.enqueue(CollectionOfOne(.open(slot: slot, sub: subEndpoint, dealer: dealerEndpoint, curve: curve)))
     }
 
     /// Closes `slot`'s sockets (linger 0); unknown slots are ignored.
@@ -191,10 +205,10 @@ private final class SwarmLoop: @unchecked Sendable {
 
     func apply(_ operation: ZMQSwarmTransport.Operation) {
         switch operation {
-        case .open(let slot, let sub, let dealer):
+        case .open(let slot, let sub, let dealer, let curve):
             closeSlot(slot)
             do {
-                pairs[slot] = try makePair(sub: sub, dealer: dealer)
+                pairs[slot] = try makePair(sub: sub, dealer: dealer, curve: curve)
                 dirty = true
             } catch {
                 handler.openFailed(slot: slot, error: error)
@@ -226,7 +240,8 @@ private final class SwarmLoop: @unchecked Sendable {
         dirty = true
     }
 
-    func makePair(sub subEndpoint: String, dealer dealerEndpoint: String) throws(ZMQError) -> Pair {
+    func makePair(sub subEndpoint: String, dealer dealerEndpoint: String,
+                  curve: ZMQSwarmTransport.Curve?) throws(ZMQError) -> Pair {
         let sub = try ZMQSocket(context: context, type: ZMQ_SUB)
         try sub.set(ZMQ_LINGER, 0, "ZMQ_LINGER")
         try sub.set(ZMQ_RCVHWM, 0, "ZMQ_RCVHWM")
@@ -240,6 +255,14 @@ private final class SwarmLoop: @unchecked Sendable {
         try dealer.set(ZMQ_SNDHWM, options.sendHighWaterMark, "ZMQ_SNDHWM")
         try dealer.set(ZMQ_RECONNECT_IVL, options.reconnectMilliseconds, "ZMQ_RECONNECT_IVL")
         try dealer.set(ZMQ_RECONNECT_IVL_MAX, options.reconnectMaxMilliseconds, "ZMQ_RECONNECT_IVL_MAX")
+        if let curve {
+            guard CurveKeyPair.isValidKey(curve.serverKey) else {
+                throw .invalid("curve server key is not a 40-character Z85 key")
+            }
+            try dealer.set(ZMQ_CURVE_SERVERKEY, string: curve.serverKey, "ZMQ_CURVE_SERVERKEY")
+            try dealer.set(ZMQ_CURVE_PUBLICKEY, string: curve.keyPair.publicKey, "ZMQ_CURVE_PUBLICKEY")
+            try dealer.set(ZMQ_CURVE_SECRETKEY, string: curve.keyPair.secretKey, "ZMQ_CURVE_SECRETKEY")
+        }
         try dealer.connect(dealerEndpoint, role: "DEALER")
         return Pair(sub: sub, dealer: dealer)
     }

@@ -15,7 +15,7 @@ struct PushySwarmCommand: AsyncParsableCommand {
         discussion: """
             Each agent has its own node name (PREFIX-NNNNNN), client, config fetch, session key, SUB and
             DEALER. One process holds at most about (file limit - 128) / 4 agents; run several processes
-            (with --first-index) for more. CURVE is not used: the server does not offer it yet.
+            (with --first-index) for more. The DEALER uses CURVE with its own key pair when the server offers it.
             """)
 
     @Option(help: "Org URL, e.g. http://127.0.0.1:10003/organizations/pushy.") var serverURL: String
