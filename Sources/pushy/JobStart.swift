@@ -146,9 +146,10 @@ struct JobStart: AsyncParsableCommand {
             if output.isJSON { Output.json(["id": .string(id)]) } else { print("Started.  Job ID: \(id)") }
             return
         }
-        Output.stderr("Started.  Job ID: \(id)")
         let follow = follow, interval = pollInterval
         let job = try await AbortOnInterrupt.wait(jobID: id, client: client) {
+            // Printed once Ctrl-C is handled, so a script that waits for this line can interrupt safely.
+            Output.stderr("Started.  Job ID: \(id)")
             if follow { return try await JobFollower(client: client, jobID: id, pollInterval: interval).run() }
             return try await JobPoller(client: client, jobID: id, interval: interval).wait()
         }

@@ -1,0 +1,225 @@
+import Foundation
+import PushyAPIClient
+import PushyProtocol
+import Synchronization
+import Testing
+
+/// The real `pushy` binary running issue 4's job features against a real server and agents:
+/// capture and `job output`, --with-env, --file, --follow, Ctrl-C, and their error messages.
+@Suite(.serialized) struct CLIJobTests {
+    /// Commands the test agents allow (run with /bin/sh -c).
+    static let whitelist = TestCluster.whitelist + [
+        #"bytes=printf 'caf\303\251 \377\000end'"#,
+        "printenv=printenv A",
+        "lines=printf 'one\\ntwo\\n'; printf 'oops\\n' >&2",
+        #"catfile=cat "$CHEF_PUSH_JOB_FILE""#,
+    ]
+
+    /// Exactly what `bytes` prints: UTF-8, a non-UTF-8 byte and a NUL.
+    static let expectedBytes = Data("caf".utf8) + Data([0xC3, 0xA9, 0x20, 0xFF, 0x00]) + Data("end".utf8)
+
+    struct Run {
+        var status: Int32
+        var stdout: Data
+        var stderr: String
+        var text: String { String(decoding: stdout, as: UTF8.self) }
+
+        /// The id from the "Started.  Job ID: ..." line.
+        var jobID: String? {
+            (stderr + text).split(separator: "\n").compactMap { line -> String? in
+                guard let r = line.range(of: "Job ID: ") else { return nil }
+                return String(line[r.upperBound...]).trimmingCharacters(in: .whitespaces)
+            }.first
+        }
+    }
+
+    /// Reads a pipe to its end on a background queue, so a test can look at the output so far.
+    final class Collector: Sendable {
+        private let data = Mutex(Data())
+        private let done = DispatchSemaphore(value: 0)
+
+        init(_ pipe: Pipe) {
+            let handle = pipe.fileHandleForReading
+            DispatchQueue.global().async { [self] in
+                while true {
+                    let chunk = handle.availableData
+                    if chunk.isEmpty { break }
+                    data.withLock { $0.append(chunk) }
+                }
+                done.signal()
+            }
+        }
+
+        var current: Data { data.withLock { $0 } }
+        var text: String { String(decoding: current, as: UTF8.self) }
+
+        func wait() -> Data {
+            done.wait()
+            return current
+        }
+    }
+
+    func launch(_ c: TestCluster, _ args: [String]) throws -> (Process, Collector, Collector) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: TestCluster.binary("pushy"))
+        p.arguments = args
+        var env = ProcessInfo.processInfo.environment
+        env["PUSHY_SERVER_URL"] = c.orgURL
+        env["PUSHY_USER"] = "admin"
+        env["PUSHY_KEY"] = c.dataDir + "/admin.pem"
+        env["PUSHY_CONFIG"] = nil
+        p.environment = env
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        p.standardInput = FileHandle.nullDevice
+        try p.run()
+        return (p, Collector(out), Collector(err))
+    }
+
+    func pushy(_ c: TestCluster, _ args: [String]) throws -> Run {
+        let (p, out, err) = try launch(c, args)
+        let o = out.wait(), e = err.wait()
+        p.waitUntilExit()
+        return Run(status: p.terminationStatus, stdout: o, stderr: String(decoding: e, as: UTF8.self))
+    }
+
+    /// Runs `body` against a fresh cluster with agents `nodes`, shutting it down however `body` ends.
+    func withCluster(_ nodes: [String], _ body: (TestCluster) async throws -> Void) async throws {
+        let c = try await TestCluster()
+        do {
+            for n in nodes { try await c.startAgent(n, whitelist: Self.whitelist) }
+            if !nodes.isEmpty { try await c.waitAvailable(nodes) }
+            try await body(c)
+        } catch {
+            await c.shutdown()
+            throw error
+        }
+        await c.shutdown()
+    }
+
+    @Test func captureThenJobOutputReturnsTheExactBytes() async throws {
+        try await withCluster(["n1"]) { c in
+            let run = try pushy(c, ["job", "start", "bytes", "n1", "--capture", "--poll-interval", "0.1"])
+            #expect(run.status == 0, "stderr: \(run.stderr)")
+            let id = try #require(run.jobID)
+
+            let out = try pushy(c, ["job", "output", id, "n1"])
+            #expect(out.status == 0, "stderr: \(out.stderr)")
+            #expect(out.stdout == Self.expectedBytes)
+            #expect(!out.stderr.contains("warning"))
+
+            let err = try pushy(c, ["job", "output", id, "n1", "--channel", "stderr"])
+            #expect(err.status == 0, "stderr: \(err.stderr)")
+            #expect(err.stdout.isEmpty)
+
+            // Empty output is output too: an empty body, not an error.
+            let empty = try pushy(c, ["job", "start", "ok", "n1", "--capture", "--poll-interval", "0.1"])
+            #expect(empty.status == 0, "stderr: \(empty.stderr)")
+            let emptyOut = try pushy(c, ["job", "output", try #require(empty.jobID), "n1"])
+            #expect(emptyOut.status == 0, "stderr: \(emptyOut.stderr)")
+            #expect(emptyOut.stdout.isEmpty)
+
+            // The job's feed replays its events (or a summary once the job process is gone).
+            let feed = try pushy(c, ["job", "feed", id])
+            #expect(feed.status == 0, "stderr: \(feed.stderr)")
+            #expect(feed.text.contains("event: job_complete") || feed.text.contains("event: summary"))
+        }
+    }
+
+    @Test func jobOutputWithoutCaptureSaysWhy() async throws {
+        try await withCluster(["n1"]) { c in
+            let run = try pushy(c, ["job", "start", "bytes", "n1", "--poll-interval", "0.1"])
+            #expect(run.status == 0, "stderr: \(run.stderr)")
+            let id = try #require(run.jobID)
+
+            let out = try pushy(c, ["job", "output", id, "n1"])
+            #expect(out.status == 1)
+            #expect(out.stderr.contains("no output captured for n1 in job \(id) (was the job started with --capture?)"))
+            #expect(out.stdout.isEmpty)
+        }
+    }
+
+    @Test func withEnvReachesTheProcessAndEnvWins() async throws {
+        try await withCluster(["n1"]) { c in
+            let run = try pushy(c, ["job", "start", "printenv", "n1", "--with-env", #"{"A":"1"}"#, "--capture",
+                                    "--poll-interval", "0.1"])
+            #expect(run.status == 0, "stderr: \(run.stderr)")
+            let out = try pushy(c, ["job", "output", try #require(run.jobID), "n1"])
+            #expect(out.text == "1\n")
+
+            let both = try pushy(c, ["job", "start", "printenv", "n1", "--with-env", #"{"A":"1"}"#, "--env", "A=2",
+                                     "--capture", "--poll-interval", "0.1"])
+            #expect(both.status == 0, "stderr: \(both.stderr)")
+            #expect(try pushy(c, ["job", "output", try #require(both.jobID), "n1"]).text == "2\n")
+        }
+    }
+
+    @Test func badWithEnvIsAUsageError() async throws {
+        try await withCluster([]) { c in
+            let before = try await c.admin.jobs().count
+            for bad in ["{not json", #"["A"]"#, #"{"A":1}"#] {
+                let r = try pushy(c, ["job", "start", "ok", "n1", "--with-env", bad])
+                #expect(r.status == 2, "--with-env \(bad): \(r.stderr)")
+                #expect(r.stderr.contains("--with-env"))
+            }
+            #expect(try await c.admin.jobs().count == before)
+        }
+    }
+
+    @Test func binaryFileArrivesByteForByte() async throws {
+        try await withCluster(["n1"]) { c in
+            let path = c.dataDir + "/payload.bin"
+            let payload = Data((0...255).map { UInt8($0) }) + Self.expectedBytes
+            try payload.write(to: URL(fileURLWithPath: path))
+
+            let run = try pushy(c, ["job", "start", "catfile", "n1", "--file", path, "--capture", "--poll-interval", "0.1"])
+            #expect(run.status == 0, "stderr: \(run.stderr)")
+            let out = try pushy(c, ["job", "output", try #require(run.jobID), "n1"])
+            #expect(out.stdout == payload)
+        }
+    }
+
+    @Test func followPrintsEachNodesLinesLive() async throws {
+        try await withCluster(["n1", "n2"]) { c in
+            let run = try pushy(c, ["job", "start", "lines", "n1", "n2", "--follow"])
+            #expect(run.status == 0, "stderr: \(run.stderr)")
+            for n in ["n1", "n2"] {
+                #expect(run.text.contains("\(n): one\n\(n): two\n"), "stdout: \(run.text)")
+                #expect(run.stderr.contains("\(n): oops\n"), "stderr: \(run.stderr)")
+            }
+            #expect(!run.stderr.contains("polling every"), "the live feed should not have failed: \(run.stderr)")
+            #expect(run.text.contains("complete"))
+
+            // Output was captured on the way.
+            let out = try pushy(c, ["job", "output", try #require(run.jobID), "n2", "--channel", "stderr"])
+            #expect(out.text == "oops\n")
+        }
+    }
+
+    /// Ctrl-C with no terminal to ask on: exit 130, the job keeps running, `job abort` stops it.
+    /// (Only checked when the test itself has no terminal, else the CLI would ask on it.)
+    @Test func interruptWithoutATerminalLeavesTheJobRunning() async throws {
+        let tty = open("/dev/tty", O_RDWR)
+        if tty >= 0 {
+            close(tty)
+            return
+        }
+        try await withCluster(["n1"]) { c in
+            let (p, out, err) = try launch(c, ["job", "start", "sleep", "n1", "--poll-interval", "0.1"])
+            try await c.eventually("the CLI to wait for the job") { err.text.contains("Job ID: ") }
+            p.interrupt()
+            _ = out.wait()
+            let stderr = String(decoding: err.wait(), as: UTF8.self)
+            p.waitUntilExit()
+            #expect(p.terminationStatus == 130, "stderr: \(stderr)")
+            let id = try #require(Run(status: 0, stdout: Data(), stderr: stderr).jobID)
+            #expect(stderr.contains("job \(id) is still running; abort it with: pushy job abort \(id)"))
+            #expect(try await c.admin.job(id).status.isTerminal == false)
+
+            let abort = try pushy(c, ["job", "abort", id])
+            #expect(abort.status == 0, "stderr: \(abort.stderr)")
+            #expect(abort.text.contains("aborted"))
+        }
+    }
+}
