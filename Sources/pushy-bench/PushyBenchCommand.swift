@@ -1,0 +1,248 @@
+import ArgumentParser
+import Foundation
+import PushyAPIClient
+import PushyProtocol
+import PushySwarm
+
+/// Starts a release server and swarms of virtual agents on loopback, measures issue 5's
+/// figures for each size, prints one table per size and writes them to docs/performance.md.
+@main
+struct PushyBenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pushy-bench",
+        abstract: "Benchmark a pushy-server with thousands of virtual agents (loopback only).")
+
+    @Option(help: "Comma-separated swarm sizes; 'max' = the most the server's file limit allows.")
+    var sizes = "1000,5000,max"
+    @Option(help: "Directory holding pushy-server and pushy-swarm (a release build).") var bin = ".build/release"
+    @Option(help: "Markdown file to update (between the bench markers).") var output = "docs/performance.md"
+    @Option(help: "Heartbeat interval, seconds (the issue's targets assume the default 10).") var interval = 10.0
+    @Option(help: "Seconds of idle heartbeating over which server CPU is averaged.") var idleSeconds = 30.0
+    @Option(help: "Runs of each job measurement.") var jobRuns = 5
+    @Option(help: "Most agents per swarm process.") var perProcess = 4000
+    @Option(help: "Spread agents' connections over 127.0.0.1...127.0.0.N.") var addressSpread = 4
+    @Flag(help: "Skip the dead-node and restart measurements.") var quick = false
+    @Flag(help: "Print the tables only; leave the Markdown file alone.") var noWrite = false
+
+    func run() async throws {
+        let limit = ProcessProbe.fileLimit()
+        // The server needs about 2 descriptors per agent (PUB + ROUTER connection) plus a reserve.
+        let serverMax = (limit - 400) / 2
+        let largest = min(9500, serverMax)
+        var skipped: [String] = []
+        var wanted: [Int] = []
+        for word in sizes.split(separator: ",") {
+            let w = word.trimmingCharacters(in: .whitespaces)
+            guard let n = w == "max" ? largest : Int(w), n > 0 else { throw ValidationError("bad size '\(w)'") }
+            if n > serverMax {
+                skipped.append("\(n): the server would need about \(2 * n + 400) descriptors, its limit is \(limit)")
+            } else {
+                wanted.append(n)
+            }
+        }
+        let perProcess = min(self.perProcess, Swarm.maximumAgents(fileLimit: limit))
+        let commit = Self.shell("git rev-parse --short HEAD") ?? "?"
+        let header = """
+            Run \(ISO8601DateFormatter().string(from: Date())) · commit `\(commit)` · \(ProcessProbe.machine())
+            · heartbeat interval \(interval) s · swarm processes of ≤ \(perProcess) agents · connections spread over \
+            127.0.0.1–127.0.0.\(addressSpread) · CURVE on · no-op command (0 ms), no failures
+            """
+        print(header)
+        for s in skipped { print("skipped size \(s)") }
+        var results: [SizeResult] = []
+        for n in wanted {
+            print("== \(n) agents")
+            var r = SizeResult(size: n)
+            do {
+                try await measure(&r, perProcess: perProcess)
+            } catch {
+                r.notes.append("stopped early: \(error)")
+                print("   stopped early: \(error)")
+            }
+            print(r.markdown)
+            results.append(r)
+        }
+        guard !noWrite else { return }
+        var section = header + "\n"
+        if !skipped.isEmpty { section += "\nSkipped sizes:\n" + skipped.map { "- \($0)\n" }.joined() }
+        for r in results { section += "\n" + r.markdown }
+        try Self.update(output, section: section)
+        print("wrote \(output)")
+    }
+
+    // MARK: One size
+
+    func measure(_ r: inout SizeResult, perProcess: Int) async throws {
+        let server = try ServerProcess(binDir: bin, interval: interval)
+        defer { server.stop(); server.removeData() }
+        try await server.start()
+        let fleet = SwarmFleet(binDir: bin, server: server, count: r.size, perProcess: perProcess,
+                               addressSpread: addressSpread)
+        r.processes = fleet.shares.count
+        let names = (0..<r.size).map { Swarm.nodeName(prefix: "swarm", index: $0) }
+
+        let t = ContinuousClock.now
+        try await fleet.register(timeout: 600)
+        r.registerSeconds = Self.elapsed(since: t)
+        try await Task.sleep(for: .seconds(1))
+        r.rssBaseline = ProcessProbe.rss(pid: server.pid)
+        print("   registered in \(SizeResult.seconds(r.registerSeconds))")
+
+        do {
+            try await measureRunning(&r, server: server, fleet: fleet, names: names)
+        } catch {
+            await fleet.stop()
+            throw error
+        }
+        await fleet.stop()
+    }
+
+    /// The measurements with the swarm running.
+    func measureRunning(_ r: inout SizeResult, server: ServerProcess, fleet: SwarmFleet, names: [String]) async throws {
+        let admin = server.admin!
+        var t = ContinuousClock.now
+        try fleet.start()
+        let all = Set(names)
+        r.available = try await waitAvailable(admin, all, timeout: 120 + Double(r.size) / 50, poll: .milliseconds(500))
+        r.availableSeconds = r.available == r.size ? Self.elapsed(since: t) : nil
+        print("   \(r.available) available after \(SizeResult.seconds(Self.elapsed(since: t)))")
+        guard r.available == r.size else { throw BenchFailure("only \(r.available) of \(r.size) agents became available") }
+
+        // Idle: let the connect burst settle, then average CPU over whole heartbeat intervals.
+        try await Task.sleep(for: .seconds(interval))
+        let cpu0 = ProcessProbe.cpuSeconds(pid: server.pid) ?? 0, swarm0 = fleet.cpuSeconds
+        let w = ContinuousClock.now
+        try await Task.sleep(for: .seconds(idleSeconds))
+        let wall = Self.elapsed(since: w)
+        r.idleCPUPercent = ((ProcessProbe.cpuSeconds(pid: server.pid) ?? 0) - cpu0) / wall * 100
+        r.swarmIdleCPUPercent = (fleet.cpuSeconds - swarm0) / wall * 100
+        r.rss = ProcessProbe.rss(pid: server.pid)
+        r.serverFiles = ProcessProbe.openFiles(pid: server.pid)
+        print("   idle CPU \(String(format: "%.2f", r.idleCPUPercent ?? -1)) %, RSS \(SizeResult.megabytes(r.rss))")
+
+        for _ in 0..<jobRuns {
+            let (seconds, status) = try await timeJob(admin, nodes: names, poll: .milliseconds(20))
+            r.bigJob.append(seconds)
+            r.bigJobStatuses.append(status)
+            try await Task.sleep(for: .milliseconds(500))
+        }
+        for i in 0..<jobRuns {
+            let (seconds, _) = try await timeJob(admin, nodes: [names[(i * 7919) % names.count]], poll: .milliseconds(1))
+            r.singleJob.append(seconds)
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        print("   jobs: all \(SizeResult.millis(SizeResult.median(r.bigJob))), single \(SizeResult.millis(SizeResult.median(r.singleJob)))")
+        if quick { return }
+
+        // Dead nodes: 1 % go silent (sockets stay open, like a hung host).
+        let mutedIndexes = Array(stride(from: 50, to: r.size, by: 100))
+        let muted = Set(mutedIndexes.map { names[$0] })
+        r.muted = muted.count
+        fleet.mute(mutedIndexes)
+        t = ContinuousClock.now
+        var offlineAt: [String: Double] = [:]
+        let deadline = Date().addingTimeInterval(180)
+        while offlineAt.count < muted.count, Date() < deadline {
+            try await Task.sleep(for: .seconds(1))
+            let states = try await admin.nodeStates()
+            let now = Self.elapsed(since: t)
+            var falseNow = 0
+            for s in states where s.status == .offline && all.contains(s.nodeName) {
+                if muted.contains(s.nodeName) {
+                    if offlineAt[s.nodeName] == nil { offlineAt[s.nodeName] = now }
+                } else {
+                    falseNow += 1
+                }
+            }
+            r.falseOffline = max(r.falseOffline, falseNow)
+        }
+        r.deadDetected = offlineAt.count
+        r.deadFirst = offlineAt.values.min()
+        r.deadLast = offlineAt.count == muted.count ? offlineAt.values.max() : nil
+        print("   dead nodes: \(r.deadDetected)/\(r.muted) offline, last after \(SizeResult.seconds(r.deadLast)), false \(r.falseOffline)")
+
+        // Crash and restart: every live agent must come back by itself.
+        let live = all.subtracting(muted)
+        t = ContinuousClock.now
+        server.kill9()
+        try await server.start()
+        var lastCPU = ProcessProbe.cpuSeconds(pid: server.pid) ?? 0
+        var lastTime = ContinuousClock.now
+        var peak = 0.0
+        let restartDeadline = Date().addingTimeInterval(240)
+        while Date() < restartDeadline {
+            try await Task.sleep(for: .seconds(1))
+            let cpu = ProcessProbe.cpuSeconds(pid: server.pid) ?? lastCPU
+            peak = max(peak, (cpu - lastCPU) / Self.elapsed(since: lastTime) * 100)
+            lastCPU = cpu
+            lastTime = ContinuousClock.now
+            let states = (try? await admin.nodeStates()) ?? []
+            r.restartAvailable = states.filter { $0.availability == .available && live.contains($0.nodeName) }.count
+            if r.restartAvailable == live.count {
+                r.restartSeconds = Self.elapsed(since: t)
+                break
+            }
+        }
+        r.restartPeakCPU = peak
+        print("   restart: \(r.restartAvailable)/\(live.count) available after \(SizeResult.seconds(r.restartSeconds)), peak CPU \(Int(peak)) %")
+    }
+
+    /// Polls node_states until every name in `names` is available or `timeout` passes.
+    func waitAvailable(_ admin: PushyRESTClient, _ names: Set<String>, timeout: Double, poll: Duration) async throws -> Int {
+        let deadline = Date().addingTimeInterval(timeout)
+        var available = 0
+        while Date() < deadline {
+            let states = (try? await admin.nodeStates()) ?? []
+            available = states.filter { $0.availability == .available && names.contains($0.nodeName) }.count
+            if available == names.count { break }
+            try await Task.sleep(for: poll)
+        }
+        return available
+    }
+
+    /// POST a no-op job and poll it until it ends (≤ 120 s); seconds measured at the client,
+    /// request signing included.
+    func timeJob(_ admin: PushyRESTClient, nodes: [String], poll: Duration) async throws -> (Double, String) {
+        let t = ContinuousClock.now
+        let id = try await admin.startJob(JobRequest(command: "noop", nodes: nodes))
+        let deadline = Date().addingTimeInterval(120)
+        while Date() < deadline {
+            let v = try await admin.job(id)
+            if v.status.isTerminal { return (Self.elapsed(since: t), v.status.rawValue) }
+            try await Task.sleep(for: poll)
+        }
+        throw BenchFailure("job \(id) over \(nodes.count) nodes did not finish within 120 s")
+    }
+
+    static func elapsed(since t: ContinuousClock.Instant) -> Double {
+        let d = t.duration(to: .now)
+        return Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
+    }
+
+    static func shell(_ command: String) -> String? {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/sh")
+        p.arguments = ["-c", command]
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = FileHandle.nullDevice
+        guard (try? p.run()) != nil else { return nil }
+        p.waitUntilExit()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        return p.terminationStatus == 0 ? text.trimmingCharacters(in: .whitespacesAndNewlines) : nil
+    }
+
+    static let begin = "<!-- bench:begin -->", end = "<!-- bench:end -->"
+
+    /// Replaces the text between the bench markers (or appends a marked section).
+    static func update(_ path: String, section: String) throws {
+        var text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? "# Performance\n\n"
+        let block = "\(begin)\n\(section)\n\(end)"
+        if let a = text.range(of: begin), let b = text.range(of: end), a.lowerBound < b.lowerBound {
+            text.replaceSubrange(a.lowerBound..<b.upperBound, with: block)
+        } else {
+            text += "\n" + block + "\n"
+        }
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+    }
+}

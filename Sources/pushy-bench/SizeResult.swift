@@ -1,0 +1,90 @@
+import Foundation
+
+/// Everything measured for one swarm size.
+struct SizeResult {
+    var size: Int
+    var processes = 0
+    var registerSeconds: Double?
+    var available = 0
+    var availableSeconds: Double?
+    var rssBaseline: Int?
+    var rss: Int?
+    var serverFiles: Int?
+    var idleCPUPercent: Double?
+    var swarmIdleCPUPercent: Double?
+    var bigJob: [Double] = []
+    var bigJobStatuses: [String] = []
+    var singleJob: [Double] = []
+    var muted = 0
+    var deadFirst: Double?
+    var deadLast: Double?
+    var deadDetected = 0
+    var falseOffline = 0
+    var restartSeconds: Double?
+    var restartAvailable = 0
+    var restartPeakCPU: Double?
+    var notes: [String] = []
+
+    static func median(_ v: [Double]) -> Double? {
+        guard !v.isEmpty else { return nil }
+        let s = v.sorted()
+        return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+    }
+
+    static func seconds(_ v: Double?) -> String { v.map { String(format: "%.2f s", $0) } ?? "—" }
+    static func millis(_ v: Double?) -> String { v.map { String(format: "%.1f ms", $0 * 1000) } ?? "—" }
+    static func megabytes(_ v: Int?) -> String { v.map { String(format: "%.1f MB", Double($0) / 1_048_576) } ?? "—" }
+    static func verdict(_ ok: Bool?) -> String { ok.map { $0 ? "met" : "**missed**" } ?? "n/a" }
+
+    var perAgentBytes: Int? {
+        guard let rss, let rssBaseline, available > 0 else { return nil }
+        return (rss - rssBaseline) / available
+    }
+
+    /// One Markdown table: measure, figure, issue-5 target, verdict.
+    var markdown: String {
+        var rows: [(String, String, String, String)] = []
+        let atTarget = size >= 9500
+        rows.append(("agents available (of \(size), \(processes) swarm process\(processes == 1 ? "" : "es"))",
+                     "\(available)", "≥ 9,500", Self.verdict(atTarget ? available >= 9500 : nil)))
+        rows.append(("client registration (POST clients, not timed by the issue)", Self.seconds(registerSeconds), "—", "—"))
+        rows.append(("time until all available (swarm start → node_states)", Self.seconds(availableSeconds), "—", "—"))
+        let perAgent = perAgentBytes
+        rows.append(("server RSS total (baseline before agents)",
+                     "\(Self.megabytes(rss)) (\(Self.megabytes(rssBaseline)))", "—", "—"))
+        rows.append(("server RSS per agent (total − baseline) / N",
+                     perAgent.map { String(format: "%.1f KB", Double($0) / 1024) } ?? "—", "≤ 30 KB",
+                     Self.verdict(perAgent.map { $0 <= 30 * 1024 })))
+        rows.append(("server open files", serverFiles.map(String.init) ?? "—", "—", "—"))
+        rows.append(("server CPU while idle heartbeating (10 s interval)",
+                     idleCPUPercent.map { String(format: "%.2f %% of one core", $0) } ?? "—", "≤ 5 %",
+                     Self.verdict(atTarget ? idleCPUPercent.map { $0 <= 5 } : idleCPUPercent.map { $0 <= 5 })))
+        rows.append(("swarm CPU at the same time (all swarm processes)",
+                     swarmIdleCPUPercent.map { String(format: "%.2f %% of one core", $0) } ?? "—", "—", "—"))
+        let big = Self.median(bigJob)
+        rows.append(("job over all \(size) nodes, POST → complete, p50 / max of \(bigJob.count)",
+                     "\(Self.millis(big)) / \(Self.millis(bigJob.max()))", "≤ 1 s (p50, at 9,500)",
+                     Self.verdict(big.map { $0 <= 1 })))
+        if bigJobStatuses.contains(where: { $0 != "complete" }) {
+            rows.append(("  statuses of those jobs", bigJobStatuses.joined(separator: ", "), "complete", "**missed**"))
+        }
+        let single = Self.median(singleJob)
+        rows.append(("single-node job, POST → complete, p50 / max of \(singleJob.count)",
+                     "\(Self.millis(single)) / \(Self.millis(singleJob.max()))", "≤ 10 ms + command (0 here)",
+                     Self.verdict(single.map { $0 <= 0.010 })))
+        rows.append(("silent nodes (\(muted) = 1 %) marked offline: first / last",
+                     "\(Self.seconds(deadFirst)) / \(Self.seconds(deadLast)) (\(deadDetected) of \(muted))", "≤ 30 s",
+                     Self.verdict(deadLast.map { $0 <= 30 && deadDetected == muted })))
+        rows.append(("nodes falsely marked offline meanwhile (max seen)", "\(falseOffline)", "0",
+                     Self.verdict(muted > 0 ? falseOffline == 0 : nil)))
+        rows.append(("kill -9 + restart → all \(size - muted) live agents available",
+                     "\(Self.seconds(restartSeconds)) (\(restartAvailable) available)", "≤ 60 s",
+                     Self.verdict(restartSeconds.map { $0 <= 60 })))
+        rows.append(("peak server CPU during the reconnect (1 s samples)",
+                     restartPeakCPU.map { String(format: "%.0f %% of one core", $0) } ?? "—", "—", "—"))
+        var text = "### \(size) agents\n\n| measure | figure | target (issue 5) | verdict |\n|---|---|---|---|\n"
+        for r in rows { text += "| \(r.0) | \(r.1) | \(r.2) | \(r.3) |\n" }
+        for n in notes { text += "\n- \(n)" }
+        return text + (notes.isEmpty ? "" : "\n")
+    }
+}

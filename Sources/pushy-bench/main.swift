@@ -1,2 +1,0 @@
-import PushySwarm
-print("pushy-bench: not yet")
