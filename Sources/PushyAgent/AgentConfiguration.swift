@@ -18,14 +18,38 @@ public struct AgentConfiguration: Sendable {
     public var attributes: [(String, String)] = []
     /// Where `file` payloads are written.
     public var fileDir: String = NSTemporaryDirectory() + "pushy"
-    /// Connect without CURVE when the server offers none (spec 4.5).
-    public var allowUnencrypted: Bool = true
+    /// Connect without CURVE when the server offers none (spec 4.5); off by default, as in the reference.
+    public var allowUnencrypted: Bool = false
     /// Report node attributes to the server at start (so search finds the node).
     public var reportNode: Bool = true
     /// Largest stdout+stderr sent back with a result, bytes (spec 7.2 `max_body_size`).
     public var maxBodySize: Int = 63_000
-    /// Grace period between SIGTERM and SIGKILL when a job is aborted, seconds.
+    /// Grace period between SIGTERM and SIGKILL when a job is aborted or times out, seconds.
     public var killGracePeriod: Double = 5
+    /// The agent kills a job this many seconds after the commit's `run_timeout` (spec 12 point 2).
+    /// While connected, the server's own timeout comes first (it marks the node `timed_out` and
+    /// sends `abort`, which kills the job); the agent's deadline is the fallback for a lost server.
+    public var runTimeoutMargin: Double = 2
+    /// Job `env` keys that may overwrite the agent's environment; nil allows all. With a list, any
+    /// other key is passed as `CHEF_PUSH_ENV_<key>` instead (spec 7.2, 7.3).
+    public var allowedOverwritableEnvVars: [String]? = nil
+    /// The lock file of `lock: true` whitelist entries; nil means `defaultLockPath`.
+    public var lockFile: String? = nil
+    /// Most bytes per stream sent live in `output` messages for one job; the final result still
+    /// carries the tail (spec 12 point 8).
+    public var liveOutputLimit: Int = 1 << 20
+
+    /// Chef's default lock file, `<file_cache_path>/chef-client-running.pid`, where the usual
+    /// `/var/chef/cache` exists (so `lock: true` excludes a concurrent chef-client run); else the
+    /// same name in `fileDir`.
+    public var defaultLockPath: String {
+        if let lockFile { return lockFile }
+        var isDir: ObjCBool = false
+        if FileManager.default.fileExists(atPath: "/var/chef/cache", isDirectory: &isDir), isDir.boolValue {
+            return "/var/chef/cache/chef-client-running.pid"
+        }
+        return fileDir + "/chef-client-running.pid"
+    }
 
     public init(serverURL: String, nodeName: String, key: RSAPrivateKey, whitelist: Whitelist) {
         self.serverURL = serverURL

@@ -14,17 +14,23 @@ public actor PushyAgentRuntime {
     let rest: PushyRESTClient
     let context: ZMQContext
     let processes: ProcessRunner
+    let locks = FileLocks()
     /// This process's id, constant across reconfigures (spec 5.1).
     public nonisolated let incarnationId = UUID().uuidString.lowercased()
     let hostName = NodeFacts.hostName()
+    /// This process's CURVE key pair, kept across reconfigures (spec 4.1).
+    let curveKeys: CurveKeyPair
 
     var runner: AgentRunner
     var session: Session?
     var generation = 0
-    var childPid: pid_t = 0
+    /// The job whose process is running (nil once it exited or was aborted).
+    var current: RunningJob?
+    /// Aborted jobs whose processes are being killed; their files go when they exit.
+    var dropped: [String: ProcessRunner.Handle] = [:]
     var reconfigureAt: Double?
     /// What the agent has seen, for tests and logs.
-    public private(set) var stats = Stats()
+    public internal(set) var stats = Stats()
 
     public struct Stats: Sendable {
         public var configFetches = 0
@@ -44,6 +50,8 @@ public actor PushyAgentRuntime {
         var onlineCounter = 0
         var configuredAt: Double
         var lastServerSequence = -1
+        /// Whether anything arrived on the command socket since connecting (CURVE liveness proof).
+        var heardCommand = false
     }
 
     public init(config: AgentConfiguration, logger: Logger = Logger(label: "pushy-client")) throws {
@@ -53,7 +61,8 @@ public actor PushyAgentRuntime {
                                          timeout: .seconds(15))
         self.context = try ZMQContext(ioThreads: 1, maxSockets: 64)
         self.processes = ProcessRunner(workDir: config.fileDir)
-        self.runner = AgentRunner(whitelist: config.whitelist)
+        self.runner = AgentRunner(whitelist: config.whitelist, defaultLockPath: config.defaultLockPath)
+        self.curveKeys = try CurveKeyPair.generate()
     }
 
     static func now() -> Double { Date().timeIntervalSince1970 }
@@ -81,12 +90,14 @@ public actor PushyAgentRuntime {
             await serveSession()
         }
         closeSession()
-        if childPid > 0 { ProcessRunner.killGroup(childPid, grace: config.killGracePeriod) }
+        stopCurrentJob()
+        locks.releaseAll()
     }
 
     /// Fetches the config, reports the node and opens both sockets (spec 5.4 steps 1–3).
     func connect() async throws {
-        let nodeConfig = try await rest.config(node: config.nodeName)
+        // Our CURVE public key travels as `ccpk` so the server's ZAP handler admits it (spec 4.5).
+        let nodeConfig = try await rest.config(node: config.nodeName, ccpk: curveKeys.publicKey)
         stats.configFetches += 1
         let key = try SessionKey.decrypt(base64: nodeConfig.encodedSessionKey, with: config.key)
         let serverKey = try RSAPublicKey(pemRepresentation: nodeConfig.publicKey)
@@ -101,7 +112,7 @@ public actor PushyAgentRuntime {
         }
         let transport = try ZMQAgentTransport(context: context, options: .init(
             subEndpoint: nodeConfig.outAddr, dealerEndpoint: nodeConfig.commandAddr,
-            curveServerKey: nil, curveKeyPair: nil))
+            curveServerKey: nodeConfig.curvePublicKey, curveKeyPair: nodeConfig.curvePublicKey == nil ? nil : curveKeys))
         closeSession()
         generation += 1
         reconfigureAt = nil
@@ -153,6 +164,11 @@ public actor PushyAgentRuntime {
             reconfigure()
             return false
         }
+        if !s.heardCommand, now - s.configuredAt >= Self.commandSilenceLimit {
+            logger.warning("No messages being received on command port in \(Int(Self.commandSilenceLimit))s. Possible encryption problem? Reconfiguring.")
+            reconfigure()
+            return false
+        }
         s.offlineCounter += 1
         session = s
         if now - s.configuredAt > Double(s.nodeConfig.lifetime) * Double.random(in: 0.9...1.0), reconfigureAt == nil {
@@ -201,7 +217,12 @@ public actor PushyAgentRuntime {
         }
     }
 
+    /// Seconds without any command-channel message after connecting before the agent assumes
+    /// the encrypted channel is broken and refetches its config (spec 4.5).
+    static let commandSilenceLimit = 4.0
+
     func handleCommand(_ frames: [[UInt8]]) {
+        session?.heardCommand = true
         guard let s = session, frames.count == 2,
               MessageSigner.verifyHMAC(header: frames[0], body: frames[1], key: s.sessionKey),
               let m = try? ServerMessage.parse(frames[1])
@@ -214,91 +235,34 @@ public actor PushyAgentRuntime {
             return
         }
         switch m.messageType {
-        case .commit: perform(runner.commit(m, checks: Self.checks))
+        case .commit: perform(runner.commit(m, checks: checks))
         case .run: perform(runner.run(jobId: m.jobId))
         case .abort: perform(runner.abort())
         case .ack, .heartbeat, nil: break
         }
     }
 
-    static let checks = AgentRunner.Checks(
-        userExists: { getpwnam($0) != nil },
-        directoryExists: { path in
-            var isDir: ObjCBool = false
-            return FileManager.default.fileExists(atPath: path, isDirectory: &isDir) && isDir.boolValue
-        })
-
     // MARK: Outbound
-
-    func perform(_ outputs: [AgentRunner.Output], result: ProcessRunner.Result? = nil) {
-        for o in outputs {
-            switch o {
-            case .send(let type, let jobId, let reason):
-                var stdout: String? = nil, stderr: String? = nil
-                if let result, case .running = runner.state {} else if let result, capturing {
-                    (stdout, stderr) = Self.fit(result, limit: config.maxBodySize)
-                }
-                send(type, jobId: jobId, reason: reason, stdout: stdout, stderr: stderr, exitStatus: result.map { Int($0.status) })
-            case .spawn(let plan):
-                start(plan)
-            case .kill:
-                if childPid > 0 { ProcessRunner.killGroup(childPid, grace: config.killGracePeriod) }
-                childPid = 0
-            }
-        }
-    }
-
-    var capturing = false
-
-    func start(_ plan: AgentRunner.Plan) {
-        var env = ProcessInfo.processInfo.environment
-        for (k, v) in plan.env { env[k] = v }
-        env["CHEF_PUSH_NODE_NAME"] = config.nodeName
-        env["CHEF_PUSH_JOB_ID"] = plan.jobId
-        capturing = plan.capture
-        stats.jobsRun += 1
-        do {
-            childPid = try processes.spawn(plan, environment: env) { [weak self] result in
-                Task { await self?.processExited(jobId: plan.jobId, result: result) }
-            }
-            logger.info("job started", metadata: ["pushy.job": "\(plan.jobId)", "pushy.pid": "\(childPid)"])
-        } catch {
-            perform(runner.spawnFailed(jobId: plan.jobId, reason: "\(error)"))
-        }
-    }
-
-    func processExited(jobId: String, result: ProcessRunner.Result) {
-        childPid = 0
-        logger.info("job finished", metadata: ["pushy.job": "\(jobId)", "pushy.status": "\(result.status)"])
-        perform(runner.exited(jobId: jobId, status: result.status), result: result)
-    }
-
-    /// Keeps the tail of stdout and stderr within `limit` bytes together (spec 12 point 8).
-    static func fit(_ r: ProcessRunner.Result, limit: Int) -> (String, String) {
-        var out = r.stdout, err = r.stderr
-        if out.count + err.count > limit {
-            let half = limit / 2
-            let errKeep = min(err.count, max(half, limit - out.count))
-            let outKeep = min(out.count, limit - errKeep)
-            out = Array(out.suffix(outKeep))
-            err = Array(err.suffix(errKeep))
-        }
-        return (String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self))
-    }
 
     func sendHeartbeat() {
         send(.heartbeat, jobId: runner.jobId, reason: nil, jobState: runner.jobState)
     }
 
+    /// Whether the current server advertises a feature (`NodeConfig.features`).
+    func serverOffers(_ feature: String) -> Bool {
+        session?.nodeConfig.features.contains(feature) ?? false
+    }
+
+    /// Signs and queues a message; `fill` adds type-specific fields.
     func send(_ type: AgentMessageType, jobId: String?, reason: String?, jobState: AgentJobState? = nil,
-              stdout: String? = nil, stderr: String? = nil, exitStatus: Int? = nil) {
+              fill: (inout AgentMessage) -> Void = { _ in }) {
         guard var s = session, let org = config.orgName else { return }
         s.sequence += 1
         session = s
-        let msg = AgentMessage(
+        var msg = AgentMessage(
             node: config.nodeName, client: hostName, org: org, type: type, sequence: s.sequence, timestamp: Date(),
-            incarnationId: incarnationId, jobId: jobId, jobState: jobState, stdout: stdout, stderr: stderr,
-            reason: reason, exitStatus: type == .succeeded || type == .failed ? exitStatus : nil)
+            incarnationId: incarnationId, jobId: jobId, jobState: jobState, reason: reason)
+        fill(&msg)
         if !s.transport.send(MessageSigner.hmacFrames(body: msg.bodyBytes, key: s.sessionKey)) {
             logger.warning("could not queue \(type.rawValue); reconnecting")
             reconfigureAt = Self.now()

@@ -8,6 +8,10 @@ import PushyStore
 /// a plain string (spec 2.1).
 public enum APIError: Error, Sendable {
     case auth(AuthError)
+    /// Config request without the agent's CURVE key (spec 4.5): 400.
+    case missingCCPK
+    /// A `ccpk` that is not a 40-character Z85 key: 401.
+    case badCCPK
     case unknownOrg(String)
     case unknownPrincipal(String)
     case notInOrg(user: String, org: String)
@@ -25,6 +29,8 @@ public enum APIError: Error, Sendable {
     var status: HTTPResponse.Status {
         switch self {
         case .auth(let e): .init(code: e.httpStatus)
+        case .missingCCPK: .badRequest
+        case .badCCPK: .unauthorized
         case .unknownOrg, .notFound: .notFound
         case .unknownPrincipal: .unauthorized
         case .notInOrg, .forbidden: .forbidden
@@ -41,6 +47,8 @@ public enum APIError: Error, Sendable {
     var message: String {
         switch self {
         case .auth(let e): e.message
+        case .missingCCPK: "Missing ccpk"
+        case .badCCPK: "Bad ccpk"
         case .unknownOrg(let o): "organization '\(o)' does not exist."
         case .unknownPrincipal(let n):
             "Failed to authenticate as '\(n)'. Ensure that your node_name and client key are correct."
@@ -57,7 +65,7 @@ public enum APIError: Error, Sendable {
     /// The reference uses an array for auth/authz errors and a string for everything else.
     var usesArrayBody: Bool {
         switch self {
-        case .auth, .unknownOrg, .unknownPrincipal, .notInOrg, .forbidden: true
+        case .auth, .missingCCPK, .badCCPK, .unknownOrg, .unknownPrincipal, .notInOrg, .forbidden: true
         default: false
         }
     }

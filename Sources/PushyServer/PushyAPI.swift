@@ -5,6 +5,7 @@ import NIOCore
 import PushyCore
 import PushyProtocol
 import PushyStore
+import PushyZMQ
 
 /// The REST API (spec 2) plus the inventory endpoints that replace the Chef server (spec 12.12).
 struct PushyAPI: Sendable {
@@ -17,6 +18,9 @@ struct PushyAPI: Sendable {
     let serverPublicKeyPEM: String
     /// Actual ports (they may have been picked by the OS).
     let ports: ServerPorts
+    /// The command channel's CURVE public key (nil when CURVE is disabled).
+    let curvePublicKey: String?
+    let curveAllowList: CurveAllowList
 
     static let maxBody = 1_000_000
     static let methods: [HTTPRequest.Method] = [.get, .post, .put, .delete, .patch, .head]
@@ -104,6 +108,15 @@ struct PushyAPI: Sendable {
 
     func nodeConfig(_ request: Request, _ context: Context, _ body: [UInt8]) async throws(APIError) -> Response {
         let orgName = param(context, "org"), node = param(context, "node")
+        // The ccpk check comes before signature verification, as in the reference (spec 4.5).
+        var clientKey: [UInt8]? = nil
+        if curvePublicKey != nil {
+            guard let ccpk = request.uri.queryParameters.get("ccpk").map({ $0.removingPercentEncoding ?? $0 }) else {
+                throw .missingCCPK
+            }
+            guard ccpk.utf8.count == 40, let raw = Z85.decode(ccpk), raw.count == 32 else { throw .badCCPK }
+            clientKey = raw
+        }
         let p = try await authenticate(request, org: orgName, body: body)
         if p.isUser {
             try requireReader(p)
@@ -114,6 +127,7 @@ struct PushyAPI: Sendable {
         do { requestorKey = try RSAPublicKey(pemRepresentation: p.record.publicKey) } catch {
             throw .internalError("stored public key of '\(p.name)' is unreadable")
         }
+        if let clientKey { curveAllowList.register(clientKey) }
         let key = await engine.sessionKey(org: orgName, node: node)
         let encrypted: String
         do { encrypted = try SessionKey(bytes: key).encrypted(for: requestorKey) } catch {
@@ -122,7 +136,7 @@ struct PushyAPI: Sendable {
         var c = NodeConfig(
             host: config.advertisedHost, outAddr: "tcp://\(config.advertisedHost):\(ports.heartbeat)",
             commandAddr: "tcp://\(config.advertisedHost):\(ports.command)", interval: config.heartbeatInterval,
-            node: node, organization: orgName, publicKey: serverPublicKeyPEM, curvePublicKey: nil,
+            node: node, organization: orgName, publicKey: serverPublicKeyPEM, curvePublicKey: curvePublicKey,
             encodedSessionKey: encrypted, incarnationId: engine.incarnationId)
         c.lifetime = config.configLifetime
         c.maxMessageSkew = config.maxMessageSkew

@@ -20,6 +20,8 @@ public final class PushyServerApp: Service, Sendable {
     let apiPort: AsyncStream<Int>
     let apiPortContinuation: AsyncStream<Int>.Continuation
     let portBox = PortBox()
+    let curve: CurveKeyPair?
+    let allowList: CurveAllowList
 
     public static func build(config: ServerConfiguration, logger: Logger = Logger(label: "pushy-server")) async throws -> PushyServerApp {
         let keyPEM: String
@@ -34,21 +36,32 @@ public final class PushyServerApp: Service, Sendable {
             logger.warning("jobs left unfinished by the previous run are now crashed", metadata: ["pushy.jobs": "\(crashed)"])
         }
         let context = try ZMQContext(ioThreads: 1, maxSockets: 20_000)
+        // A fresh CURVE key pair per start (spec 4.5); the ZAP handler admits only client keys
+        // registered by a signed config request in the last 60 s.
+        let curve: CurveKeyPair? = config.disableCurveEncryption ? nil : try CurveKeyPair.generate()
+        let allowList = CurveAllowList()
+        var options = ZMQServerTransport.Options(
+            routerEndpoint: "tcp://\(config.listenAddress):\(config.commandPort)",
+            pubEndpoint: "tcp://\(config.listenAddress):\(config.heartbeatPort)")
+        if let curve {
+            options.curveSecretKey = curve.secretKey
+            options.zapAuthorizer = { @Sendable key in allowList.admits(key) }
+        }
         let transport: ZMQServerTransport
         do {
-            transport = try ZMQServerTransport(context: context, options: .init(
-                routerEndpoint: "tcp://\(config.listenAddress):\(config.commandPort)",
-                pubEndpoint: "tcp://\(config.listenAddress):\(config.heartbeatPort)"))
+            transport = try ZMQServerTransport(context: context, options: options)
         } catch {
             throw ServerStartError("cannot listen on the ZeroMQ ports (command \(config.commandPort), heartbeat \(config.heartbeatPort)) at \(config.listenAddress): \(error)")
         }
         await engine.attach(transport)
         return PushyServerApp(config: config, engine: engine, store: store, transport: transport, context: context,
-                              logger: logger, serverKey: serverKey)
+                              logger: logger, serverKey: serverKey, curve: curve, allowList: allowList)
     }
 
     init(config: ServerConfiguration, engine: CommandEngine, store: any PushyStore, transport: ZMQServerTransport,
-         context: ZMQContext, logger: Logger, serverKey: RSAPrivateKey) {
+         context: ZMQContext, logger: Logger, serverKey: RSAPrivateKey, curve: CurveKeyPair?, allowList: CurveAllowList) {
+        self.curve = curve
+        self.allowList = allowList
         self.config = config
         self.engine = engine
         self.store = store
@@ -98,7 +111,8 @@ public final class PushyServerApp: Service, Sendable {
     func runHTTP() async throws {
         let api = PushyAPI(
             config: config, store: store, engine: engine, serverPublicKeyPEM: serverKey.publicKey.pemRepresentation,
-            ports: ServerPorts(api: config.apiPort, heartbeat: transport.pubPort, command: transport.routerPort))
+            ports: ServerPorts(api: config.apiPort, heartbeat: transport.pubPort, command: transport.routerPort),
+            curvePublicKey: curve?.publicKey, curveAllowList: allowList)
         let box = portBox
         let cont = apiPortContinuation
         let app = Application(

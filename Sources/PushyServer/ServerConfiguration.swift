@@ -36,6 +36,9 @@ public struct ServerConfiguration: Sendable, Codable, Equatable {
     public var authSkew: Double = 900
     /// How often agents refetch their config, seconds.
     public var configLifetime: Int = 3600
+    /// Turn off CURVE on the command channel and the `ccpk` requirement (spec 3.4); only for
+    /// agents that cannot do CURVE.
+    public var disableCurveEncryption: Bool = false
     /// Live output kept per node and stream while a job runs, bytes (spec 12 point 8).
     public var outputCap: Int = 1 << 20
     /// SSE keep-alive period, seconds.
@@ -55,6 +58,7 @@ public struct ServerConfiguration: Sendable, Codable, Equatable {
         case waitCompleteTime = "wait_complete_time", rehabInterval = "rehab_interval"
         case maxMessageSkew = "max_message_skew", maxBodySize = "max_body_size", authSkew = "auth_skew"
         case configLifetime = "config_lifetime", defaultOrg = "default_org"
+        case disableCurveEncryption = "disable_curve_encryption"
         case outputCap = "output_cap", keepAliveTime = "keep_alive_time", orgFeedExpiration = "org_feed_expiration"
     }
 
@@ -82,6 +86,7 @@ public struct ServerConfiguration: Sendable, Codable, Equatable {
         try take(.configLifetime, \.configLifetime)
         try take(.defaultOrg, \.defaultOrg)
         try take(.outputCap, \.outputCap)
+        try take(.disableCurveEncryption, \.disableCurveEncryption)
         try take(.keepAliveTime, \.keepAliveTime)
         try take(.orgFeedExpiration, \.orgFeedExpiration)
         self = d

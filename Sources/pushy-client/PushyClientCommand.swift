@@ -12,11 +12,21 @@ struct PushyClientCommand: AsyncParsableCommand {
         commandName: "pushy-client",
         abstract: "The Pushy agent: keeps a node connected to a Pushy server and runs whitelisted commands.",
         discussion: """
-            Settings come from flags, then from --config (a JSON file with the keys server_url, node_name,
-            client_key, whitelist, roles, environment, tags, attributes, file_dir). Whitelist entries map a
-            job command to the command line that runs: 'NAME=COMMAND LINE', or '/REGEX/=COMMAND LINE' where
-            \\1 in the command line is replaced by the regex's first group. With no whitelist, only
-            'chef-client' is allowed.
+            Settings come from flags, then from --config (a JSON file with the keys server_url, node_name, \
+            client_key, whitelist, roles, environment, tags, attributes, file_dir, allowed_overwritable_env_vars, \
+            max_body_size, lockfile).
+
+            Whitelist entries map a job command to the command line that runs: 'NAME=COMMAND LINE', or \
+            '/REGEX/=COMMAND LINE' where \\1 in the command line is replaced by the regex's first group. With no \
+            whitelist, only 'chef-client' is allowed. A config-file entry {"command_line": "...", "lock": true} \
+            (or "lock": "/path") takes that lock file with a non-blocking flock before accepting a job and refuses \
+            the job while another process holds it; true means --lockfile, else \
+            /var/chef/cache/chef-client-running.pid when /var/chef/cache exists, else FILE_DIR/chef-client-running.pid.
+
+            Jobs get the job's env (when --allowed-overwritable-env-var is given, other keys arrive as \
+            CHEF_PUSH_ENV_<KEY>), CHEF_PUSH_NODE_NAME, CHEF_PUSH_JOB_ID and, with a file, CHEF_PUSH_JOB_FILE. \
+            Running a job as another user needs the agent to run as root. Abort and run timeouts kill the \
+            job's whole process group (SIGTERM, then SIGKILL).
             """)
 
     @Option(name: [.short, .long], help: "JSON config file.") var config: String?
@@ -31,7 +41,16 @@ struct PushyClientCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Tag of this node, searchable as tags:NAME (repeatable).") var tag: [String] = []
     @Option(name: .long, help: "Attribute KEY=VALUE, searchable as KEY:VALUE (repeatable).") var attribute: [String] = []
     @Option(name: [.customShort("d"), .long], help: "Directory for job files and output.") var fileDir: String?
+    @Option(name: .long, help: ArgumentHelp(
+        "Job env key that may overwrite the agent's environment (repeatable); when any is given, other keys arrive as CHEF_PUSH_ENV_<KEY>.",
+        valueName: "KEY"))
+    var allowedOverwritableEnvVar: [String] = []
+    @Option(name: [.customShort("M"), .long], help: "Most bytes of stdout+stderr returned with a result (default 63000; the tail is kept).")
+    var maxBodySize: Int?
+    @Option(name: .long, help: "Lock file of whitelist entries with \"lock\": true.") var lockfile: String?
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel: String = "info"
+    @Flag(name: .long, help: "Connect without CURVE encryption when the server offers none (config key allow_unencrypted).")
+    var allowUnencrypted = false
 
     func run() async throws {
         let file = try loadFile()
@@ -78,6 +97,20 @@ struct PushyClientCommand: AsyncParsableCommand {
         }
         c.attributes = attrs
         if let d = fileDir ?? file["file_dir"]?.stringValue { c.fileDir = d }
+        if !allowedOverwritableEnvVar.isEmpty {
+            c.allowedOverwritableEnvVars = allowedOverwritableEnvVar
+        } else if let list = file["allowed_overwritable_env_vars"], !list.isNull {
+            guard let keys = list.arrayValue?.compactMap(\.stringValue), keys.count == list.arrayValue?.count else {
+                throw ValidationError("allowed_overwritable_env_vars in \(config ?? ""): expected a list of strings")
+            }
+            c.allowedOverwritableEnvVars = keys
+        }
+        if let m = maxBodySize ?? file["max_body_size"]?.intValue {
+            guard m >= 1024 else { throw ValidationError("--max-body-size must be at least 1024 bytes") }
+            c.maxBodySize = m
+        }
+        if let l = lockfile ?? file["lockfile"]?.stringValue { c.lockFile = l }
+        c.allowUnencrypted = allowUnencrypted || file["allow_unencrypted"]?.boolValue == true
         guard let level = Logger.Level(rawValue: logLevel) else {
             throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
         }

@@ -41,7 +41,8 @@ import Testing
 
         let ok = try pushy(c, ["job", "start", "--quorum", "90%", "ok", "--search", "role:webapp", "--poll-interval", "0.1"])
         #expect(ok.status == 0, "stderr: \(ok.stderr)")
-        #expect(ok.stdout.contains("c1") && ok.stdout.contains("c2") && !ok.stdout.contains("c3"))
+        let rows = ok.stdout.split(separator: "\n").compactMap { $0.split(separator: " ").first.map(String.init) }
+        #expect(rows.contains("c1") && rows.contains("c2") && !rows.contains("c3"), "stdout: \(ok.stdout)")
         #expect(ok.stdout.contains("complete"))
 
         let failed = try pushy(c, ["job", "start", "fail", "c1", "c2", "--poll-interval", "0.1"])

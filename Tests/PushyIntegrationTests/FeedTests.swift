@@ -161,10 +161,12 @@ final class MuteAgent: Sendable {
         let (key, _) = c.keys[name]!
         let rest = try PushyRESTClient(orgURL: c.orgURL, userId: name, key: key)
         try await rest.reportNode(NodeReport(name: name))
-        let config = try await rest.config(node: name)
+        let curve = try CurveKeyPair.generate()
+        let config = try await rest.config(node: name, ccpk: curve.publicKey)
         let session = try SessionKey.decrypt(base64: config.encodedSessionKey, with: key).bytes
         let transport = try ZMQAgentTransport(context: try ZMQContext(), options: .init(
-            subEndpoint: config.outAddr, dealerEndpoint: config.commandAddr))
+            subEndpoint: config.outAddr, dealerEndpoint: config.commandAddr,
+            curveServerKey: config.curvePublicKey, curveKeyPair: curve))
         let incarnation = UUID().uuidString
         let seq = Counter()
         @Sendable func send(_ type: AgentMessageType, jobId: String? = nil) {
