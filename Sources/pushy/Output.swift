@@ -18,18 +18,31 @@ struct FormatOptions: ParsableArguments {
 /// Printing helpers: stdout for results, stderr for progress and errors.
 enum Output {
     static func stderr(_ text: String) {
-        FileHandle.standardError.write(Data((text.hasSuffix("\n") ? text : text + "\n").utf8))
+        stderrBytes(Array((text.hasSuffix("\n") ? text : text + "\n").utf8))
     }
 
     /// Writes bytes to stdout as they are (captured output need not be text), after anything
-    /// `print` has buffered.
+    /// `print` has buffered. A reader that went away (`pushy job feed | head`) ends the CLI
+    /// quietly with 141, the shell's code for SIGPIPE, instead of crashing.
     static func stdoutBytes(_ bytes: some Collection<UInt8>) {
         fflush(nil)  // every C stream; `stdout` itself is not concurrency-safe to name
-        FileHandle.standardOutput.write(Data(bytes))
+        if !write(STDOUT_FILENO, Array(bytes)), errno == EPIPE { exit(141) }
     }
 
     static func stderrBytes(_ bytes: some Collection<UInt8>) {
-        FileHandle.standardError.write(Data(bytes))
+        _ = write(STDERR_FILENO, Array(bytes))
+    }
+
+    /// Writes everything (retrying short writes and EINTR); false on an error, with errno set.
+    private static func write(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
+        var done = 0
+        while done < bytes.count {
+            let n = bytes[done...].withUnsafeBytes { Foundation.write(fd, $0.baseAddress, $0.count) }
+            if n < 0, errno == EINTR { continue }
+            guard n > 0 else { return false }
+            done += n
+        }
+        return true
     }
 
     static func json(_ value: JSONValue) {
@@ -76,7 +89,7 @@ struct ProgressLine {
         guard text != last, !Terminal.isPrompting else { return }
         last = text
         if isTerminal {
-            FileHandle.standardError.write(Data("\r\u{1B}[K\(text)".utf8))
+            Output.stderrBytes(Array("\r\u{1B}[K\(text)".utf8))
         } else {
             Output.stderr(text)
         }
@@ -84,7 +97,7 @@ struct ProgressLine {
 
     /// Ends the in-place line so later output starts on a fresh line.
     mutating func finish() {
-        if isTerminal, last != nil { FileHandle.standardError.write(Data("\n".utf8)) }
+        if isTerminal, last != nil { Output.stderrBytes(Array("\n".utf8)) }
         last = nil
     }
 }
