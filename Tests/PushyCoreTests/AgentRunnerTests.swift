@@ -165,4 +165,135 @@ import Testing
         #expect(r.abort() == [.send(.aborted, jobId: nil, reason: nil)])
         #expect(r.state == .idle)
     }
+    // MARK: Lock entries (spec 7.2, 12 point 5)
+
+    static func lockRunner() throws -> AgentRunner {
+        try AgentRunner(whitelist: Whitelist(entries: [
+            WhitelistEntry(pattern: .exact("locked"), commandLine: "sleep 1", lock: .defaultLock),
+            WhitelistEntry(pattern: .exact("own"), commandLine: "sleep 1", lock: .path("/run/own.lock")),
+        ]), defaultLockPath: "/var/chef/cache/chef-client-running.pid")
+    }
+
+    /// Checks whose `tryLock` records the paths asked for and answers with `held`.
+    final class LockProbe: @unchecked Sendable {
+        var asked: [String] = []
+        func checks(held: Bool) -> AgentRunner.Checks {
+            AgentRunner.Checks(userExists: { _ in true }, directoryExists: { _ in true }, tryLock: { path in
+                self.asked.append(path)
+                return held ? "lock held: \(path)" : nil
+            })
+        }
+    }
+
+    @Test func heldLockIsNackedWithThePath() throws {
+        var r = try Self.lockRunner()
+        let probe = LockProbe()
+        let reason = Self.nackReason(r.commit(Self.commit(command: "own"), checks: probe.checks(held: true)))
+        #expect(reason == "lock held: /run/own.lock")
+        #expect(probe.asked == ["/run/own.lock"])
+        #expect(r.state == .idle)
+        #expect(r.heldLock == nil)
+    }
+
+    @Test func takenLockIsAckedAndReleasedWhenTheJobStarts() throws {
+        var r = try Self.lockRunner()
+        let probe = LockProbe()
+        #expect(r.commit(Self.commit(command: "locked"), checks: probe.checks(held: false))
+            == [.send(.ackCommit, jobId: Self.job, reason: nil)])
+        #expect(probe.asked == ["/var/chef/cache/chef-client-running.pid"])
+        #expect(r.heldLock == "/var/chef/cache/chef-client-running.pid")
+        guard case .committed(let plan) = r.state else { Issue.record("not committed"); return }
+        #expect(r.run(jobId: Self.job) == [
+            .send(.ackRun, jobId: Self.job, reason: nil), .releaseLock("/var/chef/cache/chef-client-running.pid"),
+            .spawn(plan),
+        ])
+        #expect(r.heldLock == nil)
+    }
+
+    @Test func abortWhileCommittedReleasesTheLock() throws {
+        var r = try Self.lockRunner()
+        _ = r.commit(Self.commit(command: "own"), checks: LockProbe().checks(held: false))
+        #expect(r.abort() == [.releaseLock("/run/own.lock"), .send(.aborted, jobId: Self.job, reason: nil)])
+        #expect(r.heldLock == nil)
+    }
+
+    @Test func otherNacksDoNotTakeTheLock() throws {
+        var r = try Self.lockRunner()
+        let probe = LockProbe()
+        var checks = probe.checks(held: false)
+        checks.directoryExists = { _ in false }
+        #expect(Self.nackReason(r.commit(Self.commit(command: "locked", dir: "/nope"), checks: checks))?
+            .contains("directory") == true)
+        #expect(probe.asked.isEmpty, "a nacked commit never takes the lock")
+        #expect(r.heldLock == nil)
+    }
+
+    // MARK: Users, files
+
+    @Test func anotherUserNeedsRoot() throws {
+        var r = try Self.runner()
+        let notRoot = AgentRunner.Checks(userExists: { _ in true }, directoryExists: { _ in true },
+                                         canRunAs: { $0 == "me" })
+        #expect(Self.nackReason(r.commit(Self.commit(user: "deploy"), checks: notRoot))
+            == "cannot run as deploy: the agent is not root")
+        #expect(r.commit(Self.commit(user: "me"), checks: notRoot) == [.send(.ackCommit, jobId: Self.job, reason: nil)])
+    }
+
+    @Test func undecodableBase64FileIsNacked() throws {
+        var r = try Self.runner()
+        #expect(Self.nackReason(r.commit(Self.commit(file: "base64:abc"), checks: Self.allOK))?.contains("base64") == true)
+    }
+
+    @Test func fileParameterDecodes() {
+        #expect(AgentRunner.decodeFile("raw:héllo\n") == Array("héllo\n".utf8))
+        #expect(AgentRunner.decodeFile("raw:") == [])
+        #expect(AgentRunner.decodeFile("base64:/wAB") == [0xFF, 0x00, 0x01])
+        #expect(AgentRunner.decodeFile("base64:aGVs\nbG8=") == Array("hello".utf8), "line breaks are skipped")
+        #expect(AgentRunner.decodeFile("text:x") == nil)
+    }
+
+    // MARK: Environment (spec 7.3)
+
+    static func plan(env: [(String, String)]) -> AgentRunner.Plan {
+        AgentRunner.Plan(jobId: job, commandLine: "x", lock: nil, user: nil, dir: nil, env: env, file: nil,
+                         capture: false, runTimeout: nil)
+    }
+
+    @Test func jobEnvIsAddedAndPushVariablesWin() {
+        let env = AgentRunner.environment(
+            base: ["PATH": "/bin", "CHEF_PUSH_JOB_FILE": "/stale"],
+            plan: Self.plan(env: [("PATH", "/opt/bin"), ("A", "1"), ("CHEF_PUSH_NODE_NAME", "fake"), ("CHEF_PUSH_JOB_ID", "x")]),
+            nodeName: "web1", allowedOverwritable: nil, jobFile: nil)
+        #expect(env == ["PATH": "/opt/bin", "A": "1", "CHEF_PUSH_NODE_NAME": "web1", "CHEF_PUSH_JOB_ID": Self.job])
+    }
+
+    @Test func keysOutsideTheAllowedListAreRenamed() {
+        let env = AgentRunner.environment(
+            base: ["PATH": "/bin"], plan: Self.plan(env: [("PATH", "/opt/bin"), ("LANG", "C")]),
+            nodeName: "web1", allowedOverwritable: ["LANG"], jobFile: "/tmp/pushy_file1")
+        #expect(env == ["PATH": "/bin", "CHEF_PUSH_ENV_PATH": "/opt/bin", "LANG": "C", "CHEF_PUSH_NODE_NAME": "web1",
+                        "CHEF_PUSH_JOB_ID": Self.job, "CHEF_PUSH_JOB_FILE": "/tmp/pushy_file1"])
+        let none = AgentRunner.environment(base: [:], plan: Self.plan(env: [("A", "1")]), nodeName: "n",
+                                           allowedOverwritable: [], jobFile: nil)
+        #expect(none["A"] == nil && none["CHEF_PUSH_ENV_A"] == "1", "an empty list allows nothing")
+    }
+
+    // MARK: Run timeout (spec 12 point 2)
+
+    @Test func runTimeoutKillsThenReportsFailedWithTheReason() throws {
+        var r = try Self.runner()
+        _ = r.commit(Self.commit(), checks: Self.allOK)
+        #expect(r.runTimedOut(jobId: Self.job, seconds: 30).isEmpty, "not running yet")
+        _ = r.run(jobId: Self.job)
+        #expect(r.runTimedOut(jobId: Self.other, seconds: 30).isEmpty)
+        #expect(r.runTimedOut(jobId: Self.job, seconds: 30) == [.kill(jobId: Self.job)])
+        #expect(r.runTimedOut(jobId: Self.job, seconds: 30).isEmpty, "only once")
+        #expect(r.state == .running(jobId: Self.job), "still running until the process is gone")
+        #expect(r.exited(jobId: Self.job, status: 0) == [.send(.failed, jobId: Self.job, reason: "run timeout (30 s) reached")])
+        #expect(r.state == .idle)
+        // The next job is judged by its own exit status.
+        _ = r.commit(Self.commit(Self.other), checks: Self.allOK)
+        _ = r.run(jobId: Self.other)
+        #expect(r.exited(jobId: Self.other, status: 0) == [.send(.succeeded, jobId: Self.other, reason: nil)])
+    }
 }

@@ -1,10 +1,33 @@
 #ifndef CPUSHYSYS_H
 #define CPUSHYSYS_H
 #include <spawn.h>
+#include <sys/types.h>
 
 /// posix_spawn file actions that glibc declares but Swift's Glibc module does not import.
 /// Close every descriptor >= lowfd in the child (so jobs never inherit the agent's sockets).
 int pushy_spawn_addclosefrom(posix_spawn_file_actions_t *actions, int lowfd);
 /// Change the child's working directory before exec.
 int pushy_spawn_addchdir(posix_spawn_file_actions_t *actions, const char *path);
+
+/// How `pushy_spawn_job` starts a job's process. Every string and array is prepared by the
+/// caller: between fork and exec the child only makes async-signal-safe system calls.
+typedef struct {
+    const char *path;            ///< program to exec
+    char *const *argv;           ///< NULL-terminated
+    char *const *envp;           ///< NULL-terminated
+    const char *stdout_path;     ///< opened O_WRONLY|O_CREAT|O_TRUNC 0600 as fd 1
+    const char *stderr_path;     ///< same, fd 2
+    const char *dir;             ///< working directory, or NULL
+    int change_user;             ///< when non-zero: setgroups(groups), setgid(gid), setuid(uid) before chdir/exec
+    uid_t uid;
+    gid_t gid;
+    const gid_t *groups;
+    int ngroups;
+} pushy_job_spawn;
+
+/// Forks a child in its own process group (pgid = pid) with default signal handling and an empty
+/// signal mask, stdin from /dev/null, stdout/stderr to the given files, descriptors >= 3 closed,
+/// optionally switched to another user, then execs. Returns 0 and sets *pid once exec succeeded;
+/// otherwise returns an errno and writes which step failed (a static string) to *failed_step.
+int pushy_spawn_job(const pushy_job_spawn *spec, pid_t *pid, const char **failed_step);
 #endif
