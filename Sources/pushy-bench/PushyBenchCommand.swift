@@ -52,7 +52,7 @@ struct PushyBenchCommand: AsyncParsableCommand {
         var results: [SizeResult] = []
         for n in wanted {
             print("== \(n) agents")
-            var r = SizeResult(size: n)
+            var r = SizeResult(size: n, interval: interval)
             do {
                 try await measure(&r, perProcess: perProcess)
             } catch {
@@ -146,15 +146,10 @@ struct PushyBenchCommand: AsyncParsableCommand {
             try await Task.sleep(for: .seconds(1))
             let states = try await admin.nodeStates()
             let now = Self.elapsed(since: t)
-            var falseNow = 0
-            for s in states where s.status == .offline && all.contains(s.nodeName) {
-                if muted.contains(s.nodeName) {
-                    if offlineAt[s.nodeName] == nil { offlineAt[s.nodeName] = now }
-                } else {
-                    falseNow += 1
-                }
-            }
-            r.falseOffline = max(r.falseOffline, falseNow)
+            // The server lists only nodes it has a session for: absent means offline.
+            let online = Set(states.filter { $0.status == .online }.map(\.nodeName))
+            for name in muted where !online.contains(name) && offlineAt[name] == nil { offlineAt[name] = now }
+            r.falseOffline = max(r.falseOffline, all.subtracting(muted).subtracting(online).count)
         }
         r.deadDetected = offlineAt.count
         r.deadFirst = offlineAt.values.min()

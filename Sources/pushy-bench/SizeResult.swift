@@ -3,6 +3,7 @@ import Foundation
 /// Everything measured for one swarm size.
 struct SizeResult {
     var size: Int
+    var interval = 10.0
     var processes = 0
     var registerSeconds: Double?
     var available = 0
@@ -56,9 +57,9 @@ struct SizeResult {
                      perAgent.map { String(format: "%.1f KB", Double($0) / 1024) } ?? "—", "≤ 30 KB",
                      Self.verdict(perAgent.map { $0 <= 30 * 1024 })))
         rows.append(("server open files", serverFiles.map(String.init) ?? "—", "—", "—"))
-        rows.append(("server CPU while idle heartbeating (10 s interval)",
+        rows.append(("server CPU while idle heartbeating (\(String(format: "%g", interval)) s interval)",
                      idleCPUPercent.map { String(format: "%.2f %% of one core", $0) } ?? "—", "≤ 5 %",
-                     Self.verdict(atTarget ? idleCPUPercent.map { $0 <= 5 } : idleCPUPercent.map { $0 <= 5 })))
+                     Self.verdict(idleCPUPercent.map { $0 <= 5 })))
         rows.append(("swarm CPU at the same time (all swarm processes)",
                      swarmIdleCPUPercent.map { String(format: "%.2f %% of one core", $0) } ?? "—", "—", "—"))
         let big = Self.median(bigJob)
@@ -74,12 +75,12 @@ struct SizeResult {
                      Self.verdict(single.map { $0 <= 0.010 })))
         rows.append(("silent nodes (\(muted) = 1 %) marked offline: first / last",
                      "\(Self.seconds(deadFirst)) / \(Self.seconds(deadLast)) (\(deadDetected) of \(muted))", "≤ 30 s",
-                     Self.verdict(deadLast.map { $0 <= 30 && deadDetected == muted })))
+                     Self.verdict(muted == 0 ? nil : (deadLast.map { $0 <= 30 } ?? false))))
         rows.append(("nodes falsely marked offline meanwhile (max seen)", "\(falseOffline)", "0",
                      Self.verdict(muted > 0 ? falseOffline == 0 : nil)))
         rows.append(("kill -9 + restart → all \(size - muted) live agents available",
                      "\(Self.seconds(restartSeconds)) (\(restartAvailable) available)", "≤ 60 s",
-                     Self.verdict(restartSeconds.map { $0 <= 60 })))
+                     Self.verdict(restartSeconds.map { $0 <= 60 } ?? (restartAvailable > 0 ? false : nil))))
         rows.append(("peak server CPU during the reconnect (1 s samples)",
                      restartPeakCPU.map { String(format: "%.0f %% of one core", $0) } ?? "—", "—", "—"))
         var text = "### \(size) agents\n\n| measure | figure | target (issue 5) | verdict |\n|---|---|---|---|\n"
