@@ -30,5 +30,12 @@ test: deps
 demo: build
 	@bash scripts/demo.sh $(BIN)
 
+## bench: release build, then pushy-bench (server + swarm processes on loopback); writes docs/performance.md.
+##        Quick run: make bench BENCH_ARGS="--sizes 1000 --quick"
+BENCH_ARGS ?=
+bench: deps
+	swift build -c release $(SWIFT_BUILD_FLAGS)
+	.build/release/pushy-bench --bin .build/release $(BENCH_ARGS)
+
 clean:
 	rm -rf .build
