@@ -9,6 +9,8 @@ public actor InMemoryStore: PushyStore {
     private var jobs: [String: JobRecord] = [:]
     private var jobNodeTable: [String: [String: JobNodeRecord]] = [:]
     private var outputs: [String: JobOutputRecord] = [:]
+    /// Groups, tokens and audit entries (`InMemoryStore+Identity.swift`).
+    var identity = IdentityTables()
 
     /// An `(org, name)` or `(jobId, node)` pair.
     private struct Key: Hashable {
@@ -28,11 +30,24 @@ public actor InMemoryStore: PushyStore {
 
     public func listOrgs() -> [OrgRecord] { orgs.values.sorted { byteOrder($0.name, $1.name) } }
 
+    public func deleteOrg(named name: String) -> Bool {
+        guard orgs.removeValue(forKey: name) != nil else { return false }
+        principals = principals.filter { $0.key.scope != name }
+        nodes = nodes.filter { $0.key.scope != name }
+        let gone = Set(jobs.values.filter { $0.org == name }.map(\.id))
+        jobs = jobs.filter { !gone.contains($0.key) }
+        jobNodeTable = jobNodeTable.filter { !gone.contains($0.key) }
+        outputs = outputs.filter { !gone.contains($0.value.jobId) }
+        identity.removeOrg(name)
+        return true
+    }
+
     public func createPrincipal(_ p: PrincipalRecord) throws(StoreError) {
         try requireOrg(p.org)
         let key = Key(scope: p.org, name: p.name)
         if principals[key] != nil { throw .duplicate("principal '\(p.name)' in organization '\(p.org)'") }
         principals[key] = p
+        if p.isAdmin { identity.addMember(org: p.org, group: "admins", GroupMember(p.type.groupMemberType, p.name)) }
     }
 
     public func principal(org: String, name: String) -> PrincipalRecord? {
@@ -46,7 +61,8 @@ public actor InMemoryStore: PushyStore {
     }
 
     public func deletePrincipal(org: String, name: String) -> Bool {
-        principals.removeValue(forKey: Key(scope: org, name: name)) != nil
+        identity.removePrincipalEverywhere(org: org, name: name)
+        return principals.removeValue(forKey: Key(scope: org, name: name)) != nil
     }
 
     public func upsertNode(_ n: NodeRecord) throws(StoreError) {
@@ -128,7 +144,7 @@ public actor InMemoryStore: PushyStore {
         outputs[jobId + "/" + node]
     }
 
-    private func requireOrg(_ name: String) throws(StoreError) {
+    func requireOrg(_ name: String) throws(StoreError) {
         if orgs[name] == nil { throw .notFound("organization '\(name)'") }
     }
 }

@@ -14,12 +14,18 @@ public protocol PushyStore: Sendable {
     func org(named: String) async throws(StoreError) -> OrgRecord?
     func listOrgs() async throws(StoreError) -> [OrgRecord]
 
+    /// Deletes the organization and everything in it (principals, groups, nodes, jobs, output,
+    /// tokens, audit entries). Returns whether it existed.
+    func deleteOrg(named: String) async throws(StoreError) -> Bool
+
     /// Throws `.duplicate` when `(org, name)` is taken (by a user or a client), `.notFound` without the org.
+    /// A principal with the legacy `isAdmin` flag is also added to the org's `admins` group.
     func createPrincipal(_ p: PrincipalRecord) async throws(StoreError)
     func principal(org: String, name: String) async throws(StoreError) -> PrincipalRecord?
     /// All principals of `org`, or only those of `type`.
     func listPrincipals(org: String, type: PrincipalType?) async throws(StoreError) -> [PrincipalRecord]
-    /// Returns whether a principal was deleted.
+    /// Returns whether a principal was deleted. Its group memberships go with it, so a later
+    /// principal of the same name inherits no rights.
     func deletePrincipal(org: String, name: String) async throws(StoreError) -> Bool
 
     /// Inserts the node or replaces every field of the existing one. `.notFound` without the org.
@@ -51,4 +57,37 @@ public protocol PushyStore: Sendable {
     func saveOutput(_ output: JobOutputRecord) async throws(StoreError)
     /// A node's captured output for a job, nil when none was stored.
     func output(jobId: String, node: String) async throws(StoreError) -> JobOutputRecord?
+
+    // MARK: Groups (nested; authorization resolves membership recursively)
+
+    /// `.duplicate` when the group exists, `.notFound` without the org.
+    func createGroup(org: String, name: String) async throws(StoreError)
+    func group(org: String, name: String) async throws(StoreError) -> GroupRecord?
+    /// Every group of the org with its members, by name.
+    func listGroups(org: String) async throws(StoreError) -> [GroupRecord]
+    /// Adds `member`, creating the group when it does not exist. Returns false when it was
+    /// already a member. `.notFound` without the org. Whether the member exists is the caller's check.
+    func addGroupMember(org: String, group: String, member: GroupMember) async throws(StoreError) -> Bool
+    /// Returns whether the member was removed.
+    func removeGroupMember(org: String, group: String, member: GroupMember) async throws(StoreError) -> Bool
+    /// Deletes the group and its entries in other groups. Returns whether it existed.
+    func deleteGroup(org: String, name: String) async throws(StoreError) -> Bool
+
+    // MARK: Enrolment tokens
+
+    /// `.duplicate` for a hash already stored, `.notFound` without the org.
+    func createEnrollmentToken(_ token: EnrollmentTokenRecord) async throws(StoreError)
+    func enrollmentToken(hash: String) async throws(StoreError) -> EnrollmentTokenRecord?
+    /// In one transaction: checks the token (it must belong to `client.org`, be unused and not
+    /// expired at `at`), creates `client` and marks the token used by it. Throws `.duplicate`
+    /// when the client's name is taken, and then the token stays unused.
+    func enroll(tokenHash: String, client: PrincipalRecord, at: Date) async throws(StoreError) -> EnrollmentOutcome
+
+    // MARK: Audit log
+
+    /// Appends an entry (its `id` is ignored) and returns the id it was given. `.notFound` without the org.
+    @discardableResult
+    func appendAudit(_ entry: AuditRecord) async throws(StoreError) -> Int64
+    /// The org's most recent `limit` entries, newest first.
+    func listAudit(org: String, limit: Int) async throws(StoreError) -> [AuditRecord]
 }

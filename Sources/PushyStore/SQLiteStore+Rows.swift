@@ -40,7 +40,7 @@ extension SQLiteStore {
         guard let type = PrincipalType(rawValue: typeText) else { throw .io("unknown principal type '\(typeText)'") }
         return PrincipalRecord(
             org: row["org"], name: row["name"], type: type, publicKey: row["public_key"],
-            isAdmin: row["is_admin"], createdAt: date(row, "created_at"))
+            isAdmin: row["is_admin"], isSuperuser: row["is_superuser"], createdAt: date(row, "created_at"))
     }
 
     static func node(_ row: Row) throws(StoreError) -> NodeRecord {

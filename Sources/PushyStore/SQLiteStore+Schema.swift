@@ -74,6 +74,52 @@ extension SQLiteStore {
                 );
                 """)
         }
+        migrator.registerMigration("v3-identity") { db in
+            // Groups replace the v1 is_admin flag for authorization; flagged users (only
+            // `pushy-server init` set it) become members of `admins` and server superusers.
+            try db.execute(sql: """
+                ALTER TABLE principals ADD COLUMN is_superuser INTEGER NOT NULL DEFAULT 0;
+                UPDATE principals SET is_superuser = 1 WHERE is_admin = 1 AND type = 'user';
+                CREATE TABLE groups (
+                    org TEXT NOT NULL REFERENCES orgs(name) ON DELETE CASCADE,
+                    name TEXT NOT NULL,
+                    PRIMARY KEY (org, name)
+                );
+                CREATE TABLE group_members (
+                    org TEXT NOT NULL,
+                    group_name TEXT NOT NULL,
+                    member_type TEXT NOT NULL CHECK (member_type IN ('user', 'client', 'group')),
+                    member_name TEXT NOT NULL,
+                    PRIMARY KEY (org, group_name, member_type, member_name),
+                    FOREIGN KEY (org, group_name) REFERENCES groups(org, name) ON DELETE CASCADE
+                );
+                CREATE INDEX group_members_by_member ON group_members (org, member_type, member_name);
+                INSERT INTO groups (org, name) SELECT DISTINCT org, 'admins' FROM principals WHERE is_admin = 1;
+                INSERT INTO group_members (org, group_name, member_type, member_name)
+                    SELECT org, 'admins', type, name FROM principals WHERE is_admin = 1;
+                CREATE TABLE enrollment_tokens (
+                    token_hash TEXT NOT NULL PRIMARY KEY,
+                    org TEXT NOT NULL REFERENCES orgs(name) ON DELETE CASCADE,
+                    created_by TEXT NOT NULL,
+                    created_at REAL NOT NULL,
+                    expires_at REAL NOT NULL,
+                    used_at REAL,
+                    used_by TEXT
+                );
+                CREATE TABLE audit (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    at REAL NOT NULL,
+                    org TEXT NOT NULL REFERENCES orgs(name) ON DELETE CASCADE,
+                    actor TEXT NOT NULL,
+                    actor_type TEXT NOT NULL,
+                    action TEXT NOT NULL,
+                    target TEXT NOT NULL,
+                    detail TEXT NOT NULL,
+                    remote_address TEXT NOT NULL
+                );
+                CREATE INDEX audit_by_org ON audit (org, id DESC);
+                """)
+        }
         return migrator
     }
 }

@@ -66,6 +66,14 @@ public final class SQLiteStore: PushyStore {
         try await read { db in try Row.fetchAll(db, sql: "SELECT * FROM orgs ORDER BY name").map(Self.org) }
     }
 
+    public func deleteOrg(named name: String) async throws(StoreError) -> Bool {
+        // Everything else hangs off orgs(name) with ON DELETE CASCADE.
+        try await write { db in
+            try db.execute(sql: "DELETE FROM orgs WHERE name = ?", arguments: [name])
+            return db.changesCount > 0
+        }
+    }
+
     // MARK: Principals
 
     public func createPrincipal(_ p: PrincipalRecord) async throws(StoreError) {
@@ -76,10 +84,14 @@ public final class SQLiteStore: PushyStore {
             }
             try db.execute(
                 sql: """
-                    INSERT INTO principals (org, name, type, public_key, is_admin, created_at)
-                    VALUES (?, ?, ?, ?, ?, ?)
+                    INSERT INTO principals (org, name, type, public_key, is_admin, is_superuser, created_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?)
                     """,
-                arguments: [p.org, p.name, p.type.rawValue, p.publicKey, p.isAdmin, Self.seconds(p.createdAt)])
+                arguments: [p.org, p.name, p.type.rawValue, p.publicKey, p.isAdmin, p.isSuperuser,
+                            Self.seconds(p.createdAt)])
+            if p.isAdmin {
+                try Self.insertMember(db, org: p.org, group: "admins", member: GroupMember(p.type.groupMemberType, p.name))
+            }
         }
     }
 
@@ -107,7 +119,11 @@ public final class SQLiteStore: PushyStore {
     public func deletePrincipal(org: String, name: String) async throws(StoreError) -> Bool {
         try await write { db in
             try db.execute(sql: "DELETE FROM principals WHERE org = ? AND name = ?", arguments: [org, name])
-            return db.changesCount > 0
+            let deleted = db.changesCount > 0
+            try db.execute(
+                sql: "DELETE FROM group_members WHERE org = ? AND member_type IN ('user', 'client') AND member_name = ?",
+                arguments: [org, name])
+            return deleted
         }
     }
 
@@ -268,7 +284,7 @@ public final class SQLiteStore: PushyStore {
     // MARK: Plumbing
 
     /// Runs `body` in one write transaction and turns every failure into a `StoreError`.
-    private func write<T: Sendable>(_ body: @Sendable (Database) throws -> T) async throws(StoreError) -> T {
+    func write<T: Sendable>(_ body: @Sendable (Database) throws -> T) async throws(StoreError) -> T {
         do {
             return try await pool.write(body)
         } catch {
@@ -277,7 +293,7 @@ public final class SQLiteStore: PushyStore {
     }
 
     /// Runs `body` on a reader connection (a consistent snapshot, concurrent with the writer).
-    private func read<T: Sendable>(_ body: @Sendable (Database) throws -> T) async throws(StoreError) -> T {
+    func read<T: Sendable>(_ body: @Sendable (Database) throws -> T) async throws(StoreError) -> T {
         do {
             return try await pool.read(body)
         } catch {
@@ -300,11 +316,11 @@ public final class SQLiteStore: PushyStore {
         return .io(String(describing: error))
     }
 
-    private static func exists(_ db: Database, _ sql: String, _ arguments: StatementArguments) throws -> Bool {
+    static func exists(_ db: Database, _ sql: String, _ arguments: StatementArguments) throws -> Bool {
         try Row.fetchOne(db, sql: sql, arguments: arguments) != nil
     }
 
-    private static func requireOrg(_ db: Database, _ name: String) throws {
+    static func requireOrg(_ db: Database, _ name: String) throws {
         if try !exists(db, "SELECT 1 FROM orgs WHERE name = ?", [name]) {
             throw StoreError.notFound("organization '\(name)'")
         }
