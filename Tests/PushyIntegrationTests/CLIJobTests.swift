@@ -1,5 +1,5 @@
 import Foundation
-import PushyAPIClient
+@testable import PushyAPIClient
 import PushyProtocol
 import Synchronization
 import Testing
@@ -197,6 +197,27 @@ import Testing
         }
     }
 
+    /// The client's signed feed reader: the whole history, the end after job_complete, and a
+    /// resume with Last-Event-ID that yields exactly the later events.
+    @Test func feedReaderReplaysAndResumes() async throws {
+        try await withCluster(["n1"]) { c in
+            let id = try await c.admin.startJob(JobRequest(command: "lines", nodes: ["n1"], captureOutput: true))
+            var all: [FeedEvent] = []
+            for try await e in c.admin.jobFeed(id: id) { all.append(e) }
+            #expect(all.first?.name == "start")
+            #expect(all.last?.name == "job_complete")
+            #expect(all.contains { $0.name == "output" && $0.data["node"]?.stringValue == "n1" })
+            let third = try #require(all.count > 3 ? all[2].id : nil)
+            var rest: [FeedEvent] = []
+            for try await e in c.admin.jobFeed(id: id, lastEventID: third) { rest.append(e) }
+            #expect(rest == Array(all.dropFirst(3)))
+
+            await #expect(throws: PushyClientError.self) {
+                for try await _ in c.admin.jobFeed(id: String(repeating: "0", count: 32)) {}
+            }
+        }
+    }
+
     /// Ctrl-C with no terminal to ask on: exit 130, the job keeps running, `job abort` stops it.
     /// (Only checked when the test itself has no terminal, else the CLI would ask on it.)
     @Test func interruptWithoutATerminalLeavesTheJobRunning() async throws {
@@ -220,6 +241,26 @@ import Testing
             let abort = try pushy(c, ["job", "abort", id])
             #expect(abort.status == 0, "stderr: \(abort.stderr)")
             #expect(abort.text.contains("aborted"))
+        }
+    }
+}
+
+/// The SSE parser behind `PushyRESTClient.jobFeed`, fed awkward but valid streams.
+@Suite struct FeedParserTests {
+    @Test func parsesEventsSplitAnywhereWithCommentsAndCRLF() throws {
+        let text = ":keepalive\r\nevent: start\r\nid: job-1\r\ndata: {\"a\":1}\r\n\r\n"
+            + ": another comment\nevent: output\nid: job-2\ndata:{\"b\":\ndata: 2}\nretry: 10\n\n"
+            + "data: not json\n\nevent: cut\nid: job-9\ndata: {}"
+        let bytes = Array(text.utf8)
+        // Every split point gives the same events.
+        for split in 0...bytes.count {
+            var p = ServerSentEventParser()
+            let events = p.feed(bytes[..<split]) + p.feed(bytes[split...]) + p.finish()
+            #expect(events == [
+                FeedEvent(name: "start", id: "job-1", data: ["a": 1]),
+                FeedEvent(name: "output", id: "job-2", data: ["b": 2]),
+                FeedEvent(name: "message", id: "job-2", data: .string("not json")),
+            ], "split at \(split)")
         }
     }
 }
