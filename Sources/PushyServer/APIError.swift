@@ -15,6 +15,8 @@ public enum APIError: Error, Sendable {
     case unknownOrg(String)
     case unknownPrincipal(String)
     case notInOrg(user: String, org: String)
+    /// An enrolment token that is unknown, used or expired: 401.
+    case enrollmentRefused(String)
     case forbidden(String)
     case validation(String)
     case badRequest(String)
@@ -32,7 +34,7 @@ public enum APIError: Error, Sendable {
         case .missingCCPK: .badRequest
         case .badCCPK: .unauthorized
         case .unknownOrg, .notFound: .notFound
-        case .unknownPrincipal: .unauthorized
+        case .unknownPrincipal, .enrollmentRefused: .unauthorized
         case .notInOrg, .forbidden: .forbidden
         case .validation, .badRequest: .badRequest
         case .conflict: .conflict
@@ -53,7 +55,7 @@ public enum APIError: Error, Sendable {
         case .unknownPrincipal(let n):
             "Failed to authenticate as '\(n)'. Ensure that your node_name and client key are correct."
         case .notInOrg(let u, let o): "'\(u)' is not associated with organization '\(o)'"
-        case .forbidden(let m), .validation(let m), .badRequest(let m), .notFound(let m), .conflict(let m): m
+        case .forbidden(let m), .enrollmentRefused(let m), .validation(let m), .badRequest(let m), .notFound(let m), .conflict(let m): m
         case .methodNotAllowed(let allowed): "method not allowed here (allowed: \(allowed.joined(separator: ", ")))"
         case .bodyTooLarge(let limit): "JSON must be no more than \(limit) bytes."
         case .notAcceptable(let m): m
@@ -65,7 +67,7 @@ public enum APIError: Error, Sendable {
     /// The reference uses an array for auth/authz errors and a string for everything else.
     var usesArrayBody: Bool {
         switch self {
-        case .auth, .missingCCPK, .badCCPK, .unknownOrg, .unknownPrincipal, .notInOrg, .forbidden: true
+        case .auth, .missingCCPK, .badCCPK, .unknownOrg, .unknownPrincipal, .notInOrg, .forbidden, .enrollmentRefused: true
         default: false
         }
     }

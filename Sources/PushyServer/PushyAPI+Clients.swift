@@ -9,21 +9,12 @@ extension PushyAPI {
     func createClient(_ request: Request, _ context: Context, _ body: [UInt8]) async throws(APIError) -> Response {
         let orgName = param(context, "org")
         let p = try await authenticate(request, org: orgName, body: body)
-        try requireAdmin(p)
+        try await requireAdmin(p)
         try requireJSONBody(request)
-        let v = try parseJSON(body)
-        guard let name = v["name"]?.stringValue, Self.validName(name) else {
-            throw .badRequest("'name' must be 1-255 characters of letters, digits, '.', '_' or '-'")
-        }
-        guard let pem = v["public_key"]?.stringValue else { throw .badRequest("'public_key' (a PEM RSA public key) is required") }
-        do { _ = try RSAPublicKey(pemRepresentation: pem) } catch {
-            throw .badRequest("'public_key' is not a PEM RSA public key: \(error)")
-        }
-        let record = PrincipalRecord(org: orgName, name: name, type: .client, publicKey: pem, isAdmin: false, createdAt: Date())
-        do { try await store.createPrincipal(record) } catch {
-            if error.kind == .duplicate { throw .conflict("client '\(name)' already exists in organization '\(orgName)'") }
-            throw .from(error)
-        }
+        let record = try newPrincipal(try parseJSON(body), org: orgName, type: .client)
+        let name = record.name
+        try await insertPrincipal(record)
+        await audit(p, request, context, "client.created", target: "client:\(name)")
         let uri = "/organizations/\(orgName)/clients/\(name)"
         return .json(["uri": .string(uri), "name": .string(name)], status: .created, headers: [.location: uri])
     }
@@ -36,7 +27,7 @@ extension PushyAPI {
 
     func listClients(_ request: Request, _ context: Context, _ body: [UInt8]) async throws(APIError) -> Response {
         let orgName = param(context, "org")
-        try requireReader(try await authenticate(request, org: orgName, body: body))
+        try await requireReader(try await authenticate(request, org: orgName, body: body))
         let list: [PrincipalRecord]
         do { list = try await store.listPrincipals(org: orgName, type: .client) } catch { throw .from(error) }
         return .json(.object(list.sorted { $0.name < $1.name }.map { ($0.name, .string("/organizations/\(orgName)/clients/\($0.name)")) }))
@@ -44,21 +35,21 @@ extension PushyAPI {
 
     func getClient(_ request: Request, _ context: Context, _ body: [UInt8]) async throws(APIError) -> Response {
         let orgName = param(context, "org"), name = param(context, "name")
-        try requireReader(try await authenticate(request, org: orgName, body: body))
-        let c: PrincipalRecord?
-        do { c = try await store.principal(org: orgName, name: name) } catch { throw .from(error) }
-        guard let c, c.type == .client else { throw .notFound("client '\(name)' not found in organization '\(orgName)'") }
+        let p = try await authenticate(request, org: orgName, body: body)
+        // A client may read its own record; anything else needs the reader rule.
+        if p.isUser || p.name != name { try await requireReader(p) }
+        let c = try await existingPrincipal(org: orgName, name: name, type: .client)
         return .json(["name": .string(c.name), "clientname": .string(c.name), "orgname": .string(orgName),
                       "public_key": .string(c.publicKey), "validator": false])
     }
 
     func deleteClient(_ request: Request, _ context: Context, _ body: [UInt8]) async throws(APIError) -> Response {
         let orgName = param(context, "org"), name = param(context, "name")
-        try requireAdmin(try await authenticate(request, org: orgName, body: body))
-        let c: PrincipalRecord?
-        do { c = try await store.principal(org: orgName, name: name) } catch { throw .from(error) }
-        guard let c, c.type == .client else { throw .notFound("client '\(name)' not found in organization '\(orgName)'") }
+        let p = try await authenticate(request, org: orgName, body: body)
+        try await requireAdmin(p)
+        _ = try await existingPrincipal(org: orgName, name: name, type: .client)
         do { _ = try await store.deletePrincipal(org: orgName, name: name) } catch { throw .from(error) }
+        await audit(p, request, context, "client.deleted", target: "client:\(name)")
         return .json(["name": .string(name)])
     }
 }

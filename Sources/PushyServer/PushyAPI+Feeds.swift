@@ -19,7 +19,7 @@ extension PushyAPI {
     func jobOutput(_ request: Request, _ context: Context, _ body: [UInt8]) async throws(APIError) -> Response {
         let orgName = param(context, "org"), id = param(context, "id"), node = param(context, "node")
         let channel = param(context, "channel")
-        try requireReader(try await authenticate(request, org: orgName, body: body))
+        try await requireReader(try await authenticate(request, org: orgName, body: body))
         guard channel == "stdout" || channel == "stderr" else {
             throw .notFound("no such output channel '\(channel)' (use stdout or stderr)")
         }
@@ -45,7 +45,7 @@ extension PushyAPI {
     /// until `job_complete`; a job no longer in memory gets one `summary` event.
     func jobFeed(_ request: Request, _ context: Context, _ body: [UInt8]) async throws(APIError) -> Response {
         let orgName = param(context, "org"), id = param(context, "id")
-        try requireReader(try await authenticate(request, org: orgName, body: body))
+        try await requireReader(try await authenticate(request, org: orgName, body: body))
         guard accepts(request, "text/event-stream") else { throw .notAcceptable("feeds are served as text/event-stream") }
         let lastId = request.headers[Self.lastEventIdHeader]
         switch await engine.subscribeJob(org: orgName, id: id, lastEventId: lastId) {
@@ -62,7 +62,7 @@ extension PushyAPI {
     /// `GET job_status_feed` (spec 2.3): `start` and `job_complete` of every job in the org; never ends.
     func orgFeed(_ request: Request, _ context: Context, _ body: [UInt8]) async throws(APIError) -> Response {
         let orgName = param(context, "org")
-        try requireReader(try await authenticate(request, org: orgName, body: body))
+        try await requireReader(try await authenticate(request, org: orgName, body: body))
         guard accepts(request, "text/event-stream") else { throw .notAcceptable("feeds are served as text/event-stream") }
         let sub = await engine.subscribeOrg(org: orgName, lastEventId: request.headers[Self.lastEventIdHeader])
         return sse(replay: sub.replay, live: sub.live, endless: true)

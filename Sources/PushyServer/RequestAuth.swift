@@ -6,11 +6,14 @@ import PushyStore
 
 /// Who made a verified request.
 struct Principal: Sendable {
+    /// The organization named in the URL (for a superuser acting elsewhere, not its own).
     var org: OrgRecord
     var record: PrincipalRecord
     var name: String { record.name }
     var isUser: Bool { record.type == .user }
-    var isAdmin: Bool { record.isAdmin }
+    var isSuperuser: Bool { record.isSuperuser }
+    /// How groups name this principal.
+    var member: GroupMember { GroupMember(record.type.groupMemberType, record.name) }
 }
 
 extension PushyAPI {
@@ -28,7 +31,16 @@ extension PushyAPI {
         guard let org else { throw .unknownOrg(orgName) }
         let p: PrincipalRecord?
         do { p = try await store.principal(org: orgName, name: parsed.userId) } catch { throw .from(error) }
-        guard let p else {
+        var principal = p
+        if principal == nil, orgName != config.defaultOrg {
+            // A superuser of the default org acts as an admin of every organization.
+            do {
+                principal = try await store.principal(org: config.defaultOrg, name: parsed.userId).flatMap {
+                    $0.isSuperuser ? $0 : nil
+                }
+            } catch { throw .from(error) }
+        }
+        guard let p = principal else {
             // Known elsewhere → not a member of this org (403); known nowhere → 401.
             if await principalExistsElsewhere(parsed.userId) { throw .notInOrg(user: parsed.userId, org: orgName) }
             throw .unknownPrincipal(parsed.userId)
@@ -50,13 +62,37 @@ extension PushyAPI {
         return false
     }
 
-    /// Reading jobs, nodes and search: any member of the org (groups come with the security issue).
-    func requireReader(_ p: Principal) throws(APIError) {}
+    /// The org's groups as authorization rules.
+    func accessRules(_ org: String) async throws(APIError) -> AccessRules {
+        do { return AccessRules(groups: try await store.listGroups(org: org)) } catch { throw .from(error) }
+    }
 
-    /// Starting jobs and managing clients: admins of the org.
-    func requireAdmin(_ p: Principal) throws(APIError) {
-        guard p.isAdmin else {
-            throw .forbidden("User or client '\(p.name)' does not have access to that action on this server.")
-        }
+    /// The reference's 403 for a principal outside the required group (spec 2.1).
+    func denied(_ p: Principal) -> APIError {
+        .forbidden("User or client '\(p.name)' does not have access to that action on this server.")
+    }
+
+    /// Reading jobs, nodes, principals, groups and search: `pushy_job_readers` if it exists,
+    /// else any member of the org.
+    func requireReader(_ p: Principal) async throws(APIError) {
+        if p.isSuperuser { return }
+        guard try await accessRules(p.org.name).canRead(p.member) else { throw denied(p) }
+    }
+
+    /// Starting and aborting jobs: `pushy_job_writers` if it exists, else `admins`.
+    func requireWriter(_ p: Principal) async throws(APIError) {
+        if p.isSuperuser { return }
+        guard try await accessRules(p.org.name).canWrite(p.member) else { throw denied(p) }
+    }
+
+    /// Managing principals, groups and tokens, and reading the audit log: members of `admins`.
+    func requireAdmin(_ p: Principal) async throws(APIError) {
+        if p.isSuperuser { return }
+        guard try await accessRules(p.org.name).isAdmin(p.member) else { throw denied(p) }
+    }
+
+    /// Creating, listing and deleting organizations: a superuser (the user `pushy-server init` creates).
+    func requireSuperuser(_ p: Principal) throws(APIError) {
+        guard p.isSuperuser else { throw denied(p) }
     }
 }
