@@ -33,11 +33,12 @@ PIDS+=($!)
 for _ in $(seq 1 100); do "$BIN/pushy" status >/dev/null 2>&1 && break; sleep 0.1; done
 "$BIN/pushy" status
 
-URL="http://127.0.0.1:$API/organizations/pushy"
+URL="https://127.0.0.1:$API/organizations/pushy"
+CERT="$DEMO/server/tls.crt"   # the self-signed certificate init made; agents and the CLI trust it
 for n in web1 web2 web3 db1; do
   role=webapp; [ "$n" = db1 ] && role=database
   "$BIN/pushy" client create "$n" --key-out "$DEMO/$n.pem" >/dev/null
-  "$BIN/pushy-client" --server-url "$URL" --node "$n" --key "$DEMO/$n.pem" --role "$role" \
+  "$BIN/pushy-client" --server-url "$URL" --trusted-cert "$CERT" --node "$n" --key "$DEMO/$n.pem" --role "$role" \
     --whitelist 'chef-client=echo "pretend chef-client run on $CHEF_PUSH_NODE_NAME"' \
     --whitelist 'uptime=uptime' --file-dir "$DEMO/agent-$n" >"$DEMO/agent-$n.log" 2>&1 &
   PIDS+=($!)

@@ -27,6 +27,12 @@ public struct PushyRESTClient: Sendable {
         return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: c)
     }()
 
+    /// A client checking the server certificate as `tls` says.
+    public init(orgURL: String, userId: String, key: RSAPrivateKey, tls: ClientTLS,
+                timeout: Duration = .seconds(30)) throws(PushyClientError) {
+        try self.init(orgURL: orgURL, userId: userId, key: key, httpClient: try tls.httpClient(), timeout: timeout)
+    }
+
     public init(orgURL: String, userId: String, key: RSAPrivateKey, httpClient: HTTPClient = defaultHTTPClient,
                 timeout: Duration = .seconds(30)) throws(PushyClientError) {
         var trimmed = orgURL
@@ -113,6 +119,12 @@ public struct PushyRESTClient: Sendable {
         if s.contains("connectTimeout") { return "connection timed out" }
         if s.contains("connectionRefused") || s.contains("Connection refused") { return "connection refused" }
         if s.contains("deadlineExceeded") { return "the request timed out" }
+        if s.contains("handshakeFailed") || s.contains("CERTIFICATE_VERIFY_FAILED") || s.contains("certificate") {
+            return "TLS certificate not trusted (\(s)); pass the server's certificate with --trusted-cert (pushy-server init wrote DATA_DIR/tls.crt)"
+        }
+        if s.contains("remoteConnectionClosed") || s.contains("uncleanShutdown") || s.contains("wrong version number") {
+            return "the connection was closed (\(s)); is the URL's scheme right (https vs http)?"
+        }
         return s
     }
 

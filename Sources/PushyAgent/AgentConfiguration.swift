@@ -1,4 +1,5 @@
 import Foundation
+import PushyAPIClient
 import PushyCore
 import PushyProtocol
 
@@ -18,6 +19,8 @@ public struct AgentConfiguration: Sendable {
     public var attributes: [(String, String)] = []
     /// Where `file` payloads are written.
     public var fileDir: String = NSTemporaryDirectory() + "pushy"
+    /// How the server's HTTPS certificate is checked.
+    public var tls: ClientTLS = .system
     /// Connect without CURVE when the server offers none (spec 4.5); off by default, as in the reference.
     public var allowUnencrypted: Bool = false
     /// Report node attributes to the server at start (so search finds the node).

@@ -58,7 +58,7 @@ public actor PushyAgentRuntime {
         self.config = config
         self.logger = logger
         self.rest = try PushyRESTClient(orgURL: config.serverURL, userId: config.nodeName, key: config.key,
-                                         timeout: .seconds(15))
+                                         tls: config.tls, timeout: .seconds(15))
         self.context = try ZMQContext(ioThreads: 1, maxSockets: 64)
         self.processes = ProcessRunner(workDir: config.fileDir)
         self.runner = AgentRunner(whitelist: config.whitelist, defaultLockPath: config.defaultLockPath)

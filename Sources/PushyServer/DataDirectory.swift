@@ -10,6 +10,8 @@ public enum DataDirectory {
         public var adminName: String
         public var adminKeyPath: String
         public var cliConfigPath: String
+        /// The certificate agents and the CLI should trust (nil without TLS).
+        public var certificatePath: String?
         public var created: [String]
     }
 
@@ -23,6 +25,13 @@ public enum DataDirectory {
         if !fm.fileExists(atPath: config.serverKeyPath) {
             try writePrivate(try RSAPrivateKey.generate().pemRepresentation, to: config.serverKeyPath)
             created.append(config.serverKeyPath)
+        }
+        if config.tls, config.tlsCertificate == nil, !fm.fileExists(atPath: config.certificatePath) {
+            var names = ["localhost", "127.0.0.1", "::1", config.advertisedHost, hostName()]
+            if config.listenAddress != "0.0.0.0", config.listenAddress != "::" { names.append(config.listenAddress) }
+            try SelfSignedCertificate.create(names: names, certificatePath: config.certificatePath,
+                                             keyPath: config.certificateKeyPath)
+            created.append(config.certificatePath)
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -45,18 +54,23 @@ public enum DataDirectory {
             }
             try await store.createPrincipal(PrincipalRecord(
                 org: config.defaultOrg, name: adminName, type: .user, publicKey: key.publicKey.pemRepresentation,
-                isAdmin: true, createdAt: Date()))
+                isAdmin: true, isSuperuser: true, createdAt: Date()))  // isAdmin: joins `admins`
         }
         let host = config.advertisedHost.contains(":") ? "[\(config.advertisedHost)]" : config.advertisedHost
-        let orgURL = "http://\(host):\(config.apiPort)/organizations/\(config.defaultOrg)"
+        let orgURL = "\(config.scheme)://\(host):\(config.apiPort)/organizations/\(config.defaultOrg)"
         let cliPath = cliConfigPath ?? (config.dataDir as NSString).appendingPathComponent("cli.json")
-        let cli: JSONValue = [
+        var cli: JSONValue = [
             "server_url": .string(orgURL), "user": .string(adminName), "key": .string(adminKeyPath),
         ]
+        if config.tls, case .object(var pairs) = cli {
+            pairs.append(("trusted_cert", .string(config.certificatePath)))
+            cli = .object(pairs)
+        }
         try fm.createDirectory(atPath: (cliPath as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         try writePrivate(cli.serialized() + "\n", to: cliPath)
         created.append(cliPath)
-        return Result(orgURL: orgURL, adminName: adminName, adminKeyPath: adminKeyPath, cliConfigPath: cliPath, created: created)
+        return Result(orgURL: orgURL, adminName: adminName, adminKeyPath: adminKeyPath, cliConfigPath: cliPath,
+                      certificatePath: config.tls ? config.certificatePath : nil, created: created)
     }
 
     static func writePrivate(_ text: String, to path: String) throws {
@@ -65,6 +79,12 @@ public enum DataDirectory {
         guard fm.createFile(atPath: path, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600]) else {
             throw ServerStartError("cannot write \(path)")
         }
+    }
+
+    static func hostName() -> String {
+        var buf = [CChar](repeating: 0, count: 256)
+        gethostname(&buf, 255)
+        return String(decoding: buf.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     static func randomHex(_ n: Int) -> String {

@@ -9,7 +9,7 @@ extension PushyAPI {
     func createJob(_ request: Request, _ context: Context, _ body: [UInt8]) async throws(APIError) -> Response {
         let orgName = param(context, "org")
         let p = try await authenticate(request, org: orgName, body: body)
-        try requireAdmin(p)
+        try await requireWriter(p)
         try requireJSONBody(request)
         let job: JobRequest
         do { job = try JobRequest.parse(body) } catch { throw .validation(error.message) }
@@ -18,6 +18,8 @@ extension PushyAPI {
         do {
             view = try await engine.startJob(org: orgName, orgGUID: p.org.guid, request: job, requestor: p.name)
         } catch { throw .from(error) }
+        await audit(p, request, context, "job.created", target: "job:\(view.id)",
+                    detail: "command '\(job.command)' on \(job.nodes.count) node(s)")
         let uri = jobURI(request, org: orgName, id: view.id)
         return .json(["uri": .string(uri)], status: .created, headers: [.location: uri])
     }
@@ -38,14 +40,14 @@ extension PushyAPI {
     }
 
     func jobURI(_ request: Request, org: String, id: String) -> String {
-        let scheme = request.headers[HTTPField.Name("X-Forwarded-Proto")!] ?? "http"
+        let scheme = request.headers[HTTPField.Name("X-Forwarded-Proto")!] ?? config.scheme
         let host = request.head.authority ?? "\(config.advertisedHost):\(ports.api)"
         return "\(scheme)://\(host)/organizations/\(org)/pushy/jobs/\(id)"
     }
 
     func listJobs(_ request: Request, _ context: Context, _ body: [UInt8]) async throws(APIError) -> Response {
         let orgName = param(context, "org")
-        try requireReader(try await authenticate(request, org: orgName, body: body))
+        try await requireReader(try await authenticate(request, org: orgName, body: body))
         let records: [JobRecord]
         do { records = try await store.listJobs(org: orgName) } catch { throw .from(error) }
         var out: [JSONValue] = []
@@ -63,7 +65,7 @@ extension PushyAPI {
 
     func getJob(_ request: Request, _ context: Context, _ body: [UInt8]) async throws(APIError) -> Response {
         let orgName = param(context, "org"), id = param(context, "id")
-        try requireReader(try await authenticate(request, org: orgName, body: body))
+        try await requireReader(try await authenticate(request, org: orgName, body: body))
         var view = try await jobView(org: orgName, id: id)
         if request.uri.queryParameters.get("include_file") == "true", view.fileSpecified || view.file != nil {
             if let r = try? await store.job(org: orgName, id: id) { view.file = r.file }
@@ -105,8 +107,11 @@ extension PushyAPI {
     func abortJob(_ request: Request, _ context: Context, _ body: [UInt8]) async throws(APIError) -> Response {
         let orgName = param(context, "org"), id = param(context, "id")
         let p = try await authenticate(request, org: orgName, body: body)
-        try requireAdmin(p)
-        if let v = await engine.abortJob(org: orgName, id: id, requestor: p.name) { return .json(v.json) }
+        try await requireWriter(p)
+        if let v = await engine.abortJob(org: orgName, id: id, requestor: p.name) {
+            await audit(p, request, context, "job.aborted", target: "job:\(id)")
+            return .json(v.json)
+        }
         return .json(try await jobView(org: orgName, id: id).json)
     }
 }

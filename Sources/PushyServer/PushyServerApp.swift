@@ -1,5 +1,8 @@
 import Foundation
 import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
+import NIOSSL
 import Logging
 import PushyProtocol
 import PushyStore
@@ -115,8 +118,20 @@ public final class PushyServerApp: Service, Sendable {
             curvePublicKey: curve?.publicKey, curveAllowList: allowList)
         let box = portBox
         let cont = apiPortContinuation
+        var server: HTTPServerBuilder = .http1()
+        if config.tls {
+            do {
+                let chain = try NIOSSLCertificate.fromPEMFile(config.certificatePath).map { NIOSSLCertificateSource.certificate($0) }
+                let key = try NIOSSLPrivateKey(file: config.certificateKeyPath, format: .pem)
+                server = try .tls(tlsConfiguration: TLSConfiguration.makeServerConfiguration(
+                    certificateChain: chain, privateKey: NIOSSLPrivateKeySource.privateKey(key)))
+            } catch {
+                throw ServerStartError("cannot load the TLS certificate \(config.certificatePath) / key \(config.certificateKeyPath): \(error) (run 'pushy-server init' to create them, or set tls_certificate/tls_key)")
+            }
+        }
         let app = Application(
             router: api.router(),
+            server: server,
             configuration: .init(address: .hostname(config.listenAddress, port: config.apiPort), serverName: "pushy"),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? 0

@@ -36,6 +36,12 @@ public struct ServerConfiguration: Sendable, Codable, Equatable {
     public var authSkew: Double = 900
     /// How often agents refetch their config, seconds.
     public var configLifetime: Int = 3600
+    /// Serve the REST API over HTTPS (default). `init` makes a self-signed certificate unless
+    /// `tls_certificate`/`tls_key` name the operator's own.
+    public var tls: Bool = true
+    /// PEM certificate (chain) and private key for HTTPS; default `DATA_DIR/tls.crt`, `DATA_DIR/tls.key`.
+    public var tlsCertificate: String?
+    public var tlsKey: String?
     /// Turn off CURVE on the command channel and the `ccpk` requirement (spec 3.4); only for
     /// agents that cannot do CURVE.
     public var disableCurveEncryption: Bool = false
@@ -59,6 +65,7 @@ public struct ServerConfiguration: Sendable, Codable, Equatable {
         case maxMessageSkew = "max_message_skew", maxBodySize = "max_body_size", authSkew = "auth_skew"
         case configLifetime = "config_lifetime", defaultOrg = "default_org"
         case disableCurveEncryption = "disable_curve_encryption"
+        case tls, tlsCertificate = "tls_certificate", tlsKey = "tls_key"
         case outputCap = "output_cap", keepAliveTime = "keep_alive_time", orgFeedExpiration = "org_feed_expiration"
     }
 
@@ -87,6 +94,9 @@ public struct ServerConfiguration: Sendable, Codable, Equatable {
         try take(.defaultOrg, \.defaultOrg)
         try take(.outputCap, \.outputCap)
         try take(.disableCurveEncryption, \.disableCurveEncryption)
+        try take(.tls, \.tls)
+        if let v = try c.decodeIfPresent(String.self, forKey: .tlsCertificate) { d.tlsCertificate = v }
+        if let v = try c.decodeIfPresent(String.self, forKey: .tlsKey) { d.tlsKey = v }
         try take(.keepAliveTime, \.keepAliveTime)
         try take(.orgFeedExpiration, \.orgFeedExpiration)
         self = d
@@ -95,4 +105,7 @@ public struct ServerConfiguration: Sendable, Codable, Equatable {
     public var databasePath: String { (dataDir as NSString).appendingPathComponent("pushy.sqlite") }
     public var serverKeyPath: String { (dataDir as NSString).appendingPathComponent("server.pem") }
     public var configFilePath: String { (dataDir as NSString).appendingPathComponent("server.json") }
+    public var certificatePath: String { tlsCertificate ?? (dataDir as NSString).appendingPathComponent("tls.crt") }
+    public var certificateKeyPath: String { tlsKey ?? (dataDir as NSString).appendingPathComponent("tls.key") }
+    public var scheme: String { tls ? "https" : "http" }
 }

@@ -238,9 +238,9 @@ public final class Swarm: Sendable {
         case .nodeKeys(let pool):
             let index = Int(name.split(separator: "-").last.flatMap { Int($0) } ?? 0)
             let key = pool[index % pool.count]
-            return (try PushyRESTClient(orgURL: configuration.orgURL, userId: name, key: key, timeout: timeout), key)
+            return (try PushyRESTClient(orgURL: configuration.orgURL, userId: name, key: key, tls: configuration.tls, timeout: timeout), key)
         case .admin(let user, let key):
-            return (try PushyRESTClient(orgURL: configuration.orgURL, userId: user, key: key, timeout: timeout), key)
+            return (try PushyRESTClient(orgURL: configuration.orgURL, userId: user, key: key, tls: configuration.tls, timeout: timeout), key)
         }
     }
 

@@ -1,3 +1,4 @@
+import PushyAPIClient
 import PushyProtocol
 import PushyZMQ
 
@@ -17,6 +18,8 @@ public struct SwarmConfiguration: Sendable {
 
     /// The org URL, e.g. `http://127.0.0.1:10003/organizations/pushy`.
     public var orgURL: String
+    /// How the server's HTTPS certificate is checked (the lead added this for TLS-by-default).
+    public var tls: ClientTLS = .system
     /// Agents in this process and the global index of the first (names are `prefix-NNNNNN`).
     public var count: Int
     public var firstIndex = 0

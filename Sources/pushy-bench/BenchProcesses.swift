@@ -31,10 +31,12 @@ final class ServerProcess {
         init_.waitUntilExit()
         guard init_.terminationStatus == 0 else { throw BenchFailure("pushy-server init failed (\(init_.terminationStatus))") }
         let key = try RSAPrivateKey(pemRepresentation: try String(contentsOfFile: adminKeyPath, encoding: .utf8))
-        admin = try PushyRESTClient(orgURL: orgURL, userId: "admin", key: key, timeout: .seconds(60))
+        admin = try PushyRESTClient(orgURL: orgURL, userId: "admin", key: key,
+                                    tls: ClientTLS(trustedCertificatePath: certificatePath), timeout: .seconds(60))
     }
 
-    var orgURL: String { "http://127.0.0.1:\(apiPort)/organizations/pushy" }
+    var orgURL: String { "https://127.0.0.1:\(apiPort)/organizations/pushy" }
+    var certificatePath: String { dataDir + "/tls.crt" }
     var adminKeyPath: String { dataDir + "/admin.pem" }
     var pid: Int32 { process?.processIdentifier ?? 0 }
 
@@ -109,6 +111,7 @@ final class SwarmFleet {
 
     func arguments(first: Int, count: Int) -> [String] {
         ["--server-url", server.orgURL, "--user", "admin", "--key", server.adminKeyPath, "--count", "\(count)",
+         "--trusted-cert", server.certificatePath,
          "--first-index", "\(first)", "--prefix", "swarm", "--duration-ms", "0", "--fail-ratio", "0",
          "--address-spread", "\(addressSpread)", "--stats-interval", "10"]
     }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import PushyAPIClient
 import PushyAgent
 import PushyCore
 import PushyProtocol
@@ -51,6 +52,10 @@ struct PushyClientCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel: String = "info"
     @Flag(name: .long, help: "Connect without CURVE encryption when the server offers none (config key allow_unencrypted).")
     var allowUnencrypted = false
+    @Option(name: .long, help: "PEM certificate to trust for the server's HTTPS, besides the system roots (config key trusted_cert; pushy-server init writes DATA_DIR/tls.crt).")
+    var trustedCert: String?
+    @Flag(name: .long, help: "Do not verify the server's HTTPS certificate (tests only; config key ssl_verify_mode \"verify_none\").")
+    var insecure = false
 
     func run() async throws {
         let file = try loadFile()
@@ -111,6 +116,9 @@ struct PushyClientCommand: AsyncParsableCommand {
         }
         if let l = lockfile ?? file["lockfile"]?.stringValue { c.lockFile = l }
         c.allowUnencrypted = allowUnencrypted || file["allow_unencrypted"]?.boolValue == true
+        c.tls = ClientTLS(
+            trustedCertificatePath: trustedCert ?? file["trusted_cert"]?.stringValue,
+            verify: !(insecure || file["ssl_verify_mode"]?.stringValue == "verify_none"))
         guard let level = Logger.Level(rawValue: logLevel) else {
             throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
         }

@@ -59,6 +59,9 @@ extension PushyServerCommand {
         @Option(help: "Name of the admin user.") var admin: String = "admin"
         @Option(help: "Name of the default organization.") var org: String = "pushy"
         @Option(help: "Where to write the CLI config (default DATA_DIR/cli.json).") var cliConfig: String?
+        @Flag(help: "Serve plain HTTP instead of HTTPS (not for production).") var noTls = false
+        @Option(help: "Use this PEM certificate (chain) for HTTPS instead of making a self-signed one.") var tlsCert: String?
+        @Option(help: "The private key (PEM) of --tls-cert.") var tlsKey: String?
         @Flag(help: "Do not also write ~/.pushy/config.json (the CLI's default config) when it does not exist.")
         var noUserConfig = false
 
@@ -66,6 +69,12 @@ extension PushyServerCommand {
             var config = try DataDirectory.loadConfig(dataDir: options.absoluteDataDir)
             try options.apply(to: &config)
             config.defaultOrg = org
+            if noTls { config.tls = false }
+            if (tlsCert == nil) != (tlsKey == nil) { throw ValidationError("--tls-cert and --tls-key go together") }
+            if let tlsCert, let tlsKey {
+                config.tlsCertificate = tlsCert.hasPrefix("/") ? tlsCert : FileManager.default.currentDirectoryPath + "/" + tlsCert
+                config.tlsKey = tlsKey.hasPrefix("/") ? tlsKey : FileManager.default.currentDirectoryPath + "/" + tlsKey
+            }
             do {
                 let r = try await DataDirectory.initialize(config: config, adminName: admin, cliConfigPath: cliConfig)
                 var userConfigNote = ""
@@ -86,6 +95,7 @@ extension PushyServerCommand {
                       admin user:       \(r.adminName)
                       admin key:        \(r.adminKeyPath)
                       CLI config:       \(r.cliConfigPath)\(userConfigNote)
+                      TLS certificate:  \(r.certificatePath ?? "(none: plain HTTP)")
                     Start the server:   pushy-server run --data-dir \(config.dataDir)
                     Use the CLI:        pushy --config \(r.cliConfigPath) node status
                     """)

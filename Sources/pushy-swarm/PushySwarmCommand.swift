@@ -21,6 +21,8 @@ struct PushySwarmCommand: AsyncParsableCommand {
     @Option(help: "Org URL, e.g. http://127.0.0.1:10003/organizations/pushy.") var serverURL: String
     @Option(help: "Admin user that registers the clients (and fetches configs with --fetch-as admin).") var user = "admin"
     @Option(help: "The admin user's private key (PEM).") var key: String
+    @Option(help: "PEM certificate to trust for the server's HTTPS (pushy-server init writes DATA_DIR/tls.crt).")
+    var trustedCert: String?
     @Option(help: "Number of agents in this process.") var count: Int
     @Option(help: "Node name prefix.") var prefix = "swarm"
     @Option(help: "Global index of this process's first agent.") var firstIndex = 0
@@ -48,7 +50,8 @@ struct PushySwarmCommand: AsyncParsableCommand {
 
     func run() async throws {
         let adminKey = try RSAPrivateKey(pemRepresentation: try String(contentsOfFile: key, encoding: .utf8))
-        let admin = try PushyRESTClient(orgURL: serverURL, userId: user, key: adminKey)
+        let tls = ClientTLS(trustedCertificatePath: trustedCert)
+        let admin = try PushyRESTClient(orgURL: serverURL, userId: user, key: adminKey, tls: tls)
         let identity: SwarmConfiguration.Identity
         if fetchAs == "admin" {
             identity = .admin(userId: user, key: adminKey)
@@ -56,6 +59,7 @@ struct PushySwarmCommand: AsyncParsableCommand {
             identity = .nodeKeys(try SwarmKeyPool.load(count: keyPool, directory: SwarmKeyPool.defaultDirectory(adminKeyPath: key)))
         }
         var c = SwarmConfiguration(orgURL: serverURL, count: count, identity: identity)
+        c.tls = tls
         c.prefix = prefix
         c.firstIndex = firstIndex
         c.commandSeconds = Double(durationMs) / 1000

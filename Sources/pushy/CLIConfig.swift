@@ -22,7 +22,16 @@ struct ConnectionOptions: ParsableArguments {
         valueName: "path"))
     var config: String?
 
-    static let flagNames: Set<String> = ["--server-url", "--user", "--key", "--config"]
+    @Option(name: .long, help: ArgumentHelp(
+        "PEM certificate to trust for the server's HTTPS besides the system roots (env PUSHY_TRUSTED_CERT; "
+            + "config key trusted_cert; 'pushy-server init' writes DATA_DIR/tls.crt).",
+        valueName: "path"))
+    var trustedCert: String?
+
+    @Flag(name: .long, help: "Do not verify the server's HTTPS certificate (env PUSHY_INSECURE=1; tests only).")
+    var insecure = false
+
+    static let flagNames: Set<String> = ["--server-url", "--user", "--key", "--config", "--trusted-cert"]
 
     /// Lets the connection flags come before the subcommand (`pushy --config X job list`): leading
     /// connection flags are moved behind the subcommand path, where every command accepts them.
@@ -58,6 +67,7 @@ struct CLIConfig {
     var serverURL: String
     var user: String
     var keyPath: String
+    var tls: ClientTLS = .system
 
     static let defaultConfigPath = "~/.pushy/config.json"
     static let hint = "pass --config DATA_DIR/cli.json (written by 'pushy-server init'), "
@@ -69,14 +79,16 @@ struct CLIConfig {
         var user = nonEmpty(o.user) ?? nonEmpty(env["PUSHY_USER"])
         var key = (nonEmpty(o.key) ?? nonEmpty(env["PUSHY_KEY"])).map { expand($0, relativeTo: nil) }
 
+        var trusted = (nonEmpty(o.trustedCert) ?? nonEmpty(env["PUSHY_TRUSTED_CERT"])).map { expand($0, relativeTo: nil) }
         let explicitPath = nonEmpty(o.config) ?? nonEmpty(env["PUSHY_CONFIG"])
-        if explicitPath != nil || url == nil || user == nil || key == nil {
+        if explicitPath != nil || url == nil || user == nil || key == nil || trusted == nil {
             let path = expand(explicitPath ?? defaultConfigPath, relativeTo: nil)
             if let file = try loadFile(path, required: explicitPath != nil) {
                 url = url ?? nonEmpty(file["server_url"]?.stringValue)
                 user = user ?? nonEmpty(file["user"]?.stringValue)
                 let dir = (path as NSString).deletingLastPathComponent
                 key = key ?? nonEmpty(file["key"]?.stringValue).map { expand($0, relativeTo: dir) }
+                trusted = trusted ?? nonEmpty(file["trusted_cert"]?.stringValue).map { expand($0, relativeTo: dir) }
             }
         }
         var missing: [String] = []
@@ -86,7 +98,9 @@ struct CLIConfig {
         guard let url, let user, let key else {
             throw .usage("no \(missing.joined(separator: ", ")) configured: \(hint)")
         }
-        return CLIConfig(serverURL: url, user: user, keyPath: key)
+        let insecure = o.insecure || env["PUSHY_INSECURE"] == "1"
+        return CLIConfig(serverURL: url, user: user, keyPath: key,
+                         tls: ClientTLS(trustedCertificatePath: trusted, verify: !insecure))
     }
 
     /// Reads the JSON config file; a missing default file is not an error (flags/env may suffice).
@@ -128,6 +142,6 @@ struct CLIConfig {
         do { key = try RSAPrivateKey(pemRepresentation: pem) } catch {
             throw CLIFailure.usage("the key file \(keyPath) is unusable: \(error.description)")
         }
-        return try PushyRESTClient(orgURL: serverURL, userId: user, key: key)
+        return try PushyRESTClient(orgURL: serverURL, userId: user, key: key, tls: tls)
     }
 }

@@ -281,7 +281,9 @@ let runningRows: [TransitionRow] = {
         #expect(job.status == .aborted)
         #expect(job.nodes == ["a": .aborted, "b": .nacked, "c": .aborted])
         #expect(Self.rehabbed(actions) == ["a", "c"])
-        #expect(Self.events(actions) == [JobFeedEvent("job_complete", [("status", "aborted")])])
+        #expect(Self.events(actions) == [
+            JobFeedEvent("aborted", [("user", "alice")]), JobFeedEvent("job_complete", [("status", "aborted")]),
+        ])
         #expect(job.statusReason?.contains("alice") == true)
         #expect(job.abort(now: 103, by: "bob").isEmpty, "idempotent")
         #expect(job.statusReason?.contains("alice") == true)
@@ -300,7 +302,7 @@ let runningRows: [TransitionRow] = {
         #expect(job.status == .aborted)
         #expect(job.nodes == ["a": .aborted, "b": .aborted, "c": .succeeded])
         #expect(Self.rehabbed(actions) == ["a", "b"])
-        #expect(Self.names(actions) == ["job_complete"])
+        #expect(Self.names(actions) == ["aborted", "job_complete"])
         #expect(job.abort(now: 105, by: "alice").isEmpty)
     }
 

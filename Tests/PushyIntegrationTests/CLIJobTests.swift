@@ -68,6 +68,7 @@ import Testing
         env["PUSHY_USER"] = "admin"
         env["PUSHY_KEY"] = c.dataDir + "/admin.pem"
         env["PUSHY_CONFIG"] = nil
+        env["PUSHY_TRUSTED_CERT"] = c.certificatePath
         p.environment = env
         let out = Pipe(), err = Pipe()
         p.standardOutput = out

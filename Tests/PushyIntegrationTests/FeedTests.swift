@@ -19,14 +19,14 @@ import Testing
                      accept: String = "text/event-stream") async throws -> (status: Int, events: [Event]) {
         let key = try RSAPrivateKey(pemRepresentation: try String(contentsOfFile: c.dataDir + "/admin.pem", encoding: .utf8))
         let fullPath = "/organizations/pushy/" + path
-        var request = HTTPClientRequest(url: "http://127.0.0.1:\(c.apiPort)" + fullPath)
+        var request = HTTPClientRequest(url: "https://127.0.0.1:\(c.apiPort)" + fullPath)
         for (k, v) in try SignedRequestHeaders.sign(method: "GET", path: fullPath, body: [], userId: "admin",
                                                      timestamp: Date(), key: key) {
             request.headers.add(name: k, value: v)
         }
         request.headers.add(name: "Accept", value: accept)
         if let lastEventId { request.headers.add(name: "Last-Event-ID", value: lastEventId) }
-        let response = try await PushyRESTClient.defaultHTTPClient.execute(request, timeout: .seconds(30))
+        let response = try await c.tls.httpClient().execute(request, timeout: .seconds(30))
         var events: [Event] = []
         var buffer = ""
         var name = "", id = ""
@@ -159,7 +159,7 @@ final class MuteAgent: Sendable {
     static func start(_ c: TestCluster, name: String) async throws -> MuteAgent {
         try await c.createNode(name)
         let (key, _) = c.keys[name]!
-        let rest = try PushyRESTClient(orgURL: c.orgURL, userId: name, key: key)
+        let rest = try PushyRESTClient(orgURL: c.orgURL, userId: name, key: key, tls: c.tls)
         try await rest.reportNode(NodeReport(name: name))
         let curve = try CurveKeyPair.generate()
         let config = try await rest.config(node: name, ccpk: curve.publicKey)

@@ -38,7 +38,10 @@ final class TestCluster: @unchecked Sendable {
         try await startServer()
     }
 
-    var orgURL: String { "http://127.0.0.1:\(apiPort)/organizations/pushy" }
+    var orgURL: String { "https://127.0.0.1:\(apiPort)/organizations/pushy" }
+    /// Clients trust the self-signed certificate `init` made, as operators do.
+    var certificatePath: String { dataDir + "/tls.crt" }
+    var tls: ClientTLS { ClientTLS(trustedCertificatePath: certificatePath) }
 
     func startServer() async throws {
         var logger = Logger(label: "test-server")
@@ -48,7 +51,7 @@ final class TestCluster: @unchecked Sendable {
         serverTask = Task { try await app.run() }
         apiPort = await app.waitUntilListening()
         let key = try RSAPrivateKey(pemRepresentation: try String(contentsOfFile: dataDir + "/admin.pem", encoding: .utf8))
-        admin = try PushyRESTClient(orgURL: orgURL, userId: "admin", key: key)
+        admin = try PushyRESTClient(orgURL: orgURL, userId: "admin", key: key, tls: tls)
     }
 
     func stopServer() async {
@@ -79,6 +82,7 @@ final class TestCluster: @unchecked Sendable {
             serverURL: orgURL, nodeName: name, key: keys[name]!.0,
             whitelist: try Whitelist(entries: whitelist.map { try WhitelistEntry.parse(flag: $0) }))
         c.roles = roles
+        c.tls = tls
         c.fileDir = dataDir + "/agent-\(name)"
         c.killGracePeriod = 0.5
         var logger = Logger(label: "test-agent-\(name)")
@@ -109,6 +113,7 @@ final class TestCluster: @unchecked Sendable {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: Self.binary("pushy-client"))
         var args = ["--server-url", orgURL, "--node", name, "--key", keyPath, "--log-level", "warning",
+                    "--trusted-cert", certificatePath,
                     "--file-dir", dataDir + "/agent-\(name)"]
         for w in Self.whitelist { args += ["--whitelist", w] }
         for r in roles { args += ["--role", r] }

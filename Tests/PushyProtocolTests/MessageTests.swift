@@ -56,8 +56,8 @@ import Testing
     }
 
     @Test func agentParseKeepsUnknownTypes() throws {
-        let m = try AgentMessage.parse(Self.bytes(#"{"node":"n","org":"o","type":"output","timestamp":"Tue, 04 Sep 2012 23:01:02 GMT"}"#))
-        #expect(m.type == "output")
+        let m = try AgentMessage.parse(Self.bytes(#"{"node":"n","org":"o","type":"telepathy","timestamp":"Tue, 04 Sep 2012 23:01:02 GMT"}"#))
+        #expect(m.type == "telepathy")
         #expect(m.messageType == nil)
     }
 
