@@ -34,25 +34,9 @@ struct ClientCreate: AsyncParsableCommand {
     var force = false
 
     func run() async throws {
-        guard !name.isEmpty, !name.contains("/") else { throw CLIFailure.usage("invalid client name '\(name)'") }
-        let path = CLIConfig.expand(keyOut ?? "./\(name).pem", relativeTo: nil)
-        if FileManager.default.fileExists(atPath: path), !force {
-            throw CLIFailure.usage("\(path) already exists; pass --force to overwrite it or choose another --key-out")
-        }
         let client = try connection.makeClient()
-        let key: RSAPrivateKey
-        do { key = try RSAPrivateKey.generate() } catch { throw CLIFailure.failure(error.description) }
-
-        // Claim the file before registering, so a key is never registered without being saved.
-        let file = try KeyFile.create(path, replacing: force)
-        do {
-            try await client.createClient(name: name, publicKeyPEM: key.publicKey.pemRepresentation)
-        } catch {
-            file.discard()
-            throw error
-        }
-        do { try file.write(key.pemRepresentation) } catch {
-            throw CLIFailure.failure("client '\(name)' was created but its key was not saved: \(error.message)")
+        let path = try await KeyFile.registerNewKey(kind: "client", name: name, keyOut: keyOut, force: force) { pem in
+            try await client.createClient(name: name, publicKeyPEM: pem)
         }
         if output.isJSON { return Output.json(["name": .string(name), "key_file": .string(path)]) }
         print("Created client '\(name)'; private key written to \(path)")
@@ -63,6 +47,33 @@ struct ClientCreate: AsyncParsableCommand {
 /// written to a temporary name next to the target and moved into place only once the client is
 /// registered, so a failed registration never destroys an existing key.
 struct KeyFile {
+    /// Generates a key pair, registers its public half with `register`, and saves the private
+    /// key (0600) at `keyOut` (default ./NAME.pem). Returns the path. Shared by `client create`
+    /// and `user create`.
+    static func registerNewKey(kind: String, name: String, keyOut: String?, force: Bool,
+                               register: (String) async throws -> Void) async throws -> String {
+        guard !name.isEmpty, !name.contains("/") else { throw CLIFailure.usage("invalid \(kind) name '\(name)'") }
+        let path = CLIConfig.expand(keyOut ?? "./\(name).pem", relativeTo: nil)
+        if FileManager.default.fileExists(atPath: path), !force {
+            throw CLIFailure.usage("\(path) already exists; pass --force to overwrite it or choose another --key-out")
+        }
+        let key: RSAPrivateKey
+        do { key = try RSAPrivateKey.generate() } catch { throw CLIFailure.failure(error.description) }
+
+        // Claim the file before registering, so a key is never registered without being saved.
+        let file = try KeyFile.create(path, replacing: force)
+        do {
+            try await register(key.publicKey.pemRepresentation)
+        } catch {
+            file.discard()
+            throw error
+        }
+        do { try file.write(key.pemRepresentation) } catch {
+            throw CLIFailure.failure("\(kind) '\(name)' was created but its key was not saved: \(error.message)")
+        }
+        return path
+    }
+
     let path: String
     let temporaryPath: String
     let fd: Int32

@@ -17,7 +17,8 @@ struct Pushy: AsyncParsableCommand {
 
             Exit codes: 0 success, 1 server or job failure, 2 usage or configuration problem.
             """,
-        subcommands: [JobCommand.self, NodeCommand.self, SearchCommand.self, ClientCommand.self, StatusCommand.self])
+        subcommands: [JobCommand.self, NodeCommand.self, SearchCommand.self, ClientCommand.self, StatusCommand.self,
+                      OrgCommand.self, UserCommand.self, GroupCommand.self, TokenCommand.self, AuditCommand.self])
 
     /// Runs the command and turns every error into `error: <message>` on stderr with the
     /// documented exit code (2 usage/config, 1 server/job), never a stack trace.
