@@ -24,6 +24,7 @@ import Glibc
         let all = try entries + flags.map { try WhitelistEntry.parse(flag: $0) }
         var config = AgentConfiguration(serverURL: c.orgURL, nodeName: name, key: c.keys[name]!.0,
                                         whitelist: try Whitelist(entries: all))
+        config.tls = c.tls
         config.fileDir = c.dataDir + "/agent-\(name)"
         config.killGracePeriod = 0.5
         configure(&config)
@@ -155,6 +156,22 @@ import Glibc
         #expect(String(decoding: out, as: UTF8.self) == "nobody\n\(home)")
         let (rootId, _) = try await Self.run(c, "who", on: "user1")
         #expect(String(decoding: try await Self.output(c, rootId, "user1").0, as: UTF8.self).hasPrefix("root\n"))
+        await c.shutdown()
+    }
+
+    @Test(.enabled(if: getuid() == 0, "running a job as another user needs the agent (this test process) to be root"))
+    func jobFileAndDirWorkForTheRequestedUser() async throws {
+        let c = try await TestCluster()
+        // The test cluster's data directory is private to root; a real file_dir (/tmp/chef-push) is not.
+        let fileDir = NSTemporaryDirectory() + "pushy-agent-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: fileDir) }
+        try await Self.startAgent(c, "user2", flags: [#"show=id -un; pwd; stat -c %U:%a "$CHEF_PUSH_JOB_FILE"; cat "$CHEF_PUSH_JOB_FILE""#]) {
+            $0.fileDir = fileDir
+        }
+        let (id, job) = try await Self.run(c, "show", on: "user2", dir: "/", user: "nobody", file: "raw:for nobody only")
+        #expect(job.status == .complete)
+        let text = String(decoding: try await Self.output(c, id, "user2").0, as: UTF8.self)
+        #expect(text == "nobody\n/\nnobody:600\nfor nobody only", "got \(text)")
         await c.shutdown()
     }
 
