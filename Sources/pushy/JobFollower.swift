@@ -22,6 +22,8 @@ struct JobFollower: Sendable {
                     if let id = event.id { lastID = id }
                     if let done = try await handle(event, printer: &printer) { return done }
                 }
+                // The reader ends quietly when this task is cancelled (Ctrl-C → abort answered first).
+                try Task.checkCancellation()
                 reason = "the server ended the feed before the job completed"
             } catch let e as PushyClientError {
                 reason = e.description
@@ -31,6 +33,7 @@ struct JobFollower: Sendable {
             } catch {
                 reason = "\(error)"
             }
+            try Task.checkCancellation()
             if !resumed, lastID != nil {
                 resumed = true
                 Output.stderr("-- live feed interrupted (\(reason)); resuming after event \(lastID ?? "")")
