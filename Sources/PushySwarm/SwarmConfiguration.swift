@@ -43,7 +43,15 @@ public struct SwarmConfiguration: Sendable {
     public var fetchConcurrency = 8
     /// libzmq background I/O threads for this process's context.
     public var ioThreads = 1
-    public var transport = ZMQSwarmTransport.Options()
+    /// Socket settings. The DEALER's send high-water mark is 1,000 rather than the agent's 3:
+    /// a real agent has its own libzmq I/O thread, but here one I/O thread serves thousands of
+    /// connections, and an agent that answers `run` with `ack_run` and `succeeded` at once would
+    /// otherwise lose messages to `EAGAIN` while that thread is busy.
+    public var transport: ZMQSwarmTransport.Options = {
+        var o = ZMQSwarmTransport.Options()
+        o.sendHighWaterMark = 1000
+        return o
+    }()
     /// Longest wait for one REST call.
     public var requestTimeoutSeconds = 30
 

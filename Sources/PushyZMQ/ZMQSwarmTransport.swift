@@ -32,8 +32,9 @@ public final class ZMQSwarmTransport: Sendable {
     public struct Options: Sendable {
         /// DEALER `ZMQ_SNDHWM` (the agent's 3).
         public var sendHighWaterMark: Int32 = 3
-        /// Period of `ZMQSwarmHandler.tick()`, and the longest poll sleep.
-        public var tickMilliseconds: Int = 20
+        /// Period of `ZMQSwarmHandler.tick()`, and the longest poll sleep. Every wake-up polls
+        /// all of the thread's sockets (about 1 µs each), so a short tick costs CPU per socket.
+        public var tickMilliseconds: Int = 100
         /// `ZMQ_RECONNECT_IVL` / `ZMQ_RECONNECT_IVL_MAX` for both sockets. A swarm with libzmq's
         /// 100 ms would hammer a stopped server with tens of thousands of connects per second.
         public var reconnectMilliseconds: Int32 = 1000

@@ -47,19 +47,19 @@ struct PushyBenchCommand: AsyncParsableCommand {
             · heartbeat interval \(interval) s · swarm processes of ≤ \(perProcess) agents · connections spread over \
             127.0.0.1–127.0.0.\(addressSpread) · CURVE on · no-op command (0 ms), no failures
             """
-        print(header)
-        for s in skipped { print("skipped size \(s)") }
+        say(header)
+        for s in skipped { say("skipped size \(s)") }
         var results: [SizeResult] = []
         for n in wanted {
-            print("== \(n) agents")
+            say("== \(n) agents")
             var r = SizeResult(size: n, interval: interval)
             do {
                 try await measure(&r, perProcess: perProcess)
             } catch {
                 r.notes.append("stopped early: \(error)")
-                print("   stopped early: \(error)")
+                say("   stopped early: \(error)")
             }
-            print(r.markdown)
+            say(r.markdown)
             results.append(r)
         }
         guard !noWrite else { return }
@@ -67,7 +67,7 @@ struct PushyBenchCommand: AsyncParsableCommand {
         if !skipped.isEmpty { section += "\nSkipped sizes:\n" + skipped.map { "- \($0)\n" }.joined() }
         for r in results { section += "\n" + r.markdown }
         try Self.update(output, section: section)
-        print("wrote \(output)")
+        say("wrote \(output)")
     }
 
     // MARK: One size
@@ -86,7 +86,7 @@ struct PushyBenchCommand: AsyncParsableCommand {
         r.registerSeconds = Self.elapsed(since: t)
         try await Task.sleep(for: .seconds(1))
         r.rssBaseline = ProcessProbe.rss(pid: server.pid)
-        print("   registered in \(SizeResult.seconds(r.registerSeconds))")
+        say("   registered in \(SizeResult.seconds(r.registerSeconds))")
 
         do {
             try await measureRunning(&r, server: server, fleet: fleet, names: names)
@@ -105,7 +105,7 @@ struct PushyBenchCommand: AsyncParsableCommand {
         let all = Set(names)
         r.available = try await waitAvailable(admin, all, timeout: 120 + Double(r.size) / 50, poll: .milliseconds(500))
         r.availableSeconds = r.available == r.size ? Self.elapsed(since: t) : nil
-        print("   \(r.available) available after \(SizeResult.seconds(Self.elapsed(since: t)))")
+        say("   \(r.available) available after \(SizeResult.seconds(Self.elapsed(since: t)))")
         guard r.available == r.size else { throw BenchFailure("only \(r.available) of \(r.size) agents became available") }
 
         // Idle: let the connect burst settle, then average CPU over whole heartbeat intervals.
@@ -118,7 +118,7 @@ struct PushyBenchCommand: AsyncParsableCommand {
         r.swarmIdleCPUPercent = (fleet.cpuSeconds - swarm0) / wall * 100
         r.rss = ProcessProbe.rss(pid: server.pid)
         r.serverFiles = ProcessProbe.openFiles(pid: server.pid)
-        print("   idle CPU \(String(format: "%.2f", r.idleCPUPercent ?? -1)) %, RSS \(SizeResult.megabytes(r.rss))")
+        say("   idle CPU \(String(format: "%.2f", r.idleCPUPercent ?? -1)) %, RSS \(SizeResult.megabytes(r.rss))")
 
         for _ in 0..<jobRuns {
             let (seconds, status) = try await timeJob(admin, nodes: names, poll: .milliseconds(20))
@@ -131,7 +131,7 @@ struct PushyBenchCommand: AsyncParsableCommand {
             r.singleJob.append(seconds)
             try await Task.sleep(for: .milliseconds(200))
         }
-        print("   jobs: all \(SizeResult.millis(SizeResult.median(r.bigJob))), single \(SizeResult.millis(SizeResult.median(r.singleJob)))")
+        say("   jobs: all \(SizeResult.millis(SizeResult.median(r.bigJob))), single \(SizeResult.millis(SizeResult.median(r.singleJob)))")
         if quick { return }
 
         // Dead nodes: 1 % go silent (sockets stay open, like a hung host).
@@ -154,7 +154,7 @@ struct PushyBenchCommand: AsyncParsableCommand {
         r.deadDetected = offlineAt.count
         r.deadFirst = offlineAt.values.min()
         r.deadLast = offlineAt.count == muted.count ? offlineAt.values.max() : nil
-        print("   dead nodes: \(r.deadDetected)/\(r.muted) offline, last after \(SizeResult.seconds(r.deadLast)), false \(r.falseOffline)")
+        say("   dead nodes: \(r.deadDetected)/\(r.muted) offline, last after \(SizeResult.seconds(r.deadLast)), false \(r.falseOffline)")
 
         // Crash and restart: every live agent must come back by itself.
         let live = all.subtracting(muted)
@@ -179,7 +179,7 @@ struct PushyBenchCommand: AsyncParsableCommand {
             }
         }
         r.restartPeakCPU = peak
-        print("   restart: \(r.restartAvailable)/\(live.count) available after \(SizeResult.seconds(r.restartSeconds)), peak CPU \(Int(peak)) %")
+        say("   restart: \(r.restartAvailable)/\(live.count) available after \(SizeResult.seconds(r.restartSeconds)), peak CPU \(Int(peak)) %")
     }
 
     /// Polls node_states until every name in `names` is available or `timeout` passes.
@@ -240,4 +240,9 @@ struct PushyBenchCommand: AsyncParsableCommand {
         }
         try text.write(toFile: path, atomically: true, encoding: .utf8)
     }
+}
+
+/// Writes a line to stdout unbuffered, so progress reaches a log file as it happens.
+func say(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
 }
