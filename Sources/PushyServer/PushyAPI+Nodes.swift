@@ -22,8 +22,8 @@ extension PushyAPI {
     /// `GET /organizations/{org}/search/node?q=...` — Chef's search response shape.
     func searchNodes(_ request: Request, _ context: Context, _ body: [UInt8]) async throws(APIError) -> Response {
         let orgName = param(context, "org")
-        try requireReader(try await authenticate(request, org: orgName, body: body))
-        let q = request.uri.queryParameters.get("q").map { $0.removingPercentEncoding ?? $0 } ?? "*:*"
+        try await requireReader(try await authenticate(request, org: orgName, body: body))
+        let q = request.uri.queryParameters.get("q").map { String($0) } ?? "*:*"
         let query: SearchQuery
         do { query = try SearchQuery.parse(q) } catch {
             throw .badRequest("invalid search query '\(q)': \(error.description)")
@@ -36,7 +36,7 @@ extension PushyAPI {
 
     func listNodes(_ request: Request, _ context: Context, _ body: [UInt8]) async throws(APIError) -> Response {
         let orgName = param(context, "org")
-        try requireReader(try await authenticate(request, org: orgName, body: body))
+        try await requireReader(try await authenticate(request, org: orgName, body: body))
         let nodes: [NodeRecord]
         do { nodes = try await store.listNodes(org: orgName) } catch { throw .from(error) }
         let base = "/organizations/\(orgName)/nodes/"
@@ -45,7 +45,7 @@ extension PushyAPI {
 
     func getNode(_ request: Request, _ context: Context, _ body: [UInt8]) async throws(APIError) -> Response {
         let orgName = param(context, "org"), name = param(context, "node")
-        try requireReader(try await authenticate(request, org: orgName, body: body))
+        try await requireReader(try await authenticate(request, org: orgName, body: body))
         let n: NodeRecord?
         do { n = try await store.node(org: orgName, name: name) } catch { throw .from(error) }
         guard let n else { throw .notFound("node '\(name)' not found in organization '\(orgName)'") }
@@ -56,7 +56,7 @@ extension PushyAPI {
     func putNode(_ request: Request, _ context: Context, _ body: [UInt8]) async throws(APIError) -> Response {
         let orgName = param(context, "org"), name = param(context, "node")
         let p = try await authenticate(request, org: orgName, body: body)
-        if p.isUser { try requireAdmin(p) } else if p.name != name {
+        if p.isUser { try await requireAdmin(p) } else if p.name != name {
             throw .forbidden("client '\(p.name)' may only update its own node, not '\(name)'")
         }
         try requireJSONBody(request)
@@ -68,6 +68,7 @@ extension PushyAPI {
         let record = NodeRecord(org: orgName, name: name, environment: report.environment, roles: report.roles,
                                 tags: report.tags, attributes: report.mergedAttributes, updatedAt: Date())
         do { try await store.upsertNode(record) } catch { throw .from(error) }
+        await audit(p, request, context, "node.updated", target: "node:\(name)")
         return .json(Self.nodeJSON(record))
     }
 }

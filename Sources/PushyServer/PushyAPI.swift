@@ -9,7 +9,7 @@ import PushyZMQ
 
 /// The REST API (spec 2) plus the inventory endpoints that replace the Chef server (spec 12.12).
 struct PushyAPI: Sendable {
-    typealias Context = BasicRequestContext
+    typealias Context = PushyRequestContext
     typealias Handler = @Sendable (Request, Context, [UInt8]) async throws(APIError) -> Response
 
     let config: ServerConfiguration
@@ -43,6 +43,18 @@ struct PushyAPI: Sendable {
         route(router, "\(org)/nodes/:node", [.get: getNode, .put: putNode])
         route(router, "\(org)/clients", [.get: listClients, .post: createClient])
         route(router, "\(org)/clients/:name", [.get: getClient, .delete: deleteClient])
+        // Identity and authorization (issue 3): orgs (superuser), users, groups, enrolment, audit.
+        route(router, "/organizations", [.get: listOrgs, .post: createOrg])
+        route(router, org, [.delete: deleteOrg])
+        route(router, "\(org)/users", [.get: listUsers, .post: createUser])
+        route(router, "\(org)/users/:name", [.get: getUser, .delete: deleteUser])
+        route(router, "\(org)/groups", [.get: listGroups])
+        route(router, "\(org)/groups/:group", [.get: getGroup, .delete: deleteGroup])
+        route(router, "\(org)/groups/:group/members", [.post: addGroupMember])
+        route(router, "\(org)/groups/:group/members/:type/:name", [.delete: removeGroupMember])
+        route(router, "\(org)/enrollment_tokens", [.post: createEnrollmentToken])
+        route(router, "\(org)/enroll", [.post: enroll])
+        route(router, "\(org)/audit", [.get: listAudit])
         return router
     }
 
@@ -111,7 +123,7 @@ struct PushyAPI: Sendable {
         // The ccpk check comes before signature verification, as in the reference (spec 4.5).
         var clientKey: [UInt8]? = nil
         if curvePublicKey != nil {
-            guard let ccpk = request.uri.queryParameters.get("ccpk").map({ $0.removingPercentEncoding ?? $0 }) else {
+            guard let ccpk = request.uri.queryParameters.get("ccpk").map({ String($0) }) else {
                 throw .missingCCPK
             }
             guard ccpk.utf8.count == 40, let raw = Z85.decode(ccpk), raw.count == 32 else { throw .badCCPK }
@@ -119,7 +131,7 @@ struct PushyAPI: Sendable {
         }
         let p = try await authenticate(request, org: orgName, body: body)
         if p.isUser {
-            try requireReader(p)
+            try await requireReader(p)
         } else if p.name != node {
             throw .forbidden("Client and node name must match")
         }
@@ -149,13 +161,13 @@ struct PushyAPI: Sendable {
 
     func nodeStates(_ request: Request, _ context: Context, _ body: [UInt8]) async throws(APIError) -> Response {
         let orgName = param(context, "org")
-        try requireReader(try await authenticate(request, org: orgName, body: body))
+        try await requireReader(try await authenticate(request, org: orgName, body: body))
         return .json(.array(await engine.nodeStates(org: orgName).map(\.json)))
     }
 
     func nodeState(_ request: Request, _ context: Context, _ body: [UInt8]) async throws(APIError) -> Response {
         let orgName = param(context, "org")
-        try requireReader(try await authenticate(request, org: orgName, body: body))
+        try await requireReader(try await authenticate(request, org: orgName, body: body))
         return .json(await engine.nodeState(org: orgName, node: param(context, "node")).json)
     }
 }
