@@ -156,6 +156,9 @@ public actor CommandEngine {
         }
         if input == .succeeded || input == .failed { receiveFinalOutput(msg, key: key, job: job) }
         forward(jid, key, input, now: now)
+        if input == .failed, let reason = msg.reason {
+            perform(job.machine.explain(node: key.node, reason: reason), job: job, now: now)
+        }
     }
 
     func forward(_ jobId: String, _ key: NodeKey, _ input: JobMachine.Input, now: Double) {

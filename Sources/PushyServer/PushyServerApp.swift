@@ -85,33 +85,37 @@ public final class PushyServerApp: Service, Sendable {
         return portBox.value ?? config.apiPort
     }
 
-    /// Runs until cancelled or a graceful shutdown (SIGTERM/SIGINT under a ServiceGroup).
+    /// Runs until cancelled or a graceful shutdown (SIGTERM/SIGINT under a ServiceGroup). The
+    /// HTTP server is shut down gracefully either way (open requests finish, no error logs).
     public func run() async throws {
         defer { transport.shutdown() }
-        try await cancelWhenGracefulShutdown {
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                let engine = self.engine
-                let transport = self.transport
-                group.addTask {
-                    for await m in transport.inbound {
-                        await engine.receive(identity: m.identity, frames: m.frames)
-                    }
-                }
-                group.addTask {
-                    while !Task.isCancelled {
-                        await engine.tick()
-                        try await Task.sleep(for: .milliseconds(200))
-                    }
-                }
-                group.addTask { try await self.runHTTP() }
-                try await group.next()
-                group.cancelAll()
+        let app = try makeHTTPApplication()
+        let http = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [], logger: logger))
+        let engine = self.engine
+        let transport = self.transport
+        // Unstructured on purpose: cancelling `run` must not cancel the HTTP server mid-request.
+        let httpTask = Task { try await http.run() }
+        let inbound = Task {
+            for await m in transport.inbound { await engine.receive(identity: m.identity, frames: m.frames) }
+        }
+        let ticker = Task {
+            while !Task.isCancelled {
+                await engine.tick()
+                try? await Task.sleep(for: .milliseconds(200))
             }
         }
+        // Returns at a graceful shutdown; throws when this task is cancelled (tests) — same end.
+        try? await gracefulShutdown()
+        ticker.cancel()
+        await http.triggerGracefulShutdown()
+        let httpResult = await httpTask.result
+        transport.shutdown()
+        _ = await inbound.value
         await engine.drainWrites()
+        try httpResult.get()
     }
 
-    func runHTTP() async throws {
+    func makeHTTPApplication() throws -> some Service {
         let api = PushyAPI(
             config: config, store: store, engine: engine, serverPublicKeyPEM: serverKey.publicKey.pemRepresentation,
             ports: ServerPorts(api: config.apiPort, heartbeat: transport.pubPort, command: transport.routerPort),
@@ -139,7 +143,7 @@ public final class PushyServerApp: Service, Sendable {
                 cont.yield(port)
             },
             logger: logger)
-        try await app.run()
+        return app
     }
 }
 

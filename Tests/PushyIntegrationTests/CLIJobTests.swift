@@ -78,11 +78,13 @@ import Testing
         return (p, Collector(out), Collector(err))
     }
 
-    func pushy(_ c: TestCluster, _ args: [String]) throws -> Run {
+    func pushy(_ c: TestCluster, _ args: [String]) async throws -> Run {
         let (p, out, err) = try launch(c, args)
-        let o = out.wait(), e = err.wait()
-        p.waitUntilExit()
-        return Run(status: p.terminationStatus, stdout: o, stderr: String(decoding: e, as: UTF8.self))
+        return try await offPool {
+            let o = out.wait(), e = err.wait()
+            p.waitUntilExit()
+            return Run(status: p.terminationStatus, stdout: o, stderr: String(decoding: e, as: UTF8.self))
+        }
     }
 
     /// Runs `body` against a fresh cluster with agents `nodes`, shutting it down however `body` ends.
@@ -101,28 +103,28 @@ import Testing
 
     @Test func captureThenJobOutputReturnsTheExactBytes() async throws {
         try await withCluster(["n1"]) { c in
-            let run = try pushy(c, ["job", "start", "bytes", "n1", "--capture", "--poll-interval", "0.1"])
+            let run = try await pushy(c, ["job", "start", "bytes", "n1", "--capture", "--poll-interval", "0.1"])
             #expect(run.status == 0, "stderr: \(run.stderr)")
             let id = try #require(run.jobID)
 
-            let out = try pushy(c, ["job", "output", id, "n1"])
+            let out = try await pushy(c, ["job", "output", id, "n1"])
             #expect(out.status == 0, "stderr: \(out.stderr)")
             #expect(out.stdout == Self.expectedBytes)
             #expect(!out.stderr.contains("warning"))
 
-            let err = try pushy(c, ["job", "output", id, "n1", "--channel", "stderr"])
+            let err = try await pushy(c, ["job", "output", id, "n1", "--channel", "stderr"])
             #expect(err.status == 0, "stderr: \(err.stderr)")
             #expect(err.stdout.isEmpty)
 
             // Empty output is output too: an empty body, not an error.
-            let empty = try pushy(c, ["job", "start", "ok", "n1", "--capture", "--poll-interval", "0.1"])
+            let empty = try await pushy(c, ["job", "start", "ok", "n1", "--capture", "--poll-interval", "0.1"])
             #expect(empty.status == 0, "stderr: \(empty.stderr)")
-            let emptyOut = try pushy(c, ["job", "output", try #require(empty.jobID), "n1"])
+            let emptyOut = try await pushy(c, ["job", "output", try #require(empty.jobID), "n1"])
             #expect(emptyOut.status == 0, "stderr: \(emptyOut.stderr)")
             #expect(emptyOut.stdout.isEmpty)
 
             // The job's feed replays its events (or a summary once the job process is gone).
-            let feed = try pushy(c, ["job", "feed", id])
+            let feed = try await pushy(c, ["job", "feed", id])
             #expect(feed.status == 0, "stderr: \(feed.stderr)")
             #expect(feed.text.contains("event: job_complete") || feed.text.contains("event: summary"))
         }
@@ -130,11 +132,11 @@ import Testing
 
     @Test func jobOutputWithoutCaptureSaysWhy() async throws {
         try await withCluster(["n1"]) { c in
-            let run = try pushy(c, ["job", "start", "bytes", "n1", "--poll-interval", "0.1"])
+            let run = try await pushy(c, ["job", "start", "bytes", "n1", "--poll-interval", "0.1"])
             #expect(run.status == 0, "stderr: \(run.stderr)")
             let id = try #require(run.jobID)
 
-            let out = try pushy(c, ["job", "output", id, "n1"])
+            let out = try await pushy(c, ["job", "output", id, "n1"])
             #expect(out.status == 1)
             #expect(out.stderr.contains("no output captured for n1 in job \(id) (was the job started with --capture?)"))
             #expect(out.stdout.isEmpty)
@@ -143,16 +145,16 @@ import Testing
 
     @Test func withEnvReachesTheProcessAndEnvWins() async throws {
         try await withCluster(["n1"]) { c in
-            let run = try pushy(c, ["job", "start", "printenv", "n1", "--with-env", #"{"A":"1"}"#, "--capture",
+            let run = try await pushy(c, ["job", "start", "printenv", "n1", "--with-env", #"{"A":"1"}"#, "--capture",
                                     "--poll-interval", "0.1"])
             #expect(run.status == 0, "stderr: \(run.stderr)")
-            let out = try pushy(c, ["job", "output", try #require(run.jobID), "n1"])
+            let out = try await pushy(c, ["job", "output", try #require(run.jobID), "n1"])
             #expect(out.text == "1\n")
 
-            let both = try pushy(c, ["job", "start", "printenv", "n1", "--with-env", #"{"A":"1"}"#, "--env", "A=2",
+            let both = try await pushy(c, ["job", "start", "printenv", "n1", "--with-env", #"{"A":"1"}"#, "--env", "A=2",
                                      "--capture", "--poll-interval", "0.1"])
             #expect(both.status == 0, "stderr: \(both.stderr)")
-            #expect(try pushy(c, ["job", "output", try #require(both.jobID), "n1"]).text == "2\n")
+            #expect(try await pushy(c, ["job", "output", try #require(both.jobID), "n1"]).text == "2\n")
         }
     }
 
@@ -160,7 +162,7 @@ import Testing
         try await withCluster([]) { c in
             let before = try await c.admin.jobs().count
             for bad in ["{not json", #"["A"]"#, #"{"A":1}"#] {
-                let r = try pushy(c, ["job", "start", "ok", "n1", "--with-env", bad])
+                let r = try await pushy(c, ["job", "start", "ok", "n1", "--with-env", bad])
                 #expect(r.status == 2, "--with-env \(bad): \(r.stderr)")
                 #expect(r.stderr.contains("--with-env"))
             }
@@ -174,16 +176,16 @@ import Testing
             let payload = Data((0...255).map { UInt8($0) }) + Self.expectedBytes
             try payload.write(to: URL(fileURLWithPath: path))
 
-            let run = try pushy(c, ["job", "start", "catfile", "n1", "--file", path, "--capture", "--poll-interval", "0.1"])
+            let run = try await pushy(c, ["job", "start", "catfile", "n1", "--file", path, "--capture", "--poll-interval", "0.1"])
             #expect(run.status == 0, "stderr: \(run.stderr)")
-            let out = try pushy(c, ["job", "output", try #require(run.jobID), "n1"])
+            let out = try await pushy(c, ["job", "output", try #require(run.jobID), "n1"])
             #expect(out.stdout == payload)
         }
     }
 
     @Test func followPrintsEachNodesLinesLive() async throws {
         try await withCluster(["n1", "n2"]) { c in
-            let run = try pushy(c, ["job", "start", "lines", "n1", "n2", "--follow"])
+            let run = try await pushy(c, ["job", "start", "lines", "n1", "n2", "--follow"])
             #expect(run.status == 0, "stderr: \(run.stderr)")
             for n in ["n1", "n2"] {
                 #expect(run.text.contains("\(n): one\n\(n): two\n"), "stdout: \(run.text)")
@@ -193,7 +195,7 @@ import Testing
             #expect(run.text.contains("complete"))
 
             // Output was captured on the way.
-            let out = try pushy(c, ["job", "output", try #require(run.jobID), "n2", "--channel", "stderr"])
+            let out = try await pushy(c, ["job", "output", try #require(run.jobID), "n2", "--channel", "stderr"])
             #expect(out.text == "oops\n")
         }
     }
@@ -231,15 +233,18 @@ import Testing
             let (p, out, err) = try launch(c, ["job", "start", "sleep", "n1", "--poll-interval", "0.1"])
             try await c.eventually("the CLI to wait for the job") { err.text.contains("Job ID: ") }
             p.interrupt()
-            _ = out.wait()
-            let stderr = String(decoding: err.wait(), as: UTF8.self)
-            p.waitUntilExit()
+            let stderr = try await offPool {
+                _ = out.wait()
+                let e = String(decoding: err.wait(), as: UTF8.self)
+                p.waitUntilExit()
+                return e
+            }
             #expect(p.terminationStatus == 130, "stderr: \(stderr)")
             let id = try #require(Run(status: 0, stdout: Data(), stderr: stderr).jobID)
             #expect(stderr.contains("job \(id) is still running; abort it with: pushy job abort \(id)"))
             #expect(try await c.admin.job(id).status.isTerminal == false)
 
-            let abort = try pushy(c, ["job", "abort", id])
+            let abort = try await pushy(c, ["job", "abort", id])
             #expect(abort.status == 0, "stderr: \(abort.stderr)")
             #expect(abort.text.contains("aborted"))
         }

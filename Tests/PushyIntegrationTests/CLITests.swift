@@ -11,7 +11,7 @@ import Testing
         var stderr: String
     }
 
-    func pushy(_ c: TestCluster, _ args: [String]) throws -> Run {
+    func pushy(_ c: TestCluster, _ args: [String]) async throws -> Run {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: TestCluster.binary("pushy"))
         p.arguments = args
@@ -26,11 +26,13 @@ import Testing
         p.standardOutput = out
         p.standardError = err
         try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return Run(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
-                   stderr: String(decoding: e, as: UTF8.self))
+        return try await offPool {
+            let o = out.fileHandleForReading.readDataToEndOfFile()
+            let e = err.fileHandleForReading.readDataToEndOfFile()
+            p.waitUntilExit()
+            return Run(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
+                       stderr: String(decoding: e, as: UTF8.self))
+        }
     }
 
     @Test func jobStartExitCodesFollowTheResult() async throws {
@@ -40,27 +42,27 @@ import Testing
         try await c.startAgent("c3", roles: ["db"])
         try await c.waitAvailable(["c1", "c2", "c3"])
 
-        let ok = try pushy(c, ["job", "start", "--quorum", "90%", "ok", "--search", "role:webapp", "--poll-interval", "0.1"])
+        let ok = try await pushy(c, ["job", "start", "--quorum", "90%", "ok", "--search", "role:webapp", "--poll-interval", "0.1"])
         #expect(ok.status == 0, "stderr: \(ok.stderr)")
         let rows = ok.stdout.split(separator: "\n").compactMap { $0.split(separator: " ").first.map(String.init) }
         #expect(rows.contains("c1") && rows.contains("c2") && !rows.contains("c3"), "stdout: \(ok.stdout)")
         #expect(ok.stdout.contains("complete"))
 
-        let failed = try pushy(c, ["job", "start", "fail", "c1", "c2", "--poll-interval", "0.1"])
+        let failed = try await pushy(c, ["job", "start", "fail", "c1", "c2", "--poll-interval", "0.1"])
         #expect(failed.status != 0)
         #expect(failed.stdout.contains("failed"))
 
         let before = try await c.admin.jobs().count
-        let none = try pushy(c, ["job", "start", "ok", "--search", "role:nothing"])
+        let none = try await pushy(c, ["job", "start", "ok", "--search", "role:nothing"])
         #expect(none.status != 0)
         #expect(none.stderr.contains("matched no nodes"))
         #expect(try await c.admin.jobs().count == before)
 
-        let list = try pushy(c, ["job", "list", "--format", "json"])
+        let list = try await pushy(c, ["job", "list", "--format", "json"])
         #expect(list.status == 0)
         #expect((try JSONValue.parse(list.stdout).arrayValue?.count) == before)
 
-        let badQuorum = try pushy(c, ["job", "start", "--quorum", "lots", "ok", "c1"])
+        let badQuorum = try await pushy(c, ["job", "start", "--quorum", "lots", "ok", "c1"])
         #expect(badQuorum.status != 0)
         #expect(badQuorum.stderr.lowercased().contains("quorum"))
         await c.shutdown()
@@ -69,7 +71,7 @@ import Testing
     @Test func unreachableServerNamesTheURL() async throws {
         let c = try await TestCluster()
         await c.stopServer()
-        let r = try pushy(c, ["node", "status"])
+        let r = try await pushy(c, ["node", "status"])
         #expect(r.status != 0)
         #expect(r.stderr.contains(c.orgURL))
         #expect(!r.stderr.contains("Fatal error"))

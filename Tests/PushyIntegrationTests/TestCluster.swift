@@ -152,7 +152,10 @@ final class TestCluster: @unchecked Sendable {
     }
 
     func shutdown() async {
-        for (_, p) in processes where p.isRunning { p.terminate(); p.waitUntilExit() }
+        for (_, p) in processes where p.isRunning {
+            p.terminate()
+            _ = try? await offPool { p.waitUntilExit() }
+        }
         for name in Array(agents.keys) { await stopAgent(name) }
         await stopServer()
         try? FileManager.default.removeItem(atPath: dataDir)
@@ -160,3 +163,14 @@ final class TestCluster: @unchecked Sendable {
 }
 
 enum ClusterError: Error { case timeout(String) }
+
+/// Runs blocking work (waiting for a process, reading its pipes) on a thread of its own: tests
+/// run in parallel on a two-thread cooperative pool, and a blocked pool thread would stall the
+/// in-process servers those processes are talking to.
+func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { (c: CheckedContinuation<T, any Error>) in
+        Thread.detachNewThread {
+            do { c.resume(returning: try body()) } catch { c.resume(throwing: error) }
+        }
+    }
+}

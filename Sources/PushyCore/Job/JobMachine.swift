@@ -244,6 +244,14 @@ public struct JobMachine: Sendable {
         finish(.complete, reason: nil, now: now, into: &actions)
     }
 
+    /// Records why a node ended as it did when the node itself said so (e.g. the agent's own
+    /// run timeout, or a process that could not start). Returns the change to persist.
+    public mutating func explain(node: String, reason: String) -> [Action] {
+        guard let status = nodes[node], status.isTerminal, reasons[node] == nil else { return [] }
+        reasons[node] = reason
+        return [.nodeChanged(node: node, status: status, reason: reason)]
+    }
+
     /// Advances timers: voting timeout and run timeout.
     public mutating func tick(now: Double) -> [Action] {
         var actions: [Action] = []
