@@ -36,6 +36,7 @@ public actor PushyAgentRuntime {
         public var configFetches = 0
         public var serverHeartbeats = 0
         public var badMessages = 0
+        public var replaysDropped = 0
         public var jobsRun = 0
     }
 
@@ -233,6 +234,18 @@ public actor PushyAgentRuntime {
         guard abs(m.timestamp.timeIntervalSince1970 - Self.now()) < Double(s.nodeConfig.maxMessageSkew) else {
             stats.badMessages += 1
             return
+        }
+        // Replay protection (spec 12 point 3): on one connection the sequence must increase.
+        // `abort` is always obeyed (it only resets) and sets the new baseline, which keeps
+        // reference servers working: their per-node counter restarts with an abort.
+        if m.messageType == .abort {
+            session?.lastServerSequence = m.sequence
+        } else if m.sequence <= s.lastServerSequence {
+            stats.badMessages += 1
+            stats.replaysDropped += 1
+            return
+        } else {
+            session?.lastServerSequence = m.sequence
         }
         switch m.messageType {
         case .commit: perform(runner.commit(m, checks: checks))

@@ -17,6 +17,7 @@ public actor CommandEngine {
     var transport: (any CommandTransport)?
 
     var sessionKeys: [NodeKey: [UInt8]] = [:]
+    var outboundSequences: [NodeKey: Int] = [:]
     var sessions: [NodeKey: NodeSession] = [:]
     var identities: [[UInt8]: NodeKey] = [:]
     var jobs: [String: ActiveJob] = [:]
@@ -170,10 +171,13 @@ public actor CommandEngine {
     // MARK: Outbound
 
     func send(_ key: NodeKey, _ message: ServerMessage) {
-        guard var s = sessions[key], let sessionKey = sessionKeys[key] else { return }
+        guard let s = sessions[key], let sessionKey = sessionKeys[key] else { return }
         var m = message
-        m.sequence = s.nextSequence()
-        sessions[key] = s
+        // Per node for the whole server run, so it keeps increasing on the agent's connection
+        // even when the node's session ends and a new one starts (agents drop replays).
+        let seq = (outboundSequences[key] ?? 0) + 1
+        outboundSequences[key] = seq
+        m.sequence = seq
         let frames = MessageSigner.hmacFrames(body: m.bodyBytes, key: sessionKey)
         transport?.send(to: s.identity, frames: frames)
     }

@@ -16,15 +16,8 @@ struct NodeSession: Sendable {
     var state: State = .rehab
     var liveness: NodeLiveness
     var lastAbortAt: Double = 0
-    /// Outgoing per-node sequence (spec 5.1), from 1.
-    var sequence: Int = 0
     /// Last sequence number received on the current connection (replay protection).
     var lastInboundSequence: Int = 0
     /// Active jobs this node is part of.
     var jobs: Set<String> = []
-
-    mutating func nextSequence() -> Int {
-        sequence += 1
-        return sequence
-    }
 }

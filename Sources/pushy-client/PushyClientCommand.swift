@@ -54,6 +54,8 @@ struct PushyClientCommand: AsyncParsableCommand {
     var allowUnencrypted = false
     @Option(name: .long, help: "PEM certificate to trust for the server's HTTPS, besides the system roots (config key trusted_cert; pushy-server init writes DATA_DIR/tls.crt).")
     var trustedCert: String?
+    @Option(name: .long, help: "One-time enrolment token ('pushy token create'): when --key does not exist yet, the agent makes its own key pair there and registers it (config key enrollment_token, env PUSHY_ENROLL_TOKEN).")
+    var enrollToken: String?
     @Flag(name: .long, help: "Do not verify the server's HTTPS certificate (tests only; config key ssl_verify_mode \"verify_none\").")
     var insecure = false
 
@@ -65,14 +67,6 @@ struct PushyClientCommand: AsyncParsableCommand {
         guard let nodeName = node ?? file["node_name"]?.stringValue else { throw ValidationError("missing --node NAME") }
         guard let keyPath = key ?? file["client_key"]?.stringValue else {
             throw ValidationError("missing --key PATH (create one with 'pushy client create \(nodeName) --key-out \(nodeName).pem')")
-        }
-        let keyText: String
-        do { keyText = try String(contentsOfFile: keyPath, encoding: .utf8) } catch {
-            throw ValidationError("cannot read key file \(keyPath): \(error.localizedDescription)")
-        }
-        let privateKey: RSAPrivateKey
-        do { privateKey = try RSAPrivateKey(pemRepresentation: keyText) } catch {
-            throw ValidationError("\(keyPath) is not a usable RSA private key: \(error)")
         }
         var entries: [WhitelistEntry] = []
         if let w = file["whitelist"] {
@@ -87,7 +81,20 @@ struct PushyClientCommand: AsyncParsableCommand {
         do { list = entries.isEmpty ? Whitelist.chefDefault : try Whitelist(entries: entries) } catch {
             throw ValidationError("whitelist: \(error)")
         }
+        let tls = ClientTLS(
+            trustedCertificatePath: trustedCert ?? file["trusted_cert"]?.stringValue,
+            verify: !(insecure || file["ssl_verify_mode"]?.stringValue == "verify_none"))
+        let privateKey: RSAPrivateKey
+        do {
+            privateKey = try await AgentEnrollment.key(
+                at: keyPath, enrollToken: enrollToken ?? file["enrollment_token"]?.stringValue
+                    ?? ProcessInfo.processInfo.environment["PUSHY_ENROLL_TOKEN"],
+                orgURL: url, node: nodeName, tls: tls)
+        } catch {
+            throw ValidationError("\(error)")
+        }
         var c = AgentConfiguration(serverURL: url, nodeName: nodeName, key: privateKey, whitelist: list)
+        c.tls = tls
         guard c.orgName != nil else {
             throw ValidationError("--server-url must contain /organizations/ORG (got '\(url)')")
         }
@@ -116,9 +123,7 @@ struct PushyClientCommand: AsyncParsableCommand {
         }
         if let l = lockfile ?? file["lockfile"]?.stringValue { c.lockFile = l }
         c.allowUnencrypted = allowUnencrypted || file["allow_unencrypted"]?.boolValue == true
-        c.tls = ClientTLS(
-            trustedCertificatePath: trustedCert ?? file["trusted_cert"]?.stringValue,
-            verify: !(insecure || file["ssl_verify_mode"]?.stringValue == "verify_none"))
+
         guard let level = Logger.Level(rawValue: logLevel) else {
             throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
         }
