@@ -54,5 +54,7 @@ echo "== pushy search node 'role:webapp'"
 "$BIN/pushy" search node 'role:webapp'
 echo "== pushy job start --quorum 90% chef-client --search 'role:webapp'"
 "$BIN/pushy" job start --quorum 90% chef-client --search 'role:webapp'
+echo "== pushy job start --follow uptime web1 db1   (live output, prefixed by node)"
+"$BIN/pushy" job start --follow uptime web1 db1
 echo "== pushy job list"
 "$BIN/pushy" job list
