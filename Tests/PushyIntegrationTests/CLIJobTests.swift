@@ -60,16 +60,7 @@ import Testing
     }
 
     func launch(_ c: TestCluster, _ args: [String]) throws -> (Process, Collector, Collector) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: TestCluster.binary("pushy"))
-        p.arguments = args
-        var env = ProcessInfo.processInfo.environment
-        env["PUSHY_SERVER_URL"] = c.orgURL
-        env["PUSHY_USER"] = "admin"
-        env["PUSHY_KEY"] = c.dataDir + "/admin.pem"
-        env["PUSHY_CONFIG"] = nil
-        env["PUSHY_TRUSTED_CERT"] = c.certificatePath
-        p.environment = env
+        let p = c.cliProcess(args)
         let out = Pipe(), err = Pipe()
         p.standardOutput = out
         p.standardError = err

@@ -123,6 +123,21 @@ final class TestCluster: @unchecked Sendable {
         processes[name] = p
     }
 
+    /// A `pushy` CLI process signed as the admin, trusting this cluster's certificate (not started).
+    func cliProcess(_ args: [String]) -> Process {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: Self.binary("pushy"))
+        p.arguments = args
+        var env = ProcessInfo.processInfo.environment
+        env["PUSHY_SERVER_URL"] = orgURL
+        env["PUSHY_USER"] = "admin"
+        env["PUSHY_KEY"] = dataDir + "/admin.pem"
+        env["PUSHY_CONFIG"] = nil
+        env["PUSHY_TRUSTED_CERT"] = certificatePath
+        p.environment = env
+        return p
+    }
+
     /// Waits until `condition` holds, polling; fails the test at the deadline.
     func eventually(_ what: String, timeout: Double = 20, _ condition: () async throws -> Bool) async throws {
         let deadline = Date().addingTimeInterval(timeout)
