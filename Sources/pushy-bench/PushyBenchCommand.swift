@@ -101,10 +101,14 @@ struct PushyBenchCommand: AsyncParsableCommand {
     func measureRunning(_ r: inout SizeResult, server: ServerProcess, fleet: SwarmFleet, names: [String]) async throws {
         let admin = server.admin!
         var t = ContinuousClock.now
+        let connectCPU = ProcessProbe.cpuSeconds(pid: server.pid) ?? 0, connectSwarmCPU = fleet.cpuSeconds
         try fleet.start()
         let all = Set(names)
         r.available = try await waitAvailable(admin, all, timeout: 120 + Double(r.size) / 50, poll: .milliseconds(500))
         r.availableSeconds = r.available == r.size ? Self.elapsed(since: t) : nil
+        let connectWall = Self.elapsed(since: t)
+        r.connectCPU = (((ProcessProbe.cpuSeconds(pid: server.pid) ?? 0) - connectCPU) / connectWall * 100,
+                        (fleet.cpuSeconds - connectSwarmCPU) / connectWall * 100)
         say("   \(r.available) available after \(SizeResult.seconds(Self.elapsed(since: t)))")
         guard r.available == r.size else { throw BenchFailure("only \(r.available) of \(r.size) agents became available") }
 
@@ -120,15 +124,21 @@ struct PushyBenchCommand: AsyncParsableCommand {
         r.serverFiles = ProcessProbe.openFiles(pid: server.pid)
         say("   idle CPU \(String(format: "%.2f", r.idleCPUPercent ?? -1)) %, RSS \(SizeResult.megabytes(r.rss))")
 
+        // Jobs, with the CPU the server and the swarm spent on each (where the time goes).
         for _ in 0..<jobRuns {
-            let (seconds, status) = try await timeJob(admin, nodes: names, poll: .milliseconds(20))
+            let cpu = ProcessProbe.cpuSeconds(pid: server.pid) ?? 0, swarmCPU = fleet.cpuSeconds
+            let (seconds, post, status) = try await timeJob(admin, nodes: names, poll: .milliseconds(20))
             r.bigJob.append(seconds)
+            r.bigJobPost.append(post)
+            r.bigJobServerCPU.append((ProcessProbe.cpuSeconds(pid: server.pid) ?? 0) - cpu)
+            r.bigJobSwarmCPU.append(fleet.cpuSeconds - swarmCPU)
             r.bigJobStatuses.append(status)
             try await Task.sleep(for: .milliseconds(500))
         }
         for i in 0..<jobRuns {
-            let (seconds, _) = try await timeJob(admin, nodes: [names[(i * 7919) % names.count]], poll: .milliseconds(1))
+            let (seconds, post, _) = try await timeJob(admin, nodes: [names[(i * 7919) % names.count]], poll: .milliseconds(1))
             r.singleJob.append(seconds)
+            r.singleJobPost.append(post)
             try await Task.sleep(for: .milliseconds(200))
         }
         say("   jobs: all \(SizeResult.millis(SizeResult.median(r.bigJob))), single \(SizeResult.millis(SizeResult.median(r.singleJob)))")
@@ -159,6 +169,7 @@ struct PushyBenchCommand: AsyncParsableCommand {
         // Crash and restart: every live agent must come back by itself.
         let live = all.subtracting(muted)
         t = ContinuousClock.now
+        let restartSwarmCPU = fleet.cpuSeconds
         server.kill9()
         try await server.start()
         var lastCPU = ProcessProbe.cpuSeconds(pid: server.pid) ?? 0
@@ -179,6 +190,7 @@ struct PushyBenchCommand: AsyncParsableCommand {
             }
         }
         r.restartPeakCPU = peak
+        r.restartSwarmCPU = (fleet.cpuSeconds - restartSwarmCPU) / Self.elapsed(since: t) * 100
         say("   restart: \(r.restartAvailable)/\(live.count) available after \(SizeResult.seconds(r.restartSeconds)), peak CPU \(Int(peak)) %")
     }
 
@@ -197,13 +209,15 @@ struct PushyBenchCommand: AsyncParsableCommand {
 
     /// POST a no-op job and poll it until it ends (≤ 120 s); seconds measured at the client,
     /// request signing included.
-    func timeJob(_ admin: PushyRESTClient, nodes: [String], poll: Duration) async throws -> (Double, String) {
+    /// Returns (POST → complete, POST → 201, final status).
+    func timeJob(_ admin: PushyRESTClient, nodes: [String], poll: Duration) async throws -> (Double, Double, String) {
         let t = ContinuousClock.now
         let id = try await admin.startJob(JobRequest(command: "noop", nodes: nodes))
+        let post = Self.elapsed(since: t)
         let deadline = Date().addingTimeInterval(120)
         while Date() < deadline {
             let v = try await admin.job(id)
-            if v.status.isTerminal { return (Self.elapsed(since: t), v.status.rawValue) }
+            if v.status.isTerminal { return (Self.elapsed(since: t), post, v.status.rawValue) }
             try await Task.sleep(for: poll)
         }
         throw BenchFailure("job \(id) over \(nodes.count) nodes did not finish within 120 s")

@@ -16,6 +16,11 @@ struct SizeResult {
     var bigJob: [Double] = []
     var bigJobStatuses: [String] = []
     var singleJob: [Double] = []
+    /// POST → 201 only, and CPU seconds spent per all-node job by the server and the swarm.
+    var bigJobPost: [Double] = []
+    var singleJobPost: [Double] = []
+    var bigJobServerCPU: [Double] = []
+    var bigJobSwarmCPU: [Double] = []
     var muted = 0
     var deadFirst: Double?
     var deadLast: Double?
@@ -25,6 +30,9 @@ struct SizeResult {
     var restartAvailable = 0
     var restartPeakCPU: Double?
     var notes: [String] = []
+    /// Average CPU (% of one core) of the server and of all swarm processes while agents connect.
+    var connectCPU: (server: Double, swarm: Double)?
+    var restartSwarmCPU: Double?
 
     static func median(_ v: [Double]) -> Double? {
         guard !v.isEmpty else { return nil }
@@ -50,6 +58,8 @@ struct SizeResult {
                      "\(available)", "≥ 9,500", Self.verdict(atTarget ? available >= 9500 : nil)))
         rows.append(("client registration (POST clients, not timed by the issue)", Self.seconds(registerSeconds), "—", "—"))
         rows.append(("time until all available (swarm start → node_states)", Self.seconds(availableSeconds), "—", "—"))
+        rows.append(("  CPU meanwhile: server / all swarm processes (average)",
+                     connectCPU.map { String(format: "%.0f %% / %.0f %% of one core", $0.server, $0.swarm) } ?? "—", "—", "—"))
         let perAgent = perAgentBytes
         rows.append(("server RSS total (baseline before agents)",
                      "\(Self.megabytes(rss)) (\(Self.megabytes(rssBaseline)))", "—", "—"))
@@ -69,10 +79,14 @@ struct SizeResult {
         if bigJobStatuses.contains(where: { $0 != "complete" }) {
             rows.append(("  statuses of those jobs", bigJobStatuses.joined(separator: ", "), "complete", "**missed**"))
         }
+        rows.append(("  of which POST → 201 (p50); server / swarm CPU per job (p50)",
+                     "\(Self.millis(Self.median(bigJobPost))); \(Self.millis(Self.median(bigJobServerCPU))) / \(Self.millis(Self.median(bigJobSwarmCPU)))",
+                     "—", "—"))
         let single = Self.median(singleJob)
         rows.append(("single-node job, POST → complete, p50 / max of \(singleJob.count)",
                      "\(Self.millis(single)) / \(Self.millis(singleJob.max()))", "≤ 10 ms + command (0 here)",
                      Self.verdict(single.map { $0 <= 0.010 })))
+        rows.append(("  of which POST → 201 (p50)", Self.millis(Self.median(singleJobPost)), "—", "—"))
         rows.append(("silent nodes (\(muted) = 1 %) marked offline: first / last",
                      "\(Self.seconds(deadFirst)) / \(Self.seconds(deadLast)) (\(deadDetected) of \(muted))", "≤ 30 s",
                      Self.verdict(muted == 0 ? nil : (deadLast.map { $0 <= 30 } ?? false))))
@@ -83,6 +97,8 @@ struct SizeResult {
                      Self.verdict(restartSeconds.map { $0 <= 60 } ?? (restartAvailable > 0 ? false : nil))))
         rows.append(("peak server CPU during the reconnect (1 s samples)",
                      restartPeakCPU.map { String(format: "%.0f %% of one core", $0) } ?? "—", "—", "—"))
+        rows.append(("average swarm CPU during the reconnect (all processes)",
+                     restartSwarmCPU.map { String(format: "%.0f %% of one core", $0) } ?? "—", "—", "—"))
         var text = "### \(size) agents\n\n| measure | figure | target (issue 5) | verdict |\n|---|---|---|---|\n"
         for r in rows { text += "| \(r.0) | \(r.1) | \(r.2) | \(r.3) |\n" }
         for n in notes { text += "\n- \(n)" }
