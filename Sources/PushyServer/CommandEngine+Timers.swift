@@ -16,18 +16,28 @@ extension CommandEngine {
                 jobs[id] = nil
             }
         }
-        for (key, s) in sessions where s.state == .rehab && now - s.lastAbortAt >= config.rehabInterval {
-            sendAbort(key, now: now)
-        }
-        if now - lastLivenessScan >= 1 {
-            lastLivenessScan = now
-            var dead: [NodeKey] = []
-            for (key, var s) in sessions {
-                if !s.liveness.evaluate(at: now) { dead.append(key) } else { sessions[key] = s }
+        // Only nodes waiting for `aborted` are visited, not every session.
+        for key in rehabNodes {
+            guard let s = sessions[key] else { rehabNodes.remove(key); continue }
+            if s.state != .rehab { rehabNodes.remove(key) } else if now - s.lastAbortAt >= config.rehabInterval {
+                sendAbort(key, now: now)
             }
-            for key in dead { terminate(key, reason: "no heartbeat from the node (liveness lost)", now: now) }
         }
-        if now - lastBroadcast >= config.heartbeatInterval {
+        // The liveness scan folds a node's intervals only when one has ended, so most visits
+        // are a comparison; it runs on every tick, so a silent node is noticed within a tick
+        // of the EWMA crossing the threshold.
+        var dead: [NodeKey] = []
+        for (key, s) in sessions where now >= s.liveness.intervalStart + s.liveness.parameters.interval {
+            var l = s.liveness
+            if l.evaluate(at: now) { sessions[key]?.liveness = l } else { dead.append(key) }
+        }
+        for key in dead { terminate(key, reason: "no heartbeat from the node (liveness lost)", now: now) }
+        // Besides every interval, broadcast 1, 2 and 3 s after start: the first broadcast is
+        // lost while agents' subscriptions reconnect, and agents learn of a restart from it.
+        let sinceStart = now - startedAt
+        let early = earlyBroadcasts < 3 && sinceStart >= Double(earlyBroadcasts + 1)
+        if early { earlyBroadcasts += 1 }
+        if early || now - lastBroadcast >= config.heartbeatInterval {
             lastBroadcast = now
             broadcastHeartbeat(now: now)
         }

@@ -23,7 +23,10 @@ public actor CommandEngine {
     var jobs: [String: ActiveJob] = [:]
     var broadcastSequence = 0
     var lastBroadcast: Double = 0
-    var lastLivenessScan: Double = 0
+    /// Nodes in rehab (abort resent until they answer), so the tick need not visit every session.
+    var rehabNodes = Set<NodeKey>()
+    let startedAt = Date().timeIntervalSince1970
+    var earlyBroadcasts = 0
     /// Node-in-job changes waiting for the next batched store write.
     var pendingNodeUpdates: [JobNodeUpdate] = []
     var flushScheduled = false
@@ -185,6 +188,7 @@ public actor CommandEngine {
     func sendAbort(_ key: NodeKey, now: Double) {
         guard sessions[key] != nil else { return }
         sessions[key]!.state = .rehab
+        rehabNodes.insert(key)
         sessions[key]!.lastAbortAt = now
         send(key, ServerMessage(type: .abort, sequence: 0, timestamp: Date(timeIntervalSince1970: now)))
     }

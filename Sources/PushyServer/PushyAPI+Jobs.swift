@@ -28,14 +28,11 @@ extension PushyAPI {
     /// offline node: refuse the job and say which names are unknown.
     func checkNodesKnown(org: String, _ names: [String]) async throws(APIError) {
         let known: Set<String>
-        do {
-            let clients = try await store.listPrincipals(org: org, type: .client).map(\.name)
-            let nodes = try await store.listNodes(org: org).map(\.name)
-            known = Set(clients).union(nodes)
-        } catch { throw .from(error) }
+        do { known = try await store.knownNodeNames(org: org, among: names) } catch { throw .from(error) }
         let unknown = names.filter { !known.contains($0) }
         guard unknown.isEmpty else {
-            throw .validation("unknown node(s): \(unknown.joined(separator: ", ")) (no client or node by that name in organization '\(org)'; create one with 'pushy client create NAME')")
+            let shown = unknown.prefix(20).joined(separator: ", ") + (unknown.count > 20 ? " and \(unknown.count - 20) more" : "")
+            throw .validation("unknown node(s): \(shown) (no client or node by that name in organization '\(org)'; create one with 'pushy client create NAME')")
         }
     }
 

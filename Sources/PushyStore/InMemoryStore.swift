@@ -72,6 +72,13 @@ public actor InMemoryStore: PushyStore {
 
     public func node(org: String, name: String) -> NodeRecord? { nodes[Key(scope: org, name: name)] }
 
+    public func knownNodeNames(org: String, among names: [String]) -> Set<String> {
+        Set(names.filter { n in
+            principals.values.contains { $0.org == org && $0.name == n && $0.type == .client }
+                || nodes.values.contains { $0.org == org && $0.name == n }
+        })
+    }
+
     public func listNodes(org: String) -> [NodeRecord] {
         nodes.values.filter { $0.org == org }.sorted { byteOrder($0.name, $1.name) }
     }

@@ -53,6 +53,9 @@ public protocol PushyStore: Sendable {
     /// and `updatedAt = at`; its new/ready/running nodes become `crashed` with the same reason.
     /// Returns the affected job ids, oldest first.
     func crashUnfinishedJobs(reason: String, at: Date) async throws(StoreError) -> [String]
+    /// Which of `names` are known in the org as a client or a reported node (one query for a
+    /// whole job's node list, instead of listing the org).
+    func knownNodeNames(org: String, among names: [String]) async throws(StoreError) -> Set<String>
     /// Stores (replaces) a node's captured output for a job.
     func saveOutput(_ output: JobOutputRecord) async throws(StoreError)
     /// A node's captured output for a job, nil when none was stored.

@@ -161,6 +161,27 @@ public final class SQLiteStore: PushyStore {
         }
     }
 
+    public func knownNodeNames(org: String, among names: [String]) async throws(StoreError) -> Set<String> {
+        guard !names.isEmpty else { return [] }
+        return try await read { db in
+            var known = Set<String>()
+            // SQLite limits bound parameters; 500 names per statement stays well inside.
+            var start = 0
+            while start < names.count {
+                let chunk = Array(names[start..<min(start + 500, names.count)])
+                start += chunk.count
+                let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
+                let sql = """
+                    SELECT name FROM principals WHERE org = ? AND type = 'client' AND name IN (\(marks))
+                    UNION SELECT name FROM nodes WHERE org = ? AND name IN (\(marks))
+                    """
+                let args = StatementArguments([org] + chunk + [org] + chunk)
+                for n in try String.fetchAll(db, sql: sql, arguments: args) { known.insert(n) }
+            }
+            return known
+        }
+    }
+
     // MARK: Jobs
 
     public func insertJob(_ job: JobRecord, nodes: [JobNodeRecord]) async throws(StoreError) {

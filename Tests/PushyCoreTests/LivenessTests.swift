@@ -70,6 +70,18 @@ import Testing
         expectAlive(&node, evaluateAt: t + 200)
     }
 
+    @Test func doubledBeatsBankNoCredit() {
+        var node = NodeLiveness(now: 0)
+        let end = beatSteadily(&node, from: 5, intervals: 8)
+        // Two beats in one interval (jitter) still leave the average at 1.0 …
+        node.heartbeat(at: end + 1)
+        node.heartbeat(at: end + 2)
+        expectAlive(&node, evaluateAt: end + 5 + 10)
+        #expect(node.average <= 1.0)
+        // … so the node dies 3 intervals after its last beat's interval began, as any other.
+        expectDead(&node, evaluateAt: end + 30)
+    }
+
     @Test func jumpOverManyIntervalsAtOnce() {
         var node = NodeLiveness(now: 0)
         node.heartbeat(at: 5)
@@ -96,10 +108,12 @@ import Testing
         for _ in 0..<100_000 { node.heartbeat(at: 5) }
         #expect(node.count == 100_000)
         expectAlive(&node, evaluateAt: 10)
-        #expect(node.average == 1.2 * 0.75 + 100_000 / 4)
+        // A burst counts as one beat: no credit is banked (Pushy caps the average at one per interval).
+        #expect(node.average == 1.2 * 0.75 + 1.0 / 4)
         #expect(node.average.isFinite)
-        // It still dies once the beats stop: avg·0.75ⁿ < 0.6 after a bounded number of intervals.
-        expectDead(&node, evaluateAt: 10 + 10 * 40)
+        // So it dies as a new node with one beat would: 1.15 → 0.8625 → 0.647 → 0.485.
+        expectAlive(&node, evaluateAt: 30)
+        expectDead(&node, evaluateAt: 40)
     }
 
     @Test func clockGoingBackwardsIsIgnored() {

@@ -50,7 +50,9 @@ public struct NodeLiveness: Sendable, Equatable {
         guard now.isFinite, length > 0, now >= intervalStart + length else { return }
         let elapsed = ((now - intervalStart) / length).rounded(.down)
         let keep = 1 - 1 / parameters.decayWindow
-        average = average * keep + Double(count) / parameters.decayWindow
+        // Capped at one beat per interval (a Pushy deviation): a node whose beats jitter into
+        // doubles must not bank credit that delays its death past 3 intervals (spec 6.1 says 2–3).
+        average = min(max(average, 1), average * keep + Double(min(count, 1)) / parameters.decayWindow)
         let empty = elapsed - 1
         if empty > 0 { average *= pow(keep, empty) }
         intervalStart += elapsed * length
