@@ -110,9 +110,12 @@ struct PushyAPI: Sendable {
     func status(_ request: Request, _ context: Context, _ body: [UInt8]) async throws(APIError) -> Response {
         let count = await engine.sessionCount
         let jobs = await engine.activeJobIds
+        let dropped = await engine.dropped
         return .json([
             "status": "it's alive", "incarnation_id": .string(engine.incarnationId),
             "node_fsm_count": .number(Double(count)), "job_processes": .array(jobs.map(JSONValue.string)),
+            // Pushy extension: ZeroMQ messages dropped since start, by reason (spec 12 point 3).
+            "dropped_messages": .object(dropped.sorted { $0.key < $1.key }.map { ($0.key, .number(Double($0.value))) }),
         ])
     }
 

@@ -68,6 +68,11 @@ import Testing
         try await expectDropped("bad_header", 1)
         try await expectDropped("frame_count", 1)
 
+        // Operators see the counts in the status document.
+        let status = try await c.admin.status()
+        #expect(status["dropped_messages"]?["bad_hmac"]?.intValue == 2)
+        #expect(status["dropped_messages"]?["sequence_replay"]?.intValue == 2)
+
         // The node is still fine after all that.
         #expect(try await c.admin.nodeState("peer").availability == .available)
         await c.shutdown()
