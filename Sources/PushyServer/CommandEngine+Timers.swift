@@ -23,15 +23,17 @@ extension CommandEngine {
                 sendAbort(key, now: now)
             }
         }
-        // The liveness scan folds a node's intervals only when one has ended, so most visits
-        // are a comparison; it runs on every tick, so a silent node is noticed within a tick
-        // of the EWMA crossing the threshold.
-        var dead: [NodeKey] = []
-        for (key, s) in sessions where now >= s.liveness.intervalStart + s.liveness.parameters.interval {
-            var l = s.liveness
-            if l.evaluate(at: now) { sessions[key]?.liveness = l } else { dead.append(key) }
+        // The liveness scan runs once a second (a silent node is noticed within a second of the
+        // EWMA crossing the threshold) and folds a node's intervals only when one has ended.
+        if now - lastLivenessScan >= 1 {
+            lastLivenessScan = now
+            var dead: [NodeKey] = []
+            for (key, s) in sessions where now >= s.liveness.intervalStart + s.liveness.parameters.interval {
+                var l = s.liveness
+                if l.evaluate(at: now) { sessions[key]?.liveness = l } else { dead.append(key) }
+            }
+            for key in dead { terminate(key, reason: "no heartbeat from the node (liveness lost)", now: now) }
         }
-        for key in dead { terminate(key, reason: "no heartbeat from the node (liveness lost)", now: now) }
         // Besides every interval, broadcast 1, 2 and 3 s after start: the first broadcast is
         // lost while agents' subscriptions reconnect, and agents learn of a restart from it.
         let sinceStart = now - startedAt

@@ -25,6 +25,7 @@ public actor CommandEngine {
     var lastBroadcast: Double = 0
     /// Nodes in rehab (abort resent until they answer), so the tick need not visit every session.
     var rehabNodes = Set<NodeKey>()
+    var lastLivenessScan: Double = 0
     let startedAt = Date().timeIntervalSince1970
     var earlyBroadcasts = 0
     /// Node-in-job changes waiting for the next batched store write.
