@@ -33,6 +33,11 @@ final class SwarmShard: ZMQSwarmHandler, @unchecked Sendable {
         var serverKey: RSAPublicKey
         var offlineCounter = 0
         var reconfiguring = false
+        /// When the sockets were opened, and whether anything has arrived on the command socket
+        /// since: like a real agent, no message within 4 s means the CURVE channel is broken
+        /// (e.g. the ZAP allow-list expired during a reconnect storm) → fetch a new config.
+        var connectedAt = Date().timeIntervalSince1970
+        var heardCommand = false
         var interval: Double { max(0.05, config.interval) }
     }
 
@@ -190,6 +195,11 @@ final class SwarmShard: ZMQSwarmHandler, @unchecked Sendable {
                 reconfigure(e.slot, after: Double.random(in: 0..<s.interval))
                 return
             }
+            if !s.heardCommand, now - s.connectedAt >= 4, !s.reconfiguring {
+                stats.add(.silentCommandChannels)
+                reconfigure(e.slot, after: Double.random(in: 0..<1))
+                return
+            }
             s.offlineCounter += 1
             agents[e.slot].session = s
             sendHeartbeat(e.slot)
@@ -246,6 +256,7 @@ final class SwarmShard: ZMQSwarmHandler, @unchecked Sendable {
     }
 
     func command(_ slot: Int, header: [UInt8], body: [UInt8]) {
+        agents[slot].session?.heardCommand = true
         guard let s = agents[slot].session,
               MessageSigner.verifyHMAC(header: header, body: body, key: s.key),
               let m = try? ServerMessage.parse(body),

@@ -22,12 +22,14 @@ public struct SwarmStats: Sendable, Equatable, CustomStringConvertible {
     /// Messages dropped: bad signature, bad JSON, outside the clock skew.
     public var badMessages = 0
     public var sendFailures = 0
+    /// Reconnects because nothing arrived on the command socket within 4 s (CURVE refused).
+    public var silentCommandChannels = 0
 
     public var description: String {
         "connected=\(connected) ready=\(ready) fetches=\(configFetches) fetchFailures=\(fetchFailures) "
             + "openFailures=\(openFailures) reconfigures=\(reconfigures) heartbeats=\(heartbeatsSent) "
             + "serverHeartbeats=\(serverHeartbeats) commits=\(commits) nacks=\(nacks) runs=\(runs) "
-            + "succeeded=\(succeeded) failed=\(failed) aborts=\(aborts) bad=\(badMessages) sendFailures=\(sendFailures)"
+            + "succeeded=\(succeeded) failed=\(failed) aborts=\(aborts) bad=\(badMessages) sendFailures=\(sendFailures) silentCommand=\(silentCommandChannels)"
     }
 }
 
@@ -36,6 +38,7 @@ final class AtomicSwarmStats: Sendable {
     enum Field: Int, CaseIterable {
         case connected, ready, configFetches, fetchFailures, openFailures, reconfigures, heartbeatsSent
         case serverHeartbeats, commits, nacks, runs, succeeded, failed, aborts, badMessages, sendFailures
+        case silentCommandChannels
     }
 
     private let values = Mutex([Int](repeating: 0, count: Field.allCases.count))
@@ -49,6 +52,7 @@ final class AtomicSwarmStats: Sendable {
             fetchFailures: get(.fetchFailures), openFailures: get(.openFailures), reconfigures: get(.reconfigures),
             heartbeatsSent: get(.heartbeatsSent), serverHeartbeats: get(.serverHeartbeats), commits: get(.commits),
             nacks: get(.nacks), runs: get(.runs), succeeded: get(.succeeded), failed: get(.failed),
-            aborts: get(.aborts), badMessages: get(.badMessages), sendFailures: get(.sendFailures))
+            aborts: get(.aborts), badMessages: get(.badMessages), sendFailures: get(.sendFailures),
+            silentCommandChannels: get(.silentCommandChannels))
     }
 }
