@@ -23,17 +23,22 @@ extension CommandEngine {
                 sendAbort(key, now: now)
             }
         }
-        // The liveness scan runs once a second (a silent node is noticed within a second of the
-        // EWMA crossing the threshold) and folds a node's intervals only when one has ended.
-        if now - lastLivenessScan >= 1 {
-            lastLivenessScan = now
-            var dead: [NodeKey] = []
-            for (key, s) in sessions where now >= s.liveness.intervalStart + s.liveness.parameters.interval {
-                var l = s.liveness
-                if l.evaluate(at: now) { sessions[key]?.liveness = l } else { dead.append(key) }
+        // Liveness: only nodes whose EWMA interval has ended are evaluated (the wheel), on
+        // every tick, so a silent node is noticed within a tick of crossing the threshold.
+        var dead: [NodeKey] = []
+        for key in livenessWheel.due(at: now) {
+            guard var l = sessions[key]?.liveness else { continue }
+            let due = l.intervalStart + l.parameters.interval
+            if now < due {
+                livenessWheel.schedule(key, at: due)
+            } else if l.evaluate(at: now) {
+                sessions[key]?.liveness = l
+                livenessWheel.schedule(key, at: l.intervalStart + l.parameters.interval)
+            } else {
+                dead.append(key)
             }
-            for key in dead { terminate(key, reason: "no heartbeat from the node (liveness lost)", now: now) }
         }
+        for key in dead { terminate(key, reason: "no heartbeat from the node (liveness lost)", now: now) }
         // Besides every interval, broadcast 1, 2 and 3 s after start: the first broadcast is
         // lost while agents' subscriptions reconnect, and agents learn of a restart from it.
         let sinceStart = now - startedAt

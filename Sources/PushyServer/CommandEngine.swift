@@ -25,7 +25,7 @@ public actor CommandEngine {
     var lastBroadcast: Double = 0
     /// Nodes in rehab (abort resent until they answer), so the tick need not visit every session.
     var rehabNodes = Set<NodeKey>()
-    var lastLivenessScan: Double = 0
+    var livenessWheel = LivenessWheel<NodeKey>()
     let startedAt = Date().timeIntervalSince1970
     var earlyBroadcasts = 0
     /// Node-in-job changes waiting for the next batched store write.
@@ -108,6 +108,7 @@ public actor CommandEngine {
             var s = NodeSession(
                 identity: identity, incarnation: msg.incarnationId,
                 liveness: NodeLiveness(now: now, parameters: livenessParameters))
+            livenessWheel.schedule(key, at: now + livenessParameters.interval)
             s.lastInboundSequence = msg.sequence
             sessions[key] = s
             identities[identity] = key
