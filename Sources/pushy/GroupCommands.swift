@@ -61,6 +61,16 @@ struct GroupShow: AsyncParsableCommand {
     }
 }
 
+/// `GROUP TYPE NAME`, shared by `group add` and `group remove`.
+struct GroupMemberArguments: ParsableArguments {
+    @Argument(help: ArgumentHelp("The group to change.", valueName: "group"))
+    var group: String
+    @Argument(help: ArgumentHelp("The member's kind: user, client or group.", valueName: "type"))
+    var type: MemberKind
+    @Argument(help: ArgumentHelp("The member's name.", valueName: "name"))
+    var name: String
+}
+
 struct GroupAdd: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "add", abstract: "Add a user, client or group to a group (creating the group if needed).")
@@ -68,17 +78,13 @@ struct GroupAdd: AsyncParsableCommand {
     @OptionGroup var connection: ConnectionOptions
     @OptionGroup var output: FormatOptions
 
-    @Argument(help: ArgumentHelp("The group to change.", valueName: "group"))
-    var group: String
-    @Argument(help: ArgumentHelp("What to add: user, client or group.", valueName: "type"))
-    var type: MemberKind
-    @Argument(help: ArgumentHelp("Its name.", valueName: "name"))
-    var name: String
+    @OptionGroup var member: GroupMemberArguments
 
     func run() async throws {
-        let g = try await connection.makeClient().addGroupMember(group: group, type: type.rawValue, name: name)
+        let m = member
+        let g = try await connection.makeClient().addGroupMember(group: m.group, type: m.type.rawValue, name: m.name)
         if output.isJSON { return GroupShow.print(g, json: true) }
-        print("Added \(type.rawValue) '\(name)' to group '\(group)'")
+        print("Added \(m.type.rawValue) '\(m.name)' to group '\(m.group)'")
     }
 }
 
@@ -88,17 +94,13 @@ struct GroupRemove: AsyncParsableCommand {
     @OptionGroup var connection: ConnectionOptions
     @OptionGroup var output: FormatOptions
 
-    @Argument(help: ArgumentHelp("The group to change.", valueName: "group"))
-    var group: String
-    @Argument(help: ArgumentHelp("What to remove: user, client or group.", valueName: "type"))
-    var type: MemberKind
-    @Argument(help: ArgumentHelp("Its name.", valueName: "name"))
-    var name: String
+    @OptionGroup var member: GroupMemberArguments
 
     func run() async throws {
-        let g = try await connection.makeClient().removeGroupMember(group: group, type: type.rawValue, name: name)
+        let m = member
+        let g = try await connection.makeClient().removeGroupMember(group: m.group, type: m.type.rawValue, name: m.name)
         if output.isJSON { return GroupShow.print(g, json: true) }
-        print("Removed \(type.rawValue) '\(name)' from group '\(group)'")
+        print("Removed \(m.type.rawValue) '\(m.name)' from group '\(m.group)'")
     }
 }
 
