@@ -29,13 +29,27 @@ final class ActiveJob {
         return event
     }
 
-    var view: JobView {
+    /// A copy of the job's state for readers; cheap to take (copy-on-write), built into a view
+    /// off the engine's actor.
+    var snapshot: ActiveJobSnapshot { ActiveJobSnapshot(record: record, machine: machine) }
+}
+
+/// An active job's record and state machine as they were at one moment. Readers turn it into
+/// a `JobView` on their own task, so a large job's view never blocks the engine.
+public struct ActiveJobSnapshot: Sendable {
+    let record: JobRecord
+    let machine: JobMachine
+
+    public var id: String { record.id }
+
+    /// The job as the REST API shows it; `includeNodes: false` leaves out the per-node groups.
+    public func view(includeNodes: Bool = true) -> JobView {
         JobView(
             id: record.id, command: record.command, status: machine.status, runTimeout: record.runTimeout,
             createdAt: record.createdAt, updatedAt: record.updatedAt, user: record.user, dir: record.dir,
             env: record.env, captureOutput: record.captureOutput, fileSpecified: record.file != nil,
-            quorum: record.quorum, nodes: machine.grouped,
-            nodeReasons: machine.nodeNames.compactMap { n in machine.reasons[n].map { (n, $0) } },
+            quorum: record.quorum, nodes: includeNodes ? machine.grouped : nil,
+            nodeReasons: includeNodes ? machine.nodeNames.compactMap { n in machine.reasons[n].map { (n, $0) } } : nil,
             statusReason: machine.statusReason)
     }
 }

@@ -5,7 +5,7 @@ import PushyStore
 
 extension CommandEngine {
     /// Creates and starts a job. The caller has validated the request and the node names.
-    public func startJob(org: String, orgGUID: String, request: JobRequest, requestor: String) async throws(StoreError) -> JobView {
+    public func startJob(org: String, orgGUID: String, request: JobRequest, requestor: String) async throws(StoreError) -> ActiveJobSnapshot {
         let now = Self.now()
         let date = Date(timeIntervalSince1970: now.rounded(.down))
         let id = Self.newJobId(orgGUID: orgGUID)
@@ -45,7 +45,7 @@ extension CommandEngine {
         for n in request.nodes { sessions[NodeKey(org: org, node: n)]?.jobs.insert(id) }
         logger.info("job started", metadata: ["pushy.job": "\(id)", "pushy.nodes": "\(request.nodes.count)"])
         perform(actions, job: job, now: now)
-        return job.view
+        return job.snapshot
     }
 
     static func newJobId(orgGUID: String) -> String {
@@ -54,18 +54,23 @@ extension CommandEngine {
         return String(orgGUID.suffix(12)) + suffix
     }
 
-    /// The live view of a job still held in memory (nil once it has been released to the store).
-    public func activeJobView(org: String, id: String) -> JobView? {
+    /// The state of a job still held in memory (nil once it has been released to the store).
+    public func activeJobSnapshot(org: String, id: String) -> ActiveJobSnapshot? {
         guard let j = jobs[id], j.org == org else { return nil }
-        return j.view
+        return j.snapshot
+    }
+
+    /// The live view of a job still held in memory, built off the actor.
+    public nonisolated func activeJobView(org: String, id: String) async -> JobView? {
+        await activeJobSnapshot(org: org, id: id)?.view()
     }
 
     /// Aborts a job (spec 12 point 1); nil when the job is not active here.
-    public func abortJob(org: String, id: String, requestor: String) -> JobView? {
+    public func abortJob(org: String, id: String, requestor: String) -> ActiveJobSnapshot? {
         guard let job = jobs[id], job.org == org else { return nil }
         let now = Self.now()
         perform(job.machine.abort(now: now, by: requestor), job: job, now: now)
-        return job.view
+        return job.snapshot
     }
 
     /// Performs what a job's state machine asked for.

@@ -16,7 +16,11 @@ public actor CommandEngine {
     let hostName: String
     var transport: (any CommandTransport)?
 
-    var sessionKeys: [NodeKey: [UInt8]] = [:]
+    let sessionKeys = SessionKeyTable()
+    /// Checks inbound messages; nonisolated so the inbound task runs it beside the actor.
+    nonisolated var verifier: InboundVerifier {
+        InboundVerifier(keys: sessionKeys, maxBodySize: config.maxBodySize, maxSkew: Double(config.maxMessageSkew))
+    }
     var outboundSequences: [NodeKey: Int] = [:]
     var sessions: [NodeKey: NodeSession] = [:]
     var identities: [[UInt8]: NodeKey] = [:]
@@ -60,14 +64,8 @@ public actor CommandEngine {
     // MARK: Session keys
 
     /// The node's HMAC session key, created on first request and kept for this process (spec 4.4).
-    public func sessionKey(org: String, node: String) -> [UInt8] {
-        let k = NodeKey(org: org, node: node)
-        if let key = sessionKeys[k] { return key }
-        var key = [UInt8](repeating: 0, count: 32)
-        var g = SystemRandomNumberGenerator()
-        for i in 0..<32 { key[i] = UInt8.random(in: 0...255, using: &g) }
-        sessionKeys[k] = key
-        return key
+    public nonisolated func sessionKey(org: String, node: String) -> [UInt8] {
+        sessionKeys.keyOrCreate(for: NodeKey(org: org, node: node))
     }
 
     func drop(_ reason: String, _ detail: @autoclosure () -> String = "") {
@@ -79,24 +77,18 @@ public actor CommandEngine {
 
     /// Handles one frame set from the ROUTER: `[identity, header, body]` (spec 4.2).
     public func receive(identity: [UInt8], frames: [[UInt8]]) {
-        guard frames.count == 2 else { return drop("frame_count", "\(frames.count + 1) frames") }
-        let headerBytes = frames[0], body = frames[1]
-        guard body.count <= config.maxBodySize else { return drop("body_too_large") }
-        let header: MessageHeader
-        do { header = try MessageHeader.parse(headerBytes) } catch { return drop("bad_header", "\(error)") }
-        guard header.method == .hmacSHA256 else { return drop("bad_signing_method") }
-        let msg: AgentMessage
-        do { msg = try AgentMessage.parse(body) } catch { return drop("bad_body", "\(error)") }
-        let key = NodeKey(org: msg.org, node: msg.node)
-        guard let sessionKey = sessionKeys[key] else { return drop("unknown_node", "\(msg.org)/\(msg.node)") }
-        guard MessageSigner.verifyHMAC(header: header, body: body, key: sessionKey) else {
-            return drop("bad_hmac", "\(msg.org)/\(msg.node)")
-        }
+        receive([verifier.verify(identity: identity, frames: frames, now: Self.now())])
+    }
+
+    /// Handles a batch of checked messages with one hop onto the actor.
+    func receive(_ batch: [InboundMessage]) {
         let now = Self.now()
-        guard abs(msg.timestamp.timeIntervalSince1970 - now) < Double(config.maxMessageSkew) else {
-            return drop("clock_skew", "\(msg.org)/\(msg.node)")
+        for message in batch {
+            switch message {
+            case .verified(let msg, let key, let identity): handle(msg, key: key, identity: identity, now: now)
+            case .dropped(let reason, let detail): drop(reason, detail)
+            }
         }
-        handle(msg, key: key, identity: identity, now: now)
     }
 
     func handle(_ msg: AgentMessage, key: NodeKey, identity: [UInt8], now: Double) {
@@ -176,7 +168,7 @@ public actor CommandEngine {
     // MARK: Outbound
 
     func send(_ key: NodeKey, _ message: ServerMessage) {
-        guard let s = sessions[key], let sessionKey = sessionKeys[key] else { return }
+        guard let s = sessions[key], let sessionKey = sessionKeys.key(for: key) else { return }
         var m = message
         // Per node for the whole server run, so it keeps increasing on the agent's connection
         // even when the node's session ends and a new one starts (agents drop replays).

@@ -14,7 +14,7 @@ extension PushyAPI {
         let job: JobRequest
         do { job = try JobRequest.parse(body) } catch { throw .validation(error.message) }
         try await checkNodesKnown(org: orgName, job.nodes)
-        let view: JobView
+        let view: ActiveJobSnapshot
         do {
             view = try await engine.startJob(org: orgName, orgGUID: p.org.guid, request: job, requestor: p.name)
         } catch { throw .from(error) }
@@ -49,10 +49,8 @@ extension PushyAPI {
         do { records = try await store.listJobs(org: orgName) } catch { throw .from(error) }
         var out: [JSONValue] = []
         for r in records {
-            if let live = await engine.activeJobView(org: orgName, id: r.id) {
-                var v = live
-                v.nodes = nil
-                out.append(v.json)
+            if let live = await engine.activeJobSnapshot(org: orgName, id: r.id) {
+                out.append(live.view(includeNodes: false).json)
             } else {
                 out.append(Self.view(r, nodes: nil).json)
             }
@@ -107,7 +105,7 @@ extension PushyAPI {
         try await requireWriter(p)
         if let v = await engine.abortJob(org: orgName, id: id, requestor: p.name) {
             await audit(p, request, context, "job.aborted", target: "job:\(id)")
-            return .json(v.json)
+            return .json(v.view().json)
         }
         return .json(try await jobView(org: orgName, id: id).json)
     }

@@ -143,7 +143,7 @@ struct PushyAPI: Sendable {
             throw .internalError("stored public key of '\(p.name)' is unreadable")
         }
         if let clientKey { curveAllowList.register(clientKey) }
-        let key = await engine.sessionKey(org: orgName, node: node)
+        let key = engine.sessionKey(org: orgName, node: node)
         let encrypted: String
         do { encrypted = try SessionKey(bytes: key).encrypted(for: requestorKey) } catch {
             throw .internalError("could not encrypt the session key: \(error)")

@@ -95,8 +95,18 @@ public final class PushyServerApp: Service, Sendable {
         let transport = self.transport
         // Unstructured on purpose: cancelling `run` must not cancel the HTTP server mid-request.
         let httpTask = Task { try await http.run() }
+        // Two stages, so checking batch k+1 (parse, HMAC) overlaps the engine handling batch k.
+        let (checked, checkedInput) = AsyncStream.makeStream(of: (messages: [InboundMessage], received: Int).self)
+        let verifier = engine.verifier
+        let checking = Task {
+            for await batch in transport.inbound { checkedInput.yield((verifier.verify(batch), batch.count)) }
+            checkedInput.finish()
+        }
         let inbound = Task {
-            for await m in transport.inbound { await engine.receive(identity: m.identity, frames: m.frames) }
+            for await batch in checked {
+                await engine.receive(batch.messages)
+                transport.consumed(batch.received)
+            }
         }
         let ticker = Task {
             while !Task.isCancelled {
@@ -110,6 +120,7 @@ public final class PushyServerApp: Service, Sendable {
         await http.triggerGracefulShutdown()
         let httpResult = await httpTask.result
         transport.shutdown()
+        _ = await checking.value
         _ = await inbound.value
         await engine.drainWrites()
         try httpResult.get()

@@ -11,6 +11,8 @@ public struct TransportCounters: Sendable, Equatable {
     public var received = 0
     /// Received messages dropped because the inbound stream's buffer was full.
     public var inboundDropped = 0
+    /// Times a server stopped reading because its consumer was `inboundLimit` messages behind.
+    public var backPressurePauses = 0
 }
 
 /// Live counters, updated by the I/O thread and read from anywhere.
@@ -19,23 +21,28 @@ final class AtomicCounters: Sendable {
     let sendFailures = Atomic(0)
     let received = Atomic(0)
     let inboundDropped = Atomic(0)
+    let backPressurePauses = Atomic(0)
+    /// Messages delivered but not yet reported handled (server transport back-pressure).
+    let unhandled = Atomic(0)
 
     var snapshot: TransportCounters {
         TransportCounters(
             sent: sent.load(ordering: .relaxed),
             sendFailures: sendFailures.load(ordering: .relaxed),
             received: received.load(ordering: .relaxed),
-            inboundDropped: inboundDropped.load(ordering: .relaxed))
+            inboundDropped: inboundDropped.load(ordering: .relaxed),
+            backPressurePauses: backPressurePauses.load(ordering: .relaxed))
     }
 
     func countSent() { sent.wrappingAdd(1, ordering: .relaxed) }
     func countSendFailure() { sendFailures.wrappingAdd(1, ordering: .relaxed) }
+    func countPause() { backPressurePauses.wrappingAdd(1, ordering: .relaxed) }
 
     /// Yields to the stream and counts a drop when the buffer policy refused it.
-    func deliver<T: Sendable>(_ value: T, to continuation: AsyncStream<T>.Continuation) {
-        received.wrappingAdd(1, ordering: .relaxed)
+    func deliver<T: Sendable>(_ value: T, count: Int = 1, to continuation: AsyncStream<T>.Continuation) {
+        received.wrappingAdd(count, ordering: .relaxed)
         if case .dropped = continuation.yield(value) {
-            inboundDropped.wrappingAdd(1, ordering: .relaxed)
+            inboundDropped.wrappingAdd(count, ordering: .relaxed)
         }
     }
 }

@@ -24,8 +24,9 @@ extension ZMQServerTransport {
         public var pollTimeoutMilliseconds: Int
         /// Most messages read from the ROUTER before the thread serves its outbox again.
         public var receiveBatchLimit: Int
-        /// Buffering of `inbound` while its consumer lags.
-        public var inboundBuffering: InboundBuffering
+        /// Most received messages not yet reported handled (`consumed`) before the I/O thread
+        /// stops reading the ROUTER (back-pressure instead of unbounded memory).
+        public var inboundLimit: Int
 
         public init(
             routerEndpoint: String = "tcp://*:10002",
@@ -38,7 +39,7 @@ extension ZMQServerTransport {
             routerReceiveHighWaterMark: Int32 = 1000,
             pollTimeoutMilliseconds: Int = 250,
             receiveBatchLimit: Int = 512,
-            inboundBuffering: InboundBuffering = .unbounded
+            inboundLimit: Int = 20_000
         ) {
             self.routerEndpoint = routerEndpoint
             self.pubEndpoint = pubEndpoint
@@ -50,7 +51,7 @@ extension ZMQServerTransport {
             self.routerReceiveHighWaterMark = routerReceiveHighWaterMark
             self.pollTimeoutMilliseconds = pollTimeoutMilliseconds
             self.receiveBatchLimit = receiveBatchLimit
-            self.inboundBuffering = inboundBuffering
+            self.inboundLimit = inboundLimit
         }
     }
 }

@@ -5,16 +5,19 @@ import CZMQ
 /// handler and a wake signal.
 ///
 /// Any thread or task may call `send`, `sendBatch` and `publish`: they only queue the work
-/// and wake the thread, never block. Received messages arrive on `inbound` (iterate it once).
-/// Sends that fail (vanished peer, full queue) are dropped and counted in `counters`.
+/// and wake the thread, never block. Received messages arrive on `inbound` in batches (one
+/// per poll cycle; iterate it once) and the consumer reports each handled batch with
+/// `consumed(_:)`: while more than `Options.inboundLimit` messages are unhandled the thread
+/// stops reading, so libzmq's per-peer queues and then TCP push back on the agents instead of
+/// memory growing. Sends that fail (vanished peer, full queue) are dropped and counted in `counters`.
 public final class ZMQServerTransport: Sendable {
     enum Outbound: Sendable {
         case route(identity: [UInt8], frames: [[UInt8]])
         case publish([[UInt8]])
     }
 
-    /// Messages from agents, in arrival order. Finishes after `shutdown()`.
-    public let inbound: AsyncStream<RouterMessage>
+    /// Messages from agents, in arrival order, a batch per poll cycle. Finishes after `shutdown()`.
+    public let inbound: AsyncStream<[RouterMessage]>
     /// The ROUTER's resolved endpoint, e.g. `tcp://127.0.0.1:43121`.
     public let routerEndpoint: String
     /// The PUB's resolved endpoint.
@@ -63,7 +66,7 @@ public final class ZMQServerTransport: Sendable {
 
         queue = OutboundQueue(wake: try WakeSignal())
         let (stream, continuation) = AsyncStream.makeStream(
-            of: RouterMessage.self, bufferingPolicy: options.inboundBuffering.policy(for: RouterMessage.self))
+            of: [RouterMessage].self, bufferingPolicy: .unbounded)
         inbound = stream
         let loop = ServerLoop(
             router: router, pub: pub, zap: zap, queue: queue, counters: liveCounters,
@@ -90,6 +93,11 @@ public final class ZMQServerTransport: Sendable {
         queue.enqueue(CollectionOfOne(.publish(frames)))
     }
 
+    /// Reports that `count` messages taken from `inbound` have been handled (back-pressure).
+    public func consumed(_ count: Int) {
+        liveCounters.unhandled.wrappingSubtract(count, ordering: .relaxed)
+    }
+
     /// Message counts so far.
     public var counters: TransportCounters { liveCounters.snapshot }
 
@@ -110,14 +118,15 @@ private final class ServerLoop: @unchecked Sendable {
     let zap: ZAPHandler?
     let queue: OutboundQueue<ZMQServerTransport.Outbound>
     let counters: AtomicCounters
-    let continuation: AsyncStream<RouterMessage>.Continuation
+    let continuation: AsyncStream<[RouterMessage]>.Continuation
     let pollTimeout: Int
     let receiveBatchLimit: Int
+    let inboundLimit: Int
 
     init(
         router: ZMQSocket, pub: ZMQSocket, zap: ZAPHandler?,
         queue: OutboundQueue<ZMQServerTransport.Outbound>, counters: AtomicCounters,
-        continuation: AsyncStream<RouterMessage>.Continuation, options: ZMQServerTransport.Options
+        continuation: AsyncStream<[RouterMessage]>.Continuation, options: ZMQServerTransport.Options
     ) {
         self.router = router
         self.pub = pub
@@ -127,14 +136,22 @@ private final class ServerLoop: @unchecked Sendable {
         self.continuation = continuation
         pollTimeout = max(1, options.pollTimeoutMilliseconds)
         receiveBatchLimit = max(1, options.receiveBatchLimit)
+        inboundLimit = max(1, options.inboundLimit)
     }
 
     func run() {
         var items = [queue.wake.pollItem, router.pollItem]
         if let zap { items.append(zap.socket.pollItem) }
+        var paused = false
         while true {
+            // Back-pressure: while the consumer is behind, leave the ROUTER unread (its events
+            // are masked) and look again shortly.
+            let behind = counters.unhandled.load(ordering: .relaxed) >= inboundLimit
+            if behind && !paused { counters.countPause() }
+            paused = behind
+            items[1].events = behind ? 0 : pollIn
             let ready = items.withUnsafeMutableBufferPointer {
-                zmq_poll($0.baseAddress, Int32($0.count), pollTimeout)
+                zmq_poll($0.baseAddress, Int32($0.count), behind ? 5 : pollTimeout)
             }
             if ready < 0 {
                 if zmq_errno() == EINTR { continue }
@@ -145,7 +162,7 @@ private final class ServerLoop: @unchecked Sendable {
             if stopping { break }
             for message in outbound { send(message) }
             if let zap, items[2].revents & pollIn != 0 { zap.handlePending() }
-            if items[1].revents & pollIn != 0 { receive() }
+            if !behind, items[1].revents & pollIn != 0 { receive() }
         }
         router.close()
         pub.close()
@@ -168,9 +185,13 @@ private final class ServerLoop: @unchecked Sendable {
     }
 
     private func receive() {
+        var batch: [RouterMessage] = []
         for _ in 0..<receiveBatchLimit {
-            guard let frames = try? router.receive(), let identity = frames.first else { return }
-            counters.deliver(RouterMessage(identity: identity, frames: Array(frames.dropFirst())), to: continuation)
+            guard let frames = try? router.receive(), let identity = frames.first else { break }
+            batch.append(RouterMessage(identity: identity, frames: Array(frames.dropFirst())))
         }
+        guard !batch.isEmpty else { return }
+        counters.unhandled.wrappingAdd(batch.count, ordering: .relaxed)
+        counters.deliver(batch, count: batch.count, to: continuation)
     }
 }

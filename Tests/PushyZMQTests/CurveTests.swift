@@ -18,7 +18,7 @@ import Testing
         defer { server.shutdown() }
         let agent = try makeAgent(context, to: server, curveServerKey: serverKeys.publicKey, keys: clientKeys)
         defer { agent.close() }
-        let serverInbox = Inbox(server.inbound)
+        let serverInbox = Inbox(flattening: server.inbound)
         let agentInbox = Inbox(agent.inbound)
 
         agent.send([bytes("header"), bytes("body")])
@@ -40,7 +40,7 @@ import Testing
         defer { server.shutdown() }
         let agent = try makeAgent(context, to: server, curveServerKey: serverKeys.publicKey, keys: clientKeys)
         defer { agent.close() }
-        let serverInbox = Inbox(server.inbound)
+        let serverInbox = Inbox(flattening: server.inbound)
 
         agent.send([bytes("header"), bytes("body")])
         // The handshake really reached the ZAP handler with this client's key...
@@ -57,7 +57,7 @@ import Testing
         defer { server.shutdown() }
         let agent = try makeAgent(context, to: server)
         defer { agent.close() }
-        let serverInbox = Inbox(server.inbound)
+        let serverInbox = Inbox(flattening: server.inbound)
         agent.send([bytes("plain")])
         #expect(await serverInbox.next(within: .seconds(1)) == nil)
     }

@@ -19,6 +19,14 @@ final class Inbox<Element: Sendable>: Sendable {
         }
     }
 
+    /// For a server transport's batched inbound: each batch's messages in order.
+    init(flattening stream: AsyncStream<[Element]>) {
+        Task { [self] in
+            for await batch in stream { for element in batch { push(element) } }
+            finish()
+        }
+    }
+
     private func push(_ element: Element) {
         let waiter = state.withLock { state -> CheckedContinuation<Element?, Never>? in
             if let waiter = state.waiter {

@@ -15,7 +15,7 @@ import Testing
         #expect(server.routerPort > 0 && server.pubPort > 0 && server.routerPort != server.pubPort)
         let agent = try makeAgent(context, to: server)
         defer { agent.close() }
-        let serverInbox = Inbox(server.inbound)
+        let serverInbox = Inbox(flattening: server.inbound)
         let agentInbox = Inbox(agent.inbound)
 
         #expect(agent.send([bytes("Version:2.0"), []]))
@@ -27,6 +27,43 @@ import Testing
         let reply = try #require(await agentInbox.next(where: { $0.commandFrames != nil }))
         #expect(reply == .command([[], bytes("{\"type\":\"ack\"}")]))
         #expect(server.counters.sent == 1 && server.counters.received == 1)
+    }
+
+    @Test func slowConsumerPausesReadingInsteadOfBuffering() async throws {
+        let context = try ZMQContext()
+        var options = ZMQServerTransport.Options(routerEndpoint: "tcp://127.0.0.1:0", pubEndpoint: "tcp://127.0.0.1:0")
+        options.inboundLimit = 5
+        options.receiveBatchLimit = 2
+        let server = try ZMQServerTransport(context: context, options: options)
+        defer { server.shutdown() }
+        // A DEALER that may queue all 50 (an agent's normally holds 3).
+        var agentOptions = ZMQAgentTransport.Options(subEndpoint: server.pubEndpoint, dealerEndpoint: server.routerEndpoint)
+        agentOptions.sendHighWaterMark = 100
+        let agent = try ZMQAgentTransport(context: context, options: agentOptions)
+        defer { agent.close() }
+        let inbox = Inbox(flattening: server.inbound)
+        for i in 0..<50 { #expect(agent.send([bytes("m\(i)")])) }
+
+        var got: [RouterMessage] = []
+        for _ in 0..<5 { got.append(try #require(await inbox.next())) }
+        let deadline = ContinuousClock.now + .seconds(10)
+        while server.counters.backPressurePauses == 0 && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        // Nothing is handled yet, so the I/O thread stopped reading one batch past the limit.
+        #expect(server.counters.backPressurePauses >= 1)
+        #expect(server.counters.received <= 6)
+
+        // Reporting messages handled lets the rest in, in order, nothing dropped.
+        var reported = 0
+        while got.count < 50 && ContinuousClock.now < deadline {
+            let delivered = server.counters.received
+            server.consumed(delivered - reported)
+            reported = delivered
+            if let m = await inbox.next(within: .milliseconds(200)) { got.append(m) }
+        }
+        #expect(got.map(\.frames) == (0..<50).map { [bytes("m\($0)")] })
+        #expect(server.counters.inboundDropped == 0 && agent.counters.sendFailures == 0)
     }
 
     @Test func publishReachesSubscriber() async throws {
@@ -55,7 +92,7 @@ import Testing
         defer { server.shutdown() }
         let agent = try makeAgent(context, to: server)
         defer { agent.close() }
-        let serverInbox = Inbox(server.inbound)
+        let serverInbox = Inbox(flattening: server.inbound)
         let agentInbox = Inbox(agent.inbound)
 
         agent.send([bytes("hello")])
@@ -74,8 +111,9 @@ import Testing
         let server = try makeServer(context)
         defer { server.shutdown() }
         let echo = Task {
-            for await message in server.inbound {
-                server.send(to: message.identity, frames: [bytes("ok")] + message.frames)
+            for await batch in server.inbound {
+                for message in batch { server.send(to: message.identity, frames: [bytes("ok")] + message.frames) }
+                server.consumed(batch.count)
             }
         }
         defer { echo.cancel() }
@@ -99,7 +137,7 @@ import Testing
     @Test func shutdownIsIdempotentFinishesStreamAndFreesPort() async throws {
         let context = try ZMQContext()
         let server = try makeServer(context)
-        let inbox = Inbox(server.inbound)
+        let inbox = Inbox(flattening: server.inbound)
         let port = server.routerPort
         server.shutdown()
         server.shutdown()

@@ -98,10 +98,14 @@ public struct JobMachine: Sendable {
 
     /// Node names grouped by status, each group in request order, groups in status order.
     public var grouped: [(NodeJobStatus, [String])] {
-        NodeJobStatus.allCases.compactMap { s in
-            let names = nodeNames.filter { nodes[$0] == s }
-            return names.isEmpty ? nil : (s, names)
+        // One pass over the nodes (this runs for every job read, with up to tens of thousands of nodes).
+        let order = NodeJobStatus.allCases
+        var buckets = [[String]](repeating: [], count: order.count)
+        for name in nodeNames {
+            guard let status = nodes[name], let i = order.firstIndex(of: status) else { continue }
+            buckets[i].append(name)
         }
+        return zip(order, buckets).compactMap { $1.isEmpty ? nil : ($0, $1) }
     }
 
     mutating func set(_ node: String, _ s: NodeJobStatus, reason: String?, into actions: inout [Action]) {

@@ -32,20 +32,27 @@ public struct MessageHeader: Sendable, Equatable {
     /// ignores unknown clauses and empty ones.
     public static func parse(_ bytes: [UInt8]) throws(FramingError) -> MessageHeader {
         guard bytes.count <= maximumLength else { throw .headerTooLong(bytes.count) }
-        guard bytes.allSatisfy({ $0 < 0x80 }), let text = String(validating: bytes, as: UTF8.self) else {
-            throw .malformedHeader
-        }
+        guard bytes.allSatisfy({ $0 < 0x80 }) else { throw .malformedHeader }
+        // Byte-level on purpose: this runs for every message of every agent.
         var version: String?
         var methodText: String?
         var signature: String?
-        for clause in text.split(separator: ";") {
-            guard let colon = clause.firstIndex(of: ":") else { throw .malformedHeader }
-            let value = String(clause[clause.index(after: colon)...])
-            switch clause[..<colon] {
-            case "Version": version = value
-            case "SigningMethod": methodText = value
-            case "Signature", "SignedChecksum": signature = value
-            default: continue
+        var clauseStart = 0
+        while clauseStart <= bytes.count {
+            let clauseEnd = bytes[clauseStart...].firstIndex(of: UInt8(ascii: ";")) ?? bytes.count
+            defer { clauseStart = clauseEnd + 1 }
+            if clauseEnd == clauseStart { continue }
+            guard let colon = bytes[clauseStart..<clauseEnd].firstIndex(of: UInt8(ascii: ":")) else {
+                throw .malformedHeader
+            }
+            let name = bytes[clauseStart..<colon]
+            let value = String(decoding: bytes[(colon + 1)..<clauseEnd], as: UTF8.self)
+            if name.elementsEqual(Self.versionName) {
+                version = value
+            } else if name.elementsEqual(Self.methodName) {
+                methodText = value
+            } else if name.elementsEqual(Self.signatureName) || name.elementsEqual(Self.legacySignatureName) {
+                signature = value
             }
         }
         guard let version else { throw .missingField("Version") }
@@ -56,4 +63,9 @@ public struct MessageHeader: Sendable, Equatable {
         guard method != .hmacSHA256 || version == "2.0" else { throw .hmacRequiresVersion2 }
         return MessageHeader(version: version, method: method, signature: signature)
     }
+
+    private static let versionName = Array("Version".utf8)
+    private static let methodName = Array("SigningMethod".utf8)
+    private static let signatureName = Array("Signature".utf8)
+    private static let legacySignatureName = Array("SignedChecksum".utf8)
 }

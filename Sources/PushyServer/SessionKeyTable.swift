@@ -1,0 +1,23 @@
+import Synchronization
+
+/// Every node's HMAC session key (spec 4.4), shared by the engine (which signs what it sends)
+/// and the inbound verifier (which checks what agents send, off the engine's actor).
+final class SessionKeyTable: Sendable {
+    private let keys = Mutex<[NodeKey: [UInt8]]>([:])
+
+    /// The node's key, if it has fetched its config since this server started.
+    func key(for node: NodeKey) -> [UInt8]? {
+        keys.withLock { $0[node] }
+    }
+
+    /// The node's key, created (32 random bytes) on first request and kept for this process.
+    func keyOrCreate(for node: NodeKey) -> [UInt8] {
+        keys.withLock { keys in
+            if let key = keys[node] { return key }
+            var g = SystemRandomNumberGenerator()
+            let key = (0..<32).map { _ in UInt8.random(in: 0...255, using: &g) }
+            keys[node] = key
+            return key
+        }
+    }
+}
