@@ -79,17 +79,13 @@ extension CommandEngine {
         for action in actions {
             switch action {
             case .sendCommit(let nodes):
-                for n in nodes {
-                    send(NodeKey(org: job.org, node: n), ServerMessage(
-                        type: .commit, sequence: 0, timestamp: date, jobId: job.record.id, server: config.advertisedHost,
-                        command: job.record.command, user: job.record.user, dir: job.record.dir, env: job.record.env,
-                        file: job.record.file, capture: job.record.captureOutput, runTimeout: job.record.runTimeout))
-                }
+                send(nodes.map { NodeKey(org: job.org, node: $0) }, ServerMessage(
+                    type: .commit, sequence: 0, timestamp: date, jobId: job.record.id, server: config.advertisedHost,
+                    command: job.record.command, user: job.record.user, dir: job.record.dir, env: job.record.env,
+                    file: job.record.file, capture: job.record.captureOutput, runTimeout: job.record.runTimeout))
             case .sendRun(let nodes):
-                for n in nodes {
-                    send(NodeKey(org: job.org, node: n),
-                         ServerMessage(type: .run, sequence: 0, timestamp: date, jobId: job.record.id))
-                }
+                send(nodes.map { NodeKey(org: job.org, node: $0) },
+                     ServerMessage(type: .run, sequence: 0, timestamp: date, jobId: job.record.id))
             case .rehab(let n):
                 sendAbort(NodeKey(org: job.org, node: n), now: now)
             case .nodeChanged(let node, let status, let reason):
@@ -122,10 +118,27 @@ extension CommandEngine {
         }
     }
 
+    /// The node changes waiting to be written, one per node and job: a node that went
+    /// ready → running → succeeded since the last write is written once, as succeeded (keeping
+    /// the latest reason given).
     func takePendingNodeUpdates() -> [JobNodeUpdate] {
-        let b = pendingNodeUpdates
+        let pending = pendingNodeUpdates
         pendingNodeUpdates = []
-        return b
+        guard pending.count > 1 else { return pending }
+        var latest: [String: [String: Int]] = [:]
+        var merged: [JobNodeUpdate] = []
+        merged.reserveCapacity(pending.count)
+        for u in pending {
+            if let i = latest[u.jobId]?[u.node] {
+                let reason = u.reason ?? merged[i].reason
+                merged[i] = u
+                merged[i].reason = reason
+            } else {
+                latest[u.jobId, default: [:]][u.node] = merged.count
+                merged.append(u)
+            }
+        }
+        return merged
     }
 
     /// Writes node-in-job changes in batches instead of one transaction per message.
@@ -133,7 +146,7 @@ extension CommandEngine {
         guard !flushScheduled else { return }
         flushScheduled = true
         Task {
-            try? await Task.sleep(for: .milliseconds(20))
+            try? await Task.sleep(for: .milliseconds(100))
             await self.flush()
         }
     }

@@ -179,6 +179,21 @@ public actor CommandEngine {
         transport?.send(to: s.identity, frames: frames)
     }
 
+    /// Sends one message to many nodes: the body is built once (a template with the sequence
+    /// open), then only the sequence and the HMAC differ per node; one hand-off to the I/O thread.
+    func send(_ keys: [NodeKey], _ message: ServerMessage) {
+        let template = message.bodyTemplate
+        var batch: [(identity: [UInt8], frames: [[UInt8]])] = []
+        batch.reserveCapacity(keys.count)
+        for key in keys {
+            guard let s = sessions[key], let sessionKey = sessionKeys.key(for: key) else { continue }
+            let seq = (outboundSequences[key] ?? 0) + 1
+            outboundSequences[key] = seq
+            batch.append((s.identity, MessageSigner.hmacFrames(body: template.bytes(sequence: seq), key: sessionKey)))
+        }
+        transport?.sendBatch(batch)
+    }
+
     func sendAbort(_ key: NodeKey, now: Double) {
         guard sessions[key] != nil else { return }
         sessions[key]!.state = .rehab

@@ -111,7 +111,8 @@ public actor InMemoryStore: PushyStore {
         }
         for u in updates {
             jobNodeTable[u.jobId]![u.node] = JobNodeRecord(
-                jobId: u.jobId, node: u.node, status: u.status, reason: u.reason, updatedAt: u.at)
+                jobId: u.jobId, node: u.node, status: u.status, reason: u.reason ?? jobNodeTable[u.jobId]![u.node]!.reason,
+                updatedAt: u.at)
         }
     }
 

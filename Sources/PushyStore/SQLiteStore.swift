@@ -224,7 +224,7 @@ public final class SQLiteStore: PushyStore {
         guard !updates.isEmpty else { return }
         try await write { db in
             let update = try db.cachedStatement(
-                sql: "UPDATE job_nodes SET status = ?, reason = ?, updated_at = ? WHERE job_id = ? AND node = ?")
+                sql: "UPDATE job_nodes SET status = ?, reason = COALESCE(?, reason), updated_at = ? WHERE job_id = ? AND node = ?")
             for u in updates {
                 try update.execute(arguments: [u.status.dbCode, u.reason, Self.seconds(u.at), u.jobId, u.node])
                 if db.changesCount == 0 { throw StoreError.notFound("node '\(u.node)' in job '\(u.jobId)'") }

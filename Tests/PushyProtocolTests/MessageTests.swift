@@ -14,6 +14,22 @@ import Testing
 
     // MARK: AgentMessage
 
+    @Test func bodyTemplateMatchesTheSerialisedMessageForEverySequence() {
+        let commit = ServerMessage(
+            type: .commit, sequence: 0, timestamp: Date(timeIntervalSince1970: 1_700_000_000), jobId: "j1",
+            server: "pushy.example", command: "chef-client", env: .object([("A", .string("x\"y"))]), capture: true,
+            runTimeout: 60)
+        let run = ServerMessage(type: .run, sequence: 0, timestamp: Date(timeIntervalSince1970: 1_700_000_000), jobId: "j1")
+        for message in [commit, run] {
+            let template = message.bodyTemplate
+            for seq in [1, 42, 1_000_000] {
+                var m = message
+                m.sequence = seq
+                #expect(template.bytes(sequence: seq) == m.bodyBytes)
+            }
+        }
+    }
+
     @Test func agentMessageGoldenOrderWithNullJobId() {
         let m = AgentMessage(node: "web1", client: "web1.example.com", org: "acme", type: .ackCommit, sequence: 3,
                              timestamp: Self.ts, incarnationId: "inc-1", jobId: nil)

@@ -111,6 +111,9 @@ extension StoreConformanceTests {
                 JobNodeRecord(jobId: one.id, node: "c", status: .new, updatedAt: Fixture.at(0)),
             ])
             #expect(try await store.jobNodes(jobId: two.id).first?.status == .unavailable)
+            // A later change without a reason keeps the reason already given.
+            try await store.applyNodeUpdates([JobNodeUpdate(jobId: two.id, node: "a", status: .failed, at: Fixture.at(3))])
+            #expect(try await store.jobNodes(jobId: two.id).first?.reason == "down")
             // Node changes do not touch the job's updatedAt (spec 2.3).
             #expect(try await store.job(org: "acme", id: one.id)?.updatedAt == one.updatedAt)
 

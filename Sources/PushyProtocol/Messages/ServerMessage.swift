@@ -71,6 +71,30 @@ public struct ServerMessage: Sendable, Equatable {
 
     public var bodyBytes: [UInt8] { json.bytes }
 
+    /// The body with its sequence number left open, for sending one message to many nodes:
+    /// each node's body is then a copy, not a JSON serialisation (the sequence comes first).
+    public var bodyTemplate: BodyTemplate {
+        guard case .object(let fields) = json else { return BodyTemplate(rest: []) }
+        return BodyTemplate(rest: JSONValue.object(Array(fields.dropFirst())).bytes)
+    }
+
+    /// A server message body waiting for its per-node sequence number.
+    public struct BodyTemplate: Sendable {
+        /// The other fields as a JSON object, `{` … `}`.
+        let rest: [UInt8]
+        private static let head = Array("{\"sequence\":".utf8)
+
+        /// The body for one node: identical to `bodyBytes` of the message with this sequence.
+        public func bytes(sequence: Int) -> [UInt8] {
+            var out = Self.head
+            out.reserveCapacity(rest.count + 24)
+            out.append(contentsOf: String(sequence).utf8)
+            if rest.count > 2 { out.append(UInt8(ascii: ",")) }
+            out.append(contentsOf: rest.dropFirst())
+            return out
+        }
+    }
+
     /// `env: null` means no env. (A bare `nil` in a closure here would become `JSONValue.null`,
     /// because JSONValue is ExpressibleByNilLiteral.)
     public static func parse(_ body: [UInt8]) throws(MessageError) -> ServerMessage {
