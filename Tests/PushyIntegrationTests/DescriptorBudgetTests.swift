@@ -48,6 +48,18 @@ import Testing
                 #expect("\(error)".contains("LimitNOFILE"))
             }
 
+            // `pushy status` says so in words.
+            let cli = c.cliProcess(["status"])
+            let out = Pipe()
+            cli.standardOutput = out
+            try cli.run()
+            let text = try await offPool {
+                let data = out.fileHandleForReading.readDataToEndOfFile()
+                cli.waitUntilExit()
+                return String(decoding: data, as: UTF8.self)
+            }
+            #expect(text.contains("connections: 4 open of 4 budgeted (2 per agent) — at budget, refusing new agents"))
+
             // The real agent keeps retrying; the admitted ones keep working meanwhile.
             try await c.startAgent("late")
             let id = try await c.admin.startJob(JobRequest(command: "ok", nodes: ["in1", "in2"]))
@@ -83,9 +95,17 @@ import Testing
         do {
             try await swarm.register(admin: c.admin)
             swarm.start()
-            try await c.eventually("3 of 5 swarm agents available at 6 of 6 connections", timeout: 90) {
-                let s = try await connections(c)
-                return try await available(c, prefix: "bs-").count == 3 && s.open == 6 && s.refusing
+            var last = ""
+            do {
+                try await c.eventually("3 of 5 swarm agents available at 6 of 6 connections", timeout: 90) {
+                    let s = try await connections(c)
+                    let up = try await available(c, prefix: "bs-")
+                    last = "available \(up.sorted()), connections \(s), swarm \(swarm.stats)"
+                    return up.count == 3 && s.open == 6 && s.refusing
+                }
+            } catch {
+                Issue.record("last seen: \(last)")
+                throw error
             }
             try await c.eventually("a refused swarm agent was answered 503", timeout: 60) { swarm.stats.unavailable > 0 }
         } catch {
