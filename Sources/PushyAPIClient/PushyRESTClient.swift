@@ -84,6 +84,10 @@ public struct PushyRESTClient: Sendable {
         let reply = Reply(status: Int(response.status.code), body: Array(bytes.readableBytesView),
                           headers: response.headers.map { ($0.name, $0.value) })
         guard (200..<300).contains(reply.status) || allowStatus.contains(reply.status) else {
+            if reply.status == 503 {
+                throw .unavailable(retryAfter: reply.header("Retry-After").flatMap { Int($0) },
+                                   message: Self.errorMessage(reply), url: url)
+            }
             throw .http(status: reply.status, message: Self.errorMessage(reply), url: url)
         }
         return reply

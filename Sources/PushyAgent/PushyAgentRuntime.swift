@@ -83,6 +83,14 @@ public actor PushyAgentRuntime {
                 attempt = 0
             } catch {
                 attempt += 1
+                if let busy = error as? PushyClientError, let after = busy.retryAfter {
+                    // The server is full (e.g. at its connection budget): wait as long as it asks,
+                    // spread out so refused agents do not come back all at once.
+                    let delay = Double(min(max(after, 1), 300)) * Double.random(in: 1.0...1.5)
+                    logger.warning("server busy: \(error); retrying in \(String(format: "%.1f", delay)) s")
+                    try? await Task.sleep(for: .seconds(delay))
+                    continue
+                }
                 let delay = min(30.0, pow(2.0, Double(min(attempt, 5))) / 2) * Double.random(in: 0.8...1.2)
                 logger.error("cannot configure: \(error); retrying in \(String(format: "%.1f", delay)) s")
                 try? await Task.sleep(for: .seconds(delay))

@@ -26,7 +26,13 @@ public enum APIError: Error, Sendable {
     case bodyTooLarge(limit: Int)
     case notAcceptable(String)
     case unsupportedMediaType
+    /// The server holds as many ZeroMQ connections as its descriptor budget allows (issue 5): 503
+    /// with `Retry-After`, so agents wait instead of connecting.
+    case atConnectionBudget(open: Int, budget: Int)
     case internalError(String)
+
+    /// Seconds an agent refused at the budget waits before asking again.
+    static let budgetRetryAfter = 10
 
     var status: HTTPResponse.Status {
         switch self {
@@ -42,6 +48,7 @@ public enum APIError: Error, Sendable {
         case .bodyTooLarge: .contentTooLarge
         case .notAcceptable: .notAcceptable
         case .unsupportedMediaType: .unsupportedMediaType
+        case .atConnectionBudget: .serviceUnavailable
         case .internalError: .internalServerError
         }
     }
@@ -60,6 +67,10 @@ public enum APIError: Error, Sendable {
         case .bodyTooLarge(let limit): "JSON must be no more than \(limit) bytes."
         case .notAcceptable(let m): m
         case .unsupportedMediaType: "request body must be JSON (Content-Type: application/json)"
+        case .atConnectionBudget(let open, let budget):
+            "the server is at its connection budget (\(open) of \(budget) ZeroMQ connections, 2 per agent); "
+                + "retry in \(Self.budgetRetryAfter) s. Operators: raise the server's file limit (LimitNOFILE) "
+                + "or max_agent_connections, or add a server"
         case .internalError(let m): "internal error: \(m)"
         }
     }
@@ -78,6 +89,7 @@ public enum APIError: Error, Sendable {
         if case .auth(let e) = self, let w = e.wwwAuthenticate { headers[.wwwAuthenticate] = w }
         if case .unknownPrincipal = self { headers[.wwwAuthenticate] = #"X-Ops-Sign version="1.0" version="1.1""# }
         if case .methodNotAllowed(let allowed) = self { headers[.allow] = allowed.joined(separator: ", ") }
+        if case .atConnectionBudget = self { headers[.retryAfter] = "\(Self.budgetRetryAfter)" }
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: body.serialized())))
     }
 

@@ -21,6 +21,7 @@ struct PushyAPI: Sendable {
     /// The command channel's CURVE public key (nil when CURVE is disabled).
     let curvePublicKey: String?
     let curveAllowList: CurveAllowList
+    let connectionBudget: ConnectionBudget
 
     static let maxBody = 1_000_000
     static let methods: [HTTPRequest.Method] = [.get, .post, .put, .delete, .patch, .head]
@@ -111,11 +112,17 @@ struct PushyAPI: Sendable {
         let count = await engine.sessionCount
         let jobs = await engine.activeJobIds
         let dropped = await engine.dropped
+        let c = connectionBudget.snapshot
         return .json([
             "status": "it's alive", "incarnation_id": .string(engine.incarnationId),
             "node_fsm_count": .number(Double(count)), "job_processes": .array(jobs.map(JSONValue.string)),
             // Pushy extension: ZeroMQ messages dropped since start, by reason (spec 12 point 3).
             "dropped_messages": .object(dropped.sorted { $0.key < $1.key }.map { ($0.key, .number(Double($0.value))) }),
+            // Pushy extension: the descriptor budget (issue 5).
+            "connections": [
+                "open": .number(Double(c.open)), "budget": .number(Double(c.budget)), "refusing": .bool(c.refusing),
+                "refused_total": .number(Double(c.refusedTotal)), "accept_failures": .number(Double(c.acceptFailures)),
+            ],
         ])
     }
 
@@ -141,6 +148,11 @@ struct PushyAPI: Sendable {
         let requestorKey: RSAPublicKey
         do { requestorKey = try RSAPublicKey(pemRepresentation: p.record.publicKey) } catch {
             throw .internalError("stored public key of '\(p.name)' is unreadable")
+        }
+        // Past the budget a new agent would only push the server towards its file limit (issue 5).
+        guard connectionBudget.admitsAgent else {
+            let c = connectionBudget.snapshot
+            throw .atConnectionBudget(open: c.open, budget: c.budget)
         }
         if let clientKey { curveAllowList.register(clientKey) }
         let key = engine.sessionKey(org: orgName, node: node)

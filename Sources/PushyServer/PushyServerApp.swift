@@ -25,6 +25,8 @@ public final class PushyServerApp: Service, Sendable {
     let portBox = PortBox()
     let curve: CurveKeyPair?
     let allowList: CurveAllowList
+    /// ZeroMQ connections held and allowed (issue 5).
+    public let connectionBudget: ConnectionBudget
 
     public static func build(config: ServerConfiguration, logger: Logger = Logger(label: "pushy-server")) async throws -> PushyServerApp {
         let keyPEM: String
@@ -43,9 +45,11 @@ public final class PushyServerApp: Service, Sendable {
         // registered by a signed config request in the last 60 s.
         let curve: CurveKeyPair? = config.disableCurveEncryption ? nil : try CurveKeyPair.generate()
         let allowList = CurveAllowList()
+        let budget = makeConnectionBudget(config: config, logger: logger)
         var options = ZMQServerTransport.Options(
             routerEndpoint: "tcp://\(config.listenAddress):\(config.commandPort)",
-            pubEndpoint: "tcp://\(config.listenAddress):\(config.heartbeatPort)")
+            pubEndpoint: "tcp://\(config.listenAddress):\(config.heartbeatPort)",
+            connectionBudget: budget)
         if let curve {
             options.curveSecretKey = curve.secretKey
             options.zapAuthorizer = { @Sendable key in allowList.admits(key) }
@@ -58,11 +62,14 @@ public final class PushyServerApp: Service, Sendable {
         }
         await engine.attach(transport)
         return PushyServerApp(config: config, engine: engine, store: store, transport: transport, context: context,
-                              logger: logger, serverKey: serverKey, curve: curve, allowList: allowList)
+                              logger: logger, serverKey: serverKey, curve: curve, allowList: allowList,
+                              connectionBudget: budget)
     }
 
     init(config: ServerConfiguration, engine: CommandEngine, store: any PushyStore, transport: ZMQServerTransport,
-         context: ZMQContext, logger: Logger, serverKey: RSAPrivateKey, curve: CurveKeyPair?, allowList: CurveAllowList) {
+         context: ZMQContext, logger: Logger, serverKey: RSAPrivateKey, curve: CurveKeyPair?, allowList: CurveAllowList,
+         connectionBudget: ConnectionBudget) {
+        self.connectionBudget = connectionBudget
         self.curve = curve
         self.allowList = allowList
         self.config = config
@@ -130,7 +137,7 @@ public final class PushyServerApp: Service, Sendable {
         let api = PushyAPI(
             config: config, store: store, engine: engine, serverPublicKeyPEM: serverKey.publicKey.pemRepresentation,
             ports: ServerPorts(api: config.apiPort, heartbeat: transport.pubPort, command: transport.routerPort),
-            curvePublicKey: curve?.publicKey, curveAllowList: allowList)
+            curvePublicKey: curve?.publicKey, curveAllowList: allowList, connectionBudget: connectionBudget)
         let box = portBox
         let cont = apiPortContinuation
         var server: HTTPServerBuilder = .http1()

@@ -53,6 +53,9 @@ public struct ServerConfiguration: Sendable, Codable, Equatable {
     public var orgFeedExpiration: Double = 60
     /// Name of the org `init` creates.
     public var defaultOrg: String = "pushy"
+    /// Most ZeroMQ connections (2 per agent) the server holds before it refuses new agents.
+    /// nil: the soft file limit minus a reserve of max(256, 2 %) (`ConnectionBudgetState.defaultBudget`).
+    public var maxAgentConnections: Int?
 
     public init(dataDir: String) { self.dataDir = dataDir }
 
@@ -67,6 +70,7 @@ public struct ServerConfiguration: Sendable, Codable, Equatable {
         case disableCurveEncryption = "disable_curve_encryption"
         case tls, tlsCertificate = "tls_certificate", tlsKey = "tls_key"
         case outputCap = "output_cap", keepAliveTime = "keep_alive_time", orgFeedExpiration = "org_feed_expiration"
+        case maxAgentConnections = "max_agent_connections"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -99,6 +103,7 @@ public struct ServerConfiguration: Sendable, Codable, Equatable {
         if let v = try c.decodeIfPresent(String.self, forKey: .tlsKey) { d.tlsKey = v }
         try take(.keepAliveTime, \.keepAliveTime)
         try take(.orgFeedExpiration, \.orgFeedExpiration)
+        if let v = try c.decodeIfPresent(Int.self, forKey: .maxAgentConnections) { d.maxAgentConnections = v }
         self = d
     }
 

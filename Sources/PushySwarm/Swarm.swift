@@ -224,11 +224,14 @@ public final class Swarm: Sendable {
             shard.transport.perform { shard.configured(slot: slot, config: config, key: bytes, serverKey: serverKey) }
         } catch {
             liveStats.add(.fetchFailures)
+            // 503 (e.g. the server is at its connection budget): retry when the server says.
+            let retryAfter = (error as? PushyClientError)?.retryAfter
+            if (error as? PushyClientError)?.status == 503 { liveStats.add(.unavailable) }
             if loggedFailures.add(1, ordering: .relaxed).newValue <= 5 {
                 logger.warning("config fetch failed for \(r.name): \(error)")
             }
             let shard = r.shard, slot = r.slot
-            shard.transport.perform { shard.fetchFailed(slot: slot) }
+            shard.transport.perform { shard.fetchFailed(slot: slot, retryAfter: retryAfter) }
         }
     }
 

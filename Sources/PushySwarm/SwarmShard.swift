@@ -128,9 +128,11 @@ final class SwarmShard: ZMQSwarmHandler, @unchecked Sendable {
         timers.push(.init(at: Self.now() + max(0.05, config.interval), slot: slot, token: a.token, kind: .heartbeat))
     }
 
-    func fetchFailed(slot: Int) {
+    /// A failed config fetch is retried after 1–5 s, or after the server's `Retry-After` (+0–50 %).
+    func fetchFailed(slot: Int, retryAfter: Int? = nil) {
         agents[slot].fetching = false
-        timers.push(.init(at: Self.now() + Double.random(in: 1...5), slot: slot, token: agents[slot].token, kind: .connect))
+        let delay = retryAfter.map { Double(min(max($0, 1), 300)) * Double.random(in: 1.0...1.5) } ?? Double.random(in: 1...5)
+        timers.push(.init(at: Self.now() + delay, slot: slot, token: agents[slot].token, kind: .connect))
     }
 
     /// A fresh CURVE key pair whose Z85 public key has no `%`: the server currently decodes the

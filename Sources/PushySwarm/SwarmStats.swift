@@ -24,12 +24,14 @@ public struct SwarmStats: Sendable, Equatable, CustomStringConvertible {
     public var sendFailures = 0
     /// Reconnects because nothing arrived on the command socket within 4 s (CURVE refused).
     public var silentCommandChannels = 0
+    /// Config fetches answered 503 (server at its connection budget); also in `fetchFailures`.
+    public var unavailable = 0
 
     public var description: String {
         "connected=\(connected) ready=\(ready) fetches=\(configFetches) fetchFailures=\(fetchFailures) "
             + "openFailures=\(openFailures) reconfigures=\(reconfigures) heartbeats=\(heartbeatsSent) "
             + "serverHeartbeats=\(serverHeartbeats) commits=\(commits) nacks=\(nacks) runs=\(runs) "
-            + "succeeded=\(succeeded) failed=\(failed) aborts=\(aborts) bad=\(badMessages) sendFailures=\(sendFailures) silentCommand=\(silentCommandChannels)"
+            + "succeeded=\(succeeded) failed=\(failed) aborts=\(aborts) bad=\(badMessages) sendFailures=\(sendFailures) silentCommand=\(silentCommandChannels) unavailable=\(unavailable)"
     }
 }
 
@@ -38,7 +40,7 @@ final class AtomicSwarmStats: Sendable {
     enum Field: Int, CaseIterable {
         case connected, ready, configFetches, fetchFailures, openFailures, reconfigures, heartbeatsSent
         case serverHeartbeats, commits, nacks, runs, succeeded, failed, aborts, badMessages, sendFailures
-        case silentCommandChannels
+        case silentCommandChannels, unavailable
     }
 
     private let values = Mutex([Int](repeating: 0, count: Field.allCases.count))
@@ -53,6 +55,6 @@ final class AtomicSwarmStats: Sendable {
             heartbeatsSent: get(.heartbeatsSent), serverHeartbeats: get(.serverHeartbeats), commits: get(.commits),
             nacks: get(.nacks), runs: get(.runs), succeeded: get(.succeeded), failed: get(.failed),
             aborts: get(.aborts), badMessages: get(.badMessages), sendFailures: get(.sendFailures),
-            silentCommandChannels: get(.silentCommandChannels))
+            silentCommandChannels: get(.silentCommandChannels), unavailable: get(.unavailable))
     }
 }

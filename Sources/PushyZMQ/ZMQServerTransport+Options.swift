@@ -11,6 +11,9 @@ extension ZMQServerTransport {
         /// raw 32-byte public key this returns true for. It runs on the I/O thread: keep it quick.
         /// Without it, a CURVE server accepts any client key (encryption without client allow-listing).
         public var zapAuthorizer: (@Sendable (_ clientPublicKey: [UInt8]) -> Bool)?
+        /// When set, the transport counts its connections into this budget (socket monitors) and
+        /// a ZAP handler refuses handshakes, CURVE and plaintext alike, once it is exceeded.
+        public var connectionBudget: ConnectionBudget?
         /// Pending-connection queue for both listeners (`ZMQ_BACKLOG`; libzmq's default is 100).
         public var backlog: Int32
         /// Per-subscriber PUB queue (`ZMQ_SNDHWM`); PUB silently drops beyond it.
@@ -33,6 +36,7 @@ extension ZMQServerTransport {
             pubEndpoint: String = "tcp://*:10000",
             curveSecretKey: String? = nil,
             zapAuthorizer: (@Sendable (_ clientPublicKey: [UInt8]) -> Bool)? = nil,
+            connectionBudget: ConnectionBudget? = nil,
             backlog: Int32 = 4096,
             pubSendHighWaterMark: Int32 = 100_000,
             routerSendHighWaterMark: Int32 = 1000,
@@ -45,6 +49,7 @@ extension ZMQServerTransport {
             self.pubEndpoint = pubEndpoint
             self.curveSecretKey = curveSecretKey
             self.zapAuthorizer = zapAuthorizer
+            self.connectionBudget = connectionBudget
             self.backlog = backlog
             self.pubSendHighWaterMark = pubSendHighWaterMark
             self.routerSendHighWaterMark = routerSendHighWaterMark

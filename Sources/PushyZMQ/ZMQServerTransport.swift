@@ -2,7 +2,7 @@ import CZMQ
 
 /// The server's ZeroMQ side: a bound ROUTER (command channel) and a bound PUB (heartbeat
 /// broadcast), both owned by one dedicated I/O thread that polls them, the optional ZAP
-/// handler and a wake signal.
+/// handler, the optional connection monitors (`Options.connectionBudget`) and a wake signal.
 ///
 /// Any thread or task may call `send`, `sendBatch` and `publish`: they only queue the work
 /// and wake the thread, never block. Received messages arrive on `inbound` in batches (one
@@ -37,10 +37,10 @@ public final class ZMQServerTransport: Sendable {
         if options.zapAuthorizer != nil && options.curveSecretKey == nil {
             throw .invalid("zapAuthorizer needs curveSecretKey: ZAP only screens CURVE clients")
         }
+        let budget = options.connectionBudget
         // The ZAP handler must exist before the ROUTER accepts its first handshake.
-        let zap = try options.zapAuthorizer.map { authorize throws(ZMQError) in
-            try ZAPHandler(context: context, authorize: authorize)
-        }
+        let zap = options.zapAuthorizer == nil && budget == nil
+            ? nil : try ZAPHandler(context: context, authorize: options.zapAuthorizer, budget: budget)
 
         let router = try ZMQSocket(context: context, type: ZMQ_ROUTER)
         try router.set(ZMQ_LINGER, 0, "ZMQ_LINGER")
@@ -49,6 +49,8 @@ public final class ZMQServerTransport: Sendable {
         try router.set(ZMQ_RCVHWM, options.routerReceiveHighWaterMark, "ZMQ_RCVHWM")
         // Report unroutable sends (EHOSTUNREACH) instead of dropping them unseen.
         try router.set(ZMQ_ROUTER_MANDATORY, 1, "ZMQ_ROUTER_MANDATORY")
+        // With a ZAP domain libzmq asks ZAP about NULL (plaintext) handshakes too (measured).
+        if budget != nil { try router.set(ZMQ_ZAP_DOMAIN, string: ZAPHandler.domain, "ZMQ_ZAP_DOMAIN") }
         if let key = options.curveSecretKey {
             try router.set(ZMQ_CURVE_SERVER, 1, "ZMQ_CURVE_SERVER")
             try router.set(ZMQ_CURVE_SECRETKEY, string: key, "ZMQ_CURVE_SECRETKEY")
@@ -59,6 +61,12 @@ public final class ZMQServerTransport: Sendable {
         try pub.set(ZMQ_LINGER, 0, "ZMQ_LINGER")
         try pub.set(ZMQ_BACKLOG, options.backlog, "ZMQ_BACKLOG")
         try pub.set(ZMQ_SNDHWM, options.pubSendHighWaterMark, "ZMQ_SNDHWM")
+        if budget != nil { try pub.set(ZMQ_ZAP_DOMAIN, string: ZAPHandler.domain, "ZMQ_ZAP_DOMAIN") }
+        var monitors: [ConnectionMonitor] = []
+        if let budget {
+            monitors.append(try ConnectionMonitor(context: context, watching: router, budget: budget))
+            monitors.append(try ConnectionMonitor(context: context, watching: pub, budget: budget))
+        }
         try pub.bind(Endpoint.bindable(options.pubEndpoint), role: "PUB")
 
         routerEndpoint = try router.lastEndpoint()
@@ -69,7 +77,7 @@ public final class ZMQServerTransport: Sendable {
             of: [RouterMessage].self, bufferingPolicy: .unbounded)
         inbound = stream
         let loop = ServerLoop(
-            router: router, pub: pub, zap: zap, queue: queue, counters: liveCounters,
+            router: router, pub: pub, zap: zap, monitors: monitors, queue: queue, counters: liveCounters,
             continuation: continuation, options: options)
         thread = try IOThread { loop.run() }
     }
@@ -116,6 +124,7 @@ private final class ServerLoop: @unchecked Sendable {
     let router: ZMQSocket
     let pub: ZMQSocket
     let zap: ZAPHandler?
+    let monitors: [ConnectionMonitor]
     let queue: OutboundQueue<ZMQServerTransport.Outbound>
     let counters: AtomicCounters
     let continuation: AsyncStream<[RouterMessage]>.Continuation
@@ -124,13 +133,14 @@ private final class ServerLoop: @unchecked Sendable {
     let inboundLimit: Int
 
     init(
-        router: ZMQSocket, pub: ZMQSocket, zap: ZAPHandler?,
+        router: ZMQSocket, pub: ZMQSocket, zap: ZAPHandler?, monitors: [ConnectionMonitor],
         queue: OutboundQueue<ZMQServerTransport.Outbound>, counters: AtomicCounters,
         continuation: AsyncStream<[RouterMessage]>.Continuation, options: ZMQServerTransport.Options
     ) {
         self.router = router
         self.pub = pub
         self.zap = zap
+        self.monitors = monitors
         self.queue = queue
         self.counters = counters
         self.continuation = continuation
@@ -142,6 +152,8 @@ private final class ServerLoop: @unchecked Sendable {
     func run() {
         var items = [queue.wake.pollItem, router.pollItem]
         if let zap { items.append(zap.socket.pollItem) }
+        let firstMonitor = items.count
+        items += monitors.map(\.socket.pollItem)
         var paused = false
         while true {
             // Back-pressure: while the consumer is behind, leave the ROUTER unread (its events
@@ -161,9 +173,14 @@ private final class ServerLoop: @unchecked Sendable {
             let (outbound, stopping) = queue.takeAll()
             if stopping { break }
             for message in outbound { send(message) }
+            // Connection counts first, so that ZAP decides on fresh numbers.
+            for (i, monitor) in monitors.enumerated() where items[firstMonitor + i].revents & pollIn != 0 {
+                monitor.handlePending()
+            }
             if let zap, items[2].revents & pollIn != 0 { zap.handlePending() }
             if !behind, items[1].revents & pollIn != 0 { receive() }
         }
+        for monitor in monitors { monitor.close() }
         router.close()
         pub.close()
         zap?.socket.close()

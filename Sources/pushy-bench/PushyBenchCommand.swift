@@ -217,7 +217,15 @@ struct PushyBenchCommand: AsyncParsableCommand {
         let deadline = Date().addingTimeInterval(120)
         while Date() < deadline {
             let v = try await admin.job(id)
-            if v.status.isTerminal { return (Self.elapsed(since: t), post, v.status.rawValue) }
+            if v.status.isTerminal {
+                let elapsed = Self.elapsed(since: t)
+                if v.status != .complete {
+                    let groups = (v.nodes ?? []).map { "\($0.0.rawValue) \($0.1.count)" }.joined(separator: ", ")
+                    let reasons = Dictionary((v.nodeReasons ?? []).map { ($0.1, 1) }, uniquingKeysWith: +)
+                    print("   job \(id) ended \(v.status.rawValue): \(v.statusReason ?? "no reason"); nodes: \(groups); reasons: \(reasons)")
+                }
+                return (elapsed, post, v.status.rawValue)
+            }
             try await Task.sleep(for: poll)
         }
         throw BenchFailure("job \(id) over \(nodes.count) nodes did not finish within 120 s")

@@ -22,6 +22,8 @@ struct ServerOptions: ParsableArguments {
     @Option(help: "Command ROUTER port (default 10002).") var commandPort: Int?
     @Option(help: "Heartbeat interval in seconds (default 10).") var heartbeatInterval: Double?
     @Option(help: "Voting timeout in seconds (default 60).") var votingTimeout: Double?
+    @Option(help: "Most ZeroMQ connections (2 per agent) before new agents are refused (default: file limit minus a reserve).")
+    var maxAgentConnections: Int?
 
     func apply(to c: inout ServerConfiguration) throws {
         if let listen { c.listenAddress = listen }
@@ -36,6 +38,10 @@ struct ServerOptions: ParsableArguments {
         if let votingTimeout {
             guard votingTimeout > 0 else { throw ValidationError("--voting-timeout must be > 0") }
             c.votingTimeout = votingTimeout
+        }
+        if let maxAgentConnections {
+            guard maxAgentConnections >= 2 else { throw ValidationError("--max-agent-connections must be at least 2 (one agent)") }
+            c.maxAgentConnections = maxAgentConnections
         }
     }
 

@@ -7,7 +7,7 @@ struct StatusCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
         abstract: "Check that the server is up.",
-        discussion: "Shows the server's health answer: its incarnation id, connected node count and active jobs.")
+        discussion: "Shows the server's health answer: its incarnation id, connected node count, active jobs and its ZeroMQ connection budget.")
 
     @OptionGroup var connection: ConnectionOptions
     @OptionGroup var output: FormatOptions
@@ -18,6 +18,13 @@ struct StatusCommand: AsyncParsableCommand {
         if output.isJSON { return Output.json(status) }
         print("Server \(client.orgURL): \(status["status"]?.stringValue ?? "up")")
         for (k, v) in status.objectValue ?? [] where k != "status" {
+            if k == "connections", let open = v["open"]?.intValue, let budget = v["budget"]?.intValue {
+                // The descriptor budget (issue 5), in words.
+                let state = v["refusing"]?.boolValue == true ? " — at budget, refusing new agents" : ""
+                print("  connections: \(open) open of \(budget) budgeted (2 per agent)\(state); "
+                      + "\(v["refused_total"]?.intValue ?? 0) refused, \(v["accept_failures"]?.intValue ?? 0) accept failures")
+                continue
+            }
             let text = v.stringValue ?? (v.arrayValue.map { $0.compactMap(\.stringValue).joined(separator: ", ") })
                 ?? v.serialized()
             print("  \(k): \(text.isEmpty ? "(none)" : text)")

@@ -275,7 +275,7 @@ struct Endpoint: CustomStringConvertible, Sendable {
         let caller = RawCaller(base: base, http: try c.tls.httpClient())
         let api = PushyAPI(config: c.config, store: c.server.store, engine: c.server.engine, serverPublicKeyPEM: "",
                            ports: ServerPorts(api: 0, heartbeat: 0, command: 0), curvePublicKey: nil,
-                           curveAllowList: CurveAllowList())
+                           curveAllowList: CurveAllowList(), connectionBudget: c.server.connectionBudget)
         // Hummingbird prints captures as `{name}`; the table uses the `:name` the routes were written with.
         let routes = Set(api.router().routes.map {
             "\($0.path)".replacingOccurrences(of: "{", with: ":").replacingOccurrences(of: "}", with: "")

@@ -22,7 +22,7 @@ final class TestCluster: @unchecked Sendable {
 
     static let heartbeat = 0.5
 
-    init(votingTimeout: Double = 10) async throws {
+    init(votingTimeout: Double = 10, configure: (inout ServerConfiguration) -> Void = { _ in }) async throws {
         dataDir = NSTemporaryDirectory() + "pushy-test-" + UUID().uuidString
         var c = ServerConfiguration(dataDir: dataDir)
         c.listenAddress = "127.0.0.1"
@@ -33,6 +33,7 @@ final class TestCluster: @unchecked Sendable {
         c.heartbeatInterval = Self.heartbeat
         c.votingTimeout = votingTimeout
         c.rehabInterval = 0.25
+        configure(&c)
         config = c
         _ = try await DataDirectory.initialize(config: c)
         try await startServer()
