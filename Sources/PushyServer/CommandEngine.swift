@@ -168,14 +168,14 @@ public actor CommandEngine {
     // MARK: Outbound
 
     func send(_ key: NodeKey, _ message: ServerMessage) {
-        guard let s = sessions[key], let sessionKey = sessionKeys.key(for: key) else { return }
+        guard let s = sessions[key], let mac = sessionKeys.mac(for: key) else { return }
         var m = message
         // Per node for the whole server run, so it keeps increasing on the agent's connection
         // even when the node's session ends and a new one starts (agents drop replays).
         let seq = (outboundSequences[key] ?? 0) + 1
         outboundSequences[key] = seq
         m.sequence = seq
-        let frames = MessageSigner.hmacFrames(body: m.bodyBytes, key: sessionKey)
+        let frames = mac.frames(body: m.bodyBytes)
         transport?.send(to: s.identity, frames: frames)
     }
 
@@ -186,10 +186,10 @@ public actor CommandEngine {
         var batch: [(identity: [UInt8], frames: [[UInt8]])] = []
         batch.reserveCapacity(keys.count)
         for key in keys {
-            guard let s = sessions[key], let sessionKey = sessionKeys.key(for: key) else { continue }
+            guard let s = sessions[key], let mac = sessionKeys.mac(for: key) else { continue }
             let seq = (outboundSequences[key] ?? 0) + 1
             outboundSequences[key] = seq
-            batch.append((s.identity, MessageSigner.hmacFrames(body: template.bytes(sequence: seq), key: sessionKey)))
+            batch.append((s.identity, mac.frames(body: template.bytes(sequence: seq))))
         }
         transport?.sendBatch(batch)
     }

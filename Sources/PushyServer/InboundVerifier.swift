@@ -35,10 +35,10 @@ struct InboundVerifier: Sendable {
         let msg: AgentMessage
         do { msg = try AgentMessage.parse(body) } catch { return .dropped(reason: "bad_body", detail: "\(error)") }
         let key = NodeKey(org: msg.org, node: msg.node)
-        guard let sessionKey = keys.key(for: key) else {
+        guard let mac = keys.mac(for: key) else {
             return .dropped(reason: "unknown_node", detail: "\(msg.org)/\(msg.node)")
         }
-        guard MessageSigner.verifyHMAC(header: header, body: body, key: sessionKey) else {
+        guard mac.verify(header: header, body: body) else {
             return .dropped(reason: "bad_hmac", detail: "\(msg.org)/\(msg.node)")
         }
         guard abs(msg.timestamp.timeIntervalSince1970 - now) < maxSkew else {

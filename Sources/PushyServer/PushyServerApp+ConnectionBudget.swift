@@ -2,11 +2,11 @@ import Logging
 import PushyZMQ
 
 extension PushyServerApp {
-    /// The server's descriptor budget (`max_agent_connections`, else the file limit minus a
-    /// reserve), logging its state changes: one line when it fills, one when it has room again,
+    /// The server's descriptor budget (`max_agent_connections`, else the file limit — the soft
+    /// limit raised to the hard one first — minus a reserve), logging its state changes: one line when it fills, one when it has room again,
     /// refusals and accept failures at most once per `ConnectionBudgetState.reportInterval`.
     static func makeConnectionBudget(config: ServerConfiguration, logger: Logger) -> ConnectionBudget {
-        let fileLimit = ConnectionBudget.processFileLimit()
+        let fileLimit = ConnectionBudget.raiseFileLimitToHard()
         let budget = config.maxAgentConnections ?? ConnectionBudgetState.defaultBudget(fileLimit: fileLimit)
         let result = ConnectionBudget(budget: budget, fileLimit: fileLimit) { notice in
             log(notice, fileLimit: fileLimit, logger: logger)

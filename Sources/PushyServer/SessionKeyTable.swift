@@ -1,22 +1,24 @@
+import PushyProtocol
 import Synchronization
 
-/// Every node's HMAC session key (spec 4.4), shared by the engine (which signs what it sends)
-/// and the inbound verifier (which checks what agents send, off the engine's actor).
+/// Every node's HMAC session key (spec 4.4), keyed once as a `SessionMAC`, shared by the
+/// engine (which signs what it sends) and the inbound verifier (which checks what agents send,
+/// off the engine's actor).
 final class SessionKeyTable: Sendable {
-    private let keys = Mutex<[NodeKey: [UInt8]]>([:])
+    private let keys = Mutex<[NodeKey: (key: [UInt8], mac: SessionMAC)]>([:])
 
-    /// The node's key, if it has fetched its config since this server started.
-    func key(for node: NodeKey) -> [UInt8]? {
-        keys.withLock { $0[node] }
+    /// The node's MAC, if it has fetched its config since this server started.
+    func mac(for node: NodeKey) -> SessionMAC? {
+        keys.withLock { $0[node]?.mac }
     }
 
     /// The node's key, created (32 random bytes) on first request and kept for this process.
     func keyOrCreate(for node: NodeKey) -> [UInt8] {
         keys.withLock { keys in
-            if let key = keys[node] { return key }
+            if let entry = keys[node] { return entry.key }
             var g = SystemRandomNumberGenerator()
             let key = (0..<32).map { _ in UInt8.random(in: 0...255, using: &g) }
-            keys[node] = key
+            keys[node] = (key, SessionMAC(key: key))
             return key
         }
     }

@@ -29,7 +29,7 @@ final class SwarmShard: ZMQSwarmHandler, @unchecked Sendable {
 
     struct Session {
         var config: NodeConfig
-        var key: [UInt8]
+        var mac: SessionMAC
         var serverKey: RSAPublicKey
         var offlineCounter = 0
         var reconfiguring = false
@@ -116,7 +116,7 @@ final class SwarmShard: ZMQSwarmHandler, @unchecked Sendable {
         a.ready = false
         a.token += 1
         a.sequence = 0
-        a.session = Session(config: config, key: key, serverKey: serverKey)
+        a.session = Session(config: config, mac: SessionMAC(key: key), serverKey: serverKey)
         agents[slot] = a
         let spread = configuration.addressSpread
         let curve = config.curvePublicKey.flatMap { server in
@@ -260,7 +260,7 @@ final class SwarmShard: ZMQSwarmHandler, @unchecked Sendable {
     func command(_ slot: Int, header: [UInt8], body: [UInt8]) {
         agents[slot].session?.heardCommand = true
         guard let s = agents[slot].session,
-              MessageSigner.verifyHMAC(header: header, body: body, key: s.key),
+              let parsedHeader = try? MessageHeader.parse(header), s.mac.verify(header: parsedHeader, body: body),
               let m = try? ServerMessage.parse(body),
               abs(m.timestamp.timeIntervalSinceNow) < Double(s.config.maxMessageSkew)
         else { return stats.add(.badMessages) }
@@ -338,6 +338,6 @@ final class SwarmShard: ZMQSwarmHandler, @unchecked Sendable {
         let message = AgentMessage(
             node: a.name, client: "pushy-swarm", org: org, type: type, sequence: a.sequence, timestamp: Date(),
             incarnationId: a.incarnation, jobId: jobId, jobState: jobState, reason: reason, exitStatus: exitStatus)
-        transport.send(slot: slot, frames: MessageSigner.hmacFrames(body: message.bodyBytes, key: s.key))
+        transport.send(slot: slot, frames: s.mac.frames(body: message.bodyBytes))
     }
 }

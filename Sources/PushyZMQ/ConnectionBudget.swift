@@ -72,6 +72,23 @@ public final class ConnectionBudget: Sendable {
     }
 
     /// The soft `RLIMIT_NOFILE` of this process.
+    /// Raises this process's soft file limit to its hard limit (as servers that hold many
+    /// connections do) and returns the soft limit now in force.
+    @discardableResult
+    public static func raiseFileLimitToHard() -> Int {
+        var rl = rlimit()
+        #if os(Linux)
+        let resource = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
+        #else
+        let resource = RLIMIT_NOFILE
+        #endif
+        if getrlimit(resource, &rl) == 0, rl.rlim_cur < rl.rlim_max {
+            rl.rlim_cur = rl.rlim_max
+            _ = setrlimit(resource, &rl)
+        }
+        return processFileLimit()
+    }
+
     public static func processFileLimit() -> Int {
         var rl = rlimit()
         #if os(Linux)

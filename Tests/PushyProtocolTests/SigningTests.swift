@@ -278,4 +278,17 @@ import Testing
             method: "GET", path: "/x", body: [], userId: String(repeating: "u", count: 200),
             timestamp: Self.timestamp, key: CryptoFixtures.privateKey(), version: .v1_1)
     }
+
+    @Test func sessionMACMatchesTheOneShotSigner() throws {
+        let key = (0..<32).map { UInt8($0 * 7 % 256) }
+        let mac = SessionMAC(key: key)
+        for body in [[UInt8](), Array("{\"type\":\"heartbeat\"}".utf8), [UInt8](repeating: 0xAB, count: 5000)] {
+            let frames = mac.frames(body: body)
+            #expect(frames == MessageSigner.hmacFrames(body: body, key: key))
+            let header = try MessageHeader.parse(frames[0])
+            #expect(mac.verify(header: header, body: body))
+            #expect(!mac.verify(header: header, body: body + [0]))
+            #expect(!SessionMAC(key: key.reversed()).verify(header: header, body: body))
+        }
+    }
 }

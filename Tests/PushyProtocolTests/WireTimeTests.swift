@@ -71,4 +71,18 @@ import Testing
             #expect(text.wholeMatch(of: shape) != nil, "\(text)")
         }
     }
+
+    @Test func fixedFormatFastPathAgreesWithTheCalendar() {
+        var g = SystemRandomNumberGenerator()
+        for _ in 0..<2000 {
+            let date = Date(timeIntervalSince1970: Double(Int.random(in: -2_000_000_000...6_000_000_000, using: &g)))
+            let text = WireTime.rfc1123(date)
+            #expect(WireTime.parseFixedRFC1123(text) == date, "\(text)")
+        }
+        #expect(WireTime.parseFixedRFC1123("Thu, 29 Feb 2024 12:00:00 GMT") == Date(timeIntervalSince1970: 1_709_208_000))
+        #expect(WireTime.parseFixedRFC1123("Thu, 29 Feb 2023 12:00:00 GMT") == nil)
+        #expect(WireTime.parseFixedRFC1123("Thu, 31 Apr 2023 12:00:00 GMT") == nil)
+        #expect(WireTime.parseFixedRFC1123("Thu, 01 Foo 2023 12:00:00 GMT") == nil)
+        #expect(WireTime.parseFixedRFC1123("Thu, 01 Jan 2023 24:00:00 GMT") == nil)
+    }
 }

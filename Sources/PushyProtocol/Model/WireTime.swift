@@ -49,6 +49,7 @@ public enum WireTime {
 
     /// Parses RFC 1123 (`Tue, 04 Sep 2012 23:01:02 GMT`); the weekday is not checked.
     public static func parseRFC1123(_ text: String) -> Date? {
+        if let fast = parseFixedRFC1123(text) { return fast }
         let parts = text.split(separator: " ")
         guard parts.count == 6, parts[5] == "GMT", let day = Int(parts[1]),
             let month = months.firstIndex(of: String(parts[2])), let year = Int(parts[3])
@@ -56,6 +57,51 @@ public enum WireTime {
         let hms = parts[4].split(separator: ":").compactMap { Int($0) }
         guard hms.count == 3 else { return nil }
         return make(year: year, month: month + 1, day: day, hour: hms[0], minute: hms[1], second: hms[2])
+    }
+
+    /// The common exact form `Www, DD Mon YYYY HH:MM:SS GMT` (29 bytes) without splitting or
+    /// libc calls: every agent message carries one. Anything else goes the general way.
+    static func parseFixedRFC1123(_ text: String) -> Date? {
+        var text = text
+        return text.withUTF8 { u -> Date? in
+            guard u.count == 29, u[3] == UInt8(ascii: ","), u[4] == 0x20, u[7] == 0x20, u[11] == 0x20, u[16] == 0x20,
+                u[19] == UInt8(ascii: ":"), u[22] == UInt8(ascii: ":"), u[25] == 0x20, u[26] == UInt8(ascii: "G"),
+                u[27] == UInt8(ascii: "M"), u[28] == UInt8(ascii: "T")
+            else { return nil }
+            func num(_ from: Int, _ count: Int) -> Int? {
+                var v = 0
+                for i in from..<(from + count) {
+                    guard (0x30...0x39).contains(u[i]) else { return nil }
+                    v = v * 10 + Int(u[i] - 0x30)
+                }
+                return v
+            }
+            guard let day = num(5, 2), let year = num(12, 4), let hour = num(17, 2), let minute = num(20, 2),
+                let second = num(23, 2), let month = monthBytes.firstIndex(where: { $0[0] == u[8] && $0[1] == u[9] && $0[2] == u[10] })
+            else { return nil }
+            return civil(year: year, month: month + 1, day: day, hour: hour, minute: minute, second: second)
+        }
+    }
+
+    private static let monthBytes = months.map { Array($0.utf8) }
+
+    /// Seconds since 1970 for a proleptic Gregorian UTC date by arithmetic (Howard Hinnant's
+    /// days-from-civil); nil for an impossible date such as 30 Feb.
+    static func civil(year: Int, month: Int, day: Int, hour: Int, minute: Int, second: Int) -> Date? {
+        guard (1...9999).contains(year), (1...12).contains(month), (0...23).contains(hour), (0...59).contains(minute),
+            (0...60).contains(second)
+        else { return nil }
+        let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
+        let monthDays = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+        guard (1...monthDays[month - 1]).contains(day) else { return nil }
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let mp = (month + 9) % 12
+        let doy = (153 * mp + 2) / 5 + day - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        let days = era * 146_097 + doe - 719_468
+        return Date(timeIntervalSince1970: TimeInterval(days * 86_400 + hour * 3_600 + minute * 60 + second))
     }
 
     /// Parses `YYYY-MM-DDTHH:MM:SSZ`.
