@@ -3,5 +3,6 @@
 #include <zmq.h>
 #ifdef __linux__
 #include <sys/eventfd.h>
+#include <sys/epoll.h>
 #endif
 #endif

@@ -22,7 +22,8 @@ public protocol ZMQSwarmHandler: AnyObject, Sendable {
 /// Many agents' connections on ONE I/O thread: each slot is a SUB (subscribed to everything)
 /// plus a DEALER, set up as `ZMQAgentTransport` sets up its pair. A thread per agent is far
 /// too many threads for a swarm of thousands of simulated agents, so a swarm shards its agents
-/// over a few of these. The poll set is O(slots) per wake-up; keep a shard to a few hundred slots.
+/// over a few of these. On Linux readiness comes from epoll (O(ready sockets) per wake-up);
+/// elsewhere from `zmq_poll`, which is O(slots) per wake-up — keep such shards small.
 ///
 /// `open`, `close`, `send` and `perform` may be called from any thread; they are queued and
 /// applied on the I/O thread in order.
@@ -128,6 +129,16 @@ private final class SwarmLoop: @unchecked Sendable {
     var items: [zmq_pollitem_t] = []
     var order: [Int] = []
     var dirty = true
+    #if os(Linux)
+    /// Sockets to look at: their `ZMQ_FD` fired, they were just opened or sent on, or they
+    /// still held messages after a receive batch. Keyed by `token(slot, channel)`.
+    var pending = Set<UInt64>()
+    var poller: EdgePoller?
+    static let wakeToken = UInt64.max
+    static func token(_ slot: Int, _ channel: ZMQSwarmTransport.Channel) -> UInt64 {
+        UInt64(slot) << 1 | (channel == .command ? 1 : 0)
+    }
+    #endif
 
     init(context: ZMQContext, options: ZMQSwarmTransport.Options, queue: OutboundQueue<ZMQSwarmTransport.Operation>,
          counters: AtomicCounters, handler: any ZMQSwarmHandler) {
@@ -145,6 +156,14 @@ private final class SwarmLoop: @unchecked Sendable {
     }
 
     func run() {
+        #if os(Linux)
+        if let poller = try? EdgePoller() {
+            self.poller = poller
+            poller.add(fd: queue.wake.readFD, token: Self.wakeToken, edge: false)
+            runEdgeTriggered(poller)
+            return
+        }
+        #endif
         let tick = Int64(max(1, options.tickMilliseconds))
         var nextTick = Self.nowMilliseconds() + tick
         while true {
@@ -174,12 +193,47 @@ private final class SwarmLoop: @unchecked Sendable {
             if stopping { break }
             for operation in operations { apply(operation) }
         }
-        for pair in pairs.values {
-            pair.sub.close()
-            pair.dealer.close()
-        }
-        pairs.removeAll()
+        closeAll()
     }
+
+    func closeAll() {
+        for slot in Array(pairs.keys) { closeSlot(slot) }
+    }
+
+    #if os(Linux)
+    /// The epoll loop: wait for fired fds (or not at all while sockets still hold messages),
+    /// drain what is ready, tick, apply queued operations.
+    func runEdgeTriggered(_ poller: EdgePoller) {
+        let tick = Int64(max(1, options.tickMilliseconds))
+        var nextTick = Self.nowMilliseconds() + tick
+        while true {
+            let timeout = pending.isEmpty ? Int32(max(0, nextTick - Self.nowMilliseconds())) : 0
+            for token in poller.wait(timeout: timeout) {
+                if token == Self.wakeToken { queue.wake.drain() } else { pending.insert(token) }
+            }
+            let now = Self.nowMilliseconds()
+            if now >= nextTick {
+                handler.tick()
+                nextTick = max(nextTick + tick, now)
+            }
+            let (operations, stopping) = queue.takeAll()
+            if stopping { break }
+            for operation in operations { apply(operation) }
+            let due = pending
+            pending.removeAll(keepingCapacity: true)
+            for token in due {
+                let slot = Int(token >> 1)
+                guard let pair = pairs[slot] else { continue }
+                let channel: ZMQSwarmTransport.Channel = token & 1 == 1 ? .command : .broadcast
+                let socket = channel == .command ? pair.dealer : pair.sub
+                receive(slot: slot, channel: channel)
+                // Still holding messages (batch limit) or re-armed by the check: look again.
+                if socket.hasInput { pending.insert(token) }
+            }
+        }
+        closeAll()
+    }
+    #endif
 
     func rebuild() {
         order = pairs.keys.sorted()
@@ -209,8 +263,15 @@ private final class SwarmLoop: @unchecked Sendable {
         case .open(let slot, let sub, let dealer, let curve):
             closeSlot(slot)
             do {
-                pairs[slot] = try makePair(sub: sub, dealer: dealer, curve: curve)
+                let pair = try makePair(sub: sub, dealer: dealer, curve: curve)
+                pairs[slot] = pair
                 dirty = true
+                #if os(Linux)
+                poller?.add(fd: pair.sub.notificationFD, token: Self.token(slot, .broadcast), edge: true)
+                poller?.add(fd: pair.dealer.notificationFD, token: Self.token(slot, .command), edge: true)
+                pending.insert(Self.token(slot, .broadcast))
+                pending.insert(Self.token(slot, .command))
+                #endif
             } catch {
                 handler.openFailed(slot: slot, error: error)
             }
@@ -225,6 +286,10 @@ private final class SwarmLoop: @unchecked Sendable {
             do {
                 try pair.dealer.send(frames)
                 counters.countSent()
+                #if os(Linux)
+                // A send can swallow the DEALER's edge notification: look at it again.
+                pending.insert(Self.token(slot, .command))
+                #endif
             } catch {
                 counters.countSendFailure()
                 handler.sendFailed(slot: slot, error: error)
@@ -236,6 +301,10 @@ private final class SwarmLoop: @unchecked Sendable {
 
     func closeSlot(_ slot: Int) {
         guard let pair = pairs.removeValue(forKey: slot) else { return }
+        #if os(Linux)
+        poller?.remove(fd: pair.sub.notificationFD)
+        poller?.remove(fd: pair.dealer.notificationFD)
+        #endif
         pair.sub.close()
         pair.dealer.close()
         dirty = true
