@@ -50,6 +50,7 @@ public final class PushyServerApp: Service, Sendable {
             routerEndpoint: "tcp://\(config.listenAddress):\(config.commandPort)",
             pubEndpoint: "tcp://\(config.listenAddress):\(config.heartbeatPort)",
             connectionBudget: budget)
+        options.screenSubscribers = config.screenHeartbeatConnections
         if let curve {
             options.curveSecretKey = curve.secretKey
             options.zapAuthorizer = { @Sendable key in allowList.admits(key) }

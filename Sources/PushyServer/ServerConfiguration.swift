@@ -56,6 +56,10 @@ public struct ServerConfiguration: Sendable, Codable, Equatable {
     /// Most ZeroMQ connections (2 per agent) the server holds before it refuses new agents.
     /// nil: the soft file limit minus a reserve of max(256, 2 %) (`ConnectionBudgetState.defaultBudget`).
     public var maxAgentConnections: Int?
+    /// Also refuse heartbeat (SUB) connections past the budget through ZAP. Off by default:
+    /// libzmq keeps a ZAP pipe for the life of every screened connection (≈ 10 KB each,
+    /// measured), and agents past the budget are already turned away by the config 503.
+    public var screenHeartbeatConnections = false
 
     public init(dataDir: String) { self.dataDir = dataDir }
 
@@ -71,6 +75,7 @@ public struct ServerConfiguration: Sendable, Codable, Equatable {
         case tls, tlsCertificate = "tls_certificate", tlsKey = "tls_key"
         case outputCap = "output_cap", keepAliveTime = "keep_alive_time", orgFeedExpiration = "org_feed_expiration"
         case maxAgentConnections = "max_agent_connections"
+        case screenHeartbeatConnections = "screen_heartbeat_connections"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -104,6 +109,7 @@ public struct ServerConfiguration: Sendable, Codable, Equatable {
         try take(.keepAliveTime, \.keepAliveTime)
         try take(.orgFeedExpiration, \.orgFeedExpiration)
         if let v = try c.decodeIfPresent(Int.self, forKey: .maxAgentConnections) { d.maxAgentConnections = v }
+        try take(.screenHeartbeatConnections, \.screenHeartbeatConnections)
         self = d
     }
 

@@ -14,6 +14,9 @@ extension ZMQServerTransport {
         /// When set, the transport counts its connections into this budget (socket monitors) and
         /// a ZAP handler refuses handshakes, CURVE and plaintext alike, once it is exceeded.
         public var connectionBudget: ConnectionBudget?
+        /// With a budget: also ask ZAP about SUB handshakes on the PUB, refusing subscribers
+        /// past the budget. libzmq then keeps a ZAP pipe per subscriber (≈ 10 KB, measured).
+        public var screenSubscribers = false
         /// Pending-connection queue for both listeners (`ZMQ_BACKLOG`; libzmq's default is 100).
         public var backlog: Int32
         /// Per-subscriber PUB queue (`ZMQ_SNDHWM`); PUB silently drops beyond it.

@@ -61,7 +61,9 @@ public final class ZMQServerTransport: Sendable {
         try pub.set(ZMQ_LINGER, 0, "ZMQ_LINGER")
         try pub.set(ZMQ_BACKLOG, options.backlog, "ZMQ_BACKLOG")
         try pub.set(ZMQ_SNDHWM, options.pubSendHighWaterMark, "ZMQ_SNDHWM")
-        if budget != nil { try pub.set(ZMQ_ZAP_DOMAIN, string: ZAPHandler.domain, "ZMQ_ZAP_DOMAIN") }
+        if budget != nil && options.screenSubscribers {
+            try pub.set(ZMQ_ZAP_DOMAIN, string: ZAPHandler.domain, "ZMQ_ZAP_DOMAIN")
+        }
         var monitors: [ConnectionMonitor] = []
         if let budget {
             monitors.append(try ConnectionMonitor(context: context, watching: router, budget: budget))

@@ -20,9 +20,11 @@ import Testing
     }
 
     func server(_ context: ZMQContext, budget: ConnectionBudget, curve: CurveKeyPair? = nil) throws -> ZMQServerTransport {
-        try ZMQServerTransport(context: context, options: .init(
+        var options = ZMQServerTransport.Options(
             routerEndpoint: "tcp://127.0.0.1:0", pubEndpoint: "tcp://127.0.0.1:0",
-            curveSecretKey: curve?.secretKey, connectionBudget: budget))
+            curveSecretKey: curve?.secretKey, connectionBudget: budget)
+        options.screenSubscribers = true
+        return try ZMQServerTransport(context: context, options: options)
     }
 
     @Test(arguments: [false, true])
