@@ -98,8 +98,9 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "pushy-bench", dependencies: [
-            "PushySwarm", "PushyAPIClient", "PushyProtocol",
+            "PushySwarm", "PushyAPIClient", "PushyProtocol", "PushyServer", "PushyStore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
         ]),
 
         .testTarget(name: "PushyProtocolTests", dependencies: ["PushyProtocol"]),

@@ -42,10 +42,13 @@ struct PushyBenchCommand: AsyncParsableCommand {
         }
         let perProcess = min(self.perProcess, Swarm.maximumAgents(fileLimit: limit))
         let commit = Self.shell("git rev-parse --short HEAD") ?? "?"
+        let engineBytes = try await EngineMemory.bytesPerNode(nodes: largest)
         let header = """
             Run \(ISO8601DateFormatter().string(from: Date())) · commit `\(commit)` · \(ProcessProbe.machine())
             · heartbeat interval \(interval) s · swarm processes of ≤ \(perProcess) agents · connections spread over \
             127.0.0.1–127.0.0.\(addressSpread) · CURVE on · no-op command (0 ms), no failures
+            · Pushy's own state per node, without libzmq (an engine in the bench process given \(largest) sessions): \
+            \(String(format: "%.1f", engineBytes / 1024)) KB
             """
         say(header)
         for s in skipped { say("skipped size \(s)") }
