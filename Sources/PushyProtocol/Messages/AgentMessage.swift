@@ -100,33 +100,69 @@ public struct AgentMessage: Sendable, Equatable {
     public static func parse(_ body: [UInt8]) throws(MessageError) -> AgentMessage {
         let v: JSONValue
         do { v = try JSONValue.parse(body) } catch { throw .invalidJSON(error.description) }
-        guard case .object = v else { throw .invalidJSON("body is not a JSON object") }
-        guard let node = v["node"]?.stringValue, !node.isEmpty else { throw .missingField("node") }
-        guard let org = v["org"]?.stringValue, !org.isEmpty else { throw .missingField("org") }
-        guard let type = v["type"]?.stringValue else { throw .missingField("type") }
-        guard let ts = v["timestamp"]?.stringValue else { throw .missingField("timestamp") }
+        guard case .object(let pairs) = v else { throw .invalidJSON("body is not a JSON object") }
+        // One pass over the fields (the first of duplicate keys wins), not a search per field:
+        // the server parses every message of every agent.
+        var f = Fields()
+        for (key, value) in pairs {
+            guard let field = Field.byName[key], f[field] == nil else { continue }
+            f.values[field.rawValue] = value
+        }
+        guard let node = f[.node]?.stringValue, !node.isEmpty else { throw .missingField("node") }
+        guard let org = f[.org]?.stringValue, !org.isEmpty else { throw .missingField("org") }
+        guard let type = f[.type]?.stringValue else { throw .missingField("type") }
+        guard let ts = f[.timestamp]?.stringValue else { throw .missingField("timestamp") }
         guard let date = WireTime.parseRFC1123(ts) else { throw .badField("timestamp") }
         var jobId: String? = nil
-        if let j = v["job_id"], !j.isNull {
-            guard let s = j.stringValue, s.count <= 64 else { throw .badField("job_id") }
+        if let j = f[.jobId], !j.isNull {
+            guard let s = j.stringValue, s.utf8.count <= 64 || s.count <= 64 else { throw .badField("job_id") }
             jobId = s
         }
         var m = AgentMessage(
-            node: node, client: v["client"]?.stringValue ?? "", org: org, type: .heartbeat,
-            sequence: v["sequence"]?.intValue ?? 0, timestamp: date,
-            incarnationId: v["incarnation_id"]?.stringValue ?? "", jobId: jobId,
-            jobState: v["job_state"]?.stringValue.flatMap(AgentJobState.init(rawValue:)),
-            stdout: v["stdout"]?.stringValue, stderr: v["stderr"]?.stringValue,
-            reason: v["reason"]?.stringValue, exitStatus: v["exit_status"]?.intValue,
-            protocolVersion: v["protocol_version"]?.stringValue ?? "")
+            node: node, client: f[.client]?.stringValue ?? "", org: org, type: .heartbeat,
+            sequence: f[.sequence]?.intValue ?? 0, timestamp: date,
+            incarnationId: f[.incarnationId]?.stringValue ?? "", jobId: jobId,
+            jobState: f[.jobState]?.stringValue.flatMap(AgentJobState.init(rawValue:)),
+            stdout: f[.stdout]?.stringValue, stderr: f[.stderr]?.stringValue,
+            reason: f[.reason]?.stringValue, exitStatus: f[.exitStatus]?.intValue,
+            protocolVersion: f[.protocolVersion]?.stringValue ?? "")
         m.type = type
-        m.outputEncoding = v["output_encoding"]?.stringValue
-        m.stdoutTruncated = v["stdout_truncated"]?.boolValue
-        m.stderrTruncated = v["stderr_truncated"]?.boolValue
-        m.stream = v["stream"]?.stringValue
-        m.offset = v["offset"]?.intValue
-        m.data = v["data"]?.stringValue
+        m.outputEncoding = f[.outputEncoding]?.stringValue
+        m.stdoutTruncated = f[.stdoutTruncated]?.boolValue
+        m.stderrTruncated = f[.stderrTruncated]?.boolValue
+        m.stream = f[.stream]?.stringValue
+        m.offset = f[.offset]?.intValue
+        m.data = f[.data]?.stringValue
         return m
+    }
+
+    /// The body fields `parse` reads.
+    private enum Field: Int, CaseIterable {
+        case node, client, org, type, sequence, timestamp, stdout, stderr, reason, stream, offset, data
+        case protocolVersion, incarnationId, jobId, jobState, exitStatus, outputEncoding, stdoutTruncated, stderrTruncated
+
+        var wireName: String {
+            switch self {
+            case .protocolVersion: "protocol_version"
+            case .incarnationId: "incarnation_id"
+            case .jobId: "job_id"
+            case .jobState: "job_state"
+            case .exitStatus: "exit_status"
+            case .outputEncoding: "output_encoding"
+            case .stdoutTruncated: "stdout_truncated"
+            case .stderrTruncated: "stderr_truncated"
+            default: "\(self)"
+            }
+        }
+
+        /// Wire name → field: one hash per key instead of a comparison per case.
+        static let byName = Dictionary(uniqueKeysWithValues: allCases.map { ($0.wireName, $0) })
+    }
+
+    /// The values found, by field.
+    private struct Fields {
+        var values = [JSONValue?](repeating: nil, count: Field.allCases.count)
+        subscript(_ field: Field) -> JSONValue? { values[field.rawValue] }
     }
 
     /// The exact bytes of a captured stream (`stdout`, `stderr` or `data`), decoding base64
