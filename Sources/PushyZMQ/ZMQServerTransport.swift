@@ -175,11 +175,15 @@ private final class ServerLoop: @unchecked Sendable {
             let (outbound, stopping) = queue.takeAll()
             if stopping { break }
             for message in outbound { send(message) }
-            // Connection counts first, so that ZAP decides on fresh numbers.
-            for (i, monitor) in monitors.enumerated() where items[firstMonitor + i].revents & pollIn != 0 {
+            // Connection counts first, so that ZAP decides on fresh numbers. Before a ZAP
+            // decision every monitor is drained whether or not it polled ready: libzmq queues a
+            // connection's ACCEPTED event before its ZAP request, but the two arrive on different
+            // sockets, and a request judged before its own ACCEPTED would be admitted over budget.
+            let zapReady = zap != nil && items[2].revents & pollIn != 0
+            for (i, monitor) in monitors.enumerated() where zapReady || items[firstMonitor + i].revents & pollIn != 0 {
                 monitor.handlePending()
             }
-            if let zap, items[2].revents & pollIn != 0 { zap.handlePending() }
+            if let zap, zapReady { zap.handlePending() }
             if !behind, items[1].revents & pollIn != 0 { receive() }
         }
         for monitor in monitors { monitor.close() }
