@@ -29,8 +29,9 @@ extension PushyRESTClient {
         return String(uri.suffix(32))
     }
 
-    public func job(_ id: String) async throws(PushyClientError) -> JobView {
-        let v = try await send("GET", "pushy/jobs/\(Self.escape(id))").json()
+    /// A job; `nodes: false` asks for the status without the per-node groups (cheap to poll).
+    public func job(_ id: String, nodes: Bool = true) async throws(PushyClientError) -> JobView {
+        let v = try await send("GET", "pushy/jobs/\(Self.escape(id))" + (nodes ? "" : "?nodes=false")).json()
         guard let view = JobView.parse(v) else { throw .invalidResponse("not a job object") }
         return view
     }

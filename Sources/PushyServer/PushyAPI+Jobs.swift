@@ -61,6 +61,15 @@ extension PushyAPI {
     func getJob(_ request: Request, _ context: Context, _ body: [UInt8]) async throws(APIError) -> Response {
         let orgName = param(context, "org"), id = param(context, "id")
         try await requireReader(try await authenticate(request, org: orgName, body: body))
+        // Pushy extension: `?nodes=false` leaves out the per-node groups, so a poller of a job
+        // over thousands of nodes asks for a few hundred bytes instead of every node's name.
+        if request.uri.queryParameters.get("nodes") == "false" {
+            if let live = await engine.activeJobSnapshot(org: orgName, id: id) { return .json(live.view(includeNodes: false).json) }
+            var summary = try await jobView(org: orgName, id: id)
+            summary.nodes = nil
+            summary.nodeReasons = nil
+            return .json(summary.json)
+        }
         var view = try await jobView(org: orgName, id: id)
         if request.uri.queryParameters.get("include_file") == "true", view.fileSpecified || view.file != nil {
             if let r = try? await store.job(org: orgName, id: id) { view.file = r.file }

@@ -185,7 +185,9 @@ struct PushyBenchCommand: AsyncParsableCommand {
             peak = max(peak, (cpu - lastCPU) / Self.elapsed(since: lastTime) * 100)
             lastCPU = cpu
             lastTime = ContinuousClock.now
+            let asked = ContinuousClock.now
             let states = (try? await admin.nodeStates()) ?? []
+            r.restartSlowestREST = max(r.restartSlowestREST ?? 0, Self.elapsed(since: asked))
             r.restartAvailable = states.filter { $0.availability == .available && live.contains($0.nodeName) }.count
             if r.restartAvailable == live.count {
                 r.restartSeconds = Self.elapsed(since: t)
@@ -219,9 +221,12 @@ struct PushyBenchCommand: AsyncParsableCommand {
         let post = Self.elapsed(since: t)
         let deadline = Date().addingTimeInterval(120)
         while Date() < deadline {
-            let v = try await admin.job(id)
+            // Polled without the node groups (9,500 names per poll would load both sides);
+            // the full job is read once it has ended, outside the timed span.
+            var v = try await admin.job(id, nodes: false)
             if v.status.isTerminal {
                 let elapsed = Self.elapsed(since: t)
+                v = try await admin.job(id)
                 if v.status != .complete {
                     let groups = (v.nodes ?? []).map { "\($0.0.rawValue) \($0.1.count)" }.joined(separator: ", ")
                     let reasons = Dictionary((v.nodeReasons ?? []).map { ($0.1, 1) }, uniquingKeysWith: +)

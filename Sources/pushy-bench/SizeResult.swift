@@ -29,6 +29,8 @@ struct SizeResult {
     var restartSeconds: Double?
     var restartAvailable = 0
     var restartPeakCPU: Double?
+    /// Slowest `node_states` answer (seconds) while agents reconnect: does the server drown?
+    var restartSlowestREST: Double?
     var notes: [String] = []
     /// Average CPU (% of one core) of the server and of all swarm processes while agents connect.
     var connectCPU: (server: Double, swarm: Double)?
@@ -97,6 +99,8 @@ struct SizeResult {
                      Self.verdict(restartSeconds.map { $0 <= 60 } ?? (restartAvailable > 0 ? false : nil))))
         rows.append(("peak server CPU during the reconnect (1 s samples)",
                      restartPeakCPU.map { String(format: "%.0f %% of one core", $0) } ?? "—", "—", "—"))
+        rows.append(("slowest node_states answer during the reconnect (REST stays responsive)",
+                     restartSlowestREST.map { String(format: "%.0f ms", $0 * 1000) } ?? "—", "—", "—"))
         rows.append(("average swarm CPU during the reconnect (all processes)",
                      restartSwarmCPU.map { String(format: "%.0f %% of one core", $0) } ?? "—", "—", "—"))
         var text = "### \(size) agents\n\n| measure | figure | target (issue 5) | verdict |\n|---|---|---|---|\n"

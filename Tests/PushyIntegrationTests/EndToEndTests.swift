@@ -21,6 +21,9 @@ import Testing
         #expect(job.status == .complete)
         #expect(job.nodes?.first(where: { $0.0 == .succeeded })?.1.sorted() == ["web1", "web2", "web3"])
         #expect(job.nodeCount == 3)
+        // The cheap poll (Pushy extension): same job, no per-node groups.
+        let summary = try await c.admin.job(id, nodes: false)
+        #expect(summary.status == .complete && summary.id == id && summary.nodes == nil)
         await c.shutdown()
     }
 
