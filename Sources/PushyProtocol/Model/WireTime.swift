@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import Foundation
+import Synchronization
 
 /// Time formats used on the wire: RFC 1123 in REST bodies and ZeroMQ messages, ISO 8601 in
 /// request signing, and the SSE feed's microsecond timestamp. Hand-rolled because
@@ -24,8 +25,19 @@ public enum WireTime {
         return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s
     }
 
-    /// `Tue, 04 Sep 2012 23:01:02 GMT`
+    /// `Tue, 04 Sep 2012 23:01:02 GMT`. Every message carries one and most are sent within the
+    /// same second as the previous, so the last second's text is kept.
     public static func rfc1123(_ date: Date) -> String {
+        let second = Int(floor(date.timeIntervalSince1970))
+        if let cached = lastRFC1123.withLock({ $0.second == second ? $0.text : nil }) { return cached }
+        let text = formatRFC1123(date)
+        lastRFC1123.withLock { $0 = (second, text) }
+        return text
+    }
+
+    private static let lastRFC1123 = Mutex<(second: Int, text: String)>((Int.min, ""))
+
+    static func formatRFC1123(_ date: Date) -> String {
         let t = components(date)
         return "\(days[Int(t.tm_wday)]), \(pad(t.tm_mday)) \(months[Int(t.tm_mon)]) \(t.tm_year + 1900) "
             + "\(pad(t.tm_hour)):\(pad(t.tm_min)):\(pad(t.tm_sec)) GMT"
