@@ -19,7 +19,8 @@ SERVER=$!
 URL=https://127.0.0.1:$API/organizations/pushy
 for _ in $(seq 100); do curl -skf https://127.0.0.1:$API/pushy/_status >/dev/null 2>&1 && break; sleep 0.2; done
 for p in $(seq 0 $((PROCS - 1))); do
-  "$BIN/pushy-swarm" --server-url "$URL" --key "$D/server/admin.pem" --trusted-cert "$D/server/tls.crt" \
+  # pushy-swarm stops at the end of its standard input: give it one that stays open.
+  sleep 100000 | "$BIN/pushy-swarm" --server-url "$URL" --key "$D/server/admin.pem" --trusted-cert "$D/server/tls.crt" \
     --count $PER --first-index $((p * PER)) --prefix budget --address-spread 4 --splay-seconds 10 \
     --stats-interval 0 > "$D/swarm-$p.log" 2>&1 &
 done

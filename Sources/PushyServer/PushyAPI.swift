@@ -122,6 +122,7 @@ struct PushyAPI: Sendable {
             "connections": [
                 "open": .number(Double(c.open)), "budget": .number(Double(c.budget)), "refusing": .bool(c.refusing),
                 "refused_total": .number(Double(c.refusedTotal)), "accept_failures": .number(Double(c.acceptFailures)),
+                "promised": .number(Double(c.promised)),
             ],
         ])
     }
@@ -150,7 +151,7 @@ struct PushyAPI: Sendable {
             throw .internalError("stored public key of '\(p.name)' is unreadable")
         }
         // Past the budget a new agent would only push the server towards its file limit (issue 5).
-        guard connectionBudget.admitsAgent else {
+        guard connectionBudget.grantAgent() else {
             let c = connectionBudget.snapshot
             throw .atConnectionBudget(open: c.open, budget: c.budget)
         }

@@ -22,6 +22,8 @@ public final class ConnectionBudget: Sendable {
         public var refusing: Bool
         public var refusedTotal: Int
         public var acceptFailures: Int
+        /// Connections promised to agents given a config that have not connected yet.
+        public var promised: Int = 0
     }
 
     /// The soft `RLIMIT_NOFILE` the budget was derived from (nil when configured explicitly).
@@ -47,7 +49,7 @@ public final class ConnectionBudget: Sendable {
     public var snapshot: Snapshot {
         state.withLock {
             Snapshot(open: $0.open, budget: $0.budget, refusing: $0.refusing,
-                     refusedTotal: $0.refusedTotal, acceptFailures: $0.acceptFailures)
+                     refusedTotal: $0.refusedTotal, acceptFailures: $0.acceptFailures, promised: $0.promised)
         }
     }
 
@@ -58,6 +60,17 @@ public final class ConnectionBudget: Sendable {
     public var admitsAgent: Bool { state.withLock { $0.admitsAgent } }
 
     /// ZAP's question for a connection that is already counted; a "no" is counted as a refusal.
+    /// A config request: whether the agent may come, promising its two connections if so.
+    public func grantAgent() -> Bool {
+        let now = seconds()
+        return state.withLock { $0.grantAgent(now: now) }
+    }
+
+    private func seconds() -> Double {
+        let elapsed = ContinuousClock.now - origin
+        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+    }
+
     func admitConnection() -> Bool {
         let admitted = state.withLock { $0.admitsConnection }
         if !admitted { record(.refused) }

@@ -50,6 +50,20 @@ public struct ConnectionBudgetState: Sendable, Equatable {
     private var refusalsUnreported = 0
     private var lastRefusalReport = -Double.infinity
     private var acceptFailuresUnreported = 0
+    /// Connections promised to agents that were given a config and have not connected yet.
+    /// Without them, every config answered while the first agents are still connecting sees
+    /// the same low `open`, and a crowd overshoots the budget into the file limit (measured:
+    /// 10,500 agents against a budget of 9,800 reached EMFILE).
+    public private(set) var promised = 0
+    /// Grants, oldest first: when, and how many of their connections have not arrived.
+    private var grants: [Grant] = []
+    private struct Grant: Sendable, Equatable {
+        var at: Double
+        var remaining: Int
+    }
+    private var grantsHead = 0
+    /// How long a config's promise holds: an agent connects within a second or two of its config.
+    public static let grantLifetime = 15.0
     private var lastAcceptFailureReport = -Double.infinity
 
     /// `budget` is clamped to at least one agent's worth of connections.
@@ -58,8 +72,45 @@ public struct ConnectionBudgetState: Sendable, Equatable {
         resumeBelow = min(self.budget - 1, Int(Double(self.budget) * 0.98))
     }
 
-    /// Whether a config request (a new agent) may proceed.
-    public var admitsAgent: Bool { open + Self.connectionsPerAgent <= budget }
+    /// Whether a config request (a new agent) may proceed (`grantAgent` also records it).
+    public var admitsAgent: Bool { open + promised + Self.connectionsPerAgent <= budget }
+
+    /// A config request: true (and the agent's two connections promised) when they fit
+    /// beside the open and already promised ones.
+    public mutating func grantAgent(now: Double) -> Bool {
+        expireGrants(now: now)
+        guard admitsAgent else { return false }
+        grants.append(Grant(at: now, remaining: Self.connectionsPerAgent))
+        promised += Self.connectionsPerAgent
+        return true
+    }
+
+    private mutating func expireGrants(now: Double) {
+        while grantsHead < grants.count, now - grants[grantsHead].at >= Self.grantLifetime {
+            promised -= grants[grantsHead].remaining
+            grantsHead += 1
+        }
+        compactGrants()
+    }
+
+    /// An accepted connection fulfils the oldest open promise, if any.
+    private mutating func fulfilPromise() {
+        while grantsHead < grants.count, grants[grantsHead].remaining == 0 { grantsHead += 1 }
+        guard grantsHead < grants.count else { return }
+        grants[grantsHead].remaining -= 1
+        promised -= 1
+        compactGrants()
+    }
+
+    private mutating func compactGrants() {
+        if grantsHead == grants.count {
+            grants.removeAll(keepingCapacity: true)
+            grantsHead = 0
+        } else if grantsHead > 1024, grantsHead * 2 > grants.count {
+            grants.removeFirst(grantsHead)
+            grantsHead = 0
+        }
+    }
 
     /// Whether a handshake on an already-counted connection may proceed.
     public var admitsConnection: Bool { open <= budget }
@@ -69,6 +120,7 @@ public struct ConnectionBudgetState: Sendable, Equatable {
         switch event {
         case .accepted:
             open += 1
+            fulfilPromise()
             if !refusing, open >= budget {
                 refusing = true
                 return .budgetReached(open: open, budget: budget, resumeBelow: resumeBelow)

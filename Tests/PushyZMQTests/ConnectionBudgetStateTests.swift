@@ -14,6 +14,30 @@ import PushyZMQ
         #expect(S.defaultBudget(fileLimit: fileLimit) == expected)
     }
 
+    /// A crowd asking for configs at once must not all see the same low `open` and overshoot
+    /// into the file limit: each config promises two connections until they arrive or expire.
+    @Test func configsPromiseConnectionsUntilTheyArriveOrExpire() {
+        var s = S(budget: 6)
+        let first = s.grantAgent(now: 0), second = s.grantAgent(now: 0), third = s.grantAgent(now: 1)
+        #expect(first && second && third)
+        #expect(s.promised == 6 && s.open == 0)
+        let crowd = s.grantAgent(now: 1)
+        #expect(!crowd)                          // nothing open yet, but all of it is promised
+        for _ in 0..<4 { _ = s.handle(.accepted, now: 2) }
+        #expect(s.open == 4 && s.promised == 2)  // arrivals fulfil the oldest promises
+        let early = s.grantAgent(now: 3)
+        #expect(!early)
+        // The third agent never connects: its promise lapses and the room is free again.
+        let later = s.grantAgent(now: 1 + S.grantLifetime)
+        #expect(later)
+        #expect(s.promised == 2 && s.open == 4)
+        // Connections without a promise (an agent reconnecting by itself) just count as open.
+        _ = s.handle(.accepted, now: 20)
+        _ = s.handle(.accepted, now: 20)
+        _ = s.handle(.accepted, now: 20)
+        #expect(s.open == 7 && s.promised == 0)
+    }
+
     @Test func gatesAndHysteresisAtBudgetFour() {
         var s = S(budget: 4)
         #expect(s.resumeBelow == 3)
