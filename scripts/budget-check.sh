@@ -22,7 +22,7 @@ for p in $(seq 0 $((PROCS - 1))); do
   # pushy-swarm stops at the end of its standard input: give it one that stays open.
   sleep 100000 | "$BIN/pushy-swarm" --server-url "$URL" --key "$D/server/admin.pem" --trusted-cert "$D/server/tls.crt" \
     --count $PER --first-index $((p * PER)) --prefix budget --address-spread 4 --splay-seconds 10 \
-    --stats-interval 0 > "$D/swarm-$p.log" 2>&1 &
+    --stats-interval 30 > "$D/swarm-$p.log" 2>&1 &
 done
 echo "budget-check: $((PER * PROCS)) agents in $PROCS swarm processes against one server (logs in $D)"
 sleep ${SETTLE:-120}
@@ -31,9 +31,10 @@ c0=$(cpu); t0=$(date +%s.%N); sleep 20; c1=$(cpu); t1=$(date +%s.%N)
 tick=$(getconf CLK_TCK)
 CLI=(--server-url "$URL" --user admin --key "$D/server/admin.pem" --trusted-cert "$D/server/tls.crt")
 s0=$(date +%s%N); "$BIN/pushy" node status "${CLI[@]}" --format json > "$D/nodes.json"; s1=$(date +%s%N)
-echo "available agents:        $(grep -o '"availability":"available"' "$D/nodes.json" | wc -l)"
+echo "available agents:        $(grep -cE '"availability": ?"available"' "$D/nodes.json")"
 echo "server open files:       $(ls /proc/$SERVER/fd | wc -l) (soft limit $(awk '/Max open files/{print $4}' /proc/$SERVER/limits))"
 echo "server CPU at the budget: $(echo "($c1 - $c0) / $tick / ($t1 - $t0) * 100" | bc -l | cut -c1-5) % of one core (20 s)"
 echo "node_states answer:      $(( (s1 - s0) / 1000000 )) ms"
 echo "status:                  $("$BIN/pushy" status "${CLI[@]}" 2>&1 | grep -i connections)"
-echo "server log (budget):"; grep -iE "budget|accept\(\) failed|refused" "$D/server.log" | cut -c1-220 | head -8
+echo "swarms (last stats):";  for f in "$D"/swarm-*.log; do tail -1 "$f" | cut -c1-160; done
+echo "server log (budget):";  grep -E "connection budget|accept\(\) failed|refused [0-9]" "$D/server.log" | cut -c1-240 | head -8
