@@ -29,9 +29,14 @@ extension PushyRESTClient {
         return String(uri.suffix(32))
     }
 
-    /// A job; `nodes: false` asks for the status without the per-node groups (cheap to poll).
-    public func job(_ id: String, nodes: Bool = true) async throws(PushyClientError) -> JobView {
-        let v = try await send("GET", "pushy/jobs/\(Self.escape(id))" + (nodes ? "" : "?nodes=false")).json()
+    /// A job; `nodes: false` asks for the status without the per-node groups (cheap to poll);
+    /// `wait` (≤ 60 s) has the server answer once the job has ended or the time is up.
+    public func job(_ id: String, nodes: Bool = true, wait: Int? = nil) async throws(PushyClientError) -> JobView {
+        var query: [String] = []
+        if !nodes { query.append("nodes=false") }
+        if let wait { query.append("wait=\(wait)") }
+        let path = "pushy/jobs/\(Self.escape(id))" + (query.isEmpty ? "" : "?" + query.joined(separator: "&"))
+        let v = try await send("GET", path).json()
         guard let view = JobView.parse(v) else { throw .invalidResponse("not a job object") }
         return view
     }

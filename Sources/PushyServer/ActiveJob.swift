@@ -11,6 +11,7 @@ final class ActiveJob {
     /// Feed events so far (`job-1`, `job-2`, ...).
     var events: [FeedEvent] = []
     var subscribers: [UUID: AsyncStream<FeedEvent>.Continuation] = [:]
+    /// Readers waiting for the job to end (`GET /jobs/ID?wait=SECONDS`).
     var waiters: [CheckedContinuation<Void, Never>] = []
     /// Output per node: live chunks while running (capped), replaced by the final capture.
     var outputs: [String: JobOutputRecord] = [:]

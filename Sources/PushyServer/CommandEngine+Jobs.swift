@@ -111,11 +111,7 @@ extension CommandEngine {
                 record(e, job: job, at: date)
             }
         }
-        if !job.waiters.isEmpty {
-            let w = job.waiters
-            job.waiters = []
-            for c in w { c.resume() }
-        }
+        if job.machine.status.isTerminal { wake(job.record.id) }
     }
 
     /// The node changes waiting to be written, one per node and job: a node that went
@@ -177,9 +173,9 @@ extension CommandEngine {
         await writeChain?.value
     }
 
-    /// Waits until the job changes (or `timeout` passes); used by long-polling readers and tests.
-    public func waitForChange(jobId: String, timeout: Duration) async {
-        guard let job = jobs[jobId] else { return }
+    /// Waits until the job has ended (or `timeout` passes): `GET /jobs/ID?wait=SECONDS`.
+    public func waitUntilFinished(jobId: String, timeout: Duration) async {
+        guard let job = jobs[jobId], !job.machine.status.isTerminal else { return }
         await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
             job.waiters.append(c)
             Task {

@@ -61,6 +61,14 @@ extension PushyAPI {
     func getJob(_ request: Request, _ context: Context, _ body: [UInt8]) async throws(APIError) -> Response {
         let orgName = param(context, "org"), id = param(context, "id")
         try await requireReader(try await authenticate(request, org: orgName, body: body))
+        // Pushy extension: `?wait=SECONDS` (at most 60) answers once the job has ended, or when
+        // the time is up, instead of being polled.
+        if let text = request.uri.queryParameters.get("wait") {
+            guard let seconds = Double(text), seconds >= 0, seconds <= 60 else {
+                throw .validation("wait must be a number of seconds from 0 to 60, not '\(text)'")
+            }
+            await engine.waitUntilFinished(jobId: id, timeout: .milliseconds(Int(seconds * 1000)))
+        }
         // Pushy extension: `?nodes=false` leaves out the per-node groups, so a poller of a job
         // over thousands of nodes asks for a few hundred bytes instead of every node's name.
         if request.uri.queryParameters.get("nodes") == "false" {

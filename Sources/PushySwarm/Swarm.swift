@@ -126,13 +126,7 @@ public final class Swarm: Sendable {
 
     /// The soft `RLIMIT_NOFILE` of this process.
     public static func fileLimit() -> Int {
-        var rl = rlimit()
-        #if os(Linux)
-        guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &rl) == 0 else { return 1024 }
-        #else
-        guard getrlimit(RLIMIT_NOFILE, &rl) == 0 else { return 1024 }
-        #endif
-        return Int(clamping: rl.rlim_cur)
+        ConnectionBudget.processFileLimit()
     }
 
     /// Most agents one process can hold within `fileLimit` descriptors.

@@ -184,16 +184,22 @@ private final class SwarmLoop: @unchecked Sendable {
                     if items[2 + 2 * n].revents & pollIn != 0 { receive(slot: slot, channel: .command) }
                 }
             }
-            let now = Self.nowMilliseconds()
-            if now >= nextTick {
-                handler.tick()
-                nextTick = max(nextTick + tick, now)
-            }
-            let (operations, stopping) = queue.takeAll()
-            if stopping { break }
-            for operation in operations { apply(operation) }
+            guard tickAndApply(tick: tick, nextTick: &nextTick) else { break }
         }
         closeAll()
+    }
+
+    /// Runs the handler's tick when due and applies queued operations; false once stopping.
+    func tickAndApply(tick: Int64, nextTick: inout Int64) -> Bool {
+        let now = Self.nowMilliseconds()
+        if now >= nextTick {
+            handler.tick()
+            nextTick = max(nextTick + tick, now)
+        }
+        let (operations, stopping) = queue.takeAll()
+        if stopping { return false }
+        for operation in operations { apply(operation) }
+        return true
     }
 
     func closeAll() {
@@ -211,14 +217,7 @@ private final class SwarmLoop: @unchecked Sendable {
             for token in poller.wait(timeout: timeout) {
                 if token == Self.wakeToken { queue.wake.drain() } else { pending.insert(token) }
             }
-            let now = Self.nowMilliseconds()
-            if now >= nextTick {
-                handler.tick()
-                nextTick = max(nextTick + tick, now)
-            }
-            let (operations, stopping) = queue.takeAll()
-            if stopping { break }
-            for operation in operations { apply(operation) }
+            guard tickAndApply(tick: tick, nextTick: &nextTick) else { break }
             let due = pending
             pending.removeAll(keepingCapacity: true)
             for token in due {

@@ -221,9 +221,9 @@ struct PushyBenchCommand: AsyncParsableCommand {
         let post = Self.elapsed(since: t)
         let deadline = Date().addingTimeInterval(120)
         while Date() < deadline {
-            // Polled without the node groups (9,500 names per poll would load both sides);
-            // the full job is read once it has ended, outside the timed span.
-            var v = try await admin.job(id, nodes: false)
+            // A long poll without the node groups: the server answers when the job has ended
+            // (no polling load on the shared cores); the full job is read afterwards, untimed.
+            var v = try await admin.job(id, nodes: false, wait: 20)
             if v.status.isTerminal {
                 let elapsed = Self.elapsed(since: t)
                 v = try await admin.job(id)

@@ -17,6 +17,10 @@ import Testing
         #expect(names == ["web1", "web2", "web3"])
 
         let id = try await c.admin.startJob(JobRequest(command: "ok", nodes: names, quorum: .percent(90)))
+        // Long poll (Pushy extension): the answer comes when the job has ended.
+        let ended = try await c.admin.job(id, nodes: false, wait: 25)
+        #expect(ended.status == .complete)
+        await #expect(throws: PushyClientError.self) { _ = try await c.admin.send("GET", "pushy/jobs/\(id)?wait=soon") }
         let job = try await c.waitFinished(id)
         #expect(job.status == .complete)
         #expect(job.nodes?.first(where: { $0.0 == .succeeded })?.1.sorted() == ["web1", "web2", "web3"])
