@@ -123,7 +123,11 @@ public actor CommandEngine {
 
         switch msg.messageType {
         case .heartbeat:
+            let start = sessions[key]!.liveness.intervalStart
             sessions[key]!.liveness.heartbeat(at: now)
+            // A beat re-centres the node's interval: move its wheel entry with it.
+            let moved = sessions[key]!.liveness.intervalStart
+            if moved != start { livenessWheel.schedule(key, at: moved + livenessParameters.interval) }
             if let jid = msg.jobId, jobs[jid] == nil, msg.jobState != .idle, sessions[key]!.state == .idle {
                 // The node claims a job the server does not know: reset it.
                 sendAbort(key, now: now)

@@ -50,7 +50,7 @@ import Testing
 
     @Test func evaluationPartWayThroughAnIntervalChangesNothing() {
         var node = NodeLiveness(now: 0)
-        node.heartbeat(at: 1)
+        node.heartbeat(at: 5)
         expectAlive(&node, evaluateAt: 9.999)
         #expect(node.average == 1.2)
         #expect(node.count == 1)
@@ -58,6 +58,31 @@ import Testing
         #expect(node.average == 1.2 * 0.75 + 0.25)
         #expect(node.count == 0)
         #expect(node.intervalStart == 10)
+    }
+
+    /// Whatever the phase of a node's beats, it is judged dead 25 s (2.5 intervals) after its
+    /// last beat: the first beat of each interval centres the interval on itself.
+    @Test(arguments: [0.1, 1, 3, 5, 7, 9, 9.9])
+    func deadTwentyFiveSecondsAfterTheLastBeatAtAnyPhase(phase: Double) {
+        var node = NodeLiveness(now: 0)
+        var last = 0.0
+        for i in 0..<30 {
+            last = Double(i) * 10 + phase
+            expectAlive(&node, heartbeatAt: last)
+        }
+        #expect(node.intervalStart == last - 5)
+        expectAlive(&node, evaluateAt: last + 24.9)
+        expectDead(&node, evaluateAt: last + 25)
+    }
+
+    @Test func beatsUpToHalfAnIntervalOffScheduleLeaveNoIntervalEmpty() {
+        var node = NodeLiveness(now: 0)
+        var t = 5.0
+        for i in 0..<40 {
+            t += 10 + (i % 2 == 0 ? 4.5 : -4.5)  // alternately late and early by 4.5 s
+            expectAlive(&node, heartbeatAt: t)
+        }
+        #expect(node.average > 0.99)
     }
 
     @Test func oneMissedBeatDoesNotKill() {

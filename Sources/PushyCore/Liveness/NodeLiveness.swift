@@ -2,8 +2,8 @@ import Foundation
 
 /// Per-node liveness as an exponentially weighted moving average of heartbeats per interval
 /// (the reference's `pushy_node_stats`, spec section 6.1). It is a simple IIR filter: jitter and a
-/// single missed beat are tolerated, while a node that stops beating is judged dead 2–3 intervals
-/// after its last beat with the default parameters.
+/// single missed beat are tolerated, while a node that stops beating is judged dead 2.5 intervals
+/// (25 s) after its last beat with the default parameters (see `heartbeat(at:)`).
 ///
 /// Time is passed in as seconds on any monotonic scale; nothing here reads a clock.
 public struct NodeLiveness: Sendable, Equatable {
@@ -29,9 +29,17 @@ public struct NodeLiveness: Sendable, Equatable {
 
     /// Records one heartbeat received at `now`, after folding in every interval that has fully elapsed.
     /// Returns whether the node is still alive, which is how the reference evaluates on every beat.
+    ///
+    /// The first beat of an interval centres the interval on itself (a Pushy deviation): the
+    /// interval then ends half an interval after the beat. With fixed boundaries a node whose
+    /// beats fall early in its intervals was judged dead 30 s after its last beat, one whose beats
+    /// fall late after 20 s; centred, every node is judged dead 25 s after its last beat (default
+    /// parameters), and a beat may come up to half an interval early or late without leaving an
+    /// interval empty.
     @discardableResult
     public mutating func heartbeat(at now: Double) -> Bool {
         advance(to: now)
+        if count == 0, now.isFinite, now >= intervalStart { intervalStart = now - parameters.interval / 2 }
         if count < Int.max { count += 1 }
         return isAlive
     }
