@@ -3,7 +3,9 @@ import PushyAPIClient
 import PushyProtocol
 
 /// Waits for a job by polling GET jobs/ID, keeping one progress line up to date on stderr
-/// (knife-push's way; also the fallback when the live feed is unavailable).
+/// (knife-push's way; also the fallback when the live feed is unavailable). Each poll is a long
+/// poll (`?wait=`, a Pushy extension) of about one interval, so the end is seen at once rather
+/// than up to an interval late; a server that ignores `wait` is simply polled every interval.
 struct JobPoller: Sendable {
     let client: PushyRESTClient
     let jobID: String
@@ -14,14 +16,16 @@ struct JobPoller: Sendable {
         defer { progress.finish() }
         while true {
             let job: JobView
-            do { job = try await client.job(jobID) } catch {
+            let asked = ContinuousClock.now
+            do { job = try await client.job(jobID, wait: min(20, max(1, Int(interval.rounded(.up))))) } catch {
                 progress.finish()
                 throw CLIFailure.failure(
                     "\(error.description) (job \(jobID) may still be running: 'pushy job status \(jobID)')")
             }
             progress.show(JobReport.progress(job))
             if job.status.isTerminal { return job }
-            try await Task.sleep(for: .seconds(interval))
+            let rest = Duration.seconds(interval) - asked.duration(to: .now)
+            if rest > .zero { try await Task.sleep(for: rest) }
         }
     }
 }
