@@ -94,9 +94,7 @@ import Testing
         // agent whose handshake was still running (ConnectionBudgetTests covers the burst).
         config.connectSplaySeconds = 3
         let swarm = try Swarm(config, logger: logger)
-        do {
-            try await swarm.register(admin: c.admin)
-            swarm.start()
+        try await c.running(swarm) {
             var last = ""
             do {
                 try await c.eventually("3 of 5 swarm agents available at 6 of 6 connections", timeout: 90) {
@@ -110,12 +108,6 @@ import Testing
                 throw error
             }
             try await c.eventually("a refused swarm agent was answered 503", timeout: 60) { swarm.stats.unavailable > 0 }
-        } catch {
-            swarm.stop()
-            await c.shutdown()
-            throw error
         }
-        swarm.stop()
-        await c.shutdown()
     }
 }

@@ -24,9 +24,7 @@ struct SwarmTests {
         config.connectSplaySeconds = 0.5
         config.shardSize = 100
         let swarm = try Swarm(config, logger: logger)
-        do {
-            try await swarm.register(admin: c.admin)
-            swarm.start()
+        try await c.running(swarm) {
             let names = swarm.nodeNames
             try await c.eventually("all \(names.count) swarm agents available", timeout: 45) {
                 let states = try await c.admin.nodeStates()
@@ -44,13 +42,7 @@ struct SwarmTests {
             let stats = swarm.stats
             #expect(stats.runs == names.count)
             #expect(stats.badMessages == 0)
-        } catch {
-            swarm.stop()
-            await c.shutdown()
-            throw error
         }
-        swarm.stop()
-        await c.shutdown()
     }
 
     @Test func selectionRatioIsExactAndSpread() {
