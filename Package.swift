@@ -42,7 +42,12 @@ let package = Package(
         .target(name: "PushyCore", dependencies: ["PushyProtocol"]),
 
         // I/O modules.
-        .target(name: "PushyZMQ", dependencies: ["CZMQ"]),
+        // Links .build-zmq/lib/libzmq.a when scripts/build-libzmq.sh has built it (make does), else
+        // the system libzmq: the linker searches this folder first and falls back on its own.
+        .target(name: "PushyZMQ", dependencies: ["CZMQ"], linkerSettings: [
+            .unsafeFlags(["-L", Context.packageDirectory + "/.build-zmq/lib"]),
+            .linkedLibrary("sodium"), .linkedLibrary("stdc++"),
+        ]),
         .target(name: "PushyStore", dependencies: [
             "PushyProtocol", "PushyCore",
             .product(name: "GRDB", package: "GRDB.swift"),
@@ -55,7 +60,7 @@ let package = Package(
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
         ]),
         .target(name: "PushyServer", dependencies: [
-            "PushyProtocol", "PushyCore", "PushyZMQ", "PushyStore",
+            "PushyProtocol", "PushyCore", "PushyZMQ", "PushyStore", "CPushySys",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdTLS", package: "hummingbird"),
             .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -72,7 +77,7 @@ let package = Package(
 
         // Thin executables.
         .executableTarget(name: "pushy-server", dependencies: [
-            "PushyServer",
+            "PushyServer", "PushyZMQ",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

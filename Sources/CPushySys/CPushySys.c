@@ -105,3 +105,10 @@ int pushy_spawn_job(const pushy_job_spawn *s, pid_t *pid, const char **failed_st
     *pid = child;
     return 0;
 }
+
+#ifdef __GLIBC__
+#include <malloc.h>
+int pushy_trim_heap(void) { return malloc_trim(0); }
+#else
+int pushy_trim_heap(void) { return -1; }
+#endif

@@ -105,6 +105,7 @@ extension CommandEngine {
                 }
                 if status.isTerminal {
                     logger.info("job finished", metadata: ["pushy.job": "\(id)", "pushy.status": "\(status.rawValue)"])
+                    memoryEvents += 1
                     for n in job.machine.nodeNames { sessions[NodeKey(org: job.org, node: n)]?.jobs.remove(id) }
                 }
             case .event(let e):

@@ -105,6 +105,7 @@ public actor CommandEngine {
             sessions[key] = s
             identities[identity] = key
             logger.info("node connected", metadata: ["pushy.node": "\(key.org)/\(key.node)"])
+            memoryEvents += 1
             sendAbort(key, now: now)
         } else if sessions[key]!.identity != identity {
             // Same node, new connection: re-register and prove the channel works (spec 5.3).
@@ -228,5 +229,8 @@ public actor CommandEngine {
     }
 
     public var sessionCount: Int { sessions.count }
+    /// Nodes connected plus jobs ended since start: bursts after which freed memory is worth
+    /// returning to the system (`HeapTrimmer`).
+    public internal(set) var memoryEvents = 0
     public var activeJobIds: [String] { jobs.keys.sorted() }
 }

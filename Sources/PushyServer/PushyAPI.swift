@@ -124,6 +124,8 @@ struct PushyAPI: Sendable {
                 "refused_total": .number(Double(c.refusedTotal)), "accept_failures": .number(Double(c.acceptFailures)),
                 "promised": .number(Double(c.promised)),
             ],
+            // Pushy extension: which libzmq runs the sockets (built in = the lean build, docs/decisions.md).
+            "libzmq": ["version": .string(ZMQLibrary.version), "built_in": .bool(ZMQLibrary.isBuiltIn)],
         ])
     }
 

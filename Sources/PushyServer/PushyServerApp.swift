@@ -122,9 +122,11 @@ public final class PushyServerApp: Service, Sendable {
                 try? await Task.sleep(for: .milliseconds(200))
             }
         }
+        let trimmer = Task { [logger] in await HeapTrimmer(events: { await engine.memoryEvents }, logger: logger).run() }
         // Returns at a graceful shutdown; throws when this task is cancelled (tests) — same end.
         try? await gracefulShutdown()
         ticker.cancel()
+        trimmer.cancel()
         await http.triggerGracefulShutdown()
         let httpResult = await httpTask.result
         transport.shutdown()

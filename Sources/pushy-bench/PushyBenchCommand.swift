@@ -100,6 +100,28 @@ struct PushyBenchCommand: AsyncParsableCommand {
         await fleet.stop()
     }
 
+    /// Samples the server's RSS every 10 s until it grew less than 0.5 % over 30 s (or 4 minutes
+    /// passed): the memory a long-running server holds, not just a freshly connected one.
+    func measureSettledMemory(_ r: inout SizeResult, server: ServerProcess, since start: ContinuousClock.Instant) async throws {
+        if let z = (try? await server.admin.status())?["libzmq"], let version = z["version"]?.stringValue {
+            r.libzmq = version + (z["built_in"]?.boolValue == true ? " built in" : " shared")
+        }
+        var samples: [Int] = []
+        let deadline = ContinuousClock.now + .seconds(240)
+        while ContinuousClock.now < deadline {
+            guard let now = ProcessProbe.rss(pid: server.pid) else { break }
+            samples.append(now)
+            if samples.count >= 4, Double(now - samples[samples.count - 4]) < 0.005 * Double(now) {
+                r.settled = true
+                break
+            }
+            try await Task.sleep(for: .seconds(10))
+        }
+        r.rssSettled = samples.last
+        r.settleSeconds = Self.elapsed(since: start)
+        say("   settled RSS \(SizeResult.megabytes(r.rssSettled)) after \(SizeResult.seconds(r.settleSeconds))\(r.settled ? "" : " (still growing)") (libzmq \(r.libzmq ?? "?"))")
+    }
+
     /// The measurements with the swarm running.
     func measureRunning(_ r: inout SizeResult, server: ServerProcess, fleet: SwarmFleet, names: [String]) async throws {
         let admin = server.admin!
@@ -109,6 +131,7 @@ struct PushyBenchCommand: AsyncParsableCommand {
         let all = Set(names)
         r.available = try await waitAvailable(admin, all, timeout: 120 + Double(r.size) / 50, poll: .milliseconds(500))
         r.availableSeconds = r.available == r.size ? Self.elapsed(since: t) : nil
+        let allAvailable = ContinuousClock.now
         let connectWall = Self.elapsed(since: t)
         r.connectCPU = (((ProcessProbe.cpuSeconds(pid: server.pid) ?? 0) - connectCPU) / connectWall * 100,
                         (fleet.cpuSeconds - connectSwarmCPU) / connectWall * 100)
@@ -145,6 +168,7 @@ struct PushyBenchCommand: AsyncParsableCommand {
             try await Task.sleep(for: .milliseconds(200))
         }
         say("   jobs: all \(SizeResult.millis(SizeResult.median(r.bigJob))), single \(SizeResult.millis(SizeResult.median(r.singleJob)))")
+        try await measureSettledMemory(&r, server: server, since: allAvailable)
         if quick { return }
 
         // Dead nodes: 1 % go silent (sockets stay open, like a hung host).

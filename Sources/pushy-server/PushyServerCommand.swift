@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import PushyServer
+import PushyZMQ
 import ServiceLifecycle
 
 @main
@@ -135,6 +136,7 @@ extension PushyServerCommand {
                 logger.info("listening", metadata: [
                     "pushy.api": "http://\(config.advertisedHost):\(port)/organizations/\(config.defaultOrg)",
                     "pushy.heartbeat_port": "\(app.heartbeatPort)", "pushy.command_port": "\(app.commandPort)",
+                    "pushy.libzmq": "\(ZMQLibrary.summary)",
                 ])
             }
             let group = ServiceGroup(configuration: .init(

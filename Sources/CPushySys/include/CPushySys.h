@@ -30,4 +30,9 @@ typedef struct {
 /// optionally switched to another user, then execs. Returns 0 and sets *pid once exec succeeded;
 /// otherwise returns an errno and writes which step failed (a static string) to *failed_step.
 int pushy_spawn_job(const pushy_job_spawn *spec, pid_t *pid, const char **failed_step);
+
+/// Returns freed heap memory to the system (glibc `malloc_trim(0)`: every arena, including free
+/// pages in the middle of a heap). Returns 1 when memory was released, 0 when not, -1 where the
+/// C library has no such call.
+int pushy_trim_heap(void);
 #endif

@@ -1,0 +1,44 @@
+import CPushySys
+import Dispatch
+import Logging
+
+/// Hands the memory a burst freed back to the system, once the burst is over.
+///
+/// glibc keeps what bursts free — a job over thousands of nodes, a reconnect storm — in its
+/// arenas, resident: measured at 9,500 agents, six all-node jobs left ≈ 44 MB (≈ 4.6 KB per
+/// agent) that `malloc_trim` returned at once. Trimming on a timer instead costs idle CPU: pages
+/// the heartbeat path frees and reuses every cycle would be handed back and faulted in again. So
+/// the trimmer watches a count of events (nodes connecting, jobs ending) and trims when it has
+/// changed since the last trim but not during the last period: after each burst, once.
+struct HeapTrimmer: Sendable {
+    var period: Duration = .seconds(10)
+    /// A count that grows with every event after which memory may be freed.
+    let events: @Sendable () async -> Int
+    let logger: Logger
+
+    /// Runs until the task is cancelled.
+    func run() async {
+        let queue = DispatchQueue(label: "pushy.heap-trim", qos: .utility)
+        var trimmedAt = await events()
+        var previous = trimmedAt
+        while !Task.isCancelled {
+            try? await Task.sleep(for: period)
+            if Task.isCancelled { break }
+            let now = await events()
+            defer { previous = now }
+            guard now != trimmedAt, now == previous else { continue }
+            trimmedAt = now
+            let logger = self.logger
+            await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+                queue.async {
+                    let start = ContinuousClock.now
+                    let released = pushy_trim_heap()
+                    logger.debug("heap trimmed after a burst", metadata: [
+                        "pushy.released": "\(released == 1)", "pushy.took": "\(ContinuousClock.now - start)",
+                    ])
+                    done.resume()
+                }
+            }
+        }
+    }
+}

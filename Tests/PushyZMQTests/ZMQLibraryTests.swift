@@ -1,0 +1,60 @@
+import Foundation
+import Testing
+@testable import PushyZMQ
+
+/// The libzmq every binary links (scripts/build-libzmq.sh) and what its smaller pipe chunks
+/// (16 messages) and buffers (2 KB) must not change.
+@Suite struct ZMQLibraryTests {
+    /// `make` builds `.build-zmq/lib/libzmq.a` and the linker must prefer it over the system's.
+    @Test func linksTheLeanBuildWhenItExists() {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent()
+        let lean = root.appendingPathComponent(".build-zmq/lib/libzmq.a").path
+        #expect(ZMQLibrary.version.hasPrefix("4."))
+        if FileManager.default.fileExists(atPath: lean) {
+            #expect(ZMQLibrary.isBuiltIn, "libzmq came from \(ZMQLibrary.sharedLibraryPath ?? "?"), not \(lean)")
+            #expect(ZMQLibrary.summary == "\(ZMQLibrary.version) (built in)")
+        } else {
+            #expect(ZMQLibrary.sharedLibraryPath?.contains("libzmq.so") == true)
+        }
+    }
+
+    /// Bodies many times the 2 KB buffers, and far more messages than a 16-message pipe chunk,
+    /// arrive whole and in order in both directions over CURVE.
+    @Test func largeBodiesAndLongRunsCrossCurveIntact() async throws {
+        let context = try ZMQContext()
+        let serverKeys = try CurveKeyPair.generate()
+        let clientKeys = try CurveKeyPair.generate()
+        let server = try makeServer(context, curveSecretKey: serverKeys.secretKey, zapAuthorizer: { _ in true })
+        defer { server.shutdown() }
+        let agent = try makeAgent(context, to: server, curveServerKey: serverKeys.publicKey, keys: clientKeys)
+        defer { agent.close() }
+        let serverInbox = Inbox(flattening: server.inbound)
+        let agentInbox = Inbox(agent.inbound)
+
+        let sizes = [0, 1, 2047, 2048, 2049, 8192, 65_536, 300_000]
+        let bodies = sizes.enumerated().map { i, n in (0..<n).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ i) } }
+        // The agent's DEALER queues at most 3 messages (spec), so it sends one at a time.
+        var identity: [UInt8] = []
+        for body in bodies {
+            agent.send([bytes("big"), body])
+            let m = try #require(await serverInbox.next())
+            #expect(m.frames == [bytes("big"), body])
+            identity = m.identity
+        }
+        for i in 0..<200 {
+            agent.send([bytes("run"), bytes("\(i)")])
+            let m = try #require(await serverInbox.next())
+            #expect(m.frames == [bytes("run"), bytes("\(i)")])
+        }
+        #expect(agent.counters.sendFailures == 0)
+        server.consumed(bodies.count + 200)
+
+        // The ROUTER queues per peer: the whole run goes out at once.
+        for body in bodies { server.send(to: identity, frames: [bytes("back"), body]) }
+        for body in bodies {
+            let reply = await agentInbox.next(where: { $0.commandFrames != nil })
+            #expect(reply == .command([bytes("back"), body]))
+        }
+    }
+}
