@@ -51,6 +51,8 @@ public final class PushyServerApp: Service, Sendable {
             pubEndpoint: "tcp://\(config.listenAddress):\(config.heartbeatPort)",
             connectionBudget: budget)
         options.screenSubscribers = config.screenHeartbeatConnections
+        // A frame this far over max_body_size is no agent's: drop the peer before libzmq buffers it.
+        options.maxFrameSize = Int64(max(4 * config.maxBodySize, 1 << 20))
         if let curve {
             options.curveSecretKey = curve.secretKey
             options.zapAuthorizer = { @Sendable key in allowList.admits(key) }

@@ -33,6 +33,9 @@ extension ZMQServerTransport {
         /// Most received messages not yet reported handled (`consumed`) before the I/O thread
         /// stops reading the ROUTER (back-pressure instead of unbounded memory).
         public var inboundLimit: Int
+        /// Largest frame the ROUTER and PUB accept (`ZMQ_MAXMSGSIZE`, bytes); a peer that sends a
+        /// bigger one is disconnected before libzmq buffers it. -1 = no limit.
+        public var maxFrameSize: Int64 = -1
 
         public init(
             routerEndpoint: String = "tcp://*:10002",

@@ -47,6 +47,7 @@ public final class ZMQServerTransport: Sendable {
         try router.set(ZMQ_BACKLOG, options.backlog, "ZMQ_BACKLOG")
         try router.set(ZMQ_SNDHWM, options.routerSendHighWaterMark, "ZMQ_SNDHWM")
         try router.set(ZMQ_RCVHWM, options.routerReceiveHighWaterMark, "ZMQ_RCVHWM")
+        try router.set(ZMQ_MAXMSGSIZE, int64: options.maxFrameSize, "ZMQ_MAXMSGSIZE")
         // Report unroutable sends (EHOSTUNREACH) instead of dropping them unseen.
         try router.set(ZMQ_ROUTER_MANDATORY, 1, "ZMQ_ROUTER_MANDATORY")
         // With a ZAP domain libzmq asks ZAP about NULL (plaintext) handshakes too (measured).
@@ -61,6 +62,7 @@ public final class ZMQServerTransport: Sendable {
         try pub.set(ZMQ_LINGER, 0, "ZMQ_LINGER")
         try pub.set(ZMQ_BACKLOG, options.backlog, "ZMQ_BACKLOG")
         try pub.set(ZMQ_SNDHWM, options.pubSendHighWaterMark, "ZMQ_SNDHWM")
+        try pub.set(ZMQ_MAXMSGSIZE, int64: options.maxFrameSize, "ZMQ_MAXMSGSIZE")
         if budget != nil && options.screenSubscribers {
             try pub.set(ZMQ_ZAP_DOMAIN, string: ZAPHandler.domain, "ZMQ_ZAP_DOMAIN")
         }

@@ -47,6 +47,13 @@ final class ZMQSocket {
         }
     }
 
+    func set(_ option: Int32, int64 value: Int64, _ name: String) throws(ZMQError) {
+        var value = value
+        guard zmq_setsockopt(handle, option, &value, MemoryLayout<Int64>.size) == 0 else {
+            throw .last("zmq_setsockopt(\(name))")
+        }
+    }
+
     func set(_ option: Int32, bytes: [UInt8], _ name: String) throws(ZMQError) {
         let rc = bytes.withUnsafeBytes { zmq_setsockopt(handle, option, $0.baseAddress, $0.count) }
         guard rc == 0 else { throw .last("zmq_setsockopt(\(name))") }

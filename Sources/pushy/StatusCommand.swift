@@ -7,7 +7,7 @@ struct StatusCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
         abstract: "Check that the server is up.",
-        discussion: "Shows the server's health answer: its incarnation id, connected node count, active jobs and its ZeroMQ connection budget.")
+        discussion: "Shows the server's health answer: its incarnation id, connected node count, active jobs, its ZeroMQ connection budget and which libzmq it runs.")
 
     @OptionGroup var connection: ConnectionOptions
     @OptionGroup var output: FormatOptions
@@ -23,6 +23,12 @@ struct StatusCommand: AsyncParsableCommand {
                 let state = v["refusing"]?.boolValue == true ? " — at budget, refusing new agents" : ""
                 print("  connections: \(open) open of \(budget) budgeted (2 per agent)\(state); "
                       + "\(v["refused_total"]?.intValue ?? 0) refused, \(v["accept_failures"]?.intValue ?? 0) accept failures")
+                continue
+            }
+            if k == "libzmq", let version = v["version"]?.stringValue {
+                let builtIn = v["built_in"]?.boolValue == true
+                print("  libzmq: \(version)" + (builtIn ? " (built in, lean pipes and buffers)"
+                                                      : " (system library: about 4x the memory per agent, see docs/decisions.md)"))
                 continue
             }
             let text = v.stringValue ?? (v.arrayValue.map { $0.compactMap(\.stringValue).joined(separator: ", ") })

@@ -59,6 +59,7 @@ import Testing
                 return String(decoding: data, as: UTF8.self)
             }
             #expect(text.contains("connections: 4 open of 4 budgeted (2 per agent) — at budget, refusing new agents"))
+            #expect(text.contains("libzmq: \(ZMQLibrary.version) (\(ZMQLibrary.isBuiltIn ? "built in" : "system library")"))
 
             // The real agent keeps retrying; the admitted ones keep working meanwhile.
             try await c.startAgent("late")

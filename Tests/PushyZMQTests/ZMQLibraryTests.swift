@@ -57,4 +57,26 @@ import Testing
             #expect(reply == .command([bytes("back"), body]))
         }
     }
+
+    /// A frame over `maxFrameSize` never reaches the server: libzmq drops the peer before
+    /// buffering it, and the agent's next connection works as before.
+    @Test func frameOverTheLimitDisconnectsThePeerOnly() async throws {
+        let context = try ZMQContext()
+        var options = ZMQServerTransport.Options(routerEndpoint: "tcp://127.0.0.1:0", pubEndpoint: "tcp://127.0.0.1:0")
+        options.maxFrameSize = 4096
+        let server = try ZMQServerTransport(context: context, options: options)
+        defer { server.shutdown() }
+        let agent = try makeAgent(context, to: server)
+        defer { agent.close() }
+        let inbox = Inbox(flattening: server.inbound)
+
+        agent.send([bytes("big"), [UInt8](repeating: 7, count: 100_000)])
+        var first: RouterMessage?
+        let deadline = ContinuousClock.now + .seconds(20)
+        while first == nil && ContinuousClock.now < deadline {
+            agent.send([bytes("small"), bytes("after")])
+            first = await inbox.next(within: .milliseconds(300))
+        }
+        #expect(first?.frames == [bytes("small"), bytes("after")])
+    }
 }
