@@ -15,6 +15,8 @@ struct HeapTrimmer: Sendable {
     /// A count that grows with every event after which memory may be freed.
     let events: @Sendable () async -> Int
     let logger: Logger
+    /// The trim itself: 1 when memory was released (tests count calls instead).
+    var trim: @Sendable () -> Int32 = { pushy_trim_heap() }
 
     /// Runs until the task is cancelled.
     func run() async {
@@ -28,11 +30,11 @@ struct HeapTrimmer: Sendable {
             defer { previous = now }
             guard now != trimmedAt, now == previous else { continue }
             trimmedAt = now
-            let logger = self.logger
+            let logger = self.logger, trim = self.trim
             await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
                 queue.async {
                     let start = ContinuousClock.now
-                    let released = pushy_trim_heap()
+                    let released = trim()
                     logger.debug("heap trimmed after a burst", metadata: [
                         "pushy.released": "\(released == 1)", "pushy.took": "\(ContinuousClock.now - start)",
                     ])
