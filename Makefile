@@ -1,6 +1,6 @@
 # Pushy — make demo (build, start a server + 3 agents, run a job) and make test (all tests).
 SHELL := /bin/bash
-DEBIAN_PACKAGES := libzmq3-dev libsodium-dev libsqlite3-dev libssl-dev pkg-config cmake curl
+DEBIAN_PACKAGES := libzmq3-dev libsodium-dev libsqlite3-dev libssl-dev pkg-config cmake curl patch xz-utils g++
 SWIFT_BUILD_FLAGS ?=
 BIN := .build/debug
 
