@@ -20,7 +20,7 @@ deps:
 ## zmq: libzmq 4.3.4 from Debian's source with smaller pipe chunks and buffers, linked into every
 ##      binary (docs/decisions.md); without it the build uses the system libzmq and says so.
 zmq: deps
-	@bash scripts/build-libzmq.sh || echo "warning: building against the system libzmq (about 3x the server memory per agent)" >&2
+	@bash scripts/build-libzmq.sh || echo "warning: building against the system libzmq (up to 4x the server memory per agent, docs/decisions.md)" >&2
 
 ## build: debug build of every product.
 build: zmq

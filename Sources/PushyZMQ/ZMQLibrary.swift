@@ -3,7 +3,7 @@ import Foundation
 
 /// The libzmq this process runs: its version, and whether it is the copy linked into the
 /// executable (`scripts/build-libzmq.sh`: smaller pipe chunks and buffers, docs/decisions.md) or a
-/// shared system library, which costs the server about three times the memory per agent.
+/// shared system library, which costs the server up to four times the memory per agent.
 public enum ZMQLibrary {
     public static var version: String {
         var major: Int32 = 0, minor: Int32 = 0, patch: Int32 = 0
