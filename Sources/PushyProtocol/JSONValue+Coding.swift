@@ -134,10 +134,12 @@ struct JSONParser {
         }
     }
 
-    mutating func literal(_ word: String) throws(JSONParseError) {
-        let w = Array(word.utf8)
-        guard i + w.count <= b.count, Array(b[i..<(i + w.count)]) == w else { throw fail("unexpected character") }
-        i += w.count
+    mutating func literal(_ word: StaticString) throws(JSONParseError) {
+        let n = word.utf8CodeUnitCount
+        guard i + n <= b.count, word.withUTF8Buffer({ b[i..<(i + n)].elementsEqual($0) }) else {
+            throw fail("unexpected character")
+        }
+        i += n
     }
 
     mutating func parseObject() throws(JSONParseError) -> JSONValue {
@@ -204,7 +206,19 @@ struct JSONParser {
 
     mutating func parseString() throws(JSONParseError) -> String {
         i += 1
-        var bytes: [UInt8] = []
+        // Fast path: no escapes, so the string is the bytes between the quotes.
+        let start = i
+        while i < b.count {
+            let c = b[i]
+            if c == UInt8(ascii: "\"") {
+                guard let s = String(validating: b[start..<i], as: UTF8.self) else { throw fail("invalid UTF-8 in string") }
+                i += 1
+                return s
+            }
+            if c == UInt8(ascii: "\\") || c < 0x20 { break }
+            i += 1
+        }
+        var bytes = Array(b[start..<i])
         while true {
             guard i < b.count else { throw fail("unterminated string") }
             let c = b[i]
@@ -269,6 +283,13 @@ struct JSONParser {
             if i < b.count, b[i] == UInt8(ascii: "+") || b[i] == UInt8(ascii: "-") { i += 1 }
             guard i < b.count, (0x30...0x39).contains(b[i]) else { throw fail("bad number") }
             while i < b.count, (0x30...0x39).contains(b[i]) { i += 1 }
+        }
+        // Integers of up to 15 digits (sequences, counts, timeouts) without a String in between.
+        let digitsStart = b[start] == UInt8(ascii: "-") ? start + 1 : start
+        if i - digitsStart <= 15, !b[digitsStart..<i].contains(where: { $0 < 0x30 || $0 > 0x39 }) {
+            var v = 0
+            for c in b[digitsStart..<i] { v = v * 10 + Int(c - 0x30) }
+            return .number(digitsStart == start ? Double(v) : -Double(v))
         }
         let text = String(decoding: b[start..<i], as: UTF8.self)
         guard let d = Double(text) else { throw fail("bad number") }

@@ -16,9 +16,14 @@ extension CommandEngine {
             id: id, org: org, command: request.command, quorum: quorum, runTimeout: runTimeout, status: .voting,
             statusReason: nil, requestor: requestor, user: request.user, dir: request.dir, env: envJSON,
             file: request.file, captureOutput: request.captureOutput, createdAt: date, updatedAt: date)
-        try await store.insertJob(record, nodes: request.nodes.map {
-            JobNodeRecord(jobId: id, node: $0, status: .new, reason: nil, updatedAt: date)
-        })
+        // The job's rows are written while its commits go out: a job over thousands of nodes
+        // does not wait for the write to start voting. The caller is answered only once the
+        // rows are durable, and every later write of this job queues behind this one.
+        let store = self.store
+        let nodeRecords = request.nodes.map { JobNodeRecord(jobId: id, node: $0, status: .new, reason: nil, updatedAt: date) }
+        let inserted = enqueueWriteWithResult { () async throws(StoreError) in
+            try await store.insertJob(record, nodes: nodeRecords)
+        }
 
         var startFields: [(String, JSONValue)] = [
             ("command", .string(request.command)), ("run_timeout", .number(Double(runTimeout))),
@@ -45,7 +50,21 @@ extension CommandEngine {
         for n in request.nodes { sessions[NodeKey(org: org, node: n)]?.jobs.insert(id) }
         logger.info("job started", metadata: ["pushy.job": "\(id)", "pushy.nodes": "\(request.nodes.count)"])
         perform(actions, job: job, now: now)
+        if case .failure(let error) = await inserted.value {
+            // Not recorded, so not started: stop what went out and forget the job.
+            logger.error("job not recorded; aborted", metadata: ["pushy.job": "\(id)", "pushy.error": "\(error)"])
+            perform(job.machine.abort(now: Self.now(), by: "the server (the job could not be recorded)"), job: job, now: Self.now())
+            forget(job)
+            throw error
+        }
         return job.snapshot
+    }
+
+    /// Drops a job from memory (its rows are in the store, or it was never recorded).
+    func forget(_ job: ActiveJob) {
+        jobs[job.record.id] = nil
+        for n in job.machine.nodeNames { sessions[NodeKey(org: job.org, node: n)]?.jobs.remove(job.record.id) }
+        wake(job.record.id)
     }
 
     static func newJobId(orgGUID: String) -> String {
@@ -166,6 +185,20 @@ extension CommandEngine {
                 logger.error("store write failed", metadata: ["pushy.error": "\(error)"])
             }
         }
+    }
+
+    /// Like `enqueueWrite`, in the same order, but the caller can await the outcome.
+    func enqueueWriteWithResult(
+        _ op: @escaping @Sendable () async throws(StoreError) -> Void
+    ) -> Task<Result<Void, StoreError>, Never> {
+        let previous = writeChain
+        let write = Task { () -> Result<Void, StoreError> in
+            await previous?.value
+            do throws(StoreError) { try await op() } catch { return .failure(error) }
+            return .success(())
+        }
+        writeChain = Task { _ = await write.value }
+        return write
     }
 
     /// Waits until every store write asked for so far is done (tests, shutdown).

@@ -228,6 +228,12 @@ public actor CommandEngine {
         sessions.keys.filter { $0.org == org }.map(\.node).sorted().map { nodeState(org: org, node: $0) }
     }
 
+    /// The names among `names` that have no session here. A node with a session fetched its
+    /// config with its client key, so only the others need the store to be told apart from typos.
+    public func namesWithoutSession(org: String, _ names: [String]) -> [String] {
+        names.filter { sessions[NodeKey(org: org, node: $0)] == nil }
+    }
+
     public var sessionCount: Int { sessions.count }
     /// Nodes connected plus jobs ended since start: bursts after which freed memory is worth
     /// returning to the system (`HeapTrimmer`).

@@ -27,9 +27,11 @@ extension PushyAPI {
     /// Names that are neither a registered client nor a reported node are a typo, not an
     /// offline node: refuse the job and say which names are unknown.
     func checkNodesKnown(org: String, _ names: [String]) async throws(APIError) {
+        let unconnected = await engine.namesWithoutSession(org: org, names)
+        guard !unconnected.isEmpty else { return }
         let known: Set<String>
-        do { known = try await store.knownNodeNames(org: org, among: names) } catch { throw .from(error) }
-        let unknown = names.filter { !known.contains($0) }
+        do { known = try await store.knownNodeNames(org: org, among: unconnected) } catch { throw .from(error) }
+        let unknown = unconnected.filter { !known.contains($0) }
         guard unknown.isEmpty else {
             let shown = unknown.prefix(20).joined(separator: ", ") + (unknown.count > 20 ? " and \(unknown.count - 20) more" : "")
             throw .validation("unknown node(s): \(shown) (no client or node by that name in organization '\(org)'; create one with 'pushy client create NAME')")

@@ -27,7 +27,9 @@ final class SwarmShard: ZMQSwarmHandler, @unchecked Sendable {
         }
     }
 
-    struct Session {
+    /// A class, so reading an agent's session on every message is one retain, not a copy of
+    /// the whole config.
+    final class Session {
         var config: NodeConfig
         var mac: SessionMAC
         var serverKey: RSAPublicKey
@@ -39,6 +41,12 @@ final class SwarmShard: ZMQSwarmHandler, @unchecked Sendable {
         var connectedAt = Date().timeIntervalSince1970
         var heardCommand = false
         var interval: Double { max(0.05, config.interval) }
+
+        init(config: NodeConfig, mac: SessionMAC, serverKey: RSAPublicKey) {
+            self.config = config
+            self.mac = mac
+            self.serverKey = serverKey
+        }
     }
 
     struct Agent {
@@ -191,7 +199,7 @@ final class SwarmShard: ZMQSwarmHandler, @unchecked Sendable {
             agents[e.slot].fetching = true
             requestConfig(self, e.slot, a.name, keys)
         case .heartbeat:
-            guard e.token == a.token, var s = a.session, !a.muted else { return }
+            guard e.token == a.token, let s = a.session, !a.muted else { return }
             // Server liveness (spec 6.3): too many intervals without a server heartbeat → reconnect.
             if s.offlineCounter > s.config.offlineThreshold, !s.reconfiguring {
                 reconfigure(e.slot, after: Double.random(in: 0..<s.interval))
@@ -203,7 +211,6 @@ final class SwarmShard: ZMQSwarmHandler, @unchecked Sendable {
                 return
             }
             s.offlineCounter += 1
-            agents[e.slot].session = s
             sendHeartbeat(e.slot)
             timers.push(.init(at: max(now, e.at + s.interval), slot: e.slot, token: a.token, kind: .heartbeat))
         case .finish:
@@ -234,7 +241,7 @@ final class SwarmShard: ZMQSwarmHandler, @unchecked Sendable {
     // MARK: Inbound
 
     func broadcast(_ slot: Int, header: [UInt8], body: [UInt8]) {
-        guard var s = agents[slot].session else { return }
+        guard let s = agents[slot].session else { return }
         let message: ServerMessage?
         if let last = lastBroadcast, last.header == header, last.body == body {
             message = last.message
@@ -254,7 +261,6 @@ final class SwarmShard: ZMQSwarmHandler, @unchecked Sendable {
             timers.push(.init(at: Self.now() + Double.random(in: 0..<s.interval), slot: slot,
                               token: agents[slot].token, kind: .reconfigure))
         }
-        agents[slot].session = s
     }
 
     func command(_ slot: Int, header: [UInt8], body: [UInt8]) {
@@ -334,10 +340,10 @@ final class SwarmShard: ZMQSwarmHandler, @unchecked Sendable {
               reason: String? = nil, exitStatus: Int? = nil) {
         guard let s = agents[slot].session else { return }
         agents[slot].sequence += 1
-        let a = agents[slot]
         let message = AgentMessage(
-            node: a.name, client: "pushy-swarm", org: org, type: type, sequence: a.sequence, timestamp: Date(),
-            incarnationId: a.incarnation, jobId: jobId, jobState: jobState, reason: reason, exitStatus: exitStatus)
+            node: agents[slot].name, client: "pushy-swarm", org: org, type: type, sequence: agents[slot].sequence,
+            timestamp: Date(), incarnationId: agents[slot].incarnation, jobId: jobId, jobState: jobState, reason: reason,
+            exitStatus: exitStatus)
         transport.send(slot: slot, frames: s.mac.frames(body: message.bodyBytes))
     }
 }

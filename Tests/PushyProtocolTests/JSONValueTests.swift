@@ -98,6 +98,25 @@ import Testing
         #expect(try Self.parse(v.serialized()) == v)
     }
 
+    /// Integers take a fast path; every form must still give Double's value for the same text.
+    @Test(arguments: ["0", "-0", "7", "-42", "999999999999999", "-999999999999999", "1000000000000000",
+                      "12345678901234567890", "4096", "1.0", "-3e2"])
+    func numbersParseToTheirDoubleValue(_ text: String) throws {
+        let v = try Self.parse(text)
+        #expect(v == .number(Double(text)!))
+        #expect(v.doubleValue?.sign == Double(text)!.sign)
+    }
+
+    /// Strings without escapes take a fast path; escapes, UTF-8 and bad bytes as before.
+    @Test func stringsWithAndWithoutEscapes() throws {
+        #expect(try Self.parse(#""plain é""#) == "plain é")
+        #expect(try Self.parse(#""a\"b\u00e9c\n""#) == "a\"béc\n")
+        #expect(try Self.parse(#""x\/y""#) == "x/y")
+        #expect(throws: JSONParseError.self) { _ = try JSONValue.parse([0x22, 0xFF, 0x22]) }
+        #expect(throws: JSONParseError.self) { _ = try JSONValue.parse([0x22, 0x61, 0x0A, 0x22]) }
+        #expect(throws: JSONParseError.self) { _ = try JSONValue.parse([0x22, 0x61, 0x62]) }
+    }
+
     @Test func accessors() throws {
         let v = try Self.parse(#"{"s":"x","b":true,"i":3,"f":3.5,"big":1e300,"a":[1],"o":{},"n":null}"#)
         #expect(v["s"]?.stringValue == "x")

@@ -71,6 +71,40 @@ import Testing
         #expect(m.client == "")
     }
 
+    @Test func agentBodyWrittenDirectlyIsTheTreesBytesWithEveryField() throws {
+        var m = AgentMessage(node: "n\u{1}", client: "c\"", org: "o/é", type: .output, sequence: 123_456_789_012,
+                             timestamp: Self.ts, incarnationId: "i", jobId: Self.job, jobState: .running,
+                             stdout: "a\nb", stderr: "\\", reason: "why", exitStatus: -3)
+        m.outputEncoding = "base64"
+        m.stdoutTruncated = true
+        m.stderrTruncated = false
+        m.stream = "stdout"
+        m.offset = 4096
+        m.data = "QUJD"
+        #expect(m.bodyBytes == m.json.bytes)
+        #expect(try AgentMessage.parse(m.bodyBytes) == m)
+        m.sequence = 2_000_000_000_000_000  // past the integer fast path: still the tree's text
+        #expect(m.bodyBytes == m.json.bytes)
+    }
+
+    @Test func agentParseReadsEscapedKeysAndKeepsTheFirstOfDuplicates() throws {
+        let body = #"{"n\u006fde":"n1","node":"n2","org":"acme","type":"heartbeat","type":"aborted","timestamp":"Tue, 04 Sep 2012 23:01:02 GMT","sequence":-0,"s\u00e9q":{"x":[true,false,null,1.5e3]}}"#
+        let m = try AgentMessage.parse(Self.bytes(body))
+        #expect(m.node == "n1")
+        #expect(m.type == "heartbeat")
+        #expect(m.sequence == 0)
+    }
+
+    @Test(arguments: [#"{"node":"n","org":"o","type":"heartbeat","timestamp":"x" "#, #"{"node":"n\x"}"#,
+                      "{\"node\":\"a\u{1}\"}", #"{"node":"n",}"#, #"{"node" "n"}"#, "{\"no\u{1}de\":1}"])
+    func agentParseRejectsBrokenObjects(_ body: String) {
+        #expect {
+            _ = try AgentMessage.parse(Self.bytes(body))
+        } throws: { error in
+            if case .invalidJSON = error as? MessageError { true } else { false }
+        }
+    }
+
     @Test func agentParseKeepsUnknownTypes() throws {
         let m = try AgentMessage.parse(Self.bytes(#"{"node":"n","org":"o","type":"telepathy","timestamp":"Tue, 04 Sep 2012 23:01:02 GMT"}"#))
         #expect(m.type == "telepathy")

@@ -93,21 +93,45 @@ public struct AgentMessage: Sendable, Equatable {
         return .object(o)
     }
 
-    public var bodyBytes: [UInt8] { json.bytes }
+    /// The wire body: the same bytes as `json.bytes`, written without the tree.
+    public var bodyBytes: [UInt8] {
+        var w = JSONObjectWriter()
+        w.string("node", node)
+        w.string("client", client)
+        w.string("protocol_version", protocolVersion)
+        w.string("org", org)
+        w.string("type", type)
+        w.int("sequence", sequence)
+        w.string("timestamp", WireTime.rfc1123(timestamp))
+        w.string("incarnation_id", incarnationId)
+        if let jobId { w.string("job_id", jobId) } else { w.value("job_id", .null) }
+        if let jobState { w.string("job_state", jobState.rawValue) }
+        if let stdout { w.string("stdout", stdout) }
+        if let stderr { w.string("stderr", stderr) }
+        if let reason { w.string("reason", reason) }
+        if let exitStatus { w.int("exit_status", exitStatus) }
+        if let outputEncoding { w.string("output_encoding", outputEncoding) }
+        if let stdoutTruncated { w.bool("stdout_truncated", stdoutTruncated) }
+        if let stderrTruncated { w.bool("stderr_truncated", stderrTruncated) }
+        if let stream { w.string("stream", stream) }
+        if let offset { w.int("offset", offset) }
+        if let data { w.string("data", data) }
+        return w.finish()
+    }
 
     /// Parses and validates a body. Missing `node`/`org`/`type`/`timestamp` or a job_id over 64
     /// characters is a `MessageError`.
     public static func parse(_ body: [UInt8]) throws(MessageError) -> AgentMessage {
-        let v: JSONValue
-        do { v = try JSONValue.parse(body) } catch { throw .invalidJSON(error.description) }
-        guard case .object(let pairs) = v else { throw .invalidJSON("body is not a JSON object") }
-        // One pass over the fields (the first of duplicate keys wins), not a search per field:
-        // the server parses every message of every agent.
+        // One pass over the members, no JSON tree (the first of duplicate keys wins): the server
+        // parses every message of every agent.
         var f = Fields()
-        for (key, value) in pairs {
-            guard let field = Field.byName[key], f[field] == nil else { continue }
-            f.values[field.rawValue] = value
-        }
+        let isObject: Bool
+        do {
+            isObject = try JSONParser.readObject(body, keys: Field.table) { k, value in
+                if f.values[k] == nil { f.values[k] = value }
+            }
+        } catch { throw .invalidJSON(error.description) }
+        guard isObject else { throw .invalidJSON("body is not a JSON object") }
         guard let node = f[.node]?.stringValue, !node.isEmpty else { throw .missingField("node") }
         guard let org = f[.org]?.stringValue, !org.isEmpty else { throw .missingField("org") }
         guard let type = f[.type]?.stringValue else { throw .missingField("type") }
@@ -155,8 +179,8 @@ public struct AgentMessage: Sendable, Equatable {
             }
         }
 
-        /// Wire name → field: one hash per key instead of a comparison per case.
-        static let byName = Dictionary(uniqueKeysWithValues: allCases.map { ($0.wireName, $0) })
+        /// Wire names by raw value, for `JSONParser.readObject`.
+        static let table = JSONKeyTable(allCases.map(\.wireName))
     }
 
     /// The values found, by field.

@@ -98,20 +98,39 @@ public struct ServerMessage: Sendable, Equatable {
     /// `env: null` means no env. (A bare `nil` in a closure here would become `JSONValue.null`,
     /// because JSONValue is ExpressibleByNilLiteral.)
     public static func parse(_ body: [UInt8]) throws(MessageError) -> ServerMessage {
-        let v: JSONValue
-        do { v = try JSONValue.parse(body) } catch { throw .invalidJSON(error.description) }
-        guard case .object = v else { throw .invalidJSON("body is not a JSON object") }
-        guard let type = v["type"]?.stringValue else { throw .missingField("type") }
-        guard let ts = v["timestamp"]?.stringValue else { throw .missingField("timestamp") }
+        // One pass, no JSON tree (the first of duplicate keys wins): every agent parses every
+        // message the server sends it.
+        var v = [JSONValue?](repeating: nil, count: Self.fieldNames.count)
+        let isObject: Bool
+        do {
+            isObject = try JSONParser.readObject(body, keys: Self.fieldTable) { k, value in
+                if v[k] == nil { v[k] = value }
+            }
+        } catch { throw .invalidJSON(error.description) }
+        guard isObject else { throw .invalidJSON("body is not a JSON object") }
+        func field(_ name: Field) -> JSONValue? { v[name.rawValue] }
+        guard let type = field(.type)?.stringValue else { throw .missingField("type") }
+        guard let ts = field(.timestamp)?.stringValue else { throw .missingField("timestamp") }
         guard let date = WireTime.parseRFC1123(ts) else { throw .badField("timestamp") }
         var m = ServerMessage(
-            type: .ack, sequence: v["sequence"]?.intValue ?? 0, timestamp: date,
-            jobId: v["job_id"]?.stringValue, server: v["server"]?.stringValue,
-            incarnationId: v["incarnation_id"]?.stringValue, command: v["command"]?.stringValue,
-            user: v["user"]?.stringValue, dir: v["dir"]?.stringValue,
-            env: v["env"].flatMap { $0.isNull ? JSONValue?.none : $0 }, file: v["file"]?.stringValue,
-            capture: v["capture"]?.boolValue, runTimeout: v["run_timeout"]?.intValue)
+            type: .ack, sequence: field(.sequence)?.intValue ?? 0, timestamp: date,
+            jobId: field(.jobId)?.stringValue, server: field(.server)?.stringValue,
+            incarnationId: field(.incarnationId)?.stringValue, command: field(.command)?.stringValue,
+            user: field(.user)?.stringValue, dir: field(.dir)?.stringValue,
+            env: field(.env).flatMap { $0.isNull ? JSONValue?.none : $0 }, file: field(.file)?.stringValue,
+            capture: field(.capture)?.boolValue, runTimeout: field(.runTimeout)?.intValue)
         m.type = type
         return m
     }
+
+    /// The body fields `parse` reads, in `fieldNames` order.
+    private enum Field: Int {
+        case type, timestamp, sequence, jobId, server, incarnationId, command, user, dir, env, file, capture, runTimeout
+    }
+
+    private static let fieldNames = [
+        "type", "timestamp", "sequence", "job_id", "server", "incarnation_id", "command", "user", "dir", "env",
+        "file", "capture", "run_timeout",
+    ]
+    private static let fieldTable = JSONKeyTable(fieldNames)
 }
