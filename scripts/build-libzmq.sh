@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds the libzmq Pushy links: Debian bookworm's libzmq 4.3.4 source (the upstream tarball and
 # Debian's patches, both checked against pinned SHA-256 sums), with two memory constants made
-# smaller, as a static library in OUT (default .build-zmq). Why: docs/decisions.md "A libzmq built
-# for many connections". Idempotent: does nothing when OUT/lib/libzmq.a is already built from
+# smaller and Pushy's patches in scripts/libzmq, as a static library in OUT (default
+# .build-zmq). Why: docs/decisions.md "A libzmq built for many connections". Idempotent: does nothing when OUT/lib/libzmq.a is already built from
 # the same recipe. Fails (exit 1) when the source cannot be fetched; `make` then builds against
 # the system libzmq and says so.
 set -euo pipefail
@@ -18,7 +18,9 @@ DEBIAN_SHA256="fbb0dcb4ffbf483d416d9af722db74ad4edd7004625ce10381e8cd3a71b6cd58"
 # 16 KB chunks) and bytes per connection read/write buffer (upstream 8192 each).
 PIPE_GRANULARITY=4
 BATCH_SIZE=1024
-RECIPE="4.3.4-6 granularity=$PIPE_GRANULARITY batch=$BATCH_SIZE"
+# Pushy's own patches, applied after Debian's (each says why at its top).
+PATCHES=(scripts/libzmq/write-first.patch)
+RECIPE="4.3.4-6 granularity=$PIPE_GRANULARITY batch=$BATCH_SIZE patches=$(cat "${PATCHES[@]}" | sha256sum | cut -c1-12)"
 
 if [ -f "$OUT/lib/libzmq.a" ] && [ "$(cat "$OUT/recipe" 2>/dev/null)" = "$RECIPE" ]; then
   exit 0
@@ -41,6 +43,10 @@ while read -r patch; do
   case "$patch" in ''|'#'*) continue ;; esac
   patch -s -p1 -d "$src" < "$src/debian/patches/$patch"
 done < "$src/debian/patches/series"
+
+for p in "${PATCHES[@]}"; do
+  patch -s -p1 -d "$src" < "$p" || { echo "build-libzmq: $p does not apply" >&2; exit 1; }
+done
 
 sed -i "s/message_pipe_granularity = 256,/message_pipe_granularity = $PIPE_GRANULARITY,/" "$src/src/config.hpp"
 sed -i "s/in_batch_size (8192),/in_batch_size ($BATCH_SIZE),/; s/out_batch_size (8192),/out_batch_size ($BATCH_SIZE),/" "$src/src/options.cpp"

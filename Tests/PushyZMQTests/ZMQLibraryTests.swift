@@ -58,6 +58,48 @@ import Testing
         }
     }
 
+    /// A burst far past the kernel's socket buffers (so writes come back partial and the
+    /// engine must wait for POLLOUT; scripts/libzmq/write-first.patch) arrives whole and in
+    /// order, and the idle connection then still carries single messages both ways.
+    @Test func burstPastTheSocketBuffersArrivesInOrder() async throws {
+        let context = try ZMQContext()
+        let serverKeys = try CurveKeyPair.generate()
+        let server = try makeServer(context, curveSecretKey: serverKeys.secretKey, zapAuthorizer: { _ in true })
+        defer { server.shutdown() }
+        let agent = try makeAgent(context, to: server, curveServerKey: serverKeys.publicKey, keys: try CurveKeyPair.generate())
+        defer { agent.close() }
+        let serverInbox = Inbox(flattening: server.inbound)
+        let agentInbox = Inbox(agent.inbound)
+
+        agent.send([bytes("hello")])
+        let identity = try #require(await serverInbox.next()).identity
+        server.consumed(1)
+        let chunk = 200_000, count = 150  // 30 MB
+        for i in 0..<count {
+            var body = [UInt8](repeating: UInt8(truncatingIfNeeded: i), count: chunk)
+            body[0] = UInt8(i / 256)
+            body[1] = UInt8(i % 256)
+            server.send(to: identity, frames: [bytes("burst"), body])
+        }
+        for i in 0..<count {
+            let reply = await agentInbox.next(where: { $0.commandFrames != nil })
+            guard case .command(let frames) = reply, frames.count == 2, frames[1].count == chunk else {
+                Issue.record("message \(i) missing or wrong: \(String(describing: reply))")
+                return
+            }
+            #expect(Int(frames[1][0]) * 256 + Int(frames[1][1]) == i)
+            #expect(frames[1][2] == UInt8(truncatingIfNeeded: i))
+        }
+        #expect(server.counters.sendFailures == 0)
+        for i in 0..<20 {
+            server.send(to: identity, frames: [bytes("one"), bytes("\(i)")])
+            #expect(await agentInbox.next(where: { $0.commandFrames != nil }) == .command([bytes("one"), bytes("\(i)")]))
+            agent.send([bytes("one"), bytes("\(i)")])
+            #expect(try #require(await serverInbox.next()).frames == [bytes("one"), bytes("\(i)")])
+            server.consumed(1)
+        }
+    }
+
     /// A frame over `maxFrameSize` never reaches the server: libzmq drops the peer before
     /// buffering it, and the agent's next connection works as before.
     @Test func frameOverTheLimitDisconnectsThePeerOnly() async throws {
