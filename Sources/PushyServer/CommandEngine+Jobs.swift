@@ -47,7 +47,6 @@ extension CommandEngine {
         }
         let job = ActiveJob(org: org, record: record, machine: machine)
         jobs[id] = job
-        for n in request.nodes { sessions[NodeKey(org: org, node: n)]?.jobs.insert(id) }
         logger.info("job started", metadata: ["pushy.job": "\(id)", "pushy.nodes": "\(request.nodes.count)"])
         perform(actions, job: job, now: now)
         if case .failure(let error) = await inserted.value {
@@ -63,7 +62,6 @@ extension CommandEngine {
     /// Drops a job from memory (its rows are in the store, or it was never recorded).
     func forget(_ job: ActiveJob) {
         jobs[job.record.id] = nil
-        for n in job.machine.nodeNames { sessions[NodeKey(org: job.org, node: n)]?.jobs.remove(job.record.id) }
         wake(job.record.id)
     }
 
@@ -109,7 +107,6 @@ extension CommandEngine {
                 sendAbort(NodeKey(org: job.org, node: n), now: now)
             case .nodeChanged(let node, let status, let reason):
                 pendingNodeUpdates.append(JobNodeUpdate(jobId: job.record.id, node: node, status: status, reason: reason, at: date))
-                if status.isTerminal { sessions[NodeKey(org: job.org, node: node)]?.jobs.remove(job.record.id) }
                 scheduleFlush()
             case .jobChanged(let status, let reason):
                 let updated = Date(timeIntervalSince1970: now.rounded(.down))
@@ -125,7 +122,6 @@ extension CommandEngine {
                 if status.isTerminal {
                     logger.info("job finished", metadata: ["pushy.job": "\(id)", "pushy.status": "\(status.rawValue)"])
                     memoryEvents += 1
-                    for n in job.machine.nodeNames { sessions[NodeKey(org: job.org, node: n)]?.jobs.remove(id) }
                 }
             case .event(let e):
                 record(e, job: job, at: date)

@@ -27,13 +27,12 @@ extension CommandEngine {
         // every tick, so a silent node is noticed within a tick of crossing the threshold.
         var dead: [NodeKey] = []
         for key in livenessWheel.due(at: now) {
-            guard var l = sessions[key]?.liveness else { continue }
-            let due = l.intervalStart + l.parameters.interval
+            guard let s = sessions[key] else { continue }
+            let due = s.liveness.intervalStart + s.liveness.parameters.interval
             if now < due {
                 livenessWheel.schedule(key, at: due)
-            } else if l.evaluate(at: now) {
-                sessions[key]?.liveness = l
-                livenessWheel.schedule(key, at: l.intervalStart + l.parameters.interval)
+            } else if s.liveness.evaluate(at: now) {
+                livenessWheel.schedule(key, at: s.liveness.intervalStart + s.liveness.parameters.interval)
             } else {
                 dead.append(key)
             }

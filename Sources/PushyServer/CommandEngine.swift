@@ -21,6 +21,7 @@ public actor CommandEngine {
     nonisolated var verifier: InboundVerifier {
         InboundVerifier(keys: sessionKeys, maxBodySize: config.maxBodySize, maxSkew: Double(config.maxMessageSkew))
     }
+    /// Outbound sequence of nodes whose session ended, for their next session.
     var outboundSequences: [NodeKey: Int] = [:]
     var sessions: [NodeKey: NodeSession] = [:]
     var identities: [[UInt8]: NodeKey] = [:]
@@ -92,50 +93,58 @@ public actor CommandEngine {
     }
 
     func handle(_ msg: AgentMessage, key: NodeKey, identity: [UInt8], now: Double) {
-        if let s = sessions[key], msg.messageType == .heartbeat, s.incarnation != msg.incarnationId {
+        var session = sessions[key]
+        if let s = session, msg.messageType == .heartbeat, s.incarnation != msg.incarnationId {
             // The agent restarted: the old session is gone (its jobs see the node go down).
             terminate(key, reason: "the agent restarted (new incarnation)", now: now)
+            session = nil
         }
-        if sessions[key] == nil {
-            var s = NodeSession(
+        let s: NodeSession
+        if let existing = session {
+            s = existing
+            if s.identity != identity {
+                // Same node, new connection: re-register and prove the channel works (spec 5.3).
+                if identities[s.identity] == key { identities[s.identity] = nil }
+                s.identity = identity
+                s.lastInboundSequence = msg.sequence
+                identities[identity] = key
+                send(s, ServerMessage(type: .ack, sequence: 0, timestamp: Date()))
+            } else {
+                guard msg.sequence > s.lastInboundSequence else {
+                    return drop("sequence_replay", "\(key.org)/\(key.node) seq \(msg.sequence)")
+                }
+                s.lastInboundSequence = msg.sequence
+            }
+        } else {
+            // The verifier checked this message with the node's key, so it has one.
+            guard let mac = sessionKeys.mac(for: key) else { return drop("unknown_node", "\(key.org)/\(key.node)") }
+            s = NodeSession(
                 identity: identity, incarnation: msg.incarnationId,
-                liveness: NodeLiveness(now: now, parameters: livenessParameters))
+                liveness: NodeLiveness(now: now, parameters: livenessParameters),
+                outboundSequence: outboundSequences.removeValue(forKey: key) ?? 0, mac: mac)
             livenessWheel.schedule(key, at: now + livenessParameters.interval)
             s.lastInboundSequence = msg.sequence
             sessions[key] = s
             identities[identity] = key
             logger.info("node connected", metadata: ["pushy.node": "\(key.org)/\(key.node)"])
             memoryEvents += 1
-            sendAbort(key, now: now)
-        } else if sessions[key]!.identity != identity {
-            // Same node, new connection: re-register and prove the channel works (spec 5.3).
-            let old = sessions[key]!.identity
-            if identities[old] == key { identities[old] = nil }
-            sessions[key]!.identity = identity
-            sessions[key]!.lastInboundSequence = msg.sequence
-            identities[identity] = key
-            send(key, ServerMessage(type: .ack, sequence: 0, timestamp: Date()))
-        } else {
-            guard msg.sequence > sessions[key]!.lastInboundSequence else {
-                return drop("sequence_replay", "\(key.org)/\(key.node) seq \(msg.sequence)")
-            }
-            sessions[key]!.lastInboundSequence = msg.sequence
+            sendAbort(s, key, now: now)
         }
 
         switch msg.messageType {
         case .heartbeat:
-            let start = sessions[key]!.liveness.intervalStart
-            sessions[key]!.liveness.heartbeat(at: now)
+            let start = s.liveness.intervalStart
+            s.liveness.heartbeat(at: now)
             // A beat re-centres the node's interval: move its wheel entry with it.
-            let moved = sessions[key]!.liveness.intervalStart
+            let moved = s.liveness.intervalStart
             if moved != start { livenessWheel.schedule(key, at: moved + livenessParameters.interval) }
-            if let jid = msg.jobId, jobs[jid] == nil, msg.jobState != .idle, sessions[key]!.state == .idle {
+            if let jid = msg.jobId, jobs[jid] == nil, msg.jobState != .idle, s.state == .idle {
                 // The node claims a job the server does not know: reset it.
-                sendAbort(key, now: now)
+                sendAbort(s, key, now: now)
             }
         case .aborted:
-            if sessions[key]!.state == .rehab {
-                sessions[key]!.state = .idle
+            if s.state == .rehab {
+                s.state = .idle
                 logger.debug("node available", metadata: ["pushy.node": "\(key.org)/\(key.node)"])
             }
             if let jid = msg.jobId, jobs[jid] != nil { forward(jid, key, .aborted, now: now) }
@@ -158,7 +167,7 @@ public actor CommandEngine {
             return
         }
         if input == .succeeded || input == .failed { receiveFinalOutput(msg, key: key, job: job) }
-        forward(jid, key, input, now: now)
+        forward(job, key, input, now: now)
         if input == .failed, let reason = msg.reason {
             perform(job.machine.explain(node: key.node, reason: reason), job: job, now: now)
         }
@@ -166,6 +175,10 @@ public actor CommandEngine {
 
     func forward(_ jobId: String, _ key: NodeKey, _ input: JobMachine.Input, now: Double) {
         guard let job = jobs[jobId] else { return }
+        forward(job, key, input, now: now)
+    }
+
+    func forward(_ job: ActiveJob, _ key: NodeKey, _ input: JobMachine.Input, now: Double) {
         let actions = job.machine.handle(node: key.node, input: input, now: now)
         perform(actions, job: job, now: now)
     }
@@ -173,15 +186,14 @@ public actor CommandEngine {
     // MARK: Outbound
 
     func send(_ key: NodeKey, _ message: ServerMessage) {
-        guard let s = sessions[key], let mac = sessionKeys.mac(for: key) else { return }
+        guard let s = sessions[key] else { return }
+        send(s, message)
+    }
+
+    func send(_ s: NodeSession, _ message: ServerMessage) {
         var m = message
-        // Per node for the whole server run, so it keeps increasing on the agent's connection
-        // even when the node's session ends and a new one starts (agents drop replays).
-        let seq = (outboundSequences[key] ?? 0) + 1
-        outboundSequences[key] = seq
-        m.sequence = seq
-        let frames = mac.frames(body: m.bodyBytes)
-        transport?.send(to: s.identity, frames: frames)
+        m.sequence = s.nextSequence()
+        transport?.send(to: s.identity, frames: s.mac.frames(body: m.bodyBytes))
     }
 
     /// Sends one message to many nodes: the body is built once (a template with the sequence
@@ -191,28 +203,34 @@ public actor CommandEngine {
         var batch: [(identity: [UInt8], frames: [[UInt8]])] = []
         batch.reserveCapacity(keys.count)
         for key in keys {
-            guard let s = sessions[key], let mac = sessionKeys.mac(for: key) else { continue }
-            let seq = (outboundSequences[key] ?? 0) + 1
-            outboundSequences[key] = seq
-            batch.append((s.identity, mac.frames(body: template.bytes(sequence: seq))))
+            guard let s = sessions[key] else { continue }
+            batch.append((s.identity, s.mac.frames(body: template.bytes(sequence: s.nextSequence()))))
         }
         transport?.sendBatch(batch)
     }
 
     func sendAbort(_ key: NodeKey, now: Double) {
-        guard sessions[key] != nil else { return }
-        sessions[key]!.state = .rehab
-        rehabNodes.insert(key)
-        sessions[key]!.lastAbortAt = now
-        send(key, ServerMessage(type: .abort, sequence: 0, timestamp: Date(timeIntervalSince1970: now)))
+        guard let s = sessions[key] else { return }
+        sendAbort(s, key, now: now)
     }
 
-    /// Ends a node's session: it is offline; its jobs see it go down.
+    func sendAbort(_ s: NodeSession, _ key: NodeKey, now: Double) {
+        s.state = .rehab
+        rehabNodes.insert(key)
+        s.lastAbortAt = now
+        send(s, ServerMessage(type: .abort, sequence: 0, timestamp: Date(timeIntervalSince1970: now)))
+    }
+
+    /// Ends a node's session: it is offline; the active jobs it is part of see it go down.
     func terminate(_ key: NodeKey, reason: String, now: Double) {
         guard let s = sessions.removeValue(forKey: key) else { return }
+        outboundSequences[key] = s.outboundSequence
         if identities[s.identity] == key { identities[s.identity] = nil }
         logger.info("node offline", metadata: ["pushy.node": "\(key.org)/\(key.node)", "pushy.reason": "\(reason)"])
-        for jid in s.jobs { forward(jid, key, .down(reason: reason), now: now) }
+        // Few jobs are active at once: asking each beats keeping a job set per node.
+        for job in jobs.values where job.org == key.org && !job.machine.status.isTerminal {
+            if let status = job.machine.nodes[key.node], !status.isTerminal { forward(job, key, .down(reason: reason), now: now) }
+        }
     }
 
     // MARK: Node states

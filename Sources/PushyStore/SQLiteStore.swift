@@ -201,13 +201,11 @@ public final class SQLiteStore: PushyStore {
                     job.requestor, job.user, job.dir, job.env?.serialized(), job.file, job.captureOutput,
                     Self.seconds(job.createdAt), Self.seconds(job.updatedAt),
                 ])
-            let insert = try db.cachedStatement(
-                sql: "INSERT INTO job_nodes (job_id, node, status, reason, updated_at) VALUES (?, ?, ?, ?, ?)")
             var seen = Set<String>()
-            for n in nodes {
-                if !seen.insert(n.node).inserted { throw StoreError.duplicate("node '\(n.node)' in job '\(job.id)'") }
-                try insert.execute(arguments: [job.id, n.node, n.status.dbCode, n.reason, Self.seconds(n.updatedAt)])
+            for n in nodes where !seen.insert(n.node).inserted {
+                throw StoreError.duplicate("node '\(n.node)' in job '\(job.id)'")
             }
+            try Self.insertJobNodes(db, jobId: job.id, nodes)
         }
     }
 
@@ -222,14 +220,7 @@ public final class SQLiteStore: PushyStore {
 
     public func applyNodeUpdates(_ updates: [JobNodeUpdate]) async throws(StoreError) {
         guard !updates.isEmpty else { return }
-        try await write { db in
-            let update = try db.cachedStatement(
-                sql: "UPDATE job_nodes SET status = ?, reason = COALESCE(?, reason), updated_at = ? WHERE job_id = ? AND node = ?")
-            for u in updates {
-                try update.execute(arguments: [u.status.dbCode, u.reason, Self.seconds(u.at), u.jobId, u.node])
-                if db.changesCount == 0 { throw StoreError.notFound("node '\(u.node)' in job '\(u.jobId)'") }
-            }
-        }
+        try await write { db in try Self.applyJobNodeUpdates(db, updates) }
     }
 
     public func job(org: String, id: String) async throws(StoreError) -> JobRecord? {

@@ -90,6 +90,43 @@ extension StoreConformanceTests {
         }
     }
 
+    /// A job over more nodes than one statement carries (the SQLite store writes a few hundred
+    /// rows per statement): every row lands, each update reaches exactly its node, and one
+    /// unknown node anywhere in a large batch rejects all of it and is named.
+    @Test(arguments: StoreKind.allCases)
+    func largeJobsInsertAndUpdateEveryNode(kind: StoreKind) async throws {
+        try await kind.withStore { store in
+            try await store.createOrg(Fixture.org("acme"))
+            let job = Fixture.job(1, org: "acme")
+            let names = (0..<1_234).map { String(format: "node-%04d", $0) }
+            try await store.insertJob(job, nodes: Fixture.nodes(names, job: 1))
+            #expect(try await store.jobNodes(jobId: job.id).map(\.node) == names)
+
+            // Mixed statuses, reasons and times, as a flush of a running job holds them.
+            let updates = names.enumerated().map { i, n in
+                JobNodeUpdate(jobId: job.id, node: n, status: i % 3 == 0 ? .running : (i % 3 == 1 ? .ready : .nacked),
+                              reason: i % 3 == 2 ? "busy \(i % 2)" : nil, at: Fixture.at(Double(1 + i % 2)))
+            }
+            try await store.applyNodeUpdates(updates)
+            let rows = try await store.jobNodes(jobId: job.id)
+            #expect(rows.count == names.count)
+            for (row, u) in zip(rows, updates) {
+                #expect(row.node == u.node && row.status == u.status && row.reason == u.reason && row.updatedAt == u.at)
+            }
+
+            var bad = updates.map { var u = $0; u.status = .succeeded; return u }
+            bad.insert(JobNodeUpdate(jobId: job.id, node: "node-9999", status: .succeeded, at: Fixture.at(3)), at: 700)
+            do {
+                try await store.applyNodeUpdates(bad)
+                Issue.record("an unknown node was accepted")
+            } catch {
+                #expect((error as? StoreError)?.kind == .notFound)
+                #expect("\(error)".contains("node-9999"))
+            }
+            #expect(try await store.jobNodes(jobId: job.id).map(\.status) == updates.map(\.status))
+        }
+    }
+
     @Test(arguments: StoreKind.allCases)
     func nodeUpdatesApplyInOrderAsOneBatch(kind: StoreKind) async throws {
         try await kind.withStore { store in
