@@ -17,10 +17,11 @@ DEBIAN_SHA256="fbb0dcb4ffbf483d416d9af722db74ad4edd7004625ce10381e8cd3a71b6cd58"
 # Messages per pipe allocation (upstream 256: a pipe that carries traffic ends up holding two
 # 16 KB chunks) and bytes per connection read/write buffer (upstream 8192 each).
 PIPE_GRANULARITY=4
-BATCH_SIZE=1024
+IN_BATCH_SIZE=512
+OUT_BATCH_SIZE=1024
 # Pushy's own patches, applied after Debian's (each says why at its top).
 PATCHES=(scripts/libzmq/write-first.patch)
-RECIPE="4.3.4-6 granularity=$PIPE_GRANULARITY batch=$BATCH_SIZE patches=$(cat "${PATCHES[@]}" | sha256sum | cut -c1-12)"
+RECIPE="4.3.4-6 granularity=$PIPE_GRANULARITY batch=$IN_BATCH_SIZE/$OUT_BATCH_SIZE patches=$(cat "${PATCHES[@]}" | sha256sum | cut -c1-12)"
 
 if [ -f "$OUT/lib/libzmq.a" ] && [ "$(cat "$OUT/recipe" 2>/dev/null)" = "$RECIPE" ]; then
   exit 0
@@ -49,9 +50,10 @@ for p in "${PATCHES[@]}"; do
 done
 
 sed -i "s/message_pipe_granularity = 256,/message_pipe_granularity = $PIPE_GRANULARITY,/" "$src/src/config.hpp"
-sed -i "s/in_batch_size (8192),/in_batch_size ($BATCH_SIZE),/; s/out_batch_size (8192),/out_batch_size ($BATCH_SIZE),/" "$src/src/options.cpp"
+sed -i "s/in_batch_size (8192),/in_batch_size ($IN_BATCH_SIZE),/; s/out_batch_size (8192),/out_batch_size ($OUT_BATCH_SIZE),/" "$src/src/options.cpp"
 grep -q "message_pipe_granularity = $PIPE_GRANULARITY," "$src/src/config.hpp"
-grep -q "in_batch_size ($BATCH_SIZE)" "$src/src/options.cpp"
+grep -q "in_batch_size ($IN_BATCH_SIZE)" "$src/src/options.cpp"
+grep -q "out_batch_size ($OUT_BATCH_SIZE)" "$src/src/options.cpp"
 
 cmake -S "$src" -B "$work/build" -DCMAKE_BUILD_TYPE=Release -DCMAKE_POSITION_INDEPENDENT_CODE=ON \
   -DBUILD_SHARED=OFF -DBUILD_STATIC=ON -DBUILD_TESTS=OFF -DWITH_DOCS=OFF -DWITH_PERF_TOOL=OFF \

@@ -3,7 +3,7 @@ import Testing
 @testable import PushyZMQ
 
 /// The libzmq every binary links (scripts/build-libzmq.sh) and what its smaller pipe chunks
-/// (16 messages) and buffers (2 KB) must not change.
+/// (4 messages) and buffers (512 bytes in, 1 KB out) must not change.
 @Suite struct ZMQLibraryTests {
     /// `make` builds `.build-zmq/lib/libzmq.a` and the linker must prefer it over the system's.
     @Test func linksTheLeanBuildWhenItExists() {
@@ -19,7 +19,7 @@ import Testing
         }
     }
 
-    /// Bodies many times the 2 KB buffers, and far more messages than a 16-message pipe chunk,
+    /// Bodies many times the buffers, and far more messages than a 4-message pipe chunk,
     /// arrive whole and in order in both directions over CURVE.
     @Test func largeBodiesAndLongRunsCrossCurveIntact() async throws {
         let context = try ZMQContext()
