@@ -25,7 +25,7 @@ struct JSONObjectWriter {
 
     mutating func int(_ k: StaticString, _ v: Int) {
         key(k)
-        if abs(v) < 1_000_000_000_000_000 {
+        if v.magnitude < 1_000_000_000_000_000 {
             out.append(contentsOf: String(v).utf8)
         } else {
             JSONValue.number(Double(v)).write(to: &out)

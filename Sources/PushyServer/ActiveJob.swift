@@ -15,6 +15,12 @@ final class ActiveJob {
     var waiters: [CheckedContinuation<Void, Never>] = []
     /// Output per node: live chunks while running (capped), replaced by the final capture.
     var outputs: [String: JobOutputRecord] = [:]
+    /// Whether the job's rows are in the store. Until then its commits may go out, but `run`
+    /// waits (a job the server could not record must not run anywhere), and its node changes
+    /// are kept here rather than batched with other jobs' (whose writes its failure would undo).
+    var recorded = false
+    var heldRuns: [String] = []
+    var heldUpdates: [JobNodeUpdate] = []
 
     init(org: String, record: JobRecord, machine: JobMachine) {
         self.org = org

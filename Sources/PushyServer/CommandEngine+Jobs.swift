@@ -50,19 +50,42 @@ extension CommandEngine {
         logger.info("job started", metadata: ["pushy.job": "\(id)", "pushy.nodes": "\(request.nodes.count)"])
         perform(actions, job: job, now: now)
         if case .failure(let error) = await inserted.value {
-            // Not recorded, so not started: stop what went out and forget the job.
+            // Not recorded, so not run: stop the commits that went out and forget the job.
             logger.error("job not recorded; aborted", metadata: ["pushy.job": "\(id)", "pushy.error": "\(error)"])
-            perform(job.machine.abort(now: Self.now(), by: "the server (the job could not be recorded)"), job: job, now: Self.now())
+            job.heldRuns = []
+            let abort = job.machine.abort(now: Self.now(), by: "the server (the job could not be recorded)")
+            // Resets and feed events, but no store writes: there are no rows to update.
+            perform(abort.filter { if case .jobChanged = $0 { false } else { true } }, job: job, now: Self.now())
+            job.heldUpdates = []
             forget(job)
             throw error
+        }
+        job.recorded = true
+        if !job.heldUpdates.isEmpty {
+            pendingNodeUpdates += job.heldUpdates
+            job.heldUpdates = []
+            scheduleFlush()
+        }
+        if !job.heldRuns.isEmpty {
+            let nodes = job.heldRuns
+            job.heldRuns = []
+            sendRun(job, nodes, at: Date())
         }
         return job.snapshot
     }
 
+    /// Sends `run` to those of `nodes` still waiting for it in a running job.
+    func sendRun(_ job: ActiveJob, _ nodes: [String], at date: Date) {
+        guard job.machine.status == .running else { return }
+        let waiting = nodes.filter { job.machine.nodes[$0] == .ready }
+        send(waiting.map { NodeKey(org: job.org, node: $0) },
+             ServerMessage(type: .run, sequence: 0, timestamp: date, jobId: job.record.id))
+    }
+
     /// Drops a job from memory (its rows are in the store, or it was never recorded).
     func forget(_ job: ActiveJob) {
-        jobs[job.record.id] = nil
         wake(job.record.id)
+        jobs[job.record.id] = nil
     }
 
     static func newJobId(orgGUID: String) -> String {
@@ -101,22 +124,35 @@ extension CommandEngine {
                     command: job.record.command, user: job.record.user, dir: job.record.dir, env: job.record.env,
                     file: job.record.file, capture: job.record.captureOutput, runTimeout: job.record.runTimeout))
             case .sendRun(let nodes):
-                send(nodes.map { NodeKey(org: job.org, node: $0) },
-                     ServerMessage(type: .run, sequence: 0, timestamp: date, jobId: job.record.id))
+                if job.recorded { sendRun(job, nodes, at: date) } else { job.heldRuns += nodes }
             case .rehab(let n):
                 sendAbort(NodeKey(org: job.org, node: n), now: now)
             case .nodeChanged(let node, let status, let reason):
-                pendingNodeUpdates.append(JobNodeUpdate(jobId: job.record.id, node: node, status: status, reason: reason, at: date))
-                scheduleFlush()
+                let update = JobNodeUpdate(jobId: job.record.id, node: node, status: status, reason: reason, at: date)
+                if job.recorded {
+                    pendingNodeUpdates.append(update)
+                    scheduleFlush()
+                } else {
+                    job.heldUpdates.append(update)
+                }
             case .jobChanged(let status, let reason):
                 let updated = Date(timeIntervalSince1970: now.rounded(.down))
                 job.record.status = status
                 job.record.updatedAt = updated
                 let store = self.store, id = job.record.id
                 // Node updates first, so a reader never sees a finished job with stale nodes.
-                let batch = takePendingNodeUpdates()
+                var batch = takePendingNodeUpdates()
+                if !job.recorded {
+                    // Queued behind its rows; other jobs' changes go separately, so a failed
+                    // insert of this job cannot undo them.
+                    let others = batch
+                    if !others.isEmpty { enqueueWrite { try await store.applyNodeUpdates(others) } }
+                    batch = Self.merged(job.heldUpdates)
+                    job.heldUpdates = []
+                }
+                let nodeUpdates = batch
                 enqueueWrite {
-                    if !batch.isEmpty { try await store.applyNodeUpdates(batch) }
+                    if !nodeUpdates.isEmpty { try await store.applyNodeUpdates(nodeUpdates) }
                     try await store.updateJob(id: id, status: status, reason: reason, updatedAt: updated)
                 }
                 if status.isTerminal {
@@ -136,6 +172,11 @@ extension CommandEngine {
     func takePendingNodeUpdates() -> [JobNodeUpdate] {
         let pending = pendingNodeUpdates
         pendingNodeUpdates = []
+        return Self.merged(pending)
+    }
+
+    /// One update per node and job, the latest (keeping the latest reason given), in first-seen order.
+    static func merged(_ pending: [JobNodeUpdate]) -> [JobNodeUpdate] {
         guard pending.count > 1 else { return pending }
         var latest: [String: [String: Int]] = [:]
         var merged: [JobNodeUpdate] = []

@@ -246,8 +246,8 @@ public actor CommandEngine {
         sessions.keys.filter { $0.org == org }.map(\.node).sorted().map { nodeState(org: org, node: $0) }
     }
 
-    /// The names among `names` that have no session here. A node with a session fetched its
-    /// config with its client key, so only the others need the store to be told apart from typos.
+    /// The names among `names` that have no session here. A node with a session is heartbeating
+    /// under that name with its session key, so it is no typo; only the others need the store.
     public func namesWithoutSession(org: String, _ names: [String]) -> [String] {
         names.filter { sessions[NodeKey(org: org, node: $0)] == nil }
     }

@@ -83,7 +83,14 @@ public actor InMemoryStore: PushyStore {
         nodes.values.filter { $0.org == org }.sorted { byteOrder($0.name, $1.name) }
     }
 
-    public func insertJob(_ job: JobRecord, nodes jobNodes: [JobNodeRecord]) throws(StoreError) {
+    /// Tests: runs before every `insertJob` (which waits for it, and fails with its error), to
+    /// stand for a slow or failing disk.
+    public var beforeInsertJob: (@Sendable () async throws(StoreError) -> Void)?
+
+    public func setBeforeInsertJob(_ hook: (@Sendable () async throws(StoreError) -> Void)?) { beforeInsertJob = hook }
+
+    public func insertJob(_ job: JobRecord, nodes jobNodes: [JobNodeRecord]) async throws(StoreError) {
+        if let hook = beforeInsertJob { try await hook() }
         try requireOrg(job.org)
         if jobs[job.id] != nil { throw .duplicate("job '\(job.id)'") }
         var table: [String: JobNodeRecord] = [:]

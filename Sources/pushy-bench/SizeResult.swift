@@ -80,8 +80,10 @@ struct SizeResult {
                      Self.kilobytes(Self.perAgent(rss, rssBaseline, available)), "—", "—"))
         let settleText = settleSeconds.map { String(format: settled ? "growth stopped %.0f s after connecting" : "still growing %.0f s after connecting", $0) } ?? "not measured"
         rows.append(("server RSS per agent settled (\(settleText); libzmq \(libzmq ?? "?"))",
-                     Self.kilobytes(Self.perAgent(rssSettled, rssBaseline, available)), "≤ 30 KB",
-                     Self.verdict(rssSettled == nil ? nil : perAgent.map { $0 <= 30 * 1024 })))
+                     // The target holds at the largest size; below it the server's fixed heap
+                     // (arenas, caches, what jobs leave) is shared by fewer agents.
+                     Self.kilobytes(Self.perAgent(rssSettled, rssBaseline, available)), "≤ 30 KB (at 9,500)",
+                     Self.verdict(rssSettled == nil || !atTarget ? nil : perAgent.map { $0 <= 30 * 1024 })))
         rows.append(("server open files", serverFiles.map(String.init) ?? "—", "—", "—"))
         rows.append(("server CPU while idle heartbeating (\(String(format: "%g", interval)) s interval)",
                      idleCPUPercent.map { String(format: "%.2f %% of one core", $0) } ?? "—", "≤ 5 %",

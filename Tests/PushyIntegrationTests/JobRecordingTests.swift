@@ -5,7 +5,7 @@ import PushyProtocol
 import PushyStore
 import Testing
 
-/// A transport that keeps the bodies the engine sent, in order.
+/// A transport that keeps the messages the engine sent, in order.
 final class RecordingTransport: CommandTransport, @unchecked Sendable {
     private let lock = NSLock()
     private var bodies: [[UInt8]] = []
@@ -16,37 +16,113 @@ final class RecordingTransport: CommandTransport, @unchecked Sendable {
     }
     func publish(_ frames: [[UInt8]]) {}
 
+    var messages: [ServerMessage] { lock.withLock { bodies.compactMap { try? ServerMessage.parse($0) } } }
     /// The types of the messages sent so far.
-    var types: [String] { lock.withLock { bodies.compactMap { try? ServerMessage.parse($0).type } } }
+    var types: [String] { messages.map(\.type) }
 }
 
-/// A job's rows are written while its commits go out; the request is answered only once they
-/// are durable, and a job that could not be recorded does not go on.
+/// A door a test holds shut and opens once (a slow disk, released on cue).
+actor Gate {
+    private var open = false
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+
+    func wait() async {
+        if open { return }
+        await withCheckedContinuation { waiting.append($0) }
+    }
+
+    func release() {
+        open = true
+        for w in waiting { w.resume() }
+        waiting = []
+    }
+}
+
+/// A job's rows are written while its commits go out; `run` and the answer wait for them, and a
+/// job that could not be recorded does not go on.
 struct JobRecordingTests {
-    @Test func aJobThatCannotBeRecordedIsAbortedAndForgotten() async throws {
+    static let org = "acme"
+
+    /// An engine with one node, `web1`, connected and available.
+    static func engine(_ store: InMemoryStore) async throws -> (CommandEngine, RecordingTransport, [UInt8]) {
         var logger = Logger(label: "test")
         logger.logLevel = .critical
-        // No organization "ghost" in the store: the job's rows cannot be written.
         let engine = CommandEngine(
-            config: ServerConfiguration(dataDir: NSTemporaryDirectory()), store: InMemoryStore(),
+            config: ServerConfiguration(dataDir: NSTemporaryDirectory()), store: store,
             serverKey: try RSAPrivateKey.generate(), logger: logger)
         let transport = RecordingTransport()
         await engine.attach(transport)
-        let key = engine.sessionKey(org: "ghost", node: "web1")
-        for (seq, type) in [(1, AgentMessageType.heartbeat), (2, .aborted)] {
-            let m = AgentMessage(node: "web1", client: "web1", org: "ghost", type: type, sequence: seq, timestamp: Date(),
-                                 incarnationId: "inc", jobId: nil, jobState: .idle)
-            await engine.receive(identity: [0, 0, 0, 0, 1], frames: MessageSigner.hmacFrames(body: m.bodyBytes, key: key))
-        }
-        #expect(await engine.nodeState(org: "ghost", node: "web1").availability == .available)
+        let key = engine.sessionKey(org: org, node: "web1")
+        await say(engine, key, 1, .heartbeat, job: nil)
+        await say(engine, key, 2, .aborted, job: nil)
+        #expect(await engine.nodeState(org: org, node: "web1").availability == .available)
+        return (engine, transport, key)
+    }
 
-        await #expect(throws: StoreError.self) {
-            _ = try await engine.startJob(org: "ghost", orgGUID: String(repeating: "a", count: 32),
-                                          request: JobRequest(command: "noop", nodes: ["web1"]), requestor: "admin")
+    static func say(_ engine: CommandEngine, _ key: [UInt8], _ seq: Int, _ type: AgentMessageType, job: String?) async {
+        let m = AgentMessage(node: "web1", client: "web1", org: org, type: type, sequence: seq, timestamp: Date(),
+                             incarnationId: "inc", jobId: job, jobState: type == .heartbeat ? .idle : nil)
+        await engine.receive(identity: [0, 0, 0, 0, 1], frames: MessageSigner.hmacFrames(body: m.bodyBytes, key: key))
+    }
+
+    static func start(_ engine: CommandEngine) -> Task<ActiveJobSnapshot, any Error> {
+        Task {
+            try await engine.startJob(org: org, orgGUID: String(repeating: "a", count: 32),
+                                      request: JobRequest(command: "noop", nodes: ["web1"]), requestor: "admin")
         }
+    }
+
+    /// The commit the engine sent (polled: the job starts on another task).
+    static func commit(_ transport: RecordingTransport) async throws -> ServerMessage {
+        for _ in 0..<10_000 {
+            if let c = transport.messages.first(where: { $0.type == "commit" }) { return c }
+            await Task.yield()
+            try await Task.sleep(for: .milliseconds(1))
+        }
+        throw CancellationError()
+    }
+
+    @Test func runWaitsUntilTheJobIsRecorded() async throws {
+        let store = InMemoryStore()
+        try await store.createOrg(OrgRecord(name: Self.org, guid: String(repeating: "a", count: 32), createdAt: Date()))
+        let gate = Gate()
+        await store.setBeforeInsertJob { await gate.wait() }
+        let (engine, transport, key) = try await Self.engine(store)
+
+        let started = Self.start(engine)
+        let jobId = try #require(try await Self.commit(transport).jobId)
+        await Self.say(engine, key, 3, .ackCommit, job: jobId)
+        // Quorum is met, but the job's rows are not written yet: no run.
+        #expect(transport.types == ["abort", "commit"])
+        await gate.release()
+        _ = try await started.value
+        #expect(transport.types == ["abort", "commit", "run"])
+        await Self.say(engine, key, 4, .ackRun, job: jobId)
+        await Self.say(engine, key, 5, .succeeded, job: jobId)
+        await engine.drainWrites()
+        #expect(try await store.jobNodes(jobId: jobId).map(\.status) == [.succeeded])
+        #expect(try await store.job(org: Self.org, id: jobId)?.status == .complete)
+    }
+
+    @Test func aJobThatCannotBeRecordedIsAbortedAndNeverRuns() async throws {
+        let store = InMemoryStore()
+        try await store.createOrg(OrgRecord(name: Self.org, guid: String(repeating: "a", count: 32), createdAt: Date()))
+        let gate = Gate()
+        await store.setBeforeInsertJob { () async throws(StoreError) in
+            await gate.wait()
+            throw .io("disk full")
+        }
+        let (engine, transport, key) = try await Self.engine(store)
+
+        let started = Self.start(engine)
+        let jobId = try #require(try await Self.commit(transport).jobId)
+        await Self.say(engine, key, 3, .ackCommit, job: jobId)
+        await gate.release()
+        await #expect(throws: StoreError.self) { _ = try await started.value }
         // Connect abort, the commit that went out while writing, then the abort that stops it.
         #expect(transport.types == ["abort", "commit", "abort"])
         #expect(await engine.activeJobIds.isEmpty)
-        #expect(await engine.nodeState(org: "ghost", node: "web1").availability == .unavailable)
+        #expect(await engine.nodeState(org: Self.org, node: "web1").availability == .unavailable)
+        #expect(try await store.job(org: Self.org, id: jobId) == nil)
     }
 }
