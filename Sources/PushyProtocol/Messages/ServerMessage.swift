@@ -100,7 +100,7 @@ public struct ServerMessage: Sendable, Equatable {
     public static func parse(_ body: [UInt8]) throws(MessageError) -> ServerMessage {
         // One pass, no JSON tree (the first of duplicate keys wins): every agent parses every
         // message the server sends it.
-        var v = [JSONValue?](repeating: nil, count: Self.fieldNames.count)
+        var v = [JSONValue?](repeating: nil, count: Field.allCases.count)
         let isObject: Bool
         do {
             isObject = try JSONParser.readObject(body, keys: Self.fieldTable) { k, value in
@@ -123,14 +123,20 @@ public struct ServerMessage: Sendable, Equatable {
         return m
     }
 
-    /// The body fields `parse` reads, in `fieldNames` order.
-    private enum Field: Int {
+    /// The body fields `parse` reads.
+    private enum Field: Int, CaseIterable {
         case type, timestamp, sequence, jobId, server, incarnationId, command, user, dir, env, file, capture, runTimeout
+
+        var wireName: String {
+            switch self {
+            case .jobId: "job_id"
+            case .incarnationId: "incarnation_id"
+            case .runTimeout: "run_timeout"
+            default: "\(self)"
+            }
+        }
     }
 
-    private static let fieldNames = [
-        "type", "timestamp", "sequence", "job_id", "server", "incarnation_id", "command", "user", "dir", "env",
-        "file", "capture", "run_timeout",
-    ]
-    private static let fieldTable = JSONKeyTable(fieldNames)
+    /// Wire names by raw value, for `JSONParser.readObject`.
+    private static let fieldTable = JSONKeyTable(Field.allCases.map(\.wireName))
 }
