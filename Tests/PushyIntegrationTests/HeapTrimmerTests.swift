@@ -34,7 +34,7 @@ import Testing
         let trimmer = HeapTrimmer(period: .milliseconds(5), events: { probe.poll() },
                                   logger: Logger(label: "test"),
                                   trim: { probe.state.withLock { $0.trims += 1 }; return 1 })
-        let task = Task { await trimmer.run() }
+        let task = Task { await trimmer.trimAfterBursts() }
         defer { task.cancel() }
 
         // Idle: many polls, no trim.

@@ -31,6 +31,11 @@ final class TestCluster: @unchecked Sendable {
         c.heartbeatPort = 0
         c.commandPort = 0
         c.heartbeatInterval = Self.heartbeat
+        // Beats every 0.5 s keep tests quick, but tests run in parallel on two cores and share
+        // two cooperative threads: with the default filter a node silent for ≈ 1.3 s was judged
+        // dead, which a loaded machine can cause. This filter waits ≈ 7 s of silence.
+        c.decayWindow = 10
+        c.downThreshold = 0.25
         c.votingTimeout = votingTimeout
         c.rehabInterval = 0.25
         configure(&c)
