@@ -75,6 +75,9 @@ func bad(_ name: String, _ method: String, _ path: String, _ body: Body, _ tweak
     static let p = "/organizations/pushy/pushy"
     static let unknownJob = "0123456789abcdef0123456789abcdef"
     static let long = String(repeating: "x", count: 300)
+    static let huge = String(repeating: "h", count: 65_536)
+    /// A job naming 100,000 nodes nobody registered (≈ 900 KB, under the body limit).
+    static let manyNodes = #"{"command":"ok","nodes":["# + (0..<100_000).map { "\"n\($0)\"" }.joined(separator: ",") + "]}"
     static let ccpk = String(repeating: "0", count: 40)
     static let job = #"{"command":"ok","nodes":["web1"]}"#
 
@@ -114,6 +117,7 @@ func bad(_ name: String, _ method: String, _ path: String, _ body: Body, _ tweak
             "X-Ops-Content-Hash does not match"),
         bad("unknown principal", "GET", "\(p)/node_states", .none, .signer("nobody"), 401, "Failed to authenticate as 'nobody'"),
         bad("over-long principal name", "GET", "\(p)/node_states", .none, .signer(long), 401, "Failed to authenticate as"),
+        bad("X-Ops-Userid of 64 KB", "GET", "\(p)/node_states", .none, .signer(huge), 401, "Failed to authenticate as"),
         bad("principal of another org", "GET", "\(p)/node_states", .none, .signer("olga"), 403,
             "'olga' is not associated with organization 'pushy'"),
         bad("member outside the writers", "POST", "\(p)/jobs", .text(job), .signer("mel"), 403,
@@ -128,6 +132,8 @@ func bad(_ name: String, _ method: String, _ path: String, _ body: Body, _ tweak
         bad("output without a channel", "GET", "\(p)/jobs/{job}/output/web1", 404, "no such endpoint"),
         bad("unknown organization", "GET", "/organizations/nosuch/pushy/jobs", 404, "organization 'nosuch' does not exist."),
         bad("over-long organization", "GET", "/organizations/\(long)/pushy/jobs", 404, "does not exist"),
+        bad("job id of 64 KB", "GET", "\(p)/jobs/\(huge)", 404, "not found in organization 'pushy'"),
+        bad("job id with a NUL", "GET", "\(p)/jobs/%00", 404, "not found in organization 'pushy'"),
         bad("unknown job", "GET", "\(p)/jobs/\(unknownJob)", 404, "job '\(unknownJob)' not found in organization 'pushy'"),
         bad("unknown job: abort", "PUT", "\(p)/jobs/\(unknownJob)/abort", 404, "not found"),
         bad("unknown job: feed", "GET", "\(p)/job_status_feed/\(unknownJob)", .none, .set("Accept", "text/event-stream"), 404, "not found"),
@@ -150,12 +156,14 @@ func bad(_ name: String, _ method: String, _ path: String, _ body: Body, _ tweak
         bad("PATCH unsigned", "PATCH", "\(p)/node_states", .none, .unsigned, 405, "allowed: GET"),
         bad("POST the status", "POST", "/pushy/_status", .none, .unsigned, 405, "allowed: GET"),
         bad("OPTIONS", "OPTIONS", "\(p)/jobs", .none, .unsigned, 405, "allowed: GET, POST"),
-        bad("made-up method", "BREW", "\(p)/jobs", .none, .unsigned, 405, "allowed: GET, POST"),
-        bad("made-up method, unknown path", "BREW", "\(p)/coffee", .none, .unsigned, 404, "no such endpoint"),
+        bad("WebDAV method", "PROPFIND", "\(p)/jobs", .none, .unsigned, 405, "allowed: GET, POST"),
+        bad("WebDAV method, unknown path", "PROPFIND", "\(p)/coffee", .none, .unsigned, 404, "no such endpoint"),
 
         // Content types (415) and Accept (406).
         bad("job as text/plain", "POST", "\(p)/jobs", .text(job), .set("Content-Type", "text/plain"), 415, "Content-Type: application/json"),
         bad("job as a form", "POST", "\(p)/jobs", .text(job), .set("Content-Type", "application/x-www-form-urlencoded"), 415,
+            "Content-Type: application/json"),
+        bad("job as application/jsonx", "POST", "\(p)/jobs", .text(job), .set("Content-Type", "application/jsonx"), 415,
             "Content-Type: application/json"),
         bad("user as XML", "POST", "\(o)/users", .text(#"{"name":"u1","public_key":{pem}}"#), .set("Content-Type", "application/xml"),
             415, "Content-Type: application/json"),
@@ -183,6 +191,7 @@ func bad(_ name: String, _ method: String, _ path: String, _ body: Body, _ tweak
         bad("node name empty", "POST", "\(p)/jobs", .text(#"{"command":"ok","nodes":[""]}"#), 400, "node names must be non-empty strings"),
         bad("unknown node in a job", "POST", "\(p)/jobs", .text(#"{"command":"ok","nodes":["web1","ghost"]}"#), 400,
             "unknown node(s): ghost"),
+        bad("100,000 unknown nodes", "POST", "\(p)/jobs", .text(manyNodes), 400, "and 99980 more"),
         bad("over-long node name", "POST", "\(p)/jobs", .text(#"{"command":"ok","nodes":["\#(long)"]}"#), 400, "unknown node(s)"),
         bad("node name with a path", "POST", "\(p)/jobs", .text(#"{"command":"ok","nodes":["../web1"]}"#), 400, "unknown node(s): ../web1"),
         bad("quorum negative", "POST", "\(p)/jobs", .text(#"{"command":"ok","nodes":["web1"],"quorum":-1}"#), 400, "invalid quorum supplied"),
