@@ -6,7 +6,7 @@ import Testing
 
 /// A hand-built peer on the command channel sends forged, stale, future and replayed messages;
 /// the server drops and counts each (spec 12 point 3, issue 3 point 5).
-@Suite(.serialized) struct HostilePeerTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct HostilePeerTests {
     @Test func forgedStaleFutureAndReplayedMessagesAreDroppedAndCounted() async throws {
         let c = try await TestCluster()
         try await c.createNode("peer")
