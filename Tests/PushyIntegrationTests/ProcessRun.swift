@@ -51,7 +51,7 @@ final class ProcessRun: @unchecked Sendable {
 
     /// Waits for the process to exit by itself within `timeout`, and for its output to end; at
     /// the deadline (or on cancellation) kills it and records an issue with what it printed.
-    func wait(within timeout: Duration = .seconds(60), sourceLocation: SourceLocation = #_sourceLocation) async -> Output {
+    func wait(within timeout: Duration = .seconds(120), sourceLocation: SourceLocation = #_sourceLocation) async -> Output {
         var killed = false
         if await !exited.wait(timeout: timeout) {
             killed = true
