@@ -89,7 +89,7 @@ let runningRows: [TransitionRow] = {
     return rows
 }()
 
-@Suite struct JobMachineTests {
+@Suite(.timeLimit(.minutes(2))) struct JobMachineTests {
     static let start = JobFeedEvent("start", [("command", "chef-client")])
 
     static func events(_ actions: [JobMachine.Action]) -> [JobFeedEvent] {

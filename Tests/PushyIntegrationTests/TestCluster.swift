@@ -17,7 +17,7 @@ final class TestCluster: @unchecked Sendable {
     var apiPort = 0
     var admin: PushyRESTClient!
     var agents: [String: Task<Void, Never>] = [:]
-    var processes: [String: Process] = [:]
+    var processes: [String: ProcessRun] = [:]
     var keys: [String: (RSAPrivateKey, String)] = [:]
 
     static let heartbeat = 0.5
@@ -62,7 +62,7 @@ final class TestCluster: @unchecked Sendable {
 
     func stopServer() async {
         serverTask?.cancel()
-        _ = await serverTask?.result
+        if let serverTask { await waitForTask(serverTask, "the test server") }
         serverTask = nil
     }
 
@@ -99,7 +99,7 @@ final class TestCluster: @unchecked Sendable {
 
     func stopAgent(_ name: String) async {
         agents[name]?.cancel()
-        _ = await agents[name]?.value
+        if let agent = agents[name] { await waitForTask(agent, "agent \(name)") }
         agents[name] = nil
     }
 
@@ -124,9 +124,7 @@ final class TestCluster: @unchecked Sendable {
         for w in Self.whitelist { args += ["--whitelist", w] }
         for r in roles { args += ["--role", r] }
         p.arguments = args
-        p.standardOutput = FileHandle.nullDevice
-        try p.run()
-        processes[name] = p
+        processes[name] = try ProcessRun(p, name: "pushy-client \(name)")
     }
 
     /// A `pushy` CLI process signed as the admin, trusting this cluster's certificate (not started).
@@ -173,10 +171,7 @@ final class TestCluster: @unchecked Sendable {
     }
 
     func shutdown() async {
-        for (_, p) in processes where p.isRunning {
-            p.terminate()
-            _ = try? await offPool { p.waitUntilExit() }
-        }
+        for (_, p) in processes { await p.stop() }
         for name in Array(agents.keys) { await stopAgent(name) }
         await stopServer()
         try? FileManager.default.removeItem(atPath: dataDir)

@@ -4,7 +4,7 @@ import Testing
 @testable import PushyProtocol
 
 /// POST /jobs validation (spec 2.3, 12 points 6–7) and the quorum rule (spec 9).
-@Suite struct JobRequestTests {
+@Suite(.timeLimit(.minutes(2))) struct JobRequestTests {
     static func parse(_ body: String) throws(JobValidationError) -> JobRequest { try JobRequest.parse(Array(body.utf8)) }
 
     static func message(_ body: String) -> String? {
