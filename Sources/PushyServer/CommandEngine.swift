@@ -45,6 +45,8 @@ public actor CommandEngine {
     var orgSequence = 0
     var orgEvents: [(at: Double, org: String, event: FeedEvent)] = []
     var orgSubscribers: [UUID: (org: String, continuation: AsyncStream<FeedEvent>.Continuation)] = [:]
+    /// Set at shutdown: no feed stays open (`closeFeeds`).
+    var feedsClosed = false
     /// Messages dropped, by reason (spec 12 point 3 and 7).
     public private(set) var dropped: [String: Int] = [:]
 

@@ -106,6 +106,7 @@ public final class PushyServerApp: Service, Sendable {
             .init(service: InboundService(transport: transport, engine: engine)),
             .init(service: HeapTrimmer(events: { [engine] in await engine.memoryEvents }, logger: logger)),
             .init(service: try makeHTTPApplication()),
+            .init(service: FeedCloser(engine: engine)),
         ]
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [], logger: logger))
         // Unstructured on purpose: cancelling `run` (how tests stop a server) must still shut the

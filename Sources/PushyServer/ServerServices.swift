@@ -4,8 +4,8 @@ import ServiceLifecycle
 
 // The server's loops, each a `Service` in `PushyServerApp`'s service group. The group starts
 // them in the order listed there and, at a graceful shutdown, stops them in the reverse order:
-// REST first (no new work), then inbound messages, then the timers, and the store writer last,
-// once everything that could still write has stopped.
+// open feeds ended, REST drained (no new work), then inbound messages, then the timers, and the
+// store writer last, once everything that could still write has stopped.
 
 /// Agent messages from the ROUTER to the engine, in two stages so checking batch k+1 (parse,
 /// HMAC) overlaps the engine handling batch k. At a graceful shutdown the sockets close, the
@@ -72,5 +72,17 @@ struct JobWriterService: Service {
 extension HeapTrimmer: Service {
     func run() async throws {
         await cancelWhenGracefulShutdown { await trimAfterBursts() }
+    }
+}
+
+/// Ends the open event streams at a graceful shutdown, before the HTTP server waits for its
+/// open responses to finish (listed after it, so it stops first).
+struct FeedCloser: Service {
+    let engine: CommandEngine
+
+    func run() async {
+        // Returns at a graceful shutdown; throws when cancelled, when nothing waits on feeds.
+        guard (try? await gracefulShutdown()) != nil else { return }
+        await engine.closeFeeds()
     }
 }

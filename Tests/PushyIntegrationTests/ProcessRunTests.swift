@@ -1,4 +1,5 @@
 import Foundation
+import PushyTestSupport
 import Testing
 
 /// The deadline helpers themselves: a process past its deadline is killed and reported with

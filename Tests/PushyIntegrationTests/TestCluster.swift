@@ -5,6 +5,7 @@ import PushyAgent
 import PushyCore
 import PushyProtocol
 import PushyServer
+import PushyTestSupport
 import Testing
 
 /// A real server on loopback with ephemeral ports and a temporary data directory, plus helpers

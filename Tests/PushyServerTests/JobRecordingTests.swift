@@ -3,6 +3,7 @@ import Logging
 import PushyProtocol
 @testable import PushyServer
 import PushyStore
+import PushyTestSupport
 import Testing
 
 /// A transport that keeps the messages the engine sent, in order.
