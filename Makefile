@@ -26,8 +26,9 @@ zmq: deps
 build: zmq
 	swift build $(SWIFT_BUILD_FLAGS)
 
-## test: build and run every test (Swift Testing).
+## test: check module boundaries, build and run every test (Swift Testing).
 test: zmq
+	bash scripts/check-boundaries.sh
 	swift build --build-tests $(SWIFT_BUILD_FLAGS)
 	swift test --skip-build $(SWIFT_BUILD_FLAGS)
 
