@@ -29,6 +29,7 @@ public final class PushyServerApp: Service, Sendable {
     public let connectionBudget: ConnectionBudget
 
     public static func build(config: ServerConfiguration, logger: Logger = Logger(label: "pushy-server")) async throws -> PushyServerApp {
+        try config.validate()
         let keyPEM: String
         do { keyPEM = try String(contentsOfFile: config.serverKeyPath, encoding: .utf8) } catch {
             throw ServerStartError("cannot read the server key \(config.serverKeyPath): run 'pushy-server init --data-dir \(config.dataDir)' first")
