@@ -52,6 +52,7 @@ import Testing
             let text = try await ProcessRun(c.cliProcess(["status"]), name: "pushy status").wait().stdoutText
             #expect(text.contains("connections: 4 open of 4 budgeted (2 per agent) — at budget, refusing new agents"))
             #expect(text.contains("libzmq: \(ZMQLibrary.version) (\(ZMQLibrary.isBuiltIn ? "built in" : "system library")"))
+            #expect(text.contains("reliability: 0 node(s) reconciled (a lost result), 0 run(s) resent; 0 store write failure(s), 0 pending"))
 
             // The real agent keeps retrying; the admitted ones keep working meanwhile.
             try await c.startAgent("late")
