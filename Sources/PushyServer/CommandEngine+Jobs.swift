@@ -66,9 +66,9 @@ extension CommandEngine {
     /// Sends `run` to those of `nodes` still waiting for it in a running job.
     func sendRun(_ job: ActiveJob, _ nodes: [String], at date: Date) {
         guard job.machine.status == .running else { return }
-        let waiting = nodes.filter { job.machine.nodes[$0] == .ready }
-        send(waiting.map { NodeKey(org: job.org, node: $0) },
-             ServerMessage(type: .run, sequence: 0, timestamp: date, jobId: job.record.id))
+        let waiting = nodes.filter { job.machine.nodes[$0] == .ready }.map { NodeKey(org: job.org, node: $0) }
+        for key in waiting { sessions[key]?.machine.runSent(job.record.id) }
+        send(waiting, ServerMessage(type: .run, sequence: 0, timestamp: date, jobId: job.record.id))
     }
 
     /// Drops a job from memory (its rows are in the store, or it was never recorded).
@@ -152,7 +152,10 @@ extension CommandEngine {
 
     /// Keeps the node's `held` job in step with its status in `job` (for `reconcile`).
     func track(_ node: String, _ status: NodeJobStatus, job: ActiveJob) {
-        sessions[NodeKey(org: job.org, node: node)]?.machine.jobChanged(job.record.id, to: status)
+        let key = NodeKey(org: job.org, node: node)
+        guard let s = sessions[key] else { return }
+        let actions = s.machine.jobChanged(job.record.id, to: status)
+        if !actions.isEmpty { perform(actions, s, key, now: clock()) }
     }
 
     /// The node changes waiting to be written, one per node and job: a node that went

@@ -181,15 +181,10 @@ public actor CommandEngine {
                 runsResent += 1
                 logger.warning("node still committed to a running job: run sent again (a message was lost)",
                                metadata: ["pushy.node": "\(key.org)/\(key.node)", "pushy.job": "\(jobId)"])
-                if job.machine.recorded { sendRun(job, [key.node], at: Date(timeIntervalSince1970: now)) }
+                job.machine.noteRunResent(key.node)
+                sendRun(job, [key.node], at: Date(timeIntervalSince1970: now))
             case .reconcile(let jobId, let reason):
-                guard let job = jobs[jobId] else { continue }
-                reconciliations += 1
-                logger.warning("node's heartbeats disown its job: its part ends (a message was lost)", metadata: [
-                    "pushy.node": "\(key.org)/\(key.node)", "pushy.job": "\(jobId)", "pushy.reason": "\(reason)",
-                    "pushy.reconciliations": "\(reconciliations)",
-                ])
-                forward(job, key, .down(reason: reason), now: now)
+                reconcile(jobId, key, reason: reason, now: now)
             case .drop(let reason):
                 drop(reason, "\(key.org)/\(key.node) \(msg.type) seq \(msg.sequence)")
             }
@@ -238,12 +233,32 @@ public actor CommandEngine {
         perform(s.machine.enterRehab(now: now), s, key, now: now)
     }
 
-    /// Performs node actions that do not depend on a message (rehab from a job or the tick).
+    /// Performs node actions that do not depend on a message (rehab from a job or the tick, a job
+    /// the node left for another).
     func perform(_ actions: [NodeMachine.Action], _ s: NodeSession, _ key: NodeKey, now: Double) {
-        for case .abort in actions {
-            rehabNodes.insert(key)
-            send(s, ServerMessage(type: .abort, sequence: 0, timestamp: Date(timeIntervalSince1970: now)))
+        for action in actions {
+            switch action {
+            case .abort:
+                rehabNodes.insert(key)
+                send(s, ServerMessage(type: .abort, sequence: 0, timestamp: Date(timeIntervalSince1970: now)))
+            case .reconcile(let jobId, let reason):
+                reconcile(jobId, key, reason: reason, now: now)
+            default:
+                break
+            }
         }
+    }
+
+    /// A node left job `jobId` without its result arriving (a message was lost): its part ends
+    /// with `reason`, without a reset (it is idle, or busy with a job that must go on). Counted.
+    func reconcile(_ jobId: String, _ key: NodeKey, reason: String, now: Double) {
+        guard let job = jobs[jobId] else { return }
+        reconciliations += 1
+        logger.warning("node left its job without a result (a message was lost): its part ends", metadata: [
+            "pushy.node": "\(key.org)/\(key.node)", "pushy.job": "\(jobId)", "pushy.reason": "\(reason)",
+            "pushy.reconciliations": "\(reconciliations)",
+        ])
+        forward(job, key, .disowned(reason: reason), now: now)
     }
 
     /// Ends a node's session: it is offline; the active jobs it is part of see it go down.

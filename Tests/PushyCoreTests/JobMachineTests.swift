@@ -40,6 +40,7 @@ let votingRows: [TransitionRow] = {
         TransitionRow(phase: .voting, from: .ready, input: .nackCommit(reason: nil), to: .unavailable, rehab: true, event: ("quorum_vote", "lost_availibility")),
         TransitionRow(phase: .voting, from: .new, input: .down(reason: "offline"), to: .unavailable, rehab: true, event: ("quorum_vote", "down")),
         TransitionRow(phase: .voting, from: .ready, input: .down(reason: "offline"), to: .unavailable, rehab: true, event: ("quorum_vote", "down")),
+        TransitionRow(phase: .voting, from: .ready, input: .disowned(reason: "gone"), to: .unavailable, rehab: false, event: ("quorum_vote", "down")),
     ]
     for t in terminalWhileVoting {
         rows.append(TransitionRow(phase: .voting, from: t, input: .ackCommit, to: t, rehab: true, event: ("quorum_vote", "client_died_while_voting")))
@@ -65,8 +66,12 @@ let runningRows: [TransitionRow] = {
         TransitionRow(phase: .running, from: .running, input: .nackRun, to: .failed, rehab: true, event: ("run_complete", "run_nacked_while_running")),
         TransitionRow(phase: .running, from: .running, input: .succeeded, to: .succeeded, rehab: false, event: ("run_complete", "success")),
         TransitionRow(phase: .running, from: .running, input: .failed(reason: nil), to: .failed, rehab: false, event: ("run_complete", "failure")),
-        TransitionRow(phase: .running, from: .ready, input: .succeeded, to: .crashed, rehab: true, event: ("run_complete", "crashed")),
-        TransitionRow(phase: .running, from: .ready, input: .failed(reason: nil), to: .crashed, rehab: true, event: ("run_complete", "crashed")),
+        // Pushy (issue 11): a result from a node whose ack_run was lost still counts.
+        TransitionRow(phase: .running, from: .ready, input: .succeeded, to: .succeeded, rehab: false, event: ("run_complete", "success")),
+        TransitionRow(phase: .running, from: .ready, input: .failed(reason: nil), to: .failed, rehab: false, event: ("run_complete", "failure")),
+        // Pushy: a node that left the job without a word that arrived ends crashed, not reset.
+        TransitionRow(phase: .running, from: .ready, input: .disowned(reason: "gone"), to: .crashed, rehab: false, event: ("run_complete", "crashed")),
+        TransitionRow(phase: .running, from: .running, input: .disowned(reason: "gone"), to: .crashed, rehab: false, event: ("run_complete", "crashed")),
     ]
     for from in [NodeJobStatus.ready, .running] {
         for input in otherRunningInputs {
@@ -135,6 +140,25 @@ let runningRows: [TransitionRow] = {
         var (job, _) = Self.started(["a"], recorded: false)
         #expect(job.markRecorded().isEmpty)
         #expect(job.handle(node: "a", input: .ackCommit, now: 101).contains(.sendRun(["a"])))
+    }
+
+    /// A Push Jobs client nacks a second `run` for the job it already runs: after a resend that
+    /// nack is not a refusal, and the node's own result stands.
+    @Test func aNackOfAResentRunIsNotARefusal() {
+        var (job, _) = Self.started(["a"])
+        _ = job.handle(node: "a", input: .ackCommit, now: 101)
+        job.noteRunResent("a")
+        _ = job.handle(node: "a", input: .ackRun, now: 102)
+        #expect(job.handle(node: "a", input: .nackRun, now: 103).isEmpty)
+        #expect(job.nodes["a"] == .running)
+        _ = job.handle(node: "a", input: .succeeded, now: 104)
+        #expect(job.nodes["a"] == .succeeded)
+        // Without a resend a nack while running is still a refusal (spec 3.3).
+        var (other, _) = Self.started(["b"])
+        _ = other.handle(node: "b", input: .ackCommit, now: 101)
+        _ = other.handle(node: "b", input: .ackRun, now: 102)
+        _ = other.handle(node: "b", input: .nackRun, now: 103)
+        #expect(other.nodes["b"] == .failed)
     }
 
     @Test func aFailureCarriesTheAgentsReason() {

@@ -17,6 +17,10 @@ public struct JobMachine: Sendable {
         case aborted
         /// The node went offline (liveness lost, new incarnation) or was unavailable.
         case down(reason: String)
+        /// The node left the job without a word that arrived (its heartbeats say it is idle or on
+        /// another job; it acked another job's commit): its part ends, but the node is not reset —
+        /// it is idle, or busy with a job that must not be aborted (issue 11).
+        case disowned(reason: String)
         /// Any other message naming this job.
         case other(String)
     }
@@ -47,6 +51,8 @@ public struct JobMachine: Sendable {
     public private(set) var finishedAt: Double?
     /// When the job's status last changed (its `updated_at`).
     public private(set) var updatedAt: Double
+    /// Nodes `run` was sent to again because it seemed lost (a nack of the copy is not a refusal).
+    public private(set) var runResent: Set<String> = []
     /// Whether the job's rows are durable. Until then votes are counted but nothing runs: a job
     /// the server could not record must not run anywhere (`recorded(now:)` releases the runs).
     public private(set) var recorded: Bool
@@ -159,6 +165,7 @@ public struct JobMachine: Sendable {
             // is a result for a node already finished (sent again after a reconnect, or late
             // after the server gave up on it): the agent is idle then, nothing to reset.
             if case .down = input { break }
+            if case .disowned = input { break }
             if Self.isResult(input), current.isTerminal { break }
             if input != .aborted { actions.append(.rehab(node)) }
         }
@@ -195,10 +202,13 @@ public struct JobMachine: Sendable {
             set(node, .unavailable, reason: reason, into: &actions)
             actions.append(.event(.vote(node, "down")))
             rehab(node, into: &actions)
+        case (.ready, .disowned(let reason)):
+            set(node, .unavailable, reason: reason, into: &actions)
+            actions.append(.event(.vote(node, "down")))
         case (.new, _), (.ready, _):
             set(node, .unavailable, reason: "unexpected message while voting: \(input)", into: &actions)
             rehab(node, into: &actions)
-        case (_, .down), (_, .aborted):
+        case (_, .down), (_, .aborted), (_, .disowned):
             // A finished node going away, or answering the abort we sent it, needs no new reset.
             break
         default:
@@ -219,6 +229,10 @@ public struct JobMachine: Sendable {
             set(node, .failed, reason: "the node refused to run the job", into: &actions)
             actions.append(.event(.runComplete(node, "run_nacked")))
             rehab(node, into: &actions)
+        case (.running, .nackRun) where runResent.contains(node):
+            // The answer to a `run` sent again (`noteRunResent`) by an agent that nacks a second
+            // `run` for the job it already runs (Push Jobs clients do): the first one arrived.
+            runResent.remove(node)
         case (.running, .nackRun):
             set(node, .failed, reason: "the node refused to run the job while running it", into: &actions)
             actions.append(.event(.runComplete(node, "run_nacked_while_running")))
@@ -240,11 +254,21 @@ public struct JobMachine: Sendable {
             set(node, .crashed, reason: "lost during run: \(reason)", into: &actions)
             actions.append(.event(.runComplete(node, "crashed")))
             rehab(node, into: &actions)
+        case (.ready, .disowned(let reason)), (.running, .disowned(let reason)):
+            set(node, .crashed, reason: "lost during run: \(reason)", into: &actions)
+            actions.append(.event(.runComplete(node, "crashed")))
+        case (.ready, .succeeded):
+            // Its `ack_run` was lost on the way, but the result says it ran.
+            set(node, .succeeded, reason: nil, into: &actions)
+            actions.append(.event(.runComplete(node, "success")))
+        case (.ready, .failed(let reason)):
+            set(node, .failed, reason: reason, into: &actions)
+            actions.append(.event(.runComplete(node, "failure")))
         case (.ready, _), (.running, _):
             set(node, .crashed, reason: "unexpected message during run: \(input)", into: &actions)
             actions.append(.event(.runComplete(node, "crashed")))
             rehab(node, into: &actions)
-        case (_, .down), (_, .aborted):
+        case (_, .down), (_, .aborted), (_, .disowned):
             // A finished node going away, or answering the abort we sent it, needs no new reset.
             break
         default:
@@ -278,6 +302,11 @@ public struct JobMachine: Sendable {
     mutating func completeIfDone(now: Double, into actions: inout [Action]) {
         guard status == .running, !nodes.values.contains(where: { $0 == .ready || $0 == .running }) else { return }
         finish(.complete, reason: nil, now: now, into: &actions)
+    }
+
+    /// `run` is being sent again to `node` (its heartbeats still say `committed`).
+    public mutating func noteRunResent(_ node: String) {
+        if nodes[node] == .ready { runResent.insert(node) }
     }
 
     /// The job's rows are durable: what waited for them may go on (`run` to the ready nodes of a
