@@ -16,7 +16,8 @@ final class ServerProcess {
     var process: Process?
     private(set) var admin: PushyRESTClient!
 
-    init(binDir: String, interval: Double) throws {
+    /// `initArguments` are added to `pushy-server init` (e.g. `--voting-timeout 10`).
+    init(binDir: String, interval: Double, initArguments: [String] = []) throws {
         self.binDir = binDir
         dataDir = NSTemporaryDirectory() + "pushy-bench-" + UUID().uuidString
         apiPort = ProcessProbe.freePort()
@@ -24,7 +25,7 @@ final class ServerProcess {
         init_.executableURL = URL(fileURLWithPath: binDir + "/pushy-server")
         init_.arguments = ["init", "--data-dir", dataDir, "--api-port", "\(apiPort)",
                            "--heartbeat-port", "\(ProcessProbe.freePort())", "--command-port", "\(ProcessProbe.freePort())",
-                           "--heartbeat-interval", "\(interval)", "--no-user-config"]
+                           "--heartbeat-interval", "\(interval)", "--no-user-config"] + initArguments
         init_.environment = ProcessInfo.processInfo.environment.merging(["HOME": NSTemporaryDirectory()]) { $1 }
         init_.standardOutput = FileHandle.nullDevice
         try init_.run()
@@ -86,6 +87,8 @@ final class SwarmFleet {
     let count: Int
     let perProcess: Int
     let addressSpread: Int
+    /// Node names are `prefix-NNNNNN`.
+    var prefix = "swarm"
     var processes: [(process: Process, stdin: Pipe, first: Int, count: Int)] = []
 
     init(binDir: String, server: ServerProcess, count: Int, perProcess: Int, addressSpread: Int) {
@@ -112,7 +115,7 @@ final class SwarmFleet {
     func arguments(first: Int, count: Int) -> [String] {
         ["--server-url", server.orgURL, "--user", "admin", "--key", server.adminKeyPath, "--count", "\(count)",
          "--trusted-cert", server.certificatePath,
-         "--first-index", "\(first)", "--prefix", "swarm", "--duration-ms", "0", "--fail-ratio", "0",
+         "--first-index", "\(first)", "--prefix", prefix, "--duration-ms", "0", "--fail-ratio", "0",
          "--address-spread", "\(addressSpread)", "--stats-interval", "10"]
     }
 
