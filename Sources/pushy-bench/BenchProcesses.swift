@@ -40,12 +40,14 @@ final class ServerProcess {
     var certificatePath: String { dataDir + "/tls.crt" }
     var adminKeyPath: String { dataDir + "/admin.pem" }
     var pid: Int32 { process?.processIdentifier ?? 0 }
+    /// `pushy-server run --log-level` (the soak can ask for `info`: node offline lines with times).
+    var logLevel = "warning"
 
     /// Starts `pushy-server run` and waits (≤ 30 s) until its REST API answers.
     func start() async throws {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: binDir + "/pushy-server")
-        p.arguments = ["run", "--data-dir", dataDir, "--log-level", "warning"]
+        p.arguments = ["run", "--data-dir", dataDir, "--log-level", logLevel]
         let log = dataDir + "/server.log"
         if !FileManager.default.fileExists(atPath: log) { _ = FileManager.default.createFile(atPath: log, contents: nil) }
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
@@ -70,9 +72,13 @@ final class ServerProcess {
         process = nil
     }
 
+    /// SIGTERM, then SIGKILL if it has not exited within 20 s.
     func stop() {
         guard let p = process, p.isRunning else { return }
         p.terminate()
+        let deadline = Date().addingTimeInterval(20)
+        while p.isRunning, Date() < deadline { usleep(50_000) }
+        if p.isRunning { kill(p.processIdentifier, SIGKILL) }
         p.waitUntilExit()
         process = nil
     }

@@ -101,20 +101,21 @@ struct SoakJob: Sendable {
         var problems: [String] = []
         var statuses: [NodeJobStatus: Int] = [:]
         let reasons = Dictionary((view.nodeReasons ?? []).map { ($0.0, $0.1) }, uniquingKeysWith: { a, _ in a })
-        var seen = 0
+        var seen = 0, falseOffline = 0
         for (status, names) in view.nodes ?? [] {
             for name in names {
                 seen += 1
                 statuses[status, default: 0] += 1
                 let index = Int(name.split(separator: "-").last ?? "") ?? -1
                 if let why = SoakCheck.mismatch(events: records[index], node: status, reason: reasons[name], job: view.status) {
+                    if reasons[name]?.contains("liveness lost") == true { falseOffline += 1 }
                     problems.append("job \(id) (\(view.status.rawValue), \(request.command)) node \(name): \(why)"
                                     + (reasons[name].map { "; server reason: \($0)" } ?? ""))
                 }
             }
         }
         if seen != indexes.count { problems.append("job \(id): \(seen) nodes in the job view, \(indexes.count) asked for") }
-        await state.finished(id: id, status: view.status, nodes: statuses, problems: problems)
+        await state.finished(id: id, status: view.status, nodes: statuses, problems: problems, falseOffline: falseOffline)
         await state.release(owned)
     }
 
@@ -156,6 +157,7 @@ actor SoakState {
     var nodeStatuses: [String: Int] = [:]
     var stuckCount = 0
     var mismatches = 0
+    var falseOfflineCount = 0
     var reportFailures = 0
     var postFailures = 0
     var mutes = 0
@@ -252,8 +254,9 @@ actor SoakState {
         say("STUCK " + line)
     }
 
-    func finished(id: String, status: JobStatus, nodes: [NodeJobStatus: Int], problems: [String]) {
+    func finished(id: String, status: JobStatus, nodes: [NodeJobStatus: Int], problems: [String], falseOffline: Int) {
         jobs += 1
+        falseOfflineCount += falseOffline
         jobStatuses[status.rawValue, default: 0] += 1
         for (s, n) in nodes {
             nodeStatuses[s.rawValue, default: 0] += n
@@ -274,14 +277,14 @@ actor SoakState {
     }
 
     struct Result {
-        var jobs, nodeRuns, stuck, mismatches, reportFailures, mutes, restartsAsked, aborts, rssSamples: Int
+        var jobs, nodeRuns, stuck, mismatches, falseOffline, reportFailures, mutes, restartsAsked, aborts, rssSamples: Int
         var jobStatuses, nodeStatuses: String
         var rssFirst, rssLast, rssMax: Int?
     }
 
     func result() -> Result {
         func text(_ d: [String: Int]) -> String { d.sorted { $0.value > $1.value }.map { "\($0.key) \($0.value)" }.joined(separator: ", ") }
-        return Result(jobs: jobs, nodeRuns: nodeRuns, stuck: stuckCount, mismatches: mismatches, reportFailures: reportFailures,
+        return Result(jobs: jobs, nodeRuns: nodeRuns, stuck: stuckCount, mismatches: mismatches, falseOffline: falseOfflineCount, reportFailures: reportFailures,
                       mutes: mutes, restartsAsked: restartsAsked, aborts: aborts, rssSamples: rss.count,
                       jobStatuses: text(jobStatuses), nodeStatuses: text(nodeStatuses),
                       rssFirst: rss.first, rssLast: rss.last, rssMax: rss.max())
