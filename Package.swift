@@ -112,6 +112,8 @@ let package = Package(
         .testTarget(name: "PushyCoreTests", dependencies: ["PushyCore"]),
         .testTarget(name: "PushyZMQTests", dependencies: ["PushyZMQ"]),
         .testTarget(name: "PushyStoreTests", dependencies: ["PushyStore"]),
+        // The server's engine and API over in-memory twins (no sockets, no disk).
+        .testTarget(name: "PushyServerTests", dependencies: ["PushyServer", "PushyStore", "PushyProtocol", "PushyCore"]),
         .testTarget(name: "PushyIntegrationTests", dependencies: [
             "PushyServer", "PushyAgent", "PushyAPIClient", "PushyProtocol", "PushySwarm", "PushyZMQ",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),

@@ -25,6 +25,8 @@ extension PushyAgentRuntime {
     static let chunkSize = 16 * 1024
     /// …and at most this many chunks per stream and poll, so a flood of output is paced.
     static let chunksPerPoll = 4
+    /// Live output is not read while more than this many messages wait for the socket.
+    static let liveBacklogLimit = 8
 
     /// The commit checks answered for this machine.
     var checks: AgentRunner.Checks {
@@ -149,6 +151,9 @@ extension PushyAgentRuntime {
     /// to `liveOutputLimit` bytes per stream; `final` drains what is left within that limit.
     func streamOutput(jobId: String, final: Bool) {
         guard var job = current, job.handle.jobId == jobId, job.live else { return }
+        // Live chunks wait while the socket is behind or the agent is reconnecting (they are
+        // never dropped once sent, so they must not pile up); the final pass sends the rest.
+        if !final, (session?.transport.backlog ?? Int.max) > Self.liveBacklogLimit { return }
         let base64 = serverOffers(NodeConfig.binaryOutputFeature)
         let limit = config.liveOutputLimit
         for (index, (name, path)) in [("stdout", job.handle.stdoutPath), ("stderr", job.handle.stderrPath)].enumerated() {

@@ -29,6 +29,8 @@ public actor PushyAgentRuntime {
     /// Aborted jobs whose processes are being killed; their files go when they exit.
     var dropped: [String: ProcessRunner.Handle] = [:]
     var reconfigureAt: Double?
+    /// Job messages not yet taken by a socket: sent again, re-signed, on the next session.
+    var outbox = AgentOutbox()
     /// What the agent has seen, for tests and logs.
     public internal(set) var stats = Stats()
 
@@ -38,6 +40,10 @@ public actor PushyAgentRuntime {
         public var badMessages = 0
         public var replaysDropped = 0
         public var jobsRun = 0
+        /// Job messages sent again on a new session because the old one never handed them over.
+        public var messagesCarriedOver = 0
+        /// Heartbeats the socket refused (dropped; the next one follows).
+        public var heartbeatsDropped = 0
     }
 
     struct Session {
@@ -119,21 +125,44 @@ public actor PushyAgentRuntime {
                 automatic: NodeFacts.collect(),
                 normal: .object(config.attributes.map { ($0.0, JSONValue.string($0.1)) })))
         }
+        let logger = self.logger
         let transport = try ZMQAgentTransport(context: context, options: .init(
             subEndpoint: nodeConfig.outAddr, dealerEndpoint: nodeConfig.commandAddr,
-            curveServerKey: nodeConfig.curvePublicKey, curveKeyPair: nodeConfig.curvePublicKey == nil ? nil : curveKeys))
+            curveServerKey: nodeConfig.curvePublicKey, curveKeyPair: nodeConfig.curvePublicKey == nil ? nil : curveKeys,
+            onSendFailure: { error in
+                // Only heartbeats are dropped (job messages wait); the next beat follows.
+                logger.notice("heartbeat not sent: \(error)")
+            }))
         closeSession()
         generation += 1
         reconfigureAt = nil
         session = Session(transport: transport, nodeConfig: nodeConfig, sessionKey: key.bytes, serverKey: serverKey,
                           configuredAt: Self.now())
         logger.info("connected", metadata: ["pushy.server": "\(nodeConfig.commandAddr)", "pushy.node": "\(config.nodeName)"])
+        resendCarryOver()
         sendHeartbeat()
     }
 
+    /// Closes the session's sockets; job messages libzmq had not taken are kept for the next one.
     func closeSession() {
-        session?.transport.close()
+        guard let s = session else { return }
+        s.transport.close()
+        stats.heartbeatsDropped += s.transport.counters.sendFailures
+        let unsent = outbox.connectionClosed(handedOver: s.transport.handedOver)
+        if unsent > 0 {
+            logger.warning("\(unsent) job message(s) not sent before the connection closed; sending them on the next one")
+        }
         session = nil
+    }
+
+    /// Sends what an earlier session could not, in its original order, with fresh sequence
+    /// numbers and timestamps. The server treats a repeated result as the same result.
+    func resendCarryOver() {
+        let messages = outbox.takeCarryOver()
+        guard !messages.isEmpty else { return }
+        stats.messagesCarriedOver += messages.count
+        logger.notice("sending \(messages.count) job message(s) left from the previous connection")
+        for m in messages { send(m) }
     }
 
     /// Serves one session until it must be reconfigured or the task is cancelled.
@@ -274,21 +303,42 @@ public actor PushyAgentRuntime {
         session?.nodeConfig.features.contains(feature) ?? false
     }
 
-    /// Signs and queues a message; `fill` adds type-specific fields.
+    /// Builds, signs and queues a message; `fill` adds type-specific fields.
     func send(_ type: AgentMessageType, jobId: String?, reason: String?, jobState: AgentJobState? = nil,
               fill: (inout AgentMessage) -> Void = { _ in }) {
-        guard var s = session, let org = config.orgName else { return }
-        s.sequence += 1
-        session = s
+        guard let org = config.orgName else {
+            logger.error("no organization in the server URL; cannot send \(type.rawValue)")
+            return
+        }
         var msg = AgentMessage(
-            node: config.nodeName, client: hostName, org: org, type: type, sequence: s.sequence, timestamp: Date(),
+            node: config.nodeName, client: hostName, org: org, type: type, sequence: 0, timestamp: Date(),
             incarnationId: incarnationId, jobId: jobId, jobState: jobState, reason: reason)
         fill(&msg)
-        if !s.transport.send(MessageSigner.hmacFrames(body: msg.bodyBytes, key: s.sessionKey)) {
-            logger.warning("could not queue \(type.rawValue); reconnecting")
+        send(msg)
+    }
+
+    /// Numbers, signs and queues `message` on the current session. Job messages (everything
+    /// but heartbeats) are never dropped: with no session they wait in `carryOver`; on a session
+    /// they are tracked until libzmq takes them (`inFlight`), so a reconnect sends them again.
+    func send(_ message: AgentMessage) {
+        guard var s = session else {
+            outbox.hold(message)
+            return
+        }
+        var msg = message
+        s.sequence += 1
+        msg.sequence = s.sequence
+        msg.timestamp = Date()
+        session = s
+        let frames = MessageSigner.hmacFrames(body: msg.bodyBytes, key: s.sessionKey)
+        let guaranteed = AgentOutbox.mustDeliver(msg)
+        outbox.sending(msg, handedOver: s.transport.handedOver)
+        if !s.transport.send(frames, delivery: guaranteed ? .guaranteed : .bestEffort) {
+            logger.warning("could not queue \(msg.type): the connection is closing; reconnecting")
             reconfigureAt = Self.now()
         }
     }
+
 }
 
 /// A configuration problem the agent cannot fix by retrying.

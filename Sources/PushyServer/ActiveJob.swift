@@ -12,7 +12,7 @@ final class ActiveJob {
     var events: [FeedEvent] = []
     var subscribers: [UUID: AsyncStream<FeedEvent>.Continuation] = [:]
     /// Readers waiting for the job to end (`GET /jobs/ID?wait=SECONDS`).
-    var waiters: [CheckedContinuation<Void, Never>] = []
+    var waiters: [UUID: CheckedContinuation<Void, Never>] = [:]
     /// Output per node: live chunks while running (capped), replaced by the final capture.
     var outputs: [String: JobOutputRecord] = [:]
     /// Whether the job's rows are in the store. Until then its commits may go out, but `run`

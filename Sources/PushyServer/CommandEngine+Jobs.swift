@@ -6,7 +6,7 @@ import PushyStore
 extension CommandEngine {
     /// Creates and starts a job. The caller has validated the request and the node names.
     public func startJob(org: String, orgGUID: String, request: JobRequest, requestor: String) async throws(StoreError) -> ActiveJobSnapshot {
-        let now = Self.now()
+        let now = clock()
         let date = Date(timeIntervalSince1970: now.rounded(.down))
         let id = Self.newJobId(orgGUID: orgGUID)
         let runTimeout = request.runTimeout ?? config.defaultRunTimeout
@@ -21,9 +21,8 @@ extension CommandEngine {
         // rows are durable, and every later write of this job queues behind this one.
         let store = self.store
         let nodeRecords = request.nodes.map { JobNodeRecord(jobId: id, node: $0, status: .new, reason: nil, updatedAt: date) }
-        let inserted = enqueueWriteWithResult { () async throws(StoreError) in
-            try await store.insertJob(record, nodes: nodeRecords)
-        }
+        let writer = self.writer
+        let inserted = writer.submit(jobs: [id], "insert job \(id)") { try await store.insertJob(record, nodes: nodeRecords) }
 
         var startFields: [(String, JSONValue)] = [
             ("command", .string(request.command)), ("run_timeout", .number(Double(runTimeout))),
@@ -43,19 +42,20 @@ extension CommandEngine {
             guard let s = self.sessions[NodeKey(org: org, node: node)] else {
                 return (false, "offline: no heartbeat from the node")
             }
-            return s.state == .idle ? (true, "") : (false, "unavailable: the node is being reset (rehab)")
+            return s.isAvailable ? (true, "") : (false, "unavailable: the node is being reset (rehab)")
         }
         let job = ActiveJob(org: org, record: record, machine: machine)
         jobs[id] = job
         logger.info("job started", metadata: ["pushy.job": "\(id)", "pushy.nodes": "\(request.nodes.count)"])
         perform(actions, job: job, now: now)
-        if case .failure(let error) = await inserted.value {
+        if case .failure(let failure) = await inserted.value {
+            let error = failure as? StoreError ?? StoreError.io("\(failure)")
             // Not recorded, so not run: stop the commits that went out and forget the job.
             logger.error("job not recorded; aborted", metadata: ["pushy.job": "\(id)", "pushy.error": "\(error)"])
             job.heldRuns = []
-            let abort = job.machine.abort(now: Self.now(), by: "the server (the job could not be recorded)")
+            let abort = job.machine.abort(now: clock(), by: "the server (the job could not be recorded)")
             // Resets and feed events, but no store writes: there are no rows to update.
-            perform(abort.filter { if case .jobChanged = $0 { false } else { true } }, job: job, now: Self.now())
+            perform(abort.filter { if case .jobChanged = $0 { false } else { true } }, job: job, now: clock())
             job.heldUpdates = []
             forget(job)
             throw error
@@ -64,7 +64,6 @@ extension CommandEngine {
         if !job.heldUpdates.isEmpty {
             pendingNodeUpdates += job.heldUpdates
             job.heldUpdates = []
-            scheduleFlush()
         }
         if !job.heldRuns.isEmpty {
             let nodes = job.heldRuns
@@ -108,7 +107,7 @@ extension CommandEngine {
     /// Aborts a job (spec 12 point 1); nil when the job is not active here.
     public func abortJob(org: String, id: String, requestor: String) -> ActiveJobSnapshot? {
         guard let job = jobs[id], job.org == org else { return nil }
-        let now = Self.now()
+        let now = clock()
         perform(job.machine.abort(now: now, by: requestor), job: job, now: now)
         return job.snapshot
     }
@@ -128,10 +127,10 @@ extension CommandEngine {
             case .rehab(let n):
                 sendAbort(NodeKey(org: job.org, node: n), now: now)
             case .nodeChanged(let node, let status, let reason):
+                track(node, status, job: job)
                 let update = JobNodeUpdate(jobId: job.record.id, node: node, status: status, reason: reason, at: date)
                 if job.recorded {
                     pendingNodeUpdates.append(update)
-                    scheduleFlush()
                 } else {
                     job.heldUpdates.append(update)
                 }
@@ -146,12 +145,15 @@ extension CommandEngine {
                     // Queued behind its rows; other jobs' changes go separately, so a failed
                     // insert of this job cannot undo them.
                     let others = batch
-                    if !others.isEmpty { enqueueWrite { try await store.applyNodeUpdates(others) } }
+                    if !others.isEmpty {
+                        enqueueWrite(jobs: Self.jobIds(others), "\(others.count) node update(s)") { try await store.applyNodeUpdates(others) }
+                    }
                     batch = Self.merged(job.heldUpdates)
                     job.heldUpdates = []
                 }
                 let nodeUpdates = batch
-                enqueueWrite {
+                enqueueWrite(jobs: Self.jobIds(nodeUpdates) + (nodeUpdates.contains { $0.jobId == id } ? [] : [id]),
+                             "job \(id) \(status.rawValue) + \(nodeUpdates.count) node update(s)") {
                     if !nodeUpdates.isEmpty { try await store.applyNodeUpdates(nodeUpdates) }
                     try await store.updateJob(id: id, status: status, reason: reason, updatedAt: updated)
                 }
@@ -164,6 +166,11 @@ extension CommandEngine {
             }
         }
         if job.machine.status.isTerminal { wake(job.record.id) }
+    }
+
+    /// Keeps the node's `held` job in step with its status in `job` (for `reconcile`).
+    func track(_ node: String, _ status: NodeJobStatus, job: ActiveJob) {
+        sessions[NodeKey(org: job.org, node: node)]?.machine.jobChanged(job.record.id, to: status)
     }
 
     /// The node changes waiting to be written, one per node and job: a node that went
@@ -194,72 +201,69 @@ extension CommandEngine {
         return merged
     }
 
-    /// Writes node-in-job changes in batches instead of one transaction per message.
-    func scheduleFlush() {
-        guard !flushScheduled else { return }
-        flushScheduled = true
-        Task {
-            try? await Task.sleep(for: .milliseconds(100))
-            await self.flush()
-        }
-    }
-
+    /// Node-in-job changes are written in batches, not one transaction per message: the engine's
+    /// tick (a few times a second) writes what gathered since the last one.
     func flush() {
-        flushScheduled = false
         let batch = takePendingNodeUpdates()
         guard !batch.isEmpty else { return }
         let store = self.store
-        enqueueWrite { try await store.applyNodeUpdates(batch) }
+        enqueueWrite(jobs: Self.jobIds(batch), "\(batch.count) node update(s)") { try await store.applyNodeUpdates(batch) }
     }
 
-    /// Store writes run one after another in the order they were asked for.
-    func enqueueWrite(_ op: @escaping @Sendable () async throws -> Void) {
-        let previous = writeChain
-        let logger = self.logger
-        writeChain = Task {
-            await previous?.value
-            do { try await op() } catch {
-                logger.error("store write failed", metadata: ["pushy.error": "\(error)"])
-            }
-        }
+    /// The distinct jobs of a batch of node updates.
+    static func jobIds(_ updates: [JobNodeUpdate]) -> [String] {
+        var seen = Set<String>()
+        return updates.compactMap { seen.insert($0.jobId).inserted ? $0.jobId : nil }
     }
 
-    /// Like `enqueueWrite`, in the same order, but the caller can await the outcome.
-    func enqueueWriteWithResult(
-        _ op: @escaping @Sendable () async throws(StoreError) -> Void
-    ) -> Task<Result<Void, StoreError>, Never> {
-        let previous = writeChain
-        let write = Task { () -> Result<Void, StoreError> in
-            await previous?.value
-            do throws(StoreError) { try await op() } catch { return .failure(error) }
-            return .success(())
-        }
-        writeChain = Task { _ = await write.value }
-        return write
+    /// Queues a store write for `jobs`: after their earlier writes, retried until it succeeds.
+    func enqueueWrite(jobs: [String], _ what: String, _ op: @escaping @Sendable () async throws -> Void) {
+        writer.enqueue(jobs: jobs, what, op)
     }
 
-    /// Waits until every store write asked for so far is done (tests, shutdown).
-    public func drainWrites() async {
+    /// Waits until every store write asked for so far is done, or `timeout` passes (tests, shutdown).
+    @discardableResult
+    public func drainWrites(timeout: Duration = .seconds(30)) async -> Bool {
         flush()
-        await writeChain?.value
+        return await writer.drain(timeout: timeout)
     }
 
-    /// Waits until the job has ended (or `timeout` passes): `GET /jobs/ID?wait=SECONDS`.
-    public func waitUntilFinished(jobId: String, timeout: Duration) async {
-        guard let job = jobs[jobId], !job.machine.status.isTerminal else { return }
-        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-            job.waiters.append(c)
-            Task {
-                try? await Task.sleep(for: timeout)
-                await self.wake(jobId)
-            }
+    /// The store write loop (`JobWriter`); returns after `stopWriter()` once the writes are done.
+    public nonisolated func runWriter() async { await writer.run() }
+
+    /// Ends `runWriter` when nothing is left to write (or after its stop timeout).
+    public nonisolated func stopWriter() { writer.stop() }
+
+    /// Waits until the job has ended (or `timeout` passes): `GET /jobs/ID?wait=SECONDS`. The
+    /// timer is a child task of the caller's, not the engine's.
+    public nonisolated func waitUntilFinished(jobId: String, timeout: Duration) async {
+        let token = UUID()
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.waitForEnd(jobId, token) }
+            group.addTask { try? await Task.sleep(for: timeout) }
+            await group.next()
+            // Whichever came first, the other must end: release this waiter, stop the timer.
+            group.cancelAll()
+            await self.release(jobId, token)
         }
+    }
+
+    func waitForEnd(_ jobId: String, _ token: UUID) async {
+        // Cancelled before it got here: `release` may already have run, and found nothing.
+        guard !Task.isCancelled, let job = jobs[jobId], !job.machine.status.isTerminal else { return }
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            job.waiters[token] = c
+        }
+    }
+
+    func release(_ jobId: String, _ token: UUID) {
+        jobs[jobId]?.waiters.removeValue(forKey: token)?.resume()
     }
 
     func wake(_ jobId: String) {
         guard let job = jobs[jobId], !job.waiters.isEmpty else { return }
         let w = job.waiters
-        job.waiters = []
-        for c in w { c.resume() }
+        job.waiters = [:]
+        for c in w.values { c.resume() }
     }
 }

@@ -41,7 +41,7 @@ extension CommandEngine {
             stderrTruncated: msg.stderrTruncated ?? false)
         job.outputs[key.node] = rec
         let store = self.store
-        enqueueWrite { try await store.saveOutput(rec) }
+        enqueueWrite(jobs: [job.record.id], "output of \(key.node) in job \(job.record.id)") { try await store.saveOutput(rec) }
     }
 
     /// Output of a node in a job held in memory (nil: ask the store).

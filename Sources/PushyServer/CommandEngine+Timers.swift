@@ -7,20 +7,24 @@ extension CommandEngine {
     /// scan and the heartbeat broadcast. Called a few times a second by `EngineTicker`; one scan
     /// serves all nodes instead of a timer per node.
     public func tick() {
-        let now = Self.now()
+        let now = clock()
+        flush()
         for (id, job) in jobs {
             if !job.machine.status.isTerminal {
                 let actions = job.machine.tick(now: now)
                 if !actions.isEmpty { perform(actions, job: job, now: now) }
-            } else if let f = job.machine.finishedAt, now - f >= config.waitCompleteTime {
+            } else if let f = job.machine.finishedAt, now - f >= config.waitCompleteTime, !writer.hasPending(job: id) {
+                // Released only once its rows are durable: until then readers are served from here.
                 jobs[id] = nil
             }
         }
         // Only nodes waiting for `aborted` are visited, not every session.
         for key in rehabNodes {
             guard let s = sessions[key] else { rehabNodes.remove(key); continue }
-            if s.state != .rehab { rehabNodes.remove(key) } else if now - s.lastAbortAt >= config.rehabInterval {
-                sendAbort(key, now: now)
+            if s.machine.availability != .rehab {
+                rehabNodes.remove(key)
+            } else {
+                perform(s.machine.tick(now: now, rehabInterval: config.rehabInterval), s, key, now: now)
             }
         }
         // Liveness: only nodes whose EWMA interval has ended are evaluated (the wheel), on

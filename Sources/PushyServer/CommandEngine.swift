@@ -35,19 +35,30 @@ public actor CommandEngine {
     var earlyBroadcasts = 0
     /// Node-in-job changes waiting for the next batched store write.
     var pendingNodeUpdates: [JobNodeUpdate] = []
-    var flushScheduled = false
-    var writeChain: Task<Void, Never>?
+    /// Job rows go to the store through here (in order per job, retried on failure).
+    nonisolated let writer: JobWriter
+    /// Times a node's heartbeats disagreed with the job holding it long enough to end its part
+    /// in the job: each means a message was lost somewhere (issue 11).
+    public private(set) var reconciliations = 0
+    /// `run` messages sent again to a node that reported itself still committed.
+    public private(set) var runsResent = 0
     var orgSequence = 0
     var orgEvents: [(at: Double, org: String, event: FeedEvent)] = []
     var orgSubscribers: [UUID: (org: String, continuation: AsyncStream<FeedEvent>.Continuation)] = [:]
     /// Messages dropped, by reason (spec 12 point 3 and 7).
     public private(set) var dropped: [String: Int] = [:]
 
-    public init(config: ServerConfiguration, store: any PushyStore, serverKey: RSAPrivateKey, logger: Logger) {
+    /// Seconds since 1970: the wall clock, or a test's own.
+    let clock: @Sendable () -> Double
+
+    public init(config: ServerConfiguration, store: any PushyStore, serverKey: RSAPrivateKey, logger: Logger,
+                clock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {
         self.config = config
+        self.clock = clock
         self.store = store
         self.serverKey = serverKey
         self.logger = logger
+        self.writer = JobWriter(logger: logger)
         self.incarnationId = UUID().uuidString.lowercased()
         var buf = [CChar](repeating: 0, count: 256)
         gethostname(&buf, 255)
@@ -55,8 +66,6 @@ public actor CommandEngine {
     }
 
     public func attach(_ transport: any CommandTransport) { self.transport = transport }
-
-    static func now() -> Double { Date().timeIntervalSince1970 }
 
     var livenessParameters: LivenessParameters {
         LivenessParameters(interval: config.heartbeatInterval, decayWindow: config.decayWindow, threshold: config.downThreshold)
@@ -78,12 +87,12 @@ public actor CommandEngine {
 
     /// Handles one frame set from the ROUTER: `[identity, header, body]` (spec 4.2).
     public func receive(identity: [UInt8], frames: [[UInt8]]) {
-        receive([verifier.verify(identity: identity, frames: frames, now: Self.now())])
+        receive([verifier.verify(identity: identity, frames: frames, now: clock())])
     }
 
     /// Handles a batch of checked messages with one hop onto the actor.
     func receive(_ batch: [InboundMessage]) {
-        let now = Self.now()
+        let now = clock()
         for message in batch {
             switch message {
             case .verified(let msg, let key, let identity): handle(msg, key: key, identity: identity, now: now)
@@ -92,84 +101,99 @@ public actor CommandEngine {
         }
     }
 
+    /// Routes one checked message: to the node's machine (a new session for a new node or a new
+    /// agent process), then performs what it asks — answers, resets, and inputs for jobs.
     func handle(_ msg: AgentMessage, key: NodeKey, identity: [UInt8], now: Double) {
         var session = sessions[key]
-        if let s = session, msg.messageType == .heartbeat, s.incarnation != msg.incarnationId {
+        if let s = session, s.machine.incarnation != msg.incarnationId {
             // The agent restarted: the old session is gone (its jobs see the node go down).
-            terminate(key, reason: "the agent restarted (new incarnation)", now: now)
+            terminate(key, reason: "the agent restarted (new incarnation \(msg.incarnationId))", now: now)
             session = nil
         }
         let s: NodeSession
+        var actions: [NodeMachine.Action]
         if let existing = session {
             s = existing
-            if s.identity != identity {
-                // Same node, new connection: re-register and prove the channel works (spec 5.3).
+            let newConnection = s.identity != identity
+            if newConnection {
+                // Same node, new connection: answer on it from now on.
                 if identities[s.identity] == key { identities[s.identity] = nil }
                 s.identity = identity
-                s.lastInboundSequence = msg.sequence
                 identities[identity] = key
-                send(s, ServerMessage(type: .ack, sequence: 0, timestamp: Date()))
-            } else {
-                guard msg.sequence > s.lastInboundSequence else {
-                    return drop("sequence_replay", "\(key.org)/\(key.node) seq \(msg.sequence)")
-                }
-                s.lastInboundSequence = msg.sequence
+            }
+            actions = s.machine.receive(msg, newConnection: newConnection, now: now, interval: config.heartbeatInterval) {
+                self.facts(of: $0, org: key.org, node: key.node)
             }
         } else {
             // The verifier checked this message with the node's key, so it has one.
             guard let mac = sessionKeys.mac(for: key) else { return drop("unknown_node", "\(key.org)/\(key.node)") }
+            let (machine, first) = NodeMachine.connect(msg, now: now, interval: config.heartbeatInterval) {
+                self.facts(of: $0, org: key.org, node: key.node)
+            }
+            actions = first
             s = NodeSession(
-                identity: identity, incarnation: msg.incarnationId,
-                liveness: NodeLiveness(now: now, parameters: livenessParameters),
+                identity: identity, machine: machine, liveness: NodeLiveness(now: now, parameters: livenessParameters),
                 outboundSequence: outboundSequences.removeValue(forKey: key) ?? 0, mac: mac)
             livenessWheel.schedule(key, at: now + livenessParameters.interval)
-            s.lastInboundSequence = msg.sequence
             sessions[key] = s
             identities[identity] = key
             logger.info("node connected", metadata: ["pushy.node": "\(key.org)/\(key.node)"])
             memoryEvents += 1
-            sendAbort(s, key, now: now)
         }
-
-        switch msg.messageType {
-        case .heartbeat:
+        if msg.messageType == .heartbeat {
             let start = s.liveness.intervalStart
             s.liveness.heartbeat(at: now)
             // A beat re-centres the node's interval: move its wheel entry with it.
             let moved = s.liveness.intervalStart
             if moved != start { livenessWheel.schedule(key, at: moved + livenessParameters.interval) }
-            if let jid = msg.jobId, jobs[jid] == nil, msg.jobState != .idle, s.state == .idle {
-                // The node claims a job the server does not know: reset it.
-                sendAbort(s, key, now: now)
-            }
-        case .aborted:
-            if s.state == .rehab {
-                s.state = .idle
-                logger.debug("node available", metadata: ["pushy.node": "\(key.org)/\(key.node)"])
-            }
-            if let jid = msg.jobId, jobs[jid] != nil { forward(jid, key, .aborted, now: now) }
-        case .ackCommit: forwardOrRehab(msg, key, .ackCommit, now: now)
-        case .nackCommit: forwardOrRehab(msg, key, .nackCommit(reason: msg.reason), now: now)
-        case .ackRun: forwardOrRehab(msg, key, .ackRun, now: now)
-        case .nackRun: forwardOrRehab(msg, key, .nackRun, now: now)
-        case .succeeded: forwardOrRehab(msg, key, .succeeded, now: now)
-        case .failed: forwardOrRehab(msg, key, .failed, now: now)
-        case .output:
-            receiveOutput(msg, key: key)
-        case nil:
-            drop("unknown_type", msg.type)
         }
+        perform(actions, s, key, msg, now: now)
     }
 
-    func forwardOrRehab(_ msg: AgentMessage, _ key: NodeKey, _ input: JobMachine.Input, now: Double) {
-        guard let jid = msg.jobId, let job = jobs[jid], job.org == key.org else {
-            sendAbort(key, now: now)
-            return
-        }
-        if input == .succeeded || input == .failed { receiveFinalOutput(msg, key: key, job: job) }
-        forward(job, key, input, now: now)
-        if input == .failed, let reason = msg.reason {
-            perform(job.machine.explain(node: key.node, reason: reason), job: job, now: now)
+    /// What a node's machine needs to know of a job its message names.
+    func facts(of jobId: String, org: String, node: String) -> NodeMachine.JobFacts? {
+        guard let job = jobs[jobId], job.org == org else { return nil }
+        return NodeMachine.JobFacts(nodeStatus: job.machine.nodes[node], running: job.machine.status == .running,
+                                    finished: job.machine.status.isTerminal)
+    }
+
+    /// Performs what a node's machine asked for.
+    func perform(_ actions: [NodeMachine.Action], _ s: NodeSession, _ key: NodeKey, _ msg: AgentMessage, now: Double) {
+        for action in actions {
+            switch action {
+            case .ack:
+                send(s, ServerMessage(type: .ack, sequence: 0, timestamp: Date(timeIntervalSince1970: now)))
+            case .abort:
+                rehabNodes.insert(key)
+                send(s, ServerMessage(type: .abort, sequence: 0, timestamp: Date(timeIntervalSince1970: now)))
+            case .available:
+                logger.debug("node available", metadata: ["pushy.node": "\(key.org)/\(key.node)"])
+            case .forward(let jobId, let input):
+                guard let job = jobs[jobId] else { continue }
+                if input == .succeeded || input == .failed { receiveFinalOutput(msg, key: key, job: job) }
+                forward(job, key, input, now: now)
+                if input == .failed, let reason = msg.reason {
+                    perform(job.machine.explain(node: key.node, reason: reason), job: job, now: now)
+                }
+            case .output:
+                receiveOutput(msg, key: key)
+            case .resendRun(let jobId):
+                guard let job = jobs[jobId] else { continue }
+                runsResent += 1
+                logger.warning("node still committed to a running job: run sent again (a message was lost)",
+                               metadata: ["pushy.node": "\(key.org)/\(key.node)", "pushy.job": "\(jobId)"])
+                if job.recorded { sendRun(job, [key.node], at: Date(timeIntervalSince1970: now)) }
+            case .reconcile(let jobId, let reason):
+                guard let job = jobs[jobId] else { continue }
+                reconciliations += 1
+                logger.warning("node's heartbeats disown its job: its part ends (a message was lost)", metadata: [
+                    "pushy.node": "\(key.org)/\(key.node)", "pushy.job": "\(jobId)", "pushy.reason": "\(reason)",
+                    "pushy.reconciliations": "\(reconciliations)",
+                ])
+                forward(job, key, .down(reason: reason), now: now)
+            case .drop(let reason):
+                drop(reason, "\(key.org)/\(key.node) \(msg.type) seq \(msg.sequence)")
+            }
         }
     }
 
@@ -209,16 +233,18 @@ public actor CommandEngine {
         transport?.sendBatch(batch)
     }
 
+    /// Puts a node in rehab: `abort` now and every rehab interval until it answers.
     func sendAbort(_ key: NodeKey, now: Double) {
         guard let s = sessions[key] else { return }
-        sendAbort(s, key, now: now)
+        perform(s.machine.enterRehab(now: now), s, key, now: now)
     }
 
-    func sendAbort(_ s: NodeSession, _ key: NodeKey, now: Double) {
-        s.state = .rehab
-        rehabNodes.insert(key)
-        s.lastAbortAt = now
-        send(s, ServerMessage(type: .abort, sequence: 0, timestamp: Date(timeIntervalSince1970: now)))
+    /// Performs node actions that do not depend on a message (rehab from a job or the tick).
+    func perform(_ actions: [NodeMachine.Action], _ s: NodeSession, _ key: NodeKey, now: Double) {
+        for case .abort in actions {
+            rehabNodes.insert(key)
+            send(s, ServerMessage(type: .abort, sequence: 0, timestamp: Date(timeIntervalSince1970: now)))
+        }
     }
 
     /// Ends a node's session: it is offline; the active jobs it is part of see it go down.
@@ -239,7 +265,7 @@ public actor CommandEngine {
         guard let s = sessions[NodeKey(org: org, node: node)] else {
             return NodeStateView(nodeName: node, status: .offline, availability: .unavailable)
         }
-        return NodeStateView(nodeName: node, status: .online, availability: s.state == .idle ? .available : .unavailable)
+        return NodeStateView(nodeName: node, status: .online, availability: s.isAvailable ? .available : .unavailable)
     }
 
     public func nodeStates(org: String) -> [NodeStateView] {

@@ -7,32 +7,29 @@ struct NodeKey: Hashable, Sendable {
     var node: String
 }
 
-/// The server's view of one connected node (spec 6.1 node FSM): present = online; `rehab`
-/// = unavailable until it answers `aborted`; `idle` = available. A class owned by the engine's
-/// actor, so handling a message looks the node up once and changes it in place.
+/// One connected node: its state machine (`NodeMachine`: incarnation, replay protection,
+/// rehab/idle, the job holding it) and liveness, plus what only the engine needs — the
+/// connection to answer on, the MAC and the outbound sequence. Present = online. A class owned
+/// by the engine's actor, so handling a message looks the node up once and changes it in place.
 final class NodeSession {
-    enum State: Sendable { case rehab, idle }
-
     var identity: [UInt8]
-    var incarnation: String
-    var state: State = .rehab
+    var machine: NodeMachine
     var liveness: NodeLiveness
-    var lastAbortAt: Double = 0
-    /// Last sequence number received on the current connection (replay protection).
-    var lastInboundSequence: Int = 0
     /// Last sequence number sent; carried over from the node's previous session, so it keeps
     /// increasing on the agent's side for the whole server run (agents drop replays).
     var outboundSequence: Int
     /// The node's session key, keyed (from `SessionKeyTable`, which never changes a key).
     let mac: SessionMAC
 
-    init(identity: [UInt8], incarnation: String, liveness: NodeLiveness, outboundSequence: Int, mac: SessionMAC) {
+    init(identity: [UInt8], machine: NodeMachine, liveness: NodeLiveness, outboundSequence: Int, mac: SessionMAC) {
         self.identity = identity
-        self.incarnation = incarnation
+        self.machine = machine
         self.liveness = liveness
         self.outboundSequence = outboundSequence
         self.mac = mac
     }
+
+    var isAvailable: Bool { machine.availability == .idle }
 
     /// The next outbound sequence number.
     func nextSequence() -> Int {

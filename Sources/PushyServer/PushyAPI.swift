@@ -112,12 +112,21 @@ struct PushyAPI: Sendable {
         let count = await engine.sessionCount
         let jobs = await engine.activeJobIds
         let dropped = await engine.dropped
+        let reconciliations = await engine.reconciliations, runsResent = await engine.runsResent
+        let writes = engine.writer.stats
         let c = connectionBudget.snapshot
         return .json([
             "status": "it's alive", "incarnation_id": .string(engine.incarnationId),
             "node_fsm_count": .number(Double(count)), "job_processes": .array(jobs.map(JSONValue.string)),
             // Pushy extension: ZeroMQ messages dropped since start, by reason (spec 12 point 3).
             "dropped_messages": .object(dropped.sorted { $0.key < $1.key }.map { ($0.key, .number(Double($0.value))) }),
+            // Pushy extension: lost messages repaired and store writes retried (issue 11); any
+            // non-zero count means something was lost or failed on the way and was put right.
+            "reliability": [
+                "reconciliations": .number(Double(reconciliations)), "runs_resent": .number(Double(runsResent)),
+                "store_write_failures": .number(Double(writes.failures)),
+                "store_writes_pending": .number(Double(writes.pending)),
+            ],
             // Pushy extension: the descriptor budget (issue 5).
             "connections": [
                 "open": .number(Double(c.open)), "budget": .number(Double(c.budget)), "refusing": .bool(c.refusing),

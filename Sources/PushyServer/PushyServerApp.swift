@@ -125,6 +125,7 @@ public final class PushyServerApp: Service, Sendable {
             }
         }
         let trimmer = Task { [logger] in await HeapTrimmer(events: { await engine.memoryEvents }, logger: logger).run() }
+        let writing = Task { await engine.runWriter() }
         // Returns at a graceful shutdown; throws when this task is cancelled (tests) — same end.
         try? await gracefulShutdown()
         ticker.cancel()
@@ -134,7 +135,11 @@ public final class PushyServerApp: Service, Sendable {
         transport.shutdown()
         _ = await checking.value
         _ = await inbound.value
-        await engine.drainWrites()
+        if !(await engine.drainWrites(timeout: .seconds(10))) {
+            logger.error("store writes still failing at shutdown; unfinished jobs will be crashed at the next start")
+        }
+        engine.stopWriter()
+        await writing.value
         try httpResult.get()
     }
 

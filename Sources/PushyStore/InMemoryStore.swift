@@ -89,6 +89,10 @@ public actor InMemoryStore: PushyStore {
 
     public func setBeforeInsertJob(_ hook: (@Sendable () async throws(StoreError) -> Void)?) { beforeInsertJob = hook }
 
+    /// When set, job updates fail with it (a full or read-only disk, for tests of retries).
+    public var failJobUpdates: StoreError?
+    public func setFailJobUpdates(_ error: StoreError?) { failJobUpdates = error }
+
     public func insertJob(_ job: JobRecord, nodes jobNodes: [JobNodeRecord]) async throws(StoreError) {
         if let hook = beforeInsertJob { try await hook() }
         try requireOrg(job.org)
@@ -104,6 +108,7 @@ public actor InMemoryStore: PushyStore {
     }
 
     public func updateJob(id: String, status: JobStatus, reason: String?, updatedAt: Date) throws(StoreError) {
+        if let failJobUpdates { throw failJobUpdates }
         guard var job = jobs[id] else { throw .notFound("job '\(id)'") }
         job.status = status
         job.statusReason = reason
@@ -112,6 +117,7 @@ public actor InMemoryStore: PushyStore {
     }
 
     public func applyNodeUpdates(_ updates: [JobNodeUpdate]) throws(StoreError) {
+        if let failJobUpdates { throw failJobUpdates }
         // Check everything first so a failing batch changes nothing, like the SQL transaction.
         for u in updates where jobNodeTable[u.jobId]?[u.node] == nil {
             throw .notFound("node '\(u.node)' in job '\(u.jobId)'")

@@ -42,6 +42,9 @@ final class OutboundQueue<Item: Sendable>: Sendable {
 
     var isStopping: Bool { state.withLock { $0.stopping } }
 
+    /// Items queued and not yet taken.
+    var count: Int { state.withLock { $0.items.count } }
+
     /// Takes everything queued so far (called by the I/O thread).
     func takeAll() -> (items: [Item], stopping: Bool) {
         state.withLock { state in

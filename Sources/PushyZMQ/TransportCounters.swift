@@ -7,6 +7,9 @@ public struct TransportCounters: Sendable, Equatable {
     /// Messages that could not be sent: unknown/vanished ROUTER peer (`EHOSTUNREACH`),
     /// high-water mark reached (`EAGAIN`) or any other send error.
     public var sendFailures = 0
+    /// Guaranteed agent messages libzmq refused at first (high-water mark) and that were kept to
+    /// be sent when the socket takes them again; each counted once. Not a loss.
+    public var deferred = 0
     /// Messages received from the network.
     public var received = 0
     /// Received messages dropped because the inbound stream's buffer was full.
@@ -19,6 +22,7 @@ public struct TransportCounters: Sendable, Equatable {
 final class AtomicCounters: Sendable {
     let sent = Atomic(0)
     let sendFailures = Atomic(0)
+    let deferred = Atomic(0)
     let received = Atomic(0)
     let inboundDropped = Atomic(0)
     let backPressurePauses = Atomic(0)
@@ -29,6 +33,7 @@ final class AtomicCounters: Sendable {
         TransportCounters(
             sent: sent.load(ordering: .relaxed),
             sendFailures: sendFailures.load(ordering: .relaxed),
+            deferred: deferred.load(ordering: .relaxed),
             received: received.load(ordering: .relaxed),
             inboundDropped: inboundDropped.load(ordering: .relaxed),
             backPressurePauses: backPressurePauses.load(ordering: .relaxed))
@@ -36,6 +41,7 @@ final class AtomicCounters: Sendable {
 
     func countSent() { sent.wrappingAdd(1, ordering: .relaxed) }
     func countSendFailure() { sendFailures.wrappingAdd(1, ordering: .relaxed) }
+    func countDeferral() { deferred.wrappingAdd(1, ordering: .relaxed) }
     func countPause() { backPressurePauses.wrappingAdd(1, ordering: .relaxed) }
 
     /// Yields to the stream and counts a drop when the buffer policy refused it.

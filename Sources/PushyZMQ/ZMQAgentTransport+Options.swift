@@ -10,14 +10,13 @@ extension ZMQAgentTransport {
         public var curveServerKey: String?
         /// This agent's own key pair (its public key is what the server's ZAP handler checks).
         public var curveKeyPair: CurveKeyPair?
-        /// DEALER `ZMQ_SNDHWM`: queue at most this many messages while disconnected (spec: 3);
-        /// beyond it sends fail with `EAGAIN`.
+        /// DEALER `ZMQ_SNDHWM`: libzmq holds at most this many messages (spec: 3); beyond it a
+        /// guaranteed message waits in the transport's own queue and a best-effort one is dropped.
         public var sendHighWaterMark: Int32
         /// SUB `ZMQ_RCVHWM` (0 = unlimited). The DEALER's is always 0, as in the spec.
         public var subReceiveHighWaterMark: Int32
-        /// Called on the I/O thread when a queued message could not be sent (e.g. `EAGAIN`
-        /// when the high-water mark is reached); the Push Jobs client reconfigures then.
-        /// Must not block. Failures are also counted in `counters.sendFailures`.
+        /// Called on the I/O thread when a best-effort message was dropped (e.g. `EAGAIN` at the
+        /// high-water mark). Must not block. Drops are also counted in `counters.sendFailures`.
         public var onSendFailure: (@Sendable (ZMQError) -> Void)?
         /// Longest the I/O thread sleeps in `zmq_poll` before rechecking for shutdown.
         public var pollTimeoutMilliseconds: Int

@@ -1,17 +1,24 @@
 import CZMQ
+import Synchronization
 
 /// The agent's ZeroMQ side: a SUB connected to the server's PUB (subscribed to everything)
 /// and a DEALER connected to the server's ROUTER, both owned by one dedicated I/O thread.
 ///
 /// `send` may be called from any thread or task; it queues the message and wakes the thread.
-/// Whether libzmq accepted it is known only on the I/O thread, so failures are reported
-/// through `Options.onSendFailure` and `counters.sendFailures` rather than by `send`'s result.
+/// A `.guaranteed` message (job acks, results, output) is never dropped: when libzmq refuses
+/// it (`EAGAIN` at the DEALER's high-water mark of 3, which three back-to-back sends can reach
+/// even on an idle connection) it stays at the head of the queue and is sent when the socket
+/// takes it again (`ZMQ_POLLOUT`), in order. `handedOver` counts the guaranteed messages libzmq
+/// has taken, so a caller can tell which were not before `close()` and send them again on its
+/// next connection. A `.bestEffort` message (heartbeats) is dropped when refused, counted in
+/// `counters.sendFailures` and reported to `Options.onSendFailure`.
 public final class ZMQAgentTransport: Sendable {
     /// Broadcasts and commands from the server, in arrival order. Finishes after `close()`.
     public let inbound: AsyncStream<AgentInbound>
 
-    private let queue: OutboundQueue<[[UInt8]]>
+    private let queue: OutboundQueue<AgentOutbound>
     private let liveCounters = AtomicCounters()
+    private let progress = DeliveryProgress()
     private let thread: IOThread
 
     /// Creates and connects the sockets (connection itself happens in the background and
@@ -45,7 +52,7 @@ public final class ZMQAgentTransport: Sendable {
             of: AgentInbound.self, bufferingPolicy: options.inboundBuffering.policy(for: AgentInbound.self))
         inbound = stream
         let loop = AgentLoop(
-            sub: sub, dealer: dealer, queue: queue, counters: liveCounters,
+            sub: sub, dealer: dealer, queue: queue, counters: liveCounters, progress: progress,
             continuation: continuation, options: options)
         thread = try IOThread { loop.run() }
     }
@@ -55,12 +62,28 @@ public final class ZMQAgentTransport: Sendable {
     }
 
     /// Queues `frames` (normally `[header, body]`) for the DEALER. Never blocks.
-    /// Returns false only when the transport is closed; a later libzmq refusal (`EAGAIN`
-    /// at the high-water mark) goes to `Options.onSendFailure`.
+    /// Returns false only when the transport is closed (then nothing was queued). A
+    /// `.guaranteed` message waits in the queue until libzmq takes it; a `.bestEffort` one
+    /// refused by libzmq is dropped, counted and reported to `Options.onSendFailure`.
     @discardableResult
-    public func send(_ frames: [[UInt8]]) -> Bool {
-        queue.enqueue(CollectionOfOne(frames))
+    public func send(_ frames: [[UInt8]], delivery: Delivery = .guaranteed) -> Bool {
+        queue.enqueue(CollectionOfOne(AgentOutbound(frames: frames, delivery: delivery)))
     }
+
+    /// How a queued message is treated when libzmq cannot take it.
+    public enum Delivery: Sendable {
+        /// Kept, in order, until the socket takes it (job messages).
+        case guaranteed
+        /// Dropped (and counted) when the socket refuses it (heartbeats: the next one follows).
+        case bestEffort
+    }
+
+    /// Guaranteed messages libzmq has taken so far, in the order they were sent: the first
+    /// `handedOver` guaranteed sends are on their way; after `close()` the rest never left.
+    public var handedOver: Int { progress.handedOver.load(ordering: .acquiring) }
+
+    /// Messages queued or waiting for the socket (what a sender may want to pace against).
+    public var backlog: Int { progress.backlog.load(ordering: .relaxed) }
 
     /// Message counts so far.
     public var counters: TransportCounters { liveCounters.snapshot }
@@ -77,8 +100,9 @@ public final class ZMQAgentTransport: Sendable {
 private final class AgentLoop: @unchecked Sendable {
     let sub: ZMQSocket
     let dealer: ZMQSocket
-    let queue: OutboundQueue<[[UInt8]]>
+    let queue: OutboundQueue<AgentOutbound>
     let counters: AtomicCounters
+    let progress: DeliveryProgress
     let continuation: AsyncStream<AgentInbound>.Continuation
     let onSendFailure: (@Sendable (ZMQError) -> Void)?
     let pollTimeout: Int
@@ -86,21 +110,28 @@ private final class AgentLoop: @unchecked Sendable {
     let receiveBatchLimit = 256
 
     init(
-        sub: ZMQSocket, dealer: ZMQSocket, queue: OutboundQueue<[[UInt8]]>, counters: AtomicCounters,
-        continuation: AsyncStream<AgentInbound>.Continuation, options: ZMQAgentTransport.Options
+        sub: ZMQSocket, dealer: ZMQSocket, queue: OutboundQueue<AgentOutbound>, counters: AtomicCounters,
+        progress: DeliveryProgress, continuation: AsyncStream<AgentInbound>.Continuation, options: ZMQAgentTransport.Options
     ) {
         self.sub = sub
         self.dealer = dealer
         self.queue = queue
         self.counters = counters
+        self.progress = progress
         self.continuation = continuation
         onSendFailure = options.onSendFailure
         pollTimeout = max(1, options.pollTimeoutMilliseconds)
     }
 
+    /// Messages taken from the queue that libzmq has not accepted yet, oldest first.
+    private var pending: [AgentOutbound] = []
+    private var pendingHead = 0
+
     func run() {
         var items = [queue.wake.pollItem, dealer.pollItem, sub.pollItem]
         while true {
+            // While something waits for the DEALER, also wake when it can take more.
+            items[1].events = pendingHead < pending.count ? pollIn | pollOut : pollIn
             let ready = items.withUnsafeMutableBufferPointer {
                 zmq_poll($0.baseAddress, Int32($0.count), pollTimeout)
             }
@@ -111,7 +142,8 @@ private final class AgentLoop: @unchecked Sendable {
             if items[0].revents & pollIn != 0 { queue.wake.drain() }
             let (outbound, stopping) = queue.takeAll()
             if stopping { break }
-            for frames in outbound { send(frames) }
+            pending.append(contentsOf: outbound)
+            flush()
             if items[1].revents & pollIn != 0 { receive(from: dealer, as: AgentInbound.command) }
             if items[2].revents & pollIn != 0 { receive(from: sub, as: AgentInbound.broadcast) }
         }
@@ -120,14 +152,38 @@ private final class AgentLoop: @unchecked Sendable {
         continuation.finish()
     }
 
-    private func send(_ frames: [[UInt8]]) {
-        do {
-            try dealer.send(frames)
-            counters.countSent()
-        } catch {
-            counters.countSendFailure()
-            onSendFailure?(error)
+    /// Hands waiting messages to libzmq in order until it refuses one. A refused guaranteed
+    /// message stays at the head (everything behind it waits, so order holds); a refused
+    /// best-effort one is dropped and reported.
+    private func flush() {
+        while pendingHead < pending.count {
+            let next = pending[pendingHead]
+            do {
+                try dealer.send(next.frames)
+                counters.countSent()
+                if next.delivery == .guaranteed { progress.handedOver.add(1, ordering: .releasing) }
+            } catch {
+                if next.delivery == .guaranteed {
+                    if !next.refusedBefore {
+                        // Counted once per message, not once per retry.
+                        pending[pendingHead].refusedBefore = true
+                        counters.countDeferral()
+                    }
+                    break
+                }
+                counters.countSendFailure()
+                onSendFailure?(error)
+            }
+            pendingHead += 1
         }
+        if pendingHead == pending.count {
+            pending.removeAll(keepingCapacity: false)
+            pendingHead = 0
+        } else if pendingHead > 64, pendingHead * 2 > pending.count {
+            pending.removeFirst(pendingHead)
+            pendingHead = 0
+        }
+        progress.backlog.store(pending.count - pendingHead + queue.count, ordering: .relaxed)
     }
 
     private func receive(from socket: ZMQSocket, as wrap: ([[UInt8]]) -> AgentInbound) {
@@ -136,4 +192,20 @@ private final class AgentLoop: @unchecked Sendable {
             counters.deliver(wrap(frames), to: continuation)
         }
     }
+}
+
+/// One message waiting for the DEALER.
+struct AgentOutbound: Sendable {
+    var frames: [[UInt8]]
+    var delivery: ZMQAgentTransport.Delivery
+    /// Whether libzmq has refused it once already (counted as deferred once).
+    var refusedBefore = false
+}
+
+/// What the I/O thread has done with the guaranteed messages, readable from any thread.
+final class DeliveryProgress: Sendable {
+    /// Guaranteed messages libzmq has taken.
+    let handedOver = Atomic(0)
+    /// Messages queued or pending at the last flush.
+    let backlog = Atomic(0)
 }

@@ -131,6 +131,7 @@ final class ZMQSocket {
 
 /// libzmq poll-item flags are `Int16`; the imported macros are `Int32`.
 let pollIn = Int16(ZMQ_POLLIN)
+let pollOut = Int16(ZMQ_POLLOUT)
 
 extension ZMQSocket {
     var pollItem: zmq_pollitem_t { zmq_pollitem_t(socket: handle, fd: 0, events: pollIn, revents: 0) }

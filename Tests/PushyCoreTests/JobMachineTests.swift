@@ -74,9 +74,14 @@ let runningRows: [TransitionRow] = {
         }
     }
     for t in terminalWhileRunning {
-        for input in [JobMachine.Input.ackRun, .nackRun, .succeeded, .failed, .ackCommit, .nackCommit(reason: nil), .other("x")] {
+        for input in [JobMachine.Input.ackRun, .nackRun, .ackCommit, .nackCommit(reason: nil), .other("x")] {
             rows.append(TransitionRow(phase: .running, from: t, input: input, to: t, rehab: true,
                                       event: ("run_complete", "client_died_while_running")))
+        }
+        // Pushy (issue 11): a result for a finished node is the same result sent again after a
+        // reconnect, or a late one after the server ended the node's part; the agent is idle.
+        for input in [JobMachine.Input.succeeded, .failed] {
+            rows.append(TransitionRow(phase: .running, from: t, input: input, to: t, rehab: false, event: nil))
         }
         rows.append(TransitionRow(phase: .running, from: t, input: .down(reason: "offline"), to: t, rehab: false, event: nil))
         rows.append(TransitionRow(phase: .running, from: t, input: .aborted, to: t, rehab: false, event: nil))
@@ -124,6 +129,19 @@ let runningRows: [TransitionRow] = {
         #expect(nodeEvents == (row.expectedEvent.map { [$0] } ?? []))
         let changed = actions.contains { if case .nodeChanged("n", row.to, _) = $0 { true } else { false } }
         #expect(changed == (row.from != row.to))
+    }
+
+    @Test func aResultSentAgainAfterTheJobEndedChangesNothing() {
+        var (job, _) = Self.started(["a"])
+        _ = job.handle(node: "a", input: .ackCommit, now: 101)
+        _ = job.handle(node: "a", input: .ackRun, now: 102)
+        _ = job.handle(node: "a", input: .succeeded, now: 103)
+        #expect(job.status == .complete)
+        let again = job.handle(node: "a", input: .succeeded, now: 104)
+        #expect(again.isEmpty)
+        #expect(job.nodes["a"] == .succeeded)
+        // Anything else about a finished job still resets the node (spec 3.3).
+        #expect(Self.rehabbed(job.handle(node: "a", input: .ackRun, now: 105)) == ["a"])
     }
 
     @Test func unknownNodeIsIgnored() {
@@ -313,13 +331,24 @@ let runningRows: [TransitionRow] = {
         #expect(job.status == .quorumFailed)
     }
 
-    @Test(arguments: [JobMachine.Input.ackCommit, .nackCommit(reason: nil), .ackRun, .nackRun, .succeeded, .failed, .other("x")])
+    @Test(arguments: [JobMachine.Input.ackCommit, .nackCommit(reason: nil), .ackRun, .nackRun, .other("x")])
     func messagesAfterTheJobFinishedSendTheNodeToRehab(_ input: JobMachine.Input) {
         var (job, _) = Self.started(["a"], runTimeout: 0)
         _ = job.handle(node: "a", input: .ackCommit, now: 101)
         _ = job.tick(now: 101)
         #expect(job.status == .timedOut)
         #expect(job.handle(node: "a", input: input, now: 102) == [.rehab("a")])
+        #expect(job.nodes["a"] == .timedOut)
+    }
+
+    /// A result that arrives after the server timed the node out is too late to count, and the
+    /// agent that sent it is idle: nothing to reset (the timeout already did).
+    @Test(arguments: [JobMachine.Input.succeeded, .failed])
+    func aLateResultAfterTheJobTimedOutChangesNothing(_ input: JobMachine.Input) {
+        var (job, _) = Self.started(["a"], runTimeout: 0)
+        _ = job.handle(node: "a", input: .ackCommit, now: 101)
+        _ = job.tick(now: 101)
+        #expect(job.handle(node: "a", input: input, now: 102).isEmpty)
         #expect(job.nodes["a"] == .timedOut)
     }
 

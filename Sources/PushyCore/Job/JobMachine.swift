@@ -142,12 +142,17 @@ public struct JobMachine: Sendable {
         case .voting: handleVoting(node, current, input, now, &actions)
         case .running: handleRunning(node, current, input, now, &actions)
         default:
-            // The job is over; a node still talking about it is reset (spec 3.3).
+            // The job is over; a node still talking about it is reset (spec 3.3) — unless it
+            // is a result for a node already finished (sent again after a reconnect, or late
+            // after the server gave up on it): the agent is idle then, nothing to reset.
             if case .down = input { break }
+            if Self.isResult(input), current.isTerminal { break }
             if input != .aborted { actions.append(.rehab(node)) }
         }
         return actions
     }
+
+    static func isResult(_ input: Input) -> Bool { input == .succeeded || input == .failed }
 
     mutating func handleVoting(_ node: String, _ current: NodeJobStatus, _ input: Input, _ now: Double,
                                _ actions: inout [Action]) {
@@ -205,6 +210,13 @@ public struct JobMachine: Sendable {
         case (.running, .failed):
             set(node, .failed, reason: nil, into: &actions)
             actions.append(.event(.runComplete(node, "failure")))
+        case (.succeeded, .succeeded), (.failed, .failed):
+            // The same result again (the agent resends what a closed connection may have lost).
+            break
+        case (_, .succeeded) where current.isTerminal, (_, .failed) where current.isTerminal:
+            // A result for a node the job already ended (crashed when its heartbeats disowned
+            // the job, timed out, aborted): too late to count; the agent is idle, so no reset.
+            break
         case (.ready, .down(let reason)), (.running, .down(let reason)):
             set(node, .crashed, reason: "lost during run: \(reason)", into: &actions)
             actions.append(.event(.runComplete(node, "crashed")))

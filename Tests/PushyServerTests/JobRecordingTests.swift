@@ -52,6 +52,7 @@ struct JobRecordingTests {
             serverKey: try RSAPrivateKey.generate(), logger: logger)
         let transport = RecordingTransport()
         await engine.attach(transport)
+        Task { await engine.runWriter() }
         let key = engine.sessionKey(org: org, node: "web1")
         await say(engine, key, 1, .heartbeat, job: nil)
         await say(engine, key, 2, .aborted, job: nil)
@@ -102,6 +103,7 @@ struct JobRecordingTests {
         await engine.drainWrites()
         #expect(try await store.jobNodes(jobId: jobId).map(\.status) == [.succeeded])
         #expect(try await store.job(org: Self.org, id: jobId)?.status == .complete)
+        engine.stopWriter()
     }
 
     @Test func aJobThatCannotBeRecordedIsAbortedAndNeverRuns() async throws {
@@ -124,5 +126,6 @@ struct JobRecordingTests {
         #expect(await engine.activeJobIds.isEmpty)
         #expect(await engine.nodeState(org: Self.org, node: "web1").availability == .unavailable)
         #expect(try await store.job(org: Self.org, id: jobId) == nil)
+        engine.stopWriter()
     }
 }

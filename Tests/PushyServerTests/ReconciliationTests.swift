@@ -1,0 +1,196 @@
+import Foundation
+import Logging
+import PushyCore
+import PushyProtocol
+@testable import PushyServer
+import PushyStore
+import Synchronization
+import Testing
+
+/// A clock a test moves by hand (near the real time, so message timestamps stay within skew).
+final class TestClock: Sendable {
+    private let offset = Mutex(0.0)
+    func now() -> Double { Date().timeIntervalSince1970 + offset.withLock { $0 } }
+    func advance(_ seconds: Double) { offset.withLock { $0 += seconds } }
+}
+
+/// One engine with an in-memory store, a recording transport and a hand-moved clock, and an
+/// agent stand-in that says exactly what a test tells it to, in that order: the lost-message
+/// cases of issue 11, made deterministic.
+final class EngineRig: Sendable {
+    static let org = "acme"
+    let engine: CommandEngine
+    let store: InMemoryStore
+    let transport = RecordingTransport()
+    let clock = TestClock()
+    let writer: Task<Void, Never>
+    let sequence = Mutex(0)
+    let key: [UInt8]
+
+    init() async throws {
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        store = InMemoryStore()
+        try await store.createOrg(OrgRecord(name: Self.org, guid: String(repeating: "a", count: 32), createdAt: Date()))
+        var config = ServerConfiguration(dataDir: NSTemporaryDirectory())
+        config.heartbeatInterval = 10
+        let clock = self.clock
+        engine = CommandEngine(config: config, store: store, serverKey: try RSAPrivateKey.generate(), logger: logger,
+                               clock: { clock.now() })
+        await engine.attach(transport)
+        let engine = self.engine
+        writer = Task { await engine.runWriter() }
+        key = engine.sessionKey(org: Self.org, node: "web1")
+        await say(.heartbeat, job: nil, state: .idle)
+        await say(.aborted, job: nil)
+        #expect(await engine.nodeState(org: Self.org, node: "web1").availability == .available)
+    }
+
+    func stop() async {
+        engine.stopWriter()
+        await writer.value
+    }
+
+    /// web1 sends one message (on connection `identity`, as process `incarnation`).
+    func say(_ type: AgentMessageType, job: String?, state: AgentJobState? = nil,
+             identity: [UInt8] = [0, 0, 0, 0, 1], incarnation: String = "inc-1") async {
+        let seq = sequence.withLock { $0 += 1; return $0 }
+        let m = AgentMessage(node: "web1", client: "web1", org: Self.org, type: type, sequence: seq, timestamp: Date(),
+                             incarnationId: incarnation, jobId: job, jobState: state)
+        await engine.receive(identity: identity, frames: MessageSigner.hmacFrames(body: m.bodyBytes, key: key))
+    }
+
+    /// Starts a job on web1, acks its commit and its run: web1 is `running` in it.
+    func runningJob() async throws -> String {
+        let snapshot = try await engine.startJob(
+            org: Self.org, orgGUID: String(repeating: "a", count: 32),
+            request: JobRequest(command: "noop", nodes: ["web1"]), requestor: "admin")
+        let id = snapshot.id
+        await say(.ackCommit, job: id)
+        #expect(transport.types.last == "run")
+        await say(.ackRun, job: id)
+        #expect(await node(id) == .running)
+        return id
+    }
+
+    func job(_ id: String) async -> JobView? { await engine.activeJobView(org: Self.org, id: id) }
+    func node(_ id: String) async -> NodeJobStatus? {
+        await job(id)?.nodes?.first { $0.1.contains("web1") }?.0
+    }
+}
+
+@Suite(.timeLimit(.minutes(1))) struct ReconciliationTests {
+    /// The job of issue 11 that never ended: the node's `succeeded` was lost on the way, and
+    /// its heartbeats then said it was idle. One interval later its part ends, with a reason.
+    @Test func aLostResultEndsTheNodesPartAfterOneIntervalOfIdleHeartbeats() async throws {
+        let rig = try await EngineRig()
+        let id = try await rig.runningJob()
+        // `succeeded` never arrives. The first idle heartbeat is not enough (it may have overtaken it)…
+        await rig.say(.heartbeat, job: nil, state: .idle)
+        rig.clock.advance(5)
+        await rig.say(.heartbeat, job: nil, state: .idle)
+        #expect(await rig.node(id) == .running)
+        #expect(await rig.engine.reconciliations == 0)
+        // …a whole interval of them is.
+        rig.clock.advance(5)
+        await rig.say(.heartbeat, job: nil, state: .idle)
+        let view = try #require(await rig.job(id))
+        #expect(view.status == .complete)
+        #expect(await rig.node(id) == .crashed)
+        let reason = view.nodeReasons?.first { $0.0 == "web1" }?.1 ?? ""
+        #expect(reason.contains("the agent reports no job (idle)"), "reason: \(reason)")
+        #expect(await rig.engine.reconciliations == 1)
+        // The node is reset (rehab) like any crashed node.
+        #expect(rig.transport.types.last == "abort")
+        await rig.engine.drainWrites()
+        #expect(try await rig.store.job(org: EngineRig.org, id: id)?.status == .complete)
+        #expect(try await rig.store.jobNodes(jobId: id).map(\.status) == [.crashed])
+        await rig.stop()
+    }
+
+    /// A heartbeat that overtook the result does no harm: the result lands, the job completes.
+    @Test func aResultJustBehindAnIdleHeartbeatCounts() async throws {
+        let rig = try await EngineRig()
+        let id = try await rig.runningJob()
+        await rig.say(.heartbeat, job: nil, state: .idle)
+        await rig.say(.succeeded, job: id)
+        rig.clock.advance(20)
+        await rig.say(.heartbeat, job: nil, state: .idle)
+        #expect(await rig.job(id)?.status == .complete)
+        #expect(await rig.node(id) == .succeeded)
+        #expect(await rig.engine.reconciliations == 0)
+        await rig.stop()
+    }
+
+    /// After a reconnect the agent sends again what its old connection may not have delivered:
+    /// the same result twice is one result (no reset, no second event).
+    @Test func aResultSentAgainOnANewConnectionIsTheSameResult() async throws {
+        let rig = try await EngineRig()
+        let id = try await rig.runningJob()
+        await rig.say(.succeeded, job: id)
+        let sentBefore = rig.transport.types
+        // New connection (new ZeroMQ identity), same process: the engine acks it, nothing more.
+        await rig.say(.succeeded, job: id, identity: [0, 0, 0, 0, 2])
+        #expect(rig.transport.types == sentBefore + ["ack"])
+        #expect(await rig.node(id) == .succeeded)
+        #expect(await rig.job(id)?.status == .complete)
+        await rig.stop()
+    }
+
+    /// `run` was lost: the node heartbeats `committed` for a whole interval, so `run` goes again.
+    @Test func aLostRunIsSentAgain() async throws {
+        let rig = try await EngineRig()
+        let snapshot = try await rig.engine.startJob(
+            org: EngineRig.org, orgGUID: String(repeating: "a", count: 32),
+            request: JobRequest(command: "noop", nodes: ["web1"]), requestor: "admin")
+        let id = snapshot.id
+        await rig.say(.ackCommit, job: id)
+        #expect(rig.transport.types.filter { $0 == "run" }.count == 1)
+        await rig.say(.heartbeat, job: id, state: .committed)
+        rig.clock.advance(10)
+        await rig.say(.heartbeat, job: id, state: .committed)
+        #expect(rig.transport.types.filter { $0 == "run" }.count == 2)
+        #expect(await rig.engine.runsResent == 1)
+        await rig.say(.ackRun, job: id)
+        await rig.say(.succeeded, job: id)
+        #expect(await rig.job(id)?.status == .complete)
+        #expect(await rig.node(id) == .succeeded)
+        await rig.stop()
+    }
+
+    /// An agent that restarted mid-job (new incarnation) has lost the job: its part ends at once.
+    @Test func aNewIncarnationMidJobEndsTheNodesPart() async throws {
+        let rig = try await EngineRig()
+        let id = try await rig.runningJob()
+        await rig.say(.heartbeat, job: nil, state: .idle, identity: [0, 0, 0, 0, 3], incarnation: "inc-2")
+        #expect(await rig.node(id) == .crashed)
+        let reason = await rig.job(id)?.nodeReasons?.first { $0.0 == "web1" }?.1 ?? ""
+        #expect(reason.contains("the agent restarted"), "reason: \(reason)")
+        #expect(await rig.job(id)?.status == .complete)
+        await rig.stop()
+    }
+
+    /// A store that fails for a while: the job's writes are retried and the job stays in memory
+    /// (readable) until they are durable, then its rows are right.
+    @Test func failedWritesAreRetriedAndTheJobIsKeptUntilTheyLand() async throws {
+        let rig = try await EngineRig()
+        await rig.store.setFailJobUpdates(.io("disk full"))
+        let id = try await rig.runningJob()
+        await rig.say(.succeeded, job: id)
+        #expect(await rig.job(id)?.status == .complete)
+        // Well past wait_complete_time: still held, because its rows are not written.
+        rig.clock.advance(60)
+        await rig.engine.tick()
+        #expect(await rig.job(id)?.status == .complete)
+        #expect(await rig.engine.drainWrites(timeout: .milliseconds(300)) == false)
+        #expect(rig.engine.writer.stats.failures >= 1)
+        // The disk recovers: the writes land, in order, and the job is released.
+        await rig.store.setFailJobUpdates(nil)
+        #expect(await rig.engine.drainWrites(timeout: .seconds(10)))
+        #expect(try await rig.store.job(org: EngineRig.org, id: id)?.status == .complete)
+        #expect(try await rig.store.jobNodes(jobId: id).map(\.status) == [.succeeded])
+        await rig.engine.tick()
+        #expect(await rig.engine.activeJobIds.isEmpty)
+        await rig.stop()
+    }
+}
