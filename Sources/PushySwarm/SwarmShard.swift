@@ -275,6 +275,7 @@ final class SwarmShard: ZMQSwarmHandler, @unchecked Sendable {
                 return
             }
             s.offlineCounter += 1
+            stats.max(.heartbeatLagMaxMs, Int((now - e.at) * 1000))
             sendHeartbeat(e.slot)
             timers.push(.init(at: max(now, e.at + s.interval), slot: e.slot, token: a.token, kind: .heartbeat))
         case .finish:

@@ -77,6 +77,8 @@ struct SoakCommand: AsyncParsableCommand {
             throw error
         }
         await swarm.stop()
+        say("  swarm: latest heartbeat \(swarm.stat("hbLagMaxMs").map { "\($0) ms" } ?? "?") after it was due (at most); "
+            + "send failures \(swarm.stat("sendFailures").map(String.init) ?? "?"); final stats in \(server.dataDir)/soak-swarm-*.log")
         guard passed else { throw ExitCode(1) }
     }
 

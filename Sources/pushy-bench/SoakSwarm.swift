@@ -16,6 +16,13 @@ final class SoakSwarm: @unchecked Sendable {
     let members: [Member]
     let replies = LineWaiters()
     let restarted = SoakCounter()
+    /// The last `stats` (or final `stopped`) line of a swarm process.
+    let lastStats = SoakText()
+
+    /// A `name=value` field of the last stats line.
+    func stat(_ name: String) -> Int? {
+        lastStats.get().split(separator: " ").first { $0.hasPrefix(name + "=") }.flatMap { Int($0.dropFirst(name.count + 1)) }
+    }
 
     /// Starts one process per share with `arguments(first, count)` (clients already registered).
     init(binDir: String, shares: [(first: Int, count: Int)], logDir: String,
@@ -34,13 +41,14 @@ final class SoakSwarm: @unchecked Sendable {
             p.standardInput = input
             try p.run()
             members.append(Member(process: p, stdin: input.fileHandleForWriting, first: s.first, count: s.count))
-            Self.readLines(out.fileHandleForReading, log: logHandle, replies: replies, restarted: restarted)
+            Self.readLines(out.fileHandleForReading, log: logHandle, replies: replies, restarted: restarted, lastStats: lastStats)
         }
         self.members = members
     }
 
     /// A plain thread per process: reads its stdout until EOF (the process ended).
-    static func readLines(_ handle: FileHandle, log: FileHandle, replies: LineWaiters, restarted: SoakCounter) {
+    static func readLines(_ handle: FileHandle, log: FileHandle, replies: LineWaiters, restarted: SoakCounter,
+                          lastStats: SoakText) {
         Thread.detachNewThread {
             var buffer: [UInt8] = []
             while true {
@@ -54,6 +62,7 @@ final class SoakSwarm: @unchecked Sendable {
                         let words = line.split(separator: " ", maxSplits: 2)
                         if words.count >= 2 { replies.deliver(key: String(words[1]), line: line) }
                     } else {
+                        if line.hasPrefix("stats ") || line.hasPrefix("stopped ") { lastStats.set(line) }
                         if line.hasPrefix("restarted "), let n = Int(line.split(separator: " ")[1]) {
                             restarted.add(n)
                         }
@@ -115,6 +124,13 @@ final class SoakChildren: Sendable {
     private let pids = Mutex<[Int32]>([])
     func set(_ p: [Int32]) { pids.withLock { $0 = p } }
     func get() -> [Int32] { pids.withLock { $0 } }
+}
+
+/// A line shared with a reader thread.
+final class SoakText: Sendable {
+    private let text = Mutex("")
+    func set(_ t: String) { text.withLock { $0 = t } }
+    func get() -> String { text.withLock { $0 } }
 }
 
 /// A counter shared with a reader thread.
