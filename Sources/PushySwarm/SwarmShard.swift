@@ -379,7 +379,7 @@ final class SwarmShard: ZMQSwarmHandler, @unchecked Sendable {
             }
         case .run:
             guard let job = m.jobId, a.job == .committed(job) else {
-                note(slot, job: m.jobId, .nackRun)
+                note(slot, job: m.jobId, m.jobId != nil && a.job == .running(m.jobId!) ? .duplicateRun : .nackRun)
                 return send(slot, .nackRun, jobId: m.jobId)
             }
             stats.add(.runs)

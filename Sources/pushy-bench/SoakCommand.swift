@@ -184,6 +184,8 @@ struct SoakCommand: AsyncParsableCommand {
             if let m = await state.pickBusy(toMute: true, for: muteSeconds) { swarm.send("mute", [m]) }
             if let k = await state.pickBusy(toMute: false, for: 0) { swarm.send("restart", [k]) }
         }
+        // Mutes still on run their full time (the server must notice them), then end.
+        if let last = await state.latestUnmute(), last > .now { try? await Task.sleep(until: last) }
         let rest = await state.unmuteAll()
         if !rest.isEmpty { swarm.send("unmute", rest) }
     }

@@ -229,6 +229,8 @@ actor SoakState {
         return due
     }
 
+    func latestUnmute() -> ContinuousClock.Instant? { muted.values.max() }
+
     func unmuteAll() -> [Int] {
         let all = Array(muted.keys)
         muted = [:]

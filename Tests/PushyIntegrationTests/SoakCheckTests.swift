@@ -67,6 +67,10 @@ struct SoakCheckTests {
         ("crsm", .complete, .succeeded, true),
         ("crm", .complete, .succeeded, false),
         ("cx", .complete, .failed, true),
+        // A second `run` while running is nacked, but the command's own result stands.
+        ("crys", .complete, .succeeded, true),
+        ("crys", .complete, .failed, false),
+        ("cry", .timedOut, .timedOut, true),
         (nil, .complete, .unavailable, true),
         (nil, .aborted, .aborted, true),
         (nil, .complete, .crashed, false),
