@@ -26,11 +26,12 @@ zmq: deps
 build: zmq
 	swift build $(SWIFT_BUILD_FLAGS)
 
-## test: build and run every test (Swift Testing), then a two-minute churn soak on the debug
-##       build (2,000 agents; fails on a stuck job or a node state that disagrees with its agent).
-##       SOAK_TEST_ARGS adds options to that soak.
+## test: check module boundaries, build and run every test (Swift Testing), then a two-minute
+##       churn soak on the debug build (2,000 agents; fails on a stuck job or a node state that
+##       disagrees with its agent). SOAK_TEST_ARGS adds options to that soak.
 SOAK_TEST_ARGS ?=
 test: zmq
+	bash scripts/check-boundaries.sh
 	swift build --build-tests $(SWIFT_BUILD_FLAGS)
 	swift test --skip-build $(SWIFT_BUILD_FLAGS)
 	timeout --kill-after=30 900 $(BIN)/pushy-bench soak --bin $(BIN) --agents 2000 --minutes 2 $(SOAK_TEST_ARGS)

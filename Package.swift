@@ -112,10 +112,12 @@ let package = Package(
         .testTarget(name: "PushyCoreTests", dependencies: ["PushyCore"]),
         .testTarget(name: "PushyZMQTests", dependencies: ["PushyZMQ"]),
         .testTarget(name: "PushyStoreTests", dependencies: ["PushyStore"]),
+        // Deadlines shared by the test targets (waits that cannot hang the run).
+        .target(name: "PushyTestSupport", path: "Tests/PushyTestSupport"),
         // The server's engine and API over in-memory twins (no sockets, no disk).
-        .testTarget(name: "PushyServerTests", dependencies: ["PushyServer", "PushyStore", "PushyProtocol", "PushyCore"]),
+        .testTarget(name: "PushyServerTests", dependencies: ["PushyServer", "PushyStore", "PushyProtocol", "PushyCore", "PushyTestSupport"]),
         .testTarget(name: "PushyIntegrationTests", dependencies: [
-            "PushyServer", "PushyAgent", "PushyAPIClient", "PushyProtocol", "PushySwarm", "PushyZMQ",
+            "PushyTestSupport", "PushyServer", "PushyAgent", "PushyAPIClient", "PushyProtocol", "PushySwarm", "PushyZMQ",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOCore", package: "swift-nio"),
         ]),

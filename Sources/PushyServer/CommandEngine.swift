@@ -45,6 +45,8 @@ public actor CommandEngine {
     var orgSequence = 0
     var orgEvents: [(at: Double, org: String, event: FeedEvent)] = []
     var orgSubscribers: [UUID: (org: String, continuation: AsyncStream<FeedEvent>.Continuation)] = [:]
+    /// Set at shutdown: no feed stays open (`closeFeeds`).
+    var feedsClosed = false
     /// Messages dropped, by reason (spec 12 point 3 and 7).
     public private(set) var dropped: [String: Int] = [:]
 
@@ -170,11 +172,8 @@ public actor CommandEngine {
                 logger.debug("node available", metadata: ["pushy.node": "\(key.org)/\(key.node)"])
             case .forward(let jobId, let input):
                 guard let job = jobs[jobId] else { continue }
-                if input == .succeeded || input == .failed { receiveFinalOutput(msg, key: key, job: job) }
+                if JobMachine.isResult(input) { receiveFinalOutput(msg, key: key, job: job) }
                 forward(job, key, input, now: now)
-                if input == .failed, let reason = msg.reason {
-                    perform(job.machine.explain(node: key.node, reason: reason), job: job, now: now)
-                }
             case .output:
                 receiveOutput(msg, key: key)
             case .resendRun(let jobId):
@@ -182,7 +181,7 @@ public actor CommandEngine {
                 runsResent += 1
                 logger.warning("node still committed to a running job: run sent again (a message was lost)",
                                metadata: ["pushy.node": "\(key.org)/\(key.node)", "pushy.job": "\(jobId)"])
-                if job.recorded { sendRun(job, [key.node], at: Date(timeIntervalSince1970: now)) }
+                if job.machine.recorded { sendRun(job, [key.node], at: Date(timeIntervalSince1970: now)) }
             case .reconcile(let jobId, let reason):
                 guard let job = jobs[jobId] else { continue }
                 reconciliations += 1

@@ -95,52 +95,27 @@ public final class PushyServerApp: Service, Sendable {
         return portBox.value ?? config.apiPort
     }
 
-    /// Runs until cancelled or a graceful shutdown (SIGTERM/SIGINT under a ServiceGroup). The
-    /// HTTP server is shut down gracefully either way (open requests finish, no error logs).
+    /// Runs until cancelled or a graceful shutdown (SIGTERM/SIGINT under a ServiceGroup); either
+    /// way the server's services stop in their declared order (`ServerServices.swift`): REST
+    /// drained, inbound messages handled, timers stopped, pending store writes written.
     public func run() async throws {
         defer { transport.shutdown() }
-        let app = try makeHTTPApplication()
-        let http = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [], logger: logger))
-        let engine = self.engine
-        let transport = self.transport
-        // Unstructured on purpose: cancelling `run` must not cancel the HTTP server mid-request.
-        let httpTask = Task { try await http.run() }
-        // Two stages, so checking batch k+1 (parse, HMAC) overlaps the engine handling batch k.
-        let (checked, checkedInput) = AsyncStream.makeStream(of: (messages: [InboundMessage], received: Int).self)
-        let verifier = engine.verifier
-        let checking = Task {
-            for await batch in transport.inbound { checkedInput.yield((verifier.verify(batch), batch.count)) }
-            checkedInput.finish()
-        }
-        let inbound = Task {
-            for await batch in checked {
-                await engine.receive(batch.messages)
-                transport.consumed(batch.received)
-            }
-        }
-        let ticker = Task {
-            while !Task.isCancelled {
-                await engine.tick()
-                try? await Task.sleep(for: .milliseconds(200))
-            }
-        }
-        let trimmer = Task { [logger] in await HeapTrimmer(events: { await engine.memoryEvents }, logger: logger).run() }
-        let writing = Task { await engine.runWriter() }
+        let services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: JobWriterService(engine: engine)),
+            .init(service: EngineTicker(engine: engine)),
+            .init(service: InboundService(transport: transport, engine: engine)),
+            .init(service: HeapTrimmer(events: { [engine] in await engine.memoryEvents }, logger: logger)),
+            .init(service: try makeHTTPApplication()),
+            .init(service: FeedCloser(engine: engine)),
+        ]
+        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [], logger: logger))
+        // Unstructured on purpose: cancelling `run` (how tests stop a server) must still shut the
+        // group down gracefully, in order, rather than cancel it mid-request.
+        let running = Task { try await group.run() }
         // Returns at a graceful shutdown; throws when this task is cancelled (tests) — same end.
         try? await gracefulShutdown()
-        ticker.cancel()
-        trimmer.cancel()
-        await http.triggerGracefulShutdown()
-        let httpResult = await httpTask.result
-        transport.shutdown()
-        _ = await checking.value
-        _ = await inbound.value
-        if !(await engine.drainWrites(timeout: .seconds(10))) {
-            logger.error("store writes still failing at shutdown; unfinished jobs will be crashed at the next start")
-        }
-        engine.stopWriter()
-        await writing.value
-        try httpResult.get()
+        await group.triggerGracefulShutdown()
+        try await running.value
     }
 
     func makeHTTPApplication() throws -> some Service {

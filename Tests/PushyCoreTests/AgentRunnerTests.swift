@@ -5,7 +5,7 @@ import Testing
 @testable import PushyCore
 
 /// The agent's job runner (spec 7.3, nack reasons of spec 5.3).
-@Suite struct AgentRunnerTests {
+@Suite(.timeLimit(.minutes(2))) struct AgentRunnerTests {
     static let job = "0123456789abcdef0123456789abcdef"
     static let other = "fedcba9876543210fedcba9876543210"
     static let allOK = AgentRunner.Checks(userExists: { _ in true }, directoryExists: { _ in true })

@@ -25,7 +25,7 @@ struct TransitionRow: Sendable, CustomTestStringConvertible {
 }
 
 /// Every input a node can send that is not named explicitly in a table row.
-let otherVotingInputs: [JobMachine.Input] = [.ackRun, .nackRun, .succeeded, .failed, .aborted, .other("output")]
+let otherVotingInputs: [JobMachine.Input] = [.ackRun, .nackRun, .succeeded, .failed(reason: nil), .aborted, .other("output")]
 let otherRunningInputs: [JobMachine.Input] = [.aborted, .down(reason: "offline"), .ackCommit, .nackCommit(reason: nil), .other("output")]
 /// Terminal node states that can occur in each phase.
 let terminalWhileVoting: [NodeJobStatus] = [.nacked, .unavailable]
@@ -64,9 +64,9 @@ let runningRows: [TransitionRow] = {
         TransitionRow(phase: .running, from: .ready, input: .nackRun, to: .failed, rehab: true, event: ("run_complete", "run_nacked")),
         TransitionRow(phase: .running, from: .running, input: .nackRun, to: .failed, rehab: true, event: ("run_complete", "run_nacked_while_running")),
         TransitionRow(phase: .running, from: .running, input: .succeeded, to: .succeeded, rehab: false, event: ("run_complete", "success")),
-        TransitionRow(phase: .running, from: .running, input: .failed, to: .failed, rehab: false, event: ("run_complete", "failure")),
+        TransitionRow(phase: .running, from: .running, input: .failed(reason: nil), to: .failed, rehab: false, event: ("run_complete", "failure")),
         TransitionRow(phase: .running, from: .ready, input: .succeeded, to: .crashed, rehab: true, event: ("run_complete", "crashed")),
-        TransitionRow(phase: .running, from: .ready, input: .failed, to: .crashed, rehab: true, event: ("run_complete", "crashed")),
+        TransitionRow(phase: .running, from: .ready, input: .failed(reason: nil), to: .crashed, rehab: true, event: ("run_complete", "crashed")),
     ]
     for from in [NodeJobStatus.ready, .running] {
         for input in otherRunningInputs {
@@ -80,7 +80,7 @@ let runningRows: [TransitionRow] = {
         }
         // Pushy (issue 11): a result for a finished node is the same result sent again after a
         // reconnect, or a late one after the server ended the node's part; the agent is idle.
-        for input in [JobMachine.Input.succeeded, .failed] {
+        for input in [JobMachine.Input.succeeded, .failed(reason: nil)] {
             rows.append(TransitionRow(phase: .running, from: t, input: input, to: t, rehab: false, event: nil))
         }
         rows.append(TransitionRow(phase: .running, from: t, input: .down(reason: "offline"), to: t, rehab: false, event: nil))
@@ -89,7 +89,7 @@ let runningRows: [TransitionRow] = {
     return rows
 }()
 
-@Suite struct JobMachineTests {
+@Suite(.timeLimit(.minutes(2))) struct JobMachineTests {
     static let start = JobFeedEvent("start", [("command", "chef-client")])
 
     static func events(_ actions: [JobMachine.Action]) -> [JobFeedEvent] {
@@ -102,13 +102,49 @@ let runningRows: [TransitionRow] = {
         actions.compactMap { if case .rehab(let n) = $0 { n } else { nil } }
     }
 
-    static func started(_ nodes: [String], quorum: Int? = nil, runTimeout: Int = 3600, unavailable: Set<String> = [])
-        -> (JobMachine, [JobMachine.Action])
+    /// A started job whose rows are durable (`recorded: false` leaves it waiting for them).
+    static func started(_ nodes: [String], quorum: Int? = nil, runTimeout: Int = 3600, unavailable: Set<String> = [],
+                        recorded: Bool = true) -> (JobMachine, [JobMachine.Action])
     {
-        JobMachine.start(id: "j1", nodes: nodes, quorum: quorum ?? nodes.count, runTimeout: runTimeout, now: 100,
-                         votingTimeout: 60, startEvent: start) { n in
+        var (job, actions) = JobMachine.start(
+            id: "j1", nodes: nodes, quorum: quorum ?? nodes.count, runTimeout: runTimeout, now: 100,
+            votingTimeout: 60, startEvent: start) { n in
             unavailable.contains(n) ? (false, "offline") : (true, "")
         }
+        if recorded { actions += job.markRecorded() }
+        return (job, actions)
+    }
+
+    // MARK: Durability
+
+    /// Votes are counted before the job's rows are durable, but `run` waits for them.
+    @Test func runWaitsUntilTheJobIsRecorded() {
+        var (job, _) = Self.started(["a", "b"], recorded: false)
+        #expect(!job.recorded)
+        _ = job.handle(node: "a", input: .ackCommit, now: 101)
+        let quorum = job.handle(node: "b", input: .ackCommit, now: 102)
+        #expect(job.status == .running)
+        #expect(!quorum.contains { if case .sendRun = $0 { true } else { false } })
+        // A node that acked its run before... cannot: it never got one. The rows land:
+        #expect(job.markRecorded() == [.sendRun(["a", "b"])])
+        #expect(job.recorded)
+        #expect(job.markRecorded().isEmpty, "once")
+    }
+
+    @Test func recordedWhileVotingSendsNothingThenRunsAtQuorum() {
+        var (job, _) = Self.started(["a"], recorded: false)
+        #expect(job.markRecorded().isEmpty)
+        #expect(job.handle(node: "a", input: .ackCommit, now: 101).contains(.sendRun(["a"])))
+    }
+
+    @Test func aFailureCarriesTheAgentsReason() {
+        var (job, _) = Self.started(["a"])
+        _ = job.handle(node: "a", input: .ackCommit, now: 101)
+        _ = job.handle(node: "a", input: .ackRun, now: 102)
+        let actions = job.handle(node: "a", input: .failed(reason: "run timeout (5 s) reached on the node"), now: 103)
+        #expect(actions.contains(.nodeChanged(node: "a", status: .failed, reason: "run timeout (5 s) reached on the node")))
+        #expect(job.reasons["a"] == "run timeout (5 s) reached on the node")
+        #expect(job.updatedAt == 103)
     }
 
     // MARK: Transition tables
@@ -277,7 +313,7 @@ let runningRows: [TransitionRow] = {
         _ = job.handle(node: "b", input: .ackCommit, now: 101)
         _ = job.handle(node: "a", input: .ackRun, now: 102)
         _ = job.handle(node: "b", input: .ackRun, now: 102)
-        let a1 = job.handle(node: "a", input: .failed, now: 103)
+        let a1 = job.handle(node: "a", input: .failed(reason: nil), now: 103)
         #expect(job.status == .running)
         #expect(Self.names(a1) == ["run_complete"])
         let a2 = job.handle(node: "b", input: .succeeded, now: 104)
@@ -343,7 +379,7 @@ let runningRows: [TransitionRow] = {
 
     /// A result that arrives after the server timed the node out is too late to count, and the
     /// agent that sent it is idle: nothing to reset (the timeout already did).
-    @Test(arguments: [JobMachine.Input.succeeded, .failed])
+    @Test(arguments: [JobMachine.Input.succeeded, .failed(reason: nil)])
     func aLateResultAfterTheJobTimedOutChangesNothing(_ input: JobMachine.Input) {
         var (job, _) = Self.started(["a"], runTimeout: 0)
         _ = job.handle(node: "a", input: .ackCommit, now: 101)

@@ -4,7 +4,7 @@ import Testing
 @testable import PushyProtocol
 
 /// Wire shapes of ZeroMQ bodies (spec 5.1–5.3), the node config (7.1) and REST job objects (2.3).
-@Suite struct MessageTests {
+@Suite(.timeLimit(.minutes(2))) struct MessageTests {
     static let ts = Date(timeIntervalSince1970: 1_346_799_662)
     static let tsText = "Tue, 04 Sep 2012 23:01:02 GMT"
     static let job = "0123456789abcdef0123456789abcdef"

@@ -4,7 +4,7 @@ import Testing
 @testable import PushyProtocol
 
 /// RFC 1123 (REST, ZeroMQ), ISO 8601 (request signing) and the SSE feed timestamp.
-@Suite struct WireTimeTests {
+@Suite(.timeLimit(.minutes(2))) struct WireTimeTests {
     /// Known instants in all three forms (checked with `date -u -d @<seconds>`).
     static let known: [(Double, String, String)] = [
         (1_346_799_662, "Tue, 04 Sep 2012 23:01:02 GMT", "2012-09-04T23:01:02Z"),

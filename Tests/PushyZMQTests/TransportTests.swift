@@ -7,7 +7,7 @@ import Synchronization
 import Testing
 @testable import PushyZMQ
 
-@Suite struct TransportTests {
+@Suite(.timeLimit(.minutes(3))) struct TransportTests {
     @Test func routerDealerRoundTripKeepsEmptyFrames() async throws {
         let context = try ZMQContext()
         let server = try makeServer(context)

@@ -109,7 +109,7 @@ public struct NodeMachine: Sendable, Equatable {
         case .ackRun: actions += forwardOrRehab(m, facts, .ackRun, now: now)
         case .nackRun: actions += forwardOrRehab(m, facts, .nackRun, now: now)
         case .succeeded: actions += forwardOrRehab(m, facts, .succeeded, now: now)
-        case .failed: actions += forwardOrRehab(m, facts, .failed, now: now)
+        case .failed: actions += forwardOrRehab(m, facts, .failed(reason: m.reason), now: now)
         case .output:
             if let id = m.jobId, let status = facts?.nodeStatus, status == .ready || status == .running {
                 actions.append(.output(jobId: id))
