@@ -4,7 +4,7 @@ DEBIAN_PACKAGES := libzmq3-dev libsodium-dev libsqlite3-dev libssl-dev pkg-confi
 SWIFT_BUILD_FLAGS ?=
 BIN := .build/debug
 
-.PHONY: deps zmq build test demo bench clean
+.PHONY: deps zmq build test demo bench soak clean
 
 ## deps: install the Debian packages Pushy needs (only what is missing).
 deps:
@@ -26,11 +26,15 @@ zmq: deps
 build: zmq
 	swift build $(SWIFT_BUILD_FLAGS)
 
-## test: check module boundaries, build and run every test (Swift Testing).
+## test: check module boundaries, build and run every test (Swift Testing), then a two-minute
+##       churn soak on the debug build (2,000 agents; fails on a stuck job or a node state that
+##       disagrees with its agent). SOAK_TEST_ARGS adds options to that soak.
+SOAK_TEST_ARGS ?=
 test: zmq
 	bash scripts/check-boundaries.sh
 	swift build --build-tests $(SWIFT_BUILD_FLAGS)
 	swift test --skip-build $(SWIFT_BUILD_FLAGS)
+	timeout --kill-after=30 900 $(BIN)/pushy-bench soak --bin $(BIN) --agents 2000 --minutes 2 $(SOAK_TEST_ARGS)
 
 ## demo: a server on the embedded SQLite store, 3 local agents, one job found by search.
 demo: build
@@ -42,6 +46,16 @@ BENCH_ARGS ?=
 bench: zmq
 	swift build -c release $(SWIFT_BUILD_FLAGS)
 	.build/release/pushy-bench --bin .build/release $(BENCH_ARGS)
+
+## soak: release build, then the churn soak (issue 11): 2,000 agents, SOAK_MINUTES of jobs
+##       (default 30), mutes, restarts, aborts and run timeouts; fails on a stuck job, a mismatch
+##       or server RSS growing more than 5 %. SOAK_ARGS adds options (pushy-bench soak --help).
+SOAK_MINUTES ?= 30
+SOAK_ARGS ?=
+soak: zmq
+	swift build -c release $(SWIFT_BUILD_FLAGS)
+	timeout --kill-after=30 $$(( $(SOAK_MINUTES) * 60 + 1200 )) .build/release/pushy-bench soak --bin .build/release \
+	  --agents 2000 --minutes $(SOAK_MINUTES) --strict-rss $(SOAK_ARGS)
 
 clean:
 	rm -rf .build .build-zmq
