@@ -80,12 +80,17 @@ fetch_source() {
   local dl="$CACHE/download" log="$PWD/$CACHE/apt.log" n
   rm -rf "$dl" && mkdir -p "$dl"
   : > "$log"
-  # The index from an earlier run is tried first; `apt-get update` only when that fails.
+  # The index from an earlier run is tried first; `apt-get update` only when there is none or
+  # it does not have the pinned version.
   get() { (cd "$dl" && "${APT_PRIVATE[@]}" source --download-only --only-source "$SOURCE") >> "$log" 2>&1; }
-  if ! get; then
+  if ! { compgen -G "$CACHE/apt/lists/*_Sources*" >/dev/null && get; }; then
     echo "build-libzmq: apt-get update (deb-src index of the configured archive, kept in $CACHE)" >&2
-    "${APT_PRIVATE[@]}" update >> "$log" 2>&1 || true # a source without deb-src fails alone
-    get || { echo "build-libzmq: apt-get source $SOURCE failed (see $log)" >&2; return 1; }
+    "${APT_PRIVATE[@]}" update >> "$log" 2>&1 || true # an entry without deb-src fails alone
+    get || {
+      echo "build-libzmq: could not get the source with apt-get source $SOURCE (all of apt's output: $log):" >&2
+      grep -E '^(E|W):' "$log" | sed -n '1p;$p' | uniq | sed 's/^/  /' >&2
+      return 1
+    }
   fi
   for n in "$ORIG:$ORIG_SHA256" "$DEBIAN:$DEBIAN_SHA256"; do
     [ -f "$dl/${n%%:*}" ] || { echo "build-libzmq: apt-get source $SOURCE gave no ${n%%:*}" >&2; return 1; }
@@ -95,11 +100,10 @@ fetch_source() {
   done
   rm -rf "$dl"
 }
-fetch_source || exit 1
-
 work="$OUT/src"
-rm -rf "$OUT"
+rm -rf "$OUT" # first: a failed fetch leaves no library from another recipe to link
 mkdir -p "$work"
+fetch_source || exit 1
 tar -xzf "$CACHE/$ORIG" -C "$work"
 tar -xJf "$CACHE/$DEBIAN" -C "$work/libzmq-4.3.4"
 src="$work/libzmq-4.3.4"
