@@ -44,4 +44,4 @@ bench: zmq
 	.build/release/pushy-bench --bin .build/release $(BENCH_ARGS)
 
 clean:
-	rm -rf .build .build-zmq
+	rm -rf .build .build-zmq .build-zmq-cache
