@@ -58,4 +58,4 @@ soak: zmq
 	  --agents 2000 --minutes $(SOAK_MINUTES) --strict-rss $(SOAK_ARGS)
 
 clean:
-	rm -rf .build .build-zmq
+	rm -rf .build .build-zmq .build-zmq-cache
