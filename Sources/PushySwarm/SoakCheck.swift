@@ -13,8 +13,9 @@ public enum AgentJobEvent: Character, Sendable, CaseIterable {
     case ackRun = "r"
     /// Sent `nack_run` (a `run` for a job it had not committed to).
     case nackRun = "x"
-    /// Sent `nack_run` to a second `run` for the job it is already running (as the real agent
-    /// does). Not a result: the command goes on and reports `s` or `f`.
+    /// Answered a second `run` for the job it is already running (the server resent it) with
+    /// `ack_run` again, as the real agent does. Not a result: the command goes on and reports
+    /// `s` or `f`.
     case duplicateRun = "y"
     /// Sent `succeeded` / `failed`.
     case succeeded = "s"

@@ -379,7 +379,12 @@ final class SwarmShard: ZMQSwarmHandler, @unchecked Sendable {
             }
         case .run:
             guard let job = m.jobId, a.job == .committed(job) else {
-                note(slot, job: m.jobId, m.jobId != nil && a.job == .running(m.jobId!) ? .duplicateRun : .nackRun)
+                if let job = m.jobId, a.job == .running(job) {
+                    // The same run again (the server resent it): acked again, as the real agent does.
+                    note(slot, job: job, .duplicateRun)
+                    return send(slot, .ackRun, jobId: job)
+                }
+                note(slot, job: m.jobId, .nackRun)
                 return send(slot, .nackRun, jobId: m.jobId)
             }
             stats.add(.runs)
