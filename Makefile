@@ -4,7 +4,7 @@ DEBIAN_PACKAGES := libzmq3-dev libsodium-dev libsqlite3-dev libssl-dev pkg-confi
 SWIFT_BUILD_FLAGS ?=
 BIN := .build/debug
 
-.PHONY: deps zmq build test demo bench clean
+.PHONY: deps zmq build test fuzz demo bench clean
 
 ## deps: install the Debian packages Pushy needs (only what is missing).
 deps:
@@ -26,10 +26,19 @@ zmq: deps
 build: zmq
 	swift build $(SWIFT_BUILD_FLAGS)
 
-## test: build and run every test (Swift Testing).
+## test: build and run every test (Swift Testing), then a short run of every fuzz harness.
 test: zmq
 	swift build --build-tests $(SWIFT_BUILD_FLAGS)
 	swift test --skip-build $(SWIFT_BUILD_FLAGS)
+	bash scripts/fuzz.sh $(FUZZ_TEST_RUNS)
+
+## fuzz: build the libFuzzer harnesses (Fuzz/, docs/fuzzing.md) and run each for FUZZ_RUNS inputs;
+##       fails on any crash, failed round-trip check, hang or leak. One harness: make fuzz FUZZ_ONLY=json
+FUZZ_RUNS ?= 1000000
+FUZZ_TEST_RUNS ?= 20000
+FUZZ_ONLY ?=
+fuzz: zmq
+	bash scripts/fuzz.sh $(FUZZ_RUNS) $(FUZZ_ONLY)
 
 ## demo: a server on the embedded SQLite store, 3 local agents, one job found by search.
 demo: build
@@ -43,4 +52,4 @@ bench: zmq
 	.build/release/pushy-bench --bin .build/release $(BENCH_ARGS)
 
 clean:
-	rm -rf .build .build-zmq
+	rm -rf .build .build-zmq Fuzz/.build-fuzz
