@@ -10,6 +10,10 @@ let package = Package(
         .executable(name: "pushy", targets: ["pushy"]),
         .executable(name: "pushy-swarm", targets: ["pushy-swarm"]),
         .executable(name: "pushy-bench", targets: ["pushy-bench"]),
+        // The parser modules as libraries, for the fuzz package in Fuzz/ (docs/fuzzing.md).
+        .library(name: "PushyProtocol", targets: ["PushyProtocol"]),
+        .library(name: "PushyCore", targets: ["PushyCore"]),
+        .library(name: "PushyZMQ", targets: ["PushyZMQ"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),

@@ -30,6 +30,15 @@ import Testing
         }
     }
 
+    /// Caught by the fuzz-server-message harness's template check: from 1e15 up the template wrote `1000000000000000`
+    /// where `bodyBytes` writes `1000000000000000.0`.
+    @Test(arguments: [999_999_999_999_999, 1_000_000_000_000_000, -1_000_000_000_000_000, 8_999_999_999_999_999])
+    func bodyTemplateMatchesBodyBytesForHugeSequences(_ sequence: Int) throws {
+        let message = ServerMessage(type: .ack, sequence: sequence, timestamp: Date(timeIntervalSince1970: 1_346_799_662))
+        #expect(message.bodyTemplate.bytes(sequence: sequence) == message.bodyBytes)
+        #expect(try ServerMessage.parse(message.bodyBytes).sequence == sequence)
+    }
+
     @Test func agentMessageGoldenOrderWithNullJobId() {
         let m = AgentMessage(node: "web1", client: "web1.example.com", org: "acme", type: .ackCommit, sequence: 3,
                              timestamp: Self.ts, incarnationId: "inc-1", jobId: nil)

@@ -14,6 +14,10 @@ import Testing
         (1_709_251_199, "Thu, 29 Feb 2024 23:59:59 GMT", "2024-02-29T23:59:59Z"),
         (4_102_444_800, "Fri, 01 Jan 2100 00:00:00 GMT", "2100-01-01T00:00:00Z"),
         (1_000_000_000, "Sun, 09 Sep 2001 01:46:40 GMT", "2001-09-09T01:46:40Z"),
+        // Years under 1000 are written in four digits, so the parsers read them back (the fuzz-signing
+        // harness found `0112-09-04T05:02:22Z` formatted as `112-09-04T05:02:22Z`).
+        (-58_611_495_458, "Sun, 04 Sep 0112 05:02:22 GMT", "0112-09-04T05:02:22Z"),
+        (-62_135_596_800, "Mon, 01 Jan 0001 00:00:00 GMT", "0001-01-01T00:00:00Z"),
     ]
 
     @Test(arguments: known)
