@@ -148,7 +148,9 @@ public actor PushyAgentRuntime {
         guard let s = session else { return }
         s.transport.close()
         stats.heartbeatsDropped += s.transport.counters.sendFailures
-        let unsent = outbox.connectionClosed(handedOver: s.transport.handedOver)
+        // libzmq takes up to 3 messages for a connection that never completes (a refused or
+        // broken CURVE handshake): until the server has answered on it, nothing counts as sent.
+        let unsent = outbox.connectionClosed(handedOver: s.heardCommand ? s.transport.handedOver : 0)
         if unsent > 0 {
             logger.warning("\(unsent) job message(s) not sent before the connection closed; sending them on the next one")
         }
@@ -332,7 +334,7 @@ public actor PushyAgentRuntime {
         session = s
         let frames = MessageSigner.hmacFrames(body: msg.bodyBytes, key: s.sessionKey)
         let guaranteed = AgentOutbox.mustDeliver(msg)
-        outbox.sending(msg, handedOver: s.transport.handedOver)
+        outbox.sending(msg, handedOver: s.heardCommand ? s.transport.handedOver : 0)
         if !s.transport.send(frames, delivery: guaranteed ? .guaranteed : .bestEffort) {
             logger.warning("could not queue \(msg.type): the connection is closing; reconnecting")
             reconfigureAt = Self.now()

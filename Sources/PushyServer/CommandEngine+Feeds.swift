@@ -84,6 +84,8 @@ extension CommandEngine {
         for job in jobs.values {
             for (_, c) in job.subscribers { c.finish() }
             job.subscribers = [:]
+            // `?wait=` readers are answered now too (the HTTP drain waits for them).
+            wake(job.record.id)
         }
     }
 

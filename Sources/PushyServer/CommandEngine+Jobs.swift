@@ -253,7 +253,7 @@ extension CommandEngine {
 
     func waitForEnd(_ jobId: String, _ token: UUID) async {
         // Cancelled before it got here: `release` may already have run, and found nothing.
-        guard !Task.isCancelled, let job = jobs[jobId], !job.machine.status.isTerminal else { return }
+        guard !Task.isCancelled, !feedsClosed, let job = jobs[jobId], !job.machine.status.isTerminal else { return }
         await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
             job.waiters[token] = c
         }

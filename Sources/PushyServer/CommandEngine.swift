@@ -23,6 +23,8 @@ public actor CommandEngine {
     }
     /// Outbound sequence of nodes whose session ended, for their next session.
     var outboundSequences: [NodeKey: Int] = [:]
+    /// The incarnation a node's current agent process replaced (its late messages are dropped).
+    var retiredIncarnations: [NodeKey: String] = [:]
     var sessions: [NodeKey: NodeSession] = [:]
     var identities: [[UInt8]: NodeKey] = [:]
     var jobs: [String: ActiveJob] = [:]
@@ -108,7 +110,12 @@ public actor CommandEngine {
     func handle(_ msg: AgentMessage, key: NodeKey, identity: [UInt8], now: Double) {
         var session = sessions[key]
         if let s = session, s.machine.incarnation != msg.incarnationId {
+            // A late message of the process this one replaced, still on its old connection.
+            if retiredIncarnations[key] == msg.incarnationId, identity != s.identity {
+                return drop("stale_incarnation", "\(key.org)/\(key.node) \(msg.incarnationId)")
+            }
             // The agent restarted: the old session is gone (its jobs see the node go down).
+            retiredIncarnations[key] = s.machine.incarnation
             terminate(key, reason: "the agent restarted (new incarnation \(msg.incarnationId))", now: now)
             session = nil
         }

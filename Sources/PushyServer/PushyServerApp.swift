@@ -113,8 +113,14 @@ public final class PushyServerApp: Service, Sendable {
         // Unstructured on purpose: cancelling `run` (how tests stop a server) must still shut the
         // group down gracefully, in order, rather than cancel it mid-request.
         let running = Task { try await group.run() }
-        // Returns at a graceful shutdown; throws when this task is cancelled (tests) — same end.
-        try? await gracefulShutdown()
+        // Until a graceful shutdown, a cancellation (tests) or the group ending by itself (a
+        // service failed, e.g. the REST port was taken), whichever is first.
+        await withTaskGroup(of: Void.self) { first in
+            first.addTask { try? await gracefulShutdown() }
+            first.addTask { _ = await running.result }
+            await first.next()
+            first.cancelAll()
+        }
         await group.triggerGracefulShutdown()
         try await running.value
     }
