@@ -112,12 +112,17 @@ public final class PushyServerApp: Service, Sendable {
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [], logger: logger))
         // Unstructured on purpose: cancelling `run` (how tests stop a server) must still shut the
         // group down gracefully, in order, rather than cancel it mid-request.
-        let running = Task { try await group.run() }
+        let (ended, groupEnded) = AsyncStream.makeStream(of: Never.self)
+        let running = Task {
+            defer { groupEnded.finish() }
+            try await group.run()
+        }
         // Until a graceful shutdown, a cancellation (tests) or the group ending by itself (a
-        // service failed, e.g. the REST port was taken), whichever is first.
+        // service failed, e.g. the REST port was taken), whichever is first. (Both waits end
+        // when cancelled; awaiting `running` itself would not.)
         await withTaskGroup(of: Void.self) { first in
             first.addTask { try? await gracefulShutdown() }
-            first.addTask { _ = await running.result }
+            first.addTask { for await _ in ended {} }
             await first.next()
             first.cancelAll()
         }
