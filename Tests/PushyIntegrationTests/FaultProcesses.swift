@@ -208,7 +208,7 @@ final class FaultCluster: @unchecked Sendable {
     /// Job processes left behind by agents that were killed; killed at shutdown.
     var orphans: [Int32] = []
     /// Job commands the agents accept.
-    static let whitelist = ["ok=/bin/true", "sleep=/bin/sleep 20", "short=/bin/sleep 3"]
+    static let whitelist = ["ok=/bin/true", "sleep=/bin/sleep 20", "short=/bin/sleep 3", "long=/bin/sleep 120"]
 
     /// `dataDir`: the server's data directory (default: `data` in a new temporary directory).
     init(dataDir: String? = nil, host: String = "127.0.0.1", heartbeat: Double = 0.5,
@@ -246,7 +246,7 @@ final class FaultCluster: @unchecked Sendable {
         let run = serverRuns.count + 1
         let p = try ChildProcess(
             name: "server run \(run)", executable: TestCluster.binary("pushy-server"),
-            arguments: ["run", "--data-dir", dataDir, "--log-level", "info"], logPath: workDir + "/server-\(run).log")
+            arguments: ["run", "--data-dir", dataDir, "--log-level", ProcessInfo.processInfo.environment["PUSHY_FAULT_LOG_LEVEL"] ?? "info"], logPath: workDir + "/server-\(run).log")
         server = p
         serverRuns.append(p)
         return try await waitFor("the server's REST API (run \(run))", timeout: 30, logs: [p]) { () -> Probe<Void> in
@@ -368,7 +368,12 @@ final class FaultCluster: @unchecked Sendable {
         for p in agentRuns { await p.stop(grace: 5) }
         for p in serverRuns { await p.stop(grace: 10) }
         for pid in leftovers { kill(pid, SIGKILL) }
-        try? FileManager.default.removeItem(atPath: workDir)
+        // PUSHY_FAULT_KEEP=1 keeps the logs for a look afterwards.
+        if ProcessInfo.processInfo.environment["PUSHY_FAULT_KEEP"] != nil {
+            print("fault logs kept in \(workDir)")
+        } else {
+            try? FileManager.default.removeItem(atPath: workDir)
+        }
     }
 }
 
