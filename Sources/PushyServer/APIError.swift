@@ -29,6 +29,9 @@ public enum APIError: Error, Sendable {
     /// The server holds as many ZeroMQ connections as its descriptor budget allows (issue 5): 503
     /// with `Retry-After`, so agents wait instead of connecting.
     case atConnectionBudget(open: Int, budget: Int)
+    /// The store failed (disk full, read-only, I/O error): 503, the request may work later.
+    /// The server itself is fine and keeps running jobs; their writes are retried (issue 11).
+    case storeUnavailable(String)
     case internalError(String)
 
     /// Seconds an agent refused at the budget waits before asking again.
@@ -48,7 +51,7 @@ public enum APIError: Error, Sendable {
         case .bodyTooLarge: .contentTooLarge
         case .notAcceptable: .notAcceptable
         case .unsupportedMediaType: .unsupportedMediaType
-        case .atConnectionBudget: .serviceUnavailable
+        case .atConnectionBudget, .storeUnavailable: .serviceUnavailable
         case .internalError: .internalServerError
         }
     }
@@ -71,6 +74,7 @@ public enum APIError: Error, Sendable {
             "the server is at its connection budget (\(open) of \(budget) ZeroMQ connections, 2 per agent); "
                 + "retry in \(Self.budgetRetryAfter) s. Operators: raise the server's file limit (LimitNOFILE) "
                 + "or max_agent_connections, or add a server"
+        case .storeUnavailable(let m): "the server cannot use its store right now; try again later (\(m))"
         case .internalError(let m): "internal error: \(m)"
         }
     }
@@ -114,7 +118,7 @@ public enum APIError: Error, Sendable {
         switch e.kind {
         case .duplicate: .conflict(e.description)
         case .notFound: .notFound(e.description)
-        default: .internalError(e.description)
+        case .io: .storeUnavailable(e.description)
         }
     }
 }

@@ -324,6 +324,16 @@ public final class SQLiteStore: PushyStore {
             default:
                 break
             }
+            // Say what went wrong in words, without the SQL (a full disk must not read like a bug).
+            let detail = "SQLite error \(error.resultCode.rawValue): \(error.message ?? "\(error.resultCode)")"
+            switch error.resultCode {
+            case .SQLITE_FULL: return .io("the database cannot be written: the disk is full (\(detail))")
+            case .SQLITE_READONLY: return .io("the database cannot be written: it is read-only (\(detail))")
+            case .SQLITE_IOERR: return .io("the database cannot be read or written: I/O error (\(detail))")
+            case .SQLITE_CANTOPEN: return .io("the database file cannot be opened (\(detail))")
+            case .SQLITE_CORRUPT, .SQLITE_NOTADB: return .io("the database file is damaged (\(detail))")
+            default: break
+            }
         }
         return .io(String(describing: error))
     }
