@@ -26,8 +26,9 @@ struct FaultTests {
             try await c.waitAvailable(["s1", "s2"])
             let done = try await c.runJob("ok", on: ["s1", "s2"])
             #expect(done.status == .complete)
-            // A short job here; agentsRunningALongJobReturnAfterServerRestart covers a long one.
-            let running = try await c.admin.startJob(JobRequest(command: "short", nodes: ["s1", "s2"]))
+            // A 20 s job, so it is still running at the kill however slow the machine (a 3 s one
+            // had ended before the kill on a loaded machine).
+            let running = try await c.admin.startJob(JobRequest(command: "sleep", nodes: ["s1", "s2"]))
             try await c.waitRunning(running, nodes: 2)
 
             try await c.killServer()
