@@ -225,6 +225,8 @@ struct PushyAPI: Sendable {
             node: node, organization: orgName, publicKey: serverPublicKeyPEM, curvePublicKey: curvePublicKey,
             encodedSessionKey: encrypted, incarnationId: engine.incarnationId)
         c.lifetime = config.configLifetime
+        c.offlineThreshold = config.offlineThreshold
+        c.onlineThreshold = config.onlineThreshold
         c.maxMessageSkew = config.maxMessageSkew
         c.maxBodySize = config.maxBodySize
         c.features = [NodeConfig.outputStreamFeature, NodeConfig.binaryOutputFeature]

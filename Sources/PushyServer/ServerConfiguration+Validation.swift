@@ -24,6 +24,8 @@ extension ServerConfiguration {
               "must be more than 1 and at most 1000 intervals")
         check(downThreshold.isFinite && downThreshold > 0 && downThreshold < 1, .downThreshold, downThreshold,
               "must be between 0 and 1 (exclusive): the heartbeats per interval below which a node is offline")
+        check((1...1000).contains(offlineThreshold), .offlineThreshold, offlineThreshold, "must be 1-1000 missed server heartbeats")
+        check((1...1000).contains(onlineThreshold), .onlineThreshold, onlineThreshold, "must be 1-1000 server heartbeats")
         check(votingTimeout.isFinite && votingTimeout > 0, .votingTimeout, votingTimeout, "must be a positive number of seconds")
         check(defaultRunTimeout > 0, .defaultRunTimeout, defaultRunTimeout, "must be a positive number of seconds")
         check(waitCompleteTime.isFinite && waitCompleteTime >= 0, .waitCompleteTime, waitCompleteTime, "must be 0 or more seconds")

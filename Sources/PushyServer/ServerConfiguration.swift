@@ -17,6 +17,10 @@ public struct ServerConfiguration: Sendable, Codable, Equatable {
     public var commandPort: Int = 10002
     /// Server heartbeat period and the agents' heartbeat period, seconds.
     public var heartbeatInterval: Double = 10
+    /// Server heartbeats an agent may miss before it reconnects, and heartbeats it must then see
+    /// before it counts the server online again (spec 6.3; sent in the node config).
+    public var offlineThreshold: Int = 3
+    public var onlineThreshold: Int = 2
     /// Liveness EWMA decay window (intervals) and threshold (spec 6.1).
     public var decayWindow: Double = 4
     public var downThreshold: Double = 0.6
@@ -67,6 +71,7 @@ public struct ServerConfiguration: Sendable, Codable, Equatable {
         case dataDir = "data_dir", listenAddress = "listen_address", advertisedHost = "advertised_host"
         case apiPort = "api_port", heartbeatPort = "heartbeat_port", commandPort = "command_port"
         case heartbeatInterval = "heartbeat_interval", decayWindow = "decay_window", downThreshold = "down_threshold"
+        case offlineThreshold = "offline_threshold", onlineThreshold = "online_threshold"
         case votingTimeout = "voting_timeout", defaultRunTimeout = "default_run_timeout"
         case waitCompleteTime = "wait_complete_time", rehabInterval = "rehab_interval"
         case maxMessageSkew = "max_message_skew", maxBodySize = "max_body_size", authSkew = "auth_skew"
@@ -92,6 +97,8 @@ public struct ServerConfiguration: Sendable, Codable, Equatable {
         try take(.heartbeatInterval, \.heartbeatInterval)
         try take(.decayWindow, \.decayWindow)
         try take(.downThreshold, \.downThreshold)
+        try take(.offlineThreshold, \.offlineThreshold)
+        try take(.onlineThreshold, \.onlineThreshold)
         try take(.votingTimeout, \.votingTimeout)
         try take(.defaultRunTimeout, \.defaultRunTimeout)
         try take(.waitCompleteTime, \.waitCompleteTime)

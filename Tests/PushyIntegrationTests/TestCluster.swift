@@ -37,6 +37,10 @@ final class TestCluster: @unchecked Sendable {
         // dead, which a loaded machine can cause. This filter waits ≈ 7 s of silence.
         c.decayWindow = 10
         c.downThreshold = 0.25
+        // Likewise on the agents' side: with 3 missed server beats (1.5 s) every agent of a test
+        // reconnected at once when the server's broadcast was late, and a job started then found
+        // them all in rehab. 12 beats is 6 s.
+        c.offlineThreshold = 12
         c.votingTimeout = votingTimeout
         c.rehabInterval = 0.25
         configure(&c)
