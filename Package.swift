@@ -10,6 +10,10 @@ let package = Package(
         .executable(name: "pushy", targets: ["pushy"]),
         .executable(name: "pushy-swarm", targets: ["pushy-swarm"]),
         .executable(name: "pushy-bench", targets: ["pushy-bench"]),
+        // The parser modules as libraries, for the fuzz package in Fuzz/ (docs/fuzzing.md).
+        .library(name: "PushyProtocol", targets: ["PushyProtocol"]),
+        .library(name: "PushyCore", targets: ["PushyCore"]),
+        .library(name: "PushyZMQ", targets: ["PushyZMQ"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -112,10 +116,12 @@ let package = Package(
         .testTarget(name: "PushyCoreTests", dependencies: ["PushyCore"]),
         .testTarget(name: "PushyZMQTests", dependencies: ["PushyZMQ"]),
         .testTarget(name: "PushyStoreTests", dependencies: ["PushyStore"]),
+        // Deadlines shared by the test targets (waits that cannot hang the run).
+        .target(name: "PushyTestSupport", path: "Tests/PushyTestSupport"),
         // The server's engine and API over in-memory twins (no sockets, no disk).
-        .testTarget(name: "PushyServerTests", dependencies: ["PushyServer", "PushyStore", "PushyProtocol", "PushyCore"]),
+        .testTarget(name: "PushyServerTests", dependencies: ["PushyServer", "PushyStore", "PushyProtocol", "PushyCore", "PushyTestSupport"]),
         .testTarget(name: "PushyIntegrationTests", dependencies: [
-            "PushyServer", "PushyAgent", "PushyAPIClient", "PushyProtocol", "PushySwarm", "PushyZMQ",
+            "PushyTestSupport", "PushyServer", "PushyAgent", "PushyAPIClient", "PushyProtocol", "PushySwarm", "PushyZMQ",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOCore", package: "swift-nio"),
         ]),

@@ -78,11 +78,14 @@ extension PushyRESTClient {
                     for event in parser.finish() { emit(event) }
                 }
                 group.addTask {
-                    // Watchdog: a feed that says nothing at all (keep-alives come every 15 s) is dead.
+                    // Watchdog: a feed that says nothing at all (the server's keep-alives come every
+                    // 15 s by default) is dead. It wakes when the limit would pass since the last byte.
                     while true {
-                        try await Task.sleep(for: .seconds(1))
-                        if activity.idle > idleTimeout {
-                            throw PushyClientError.unreachable(url: url, reason: "the event feed went silent")
+                        try await Task.sleep(until: activity.last + idleTimeout, clock: .continuous)
+                        if activity.idle >= idleTimeout {
+                            throw PushyClientError.unreachable(
+                                url: url, reason: "the event feed went silent (no event and no keep-alive for "
+                                    + "\(Self.seconds(idleTimeout)))")
                         }
                     }
                 }
@@ -101,9 +104,18 @@ extension PushyRESTClient {
 
 /// When the feed last received anything, shared between the reader and its watchdog.
 final class FeedActivity: Sendable {
-    private let last = Mutex(ContinuousClock.now)
-    func touch() { last.withLock { $0 = .now } }
-    var idle: Duration { ContinuousClock.now - last.withLock { $0 } }
+    private let lastByte = Mutex(ContinuousClock.now)
+    func touch() { lastByte.withLock { $0 = .now } }
+    var last: ContinuousClock.Instant { lastByte.withLock { $0 } }
+    var idle: Duration { ContinuousClock.now - last }
+}
+
+extension PushyRESTClient {
+    /// `45 s`, `1.5 s`: a duration as people read it in messages.
+    static func seconds(_ d: Duration) -> String {
+        let s = Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+        return s == s.rounded() ? "\(Int(s)) s" : "\(s) s"
+    }
 }
 
 /// Incremental `text/event-stream` parser (WHATWG SSE rules): lines end with LF, CRLF or CR;

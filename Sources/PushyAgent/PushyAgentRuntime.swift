@@ -29,6 +29,8 @@ public actor PushyAgentRuntime {
     /// Aborted jobs whose processes are being killed; their files go when they exit.
     var dropped: [String: ProcessRunner.Handle] = [:]
     var reconfigureAt: Double?
+    /// The pending reconfigure is for a server restart (not a config lifetime expiry).
+    var serverRestarted = false
     /// Job messages not yet taken by a socket: sent again, re-signed, on the next session.
     var outbox = AgentOutbox()
     /// What the agent has seen, for tests and logs.
@@ -136,6 +138,7 @@ public actor PushyAgentRuntime {
         closeSession()
         generation += 1
         reconfigureAt = nil
+        serverRestarted = false
         session = Session(transport: transport, nodeConfig: nodeConfig, sessionKey: key.bytes, serverKey: serverKey,
                           configuredAt: Self.now())
         logger.info("connected", metadata: ["pushy.server": "\(nodeConfig.commandAddr)", "pushy.node": "\(config.nodeName)"])
@@ -148,7 +151,9 @@ public actor PushyAgentRuntime {
         guard let s = session else { return }
         s.transport.close()
         stats.heartbeatsDropped += s.transport.counters.sendFailures
-        let unsent = outbox.connectionClosed(handedOver: s.transport.handedOver)
+        // libzmq takes up to 3 messages for a connection that never completes (a refused or
+        // broken CURVE handshake): until the server has answered on it, nothing counts as sent.
+        let unsent = outbox.connectionClosed(handedOver: s.heardCommand ? s.transport.handedOver : 0)
         if unsent > 0 {
             logger.warning("\(unsent) job message(s) not sent before the connection closed; sending them on the next one")
         }
@@ -212,7 +217,10 @@ public actor PushyAgentRuntime {
         if now - s.configuredAt > Double(s.nodeConfig.lifetime) * Double.random(in: 0.9...1.0), reconfigureAt == nil {
             reconfigureAt = now
         }
-        if let at = reconfigureAt, now >= at, runner.state == .idle {
+        // A config lifetime expiry waits until the agent is idle; a server restart does not: the
+        // old connection cannot reach the new server (its CURVE key changed), so the job's result
+        // could not be delivered anyway (the restarted server crashed the job; spec 3.3).
+        if let at = reconfigureAt, now >= at, runner.state == .idle || serverRestarted {
             reconfigure()
             return false
         }
@@ -252,6 +260,7 @@ public actor PushyAgentRuntime {
             let splay = Double.random(in: 0..<max(0.001, s.nodeConfig.interval))
             logger.info("server restarted; reconfiguring in \(String(format: "%.1f", splay)) s")
             reconfigureAt = Self.now() + splay
+            serverRestarted = true
         }
     }
 
@@ -332,7 +341,7 @@ public actor PushyAgentRuntime {
         session = s
         let frames = MessageSigner.hmacFrames(body: msg.bodyBytes, key: s.sessionKey)
         let guaranteed = AgentOutbox.mustDeliver(msg)
-        outbox.sending(msg, handedOver: s.transport.handedOver)
+        outbox.sending(msg, handedOver: s.heardCommand ? s.transport.handedOver : 0)
         if !s.transport.send(frames, delivery: guaranteed ? .guaranteed : .bestEffort) {
             logger.warning("could not queue \(msg.type): the connection is closing; reconnecting")
             reconfigureAt = Self.now()

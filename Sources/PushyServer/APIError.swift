@@ -58,9 +58,9 @@ public enum APIError: Error, Sendable {
 
     var message: String {
         switch self {
-        case .auth(let e): e.message
-        case .missingCCPK: "Missing ccpk"
-        case .badCCPK: "Bad ccpk"
+        case .auth(let e): e.message + Self.hint(e)
+        case .missingCCPK: "Missing ccpk: send the agent's CURVE public key as ?ccpk=<40 Z85 characters>"
+        case .badCCPK: "Bad ccpk: the agent's CURVE public key must be 40 Z85 characters (32 bytes)"
         case .unknownOrg(let o): "organization '\(o)' does not exist."
         case .unknownPrincipal(let n):
             "Failed to authenticate as '\(n)'. Ensure that your node_name and client key are correct."
@@ -76,6 +76,23 @@ public enum APIError: Error, Sendable {
                 + "or max_agent_connections, or add a server"
         case .storeUnavailable(let m): "the server cannot use its store right now; try again later (\(m))"
         case .internalError(let m): "internal error: \(m)"
+        }
+    }
+
+    /// How to fix an authentication failure, after the reference's own message (spec 2.1), which
+    /// says only what is wrong.
+    static func hint(_ e: AuthError) -> String {
+        switch e {
+        case .missingHeaders:
+            "; sign the request with the key of a user or client of the organization (Chef request signing)"
+        case .badTimestamp:
+            ": expected UTC time as YYYY-MM-DDTHH:MM:SSZ"
+        case .unsupportedVersion:
+            ": send X-Ops-Sign as algorithm=sha1;version=1.1 (or version=1.0 or 1.2) or algorithm=sha256;version=1.3"
+        case .badSignature:
+            " (check that the key is the one registered for this name and that method, path, body and headers were signed as sent)"
+        case .clockSkew, .contentHashMismatch:
+            ""
         }
     }
 

@@ -3,10 +3,12 @@ import PushyCore
 import PushyProtocol
 import PushyStore
 
-/// A job the engine is running or has just finished (kept `waitCompleteTime` for feed readers).
+/// A job the engine is running or has just finished (kept `waitCompleteTime` for feed readers,
+/// and until its rows are durable). Its status lives in `machine` alone; `record` holds what the
+/// request fixed (command, user, env, ...) and is not updated.
 final class ActiveJob {
     let org: String
-    var record: JobRecord
+    let record: JobRecord
     var machine: JobMachine
     /// Feed events so far (`job-1`, `job-2`, ...).
     var events: [FeedEvent] = []
@@ -15,12 +17,6 @@ final class ActiveJob {
     var waiters: [UUID: CheckedContinuation<Void, Never>] = [:]
     /// Output per node: live chunks while running (capped), replaced by the final capture.
     var outputs: [String: JobOutputRecord] = [:]
-    /// Whether the job's rows are in the store. Until then its commits may go out, but `run`
-    /// waits (a job the server could not record must not run anywhere), and its node changes
-    /// are kept here rather than batched with other jobs' (whose writes its failure would undo).
-    var recorded = false
-    var heldRuns: [String] = []
-    var heldUpdates: [JobNodeUpdate] = []
 
     init(org: String, record: JobRecord, machine: JobMachine) {
         self.org = org
@@ -53,7 +49,8 @@ public struct ActiveJobSnapshot: Sendable {
     public func view(includeNodes: Bool = true) -> JobView {
         JobView(
             id: record.id, command: record.command, status: machine.status, runTimeout: record.runTimeout,
-            createdAt: record.createdAt, updatedAt: record.updatedAt, user: record.user, dir: record.dir,
+            createdAt: record.createdAt, updatedAt: Date(timeIntervalSince1970: machine.updatedAt.rounded(.down)),
+            user: record.user, dir: record.dir,
             env: record.env, captureOutput: record.captureOutput, fileSpecified: record.file != nil,
             quorum: record.quorum, nodes: includeNodes ? machine.grouped : nil,
             nodeReasons: includeNodes ? machine.nodeNames.compactMap { n in machine.reasons[n].map { (n, $0) } } : nil,

@@ -32,7 +32,7 @@ extension CommandEngine {
         if let last = lastEventId, last.hasPrefix("job-"), let n = Int(last.dropFirst(4)), n >= 1, n <= replay.count {
             replay = Array(replay.dropFirst(n))
         }
-        if job.events.last?.name == "job_complete" { return .active(replay: replay, live: nil) }
+        if job.events.last?.name == "job_complete" || feedsClosed { return .active(replay: replay, live: nil) }
         let (stream, continuation) = AsyncStream.makeStream(of: FeedEvent.self, bufferingPolicy: .bufferingNewest(10_000))
         let token = UUID()
         job.subscribers[token] = continuation
@@ -60,6 +60,10 @@ extension CommandEngine {
             }
         }
         let (stream, continuation) = AsyncStream.makeStream(of: FeedEvent.self, bufferingPolicy: .bufferingNewest(10_000))
+        if feedsClosed {
+            continuation.finish()
+            return (replay, stream)
+        }
         let token = UUID()
         orgSubscribers[token] = (org, continuation)
         continuation.onTermination = { [weak self] _ in
@@ -69,6 +73,21 @@ extension CommandEngine {
     }
 
     func unsubscribeOrg(_ token: UUID) { orgSubscribers[token] = nil }
+
+    /// Ends every open feed (server shutdown): an org feed never ends on its own, and the HTTP
+    /// server's graceful shutdown waits for open responses. Feeds asked for afterwards end after
+    /// their replay.
+    public func closeFeeds() {
+        feedsClosed = true
+        for (_, s) in orgSubscribers { s.continuation.finish() }
+        orgSubscribers = [:]
+        for job in jobs.values {
+            for (_, c) in job.subscribers { c.finish() }
+            job.subscribers = [:]
+            // `?wait=` readers are answered now too (the HTTP drain waits for them).
+            wake(job.record.id)
+        }
+    }
 
     func expireOrgEvents() {
         let cutoff = Date().timeIntervalSince1970 - config.orgFeedExpiration

@@ -52,33 +52,23 @@ extension CommandEngine {
             let error = failure as? StoreError ?? StoreError.io("\(failure)")
             // Not recorded, so not run: stop the commits that went out and forget the job.
             logger.error("job not recorded; aborted", metadata: ["pushy.job": "\(id)", "pushy.error": "\(error)"])
-            job.heldRuns = []
             let abort = job.machine.abort(now: clock(), by: "the server (the job could not be recorded)")
             // Resets and feed events, but no store writes: there are no rows to update.
             perform(abort.filter { if case .jobChanged = $0 { false } else { true } }, job: job, now: clock())
-            job.heldUpdates = []
+            pendingNodeUpdates.removeAll { $0.jobId == id }
             forget(job)
             throw error
         }
-        job.recorded = true
-        if !job.heldUpdates.isEmpty {
-            pendingNodeUpdates += job.heldUpdates
-            job.heldUpdates = []
-        }
-        if !job.heldRuns.isEmpty {
-            let nodes = job.heldRuns
-            job.heldRuns = []
-            sendRun(job, nodes, at: Date())
-        }
+        perform(job.machine.markRecorded(), job: job, now: clock())
         return job.snapshot
     }
 
     /// Sends `run` to those of `nodes` still waiting for it in a running job.
     func sendRun(_ job: ActiveJob, _ nodes: [String], at date: Date) {
         guard job.machine.status == .running else { return }
-        let waiting = nodes.filter { job.machine.nodes[$0] == .ready }
-        send(waiting.map { NodeKey(org: job.org, node: $0) },
-             ServerMessage(type: .run, sequence: 0, timestamp: date, jobId: job.record.id))
+        let waiting = nodes.filter { job.machine.nodes[$0] == .ready }.map { NodeKey(org: job.org, node: $0) }
+        for key in waiting { sessions[key]?.machine.runSent(job.record.id) }
+        send(waiting, ServerMessage(type: .run, sequence: 0, timestamp: date, jobId: job.record.id))
     }
 
     /// Drops a job from memory (its rows are in the store, or it was never recorded).
@@ -123,33 +113,25 @@ extension CommandEngine {
                     command: job.record.command, user: job.record.user, dir: job.record.dir, env: job.record.env,
                     file: job.record.file, capture: job.record.captureOutput, runTimeout: job.record.runTimeout))
             case .sendRun(let nodes):
-                if job.recorded { sendRun(job, nodes, at: date) } else { job.heldRuns += nodes }
+                sendRun(job, nodes, at: date)
             case .rehab(let n):
                 sendAbort(NodeKey(org: job.org, node: n), now: now)
             case .nodeChanged(let node, let status, let reason):
                 track(node, status, job: job)
-                let update = JobNodeUpdate(jobId: job.record.id, node: node, status: status, reason: reason, at: date)
-                if job.recorded {
-                    pendingNodeUpdates.append(update)
-                } else {
-                    job.heldUpdates.append(update)
-                }
+                pendingNodeUpdates.append(JobNodeUpdate(jobId: job.record.id, node: node, status: status, reason: reason, at: date))
             case .jobChanged(let status, let reason):
                 let updated = Date(timeIntervalSince1970: now.rounded(.down))
-                job.record.status = status
-                job.record.updatedAt = updated
                 let store = self.store, id = job.record.id
                 // Node updates first, so a reader never sees a finished job with stale nodes.
-                var batch = takePendingNodeUpdates()
-                if !job.recorded {
+                var batch = takePendingNodeUpdates(including: id)
+                if !job.machine.recorded {
                     // Queued behind its rows; other jobs' changes go separately, so a failed
                     // insert of this job cannot undo them.
-                    let others = batch
+                    let others = batch.filter { $0.jobId != id }
                     if !others.isEmpty {
                         enqueueWrite(jobs: Self.jobIds(others), "\(others.count) node update(s)") { try await store.applyNodeUpdates(others) }
                     }
-                    batch = Self.merged(job.heldUpdates)
-                    job.heldUpdates = []
+                    batch = batch.filter { $0.jobId == id }
                 }
                 let nodeUpdates = batch
                 enqueueWrite(jobs: Self.jobIds(nodeUpdates) + (nodeUpdates.contains { $0.jobId == id } ? [] : [id]),
@@ -170,16 +152,37 @@ extension CommandEngine {
 
     /// Keeps the node's `held` job in step with its status in `job` (for `reconcile`).
     func track(_ node: String, _ status: NodeJobStatus, job: ActiveJob) {
-        sessions[NodeKey(org: job.org, node: node)]?.machine.jobChanged(job.record.id, to: status)
+        let key = NodeKey(org: job.org, node: node)
+        guard let s = sessions[key] else { return }
+        let actions = s.machine.jobChanged(job.record.id, to: status)
+        if !actions.isEmpty { perform(actions, s, key, now: clock()) }
     }
 
     /// The node changes waiting to be written, one per node and job: a node that went
     /// ready → running → succeeded since the last write is written once, as succeeded (keeping
-    /// the latest reason given).
-    func takePendingNodeUpdates() -> [JobNodeUpdate] {
-        let pending = pendingNodeUpdates
-        pendingNodeUpdates = []
-        return Self.merged(pending)
+    /// the latest reason given). Only those of jobs whose rows are durable, and of `job`: the
+    /// others wait, because a batch that named a job whose insert then failed would be refused
+    /// whole. Changes of jobs no longer held (never recorded) are dropped.
+    func takePendingNodeUpdates(including job: String? = nil) -> [JobNodeUpdate] {
+        guard !pendingNodeUpdates.isEmpty else { return [] }
+        // Per job: write now (true), keep waiting (false) or drop (nil), decided once per job.
+        var verdicts: [String: Bool?] = [:]
+        func verdict(_ id: String) -> Bool? {
+            if let v = verdicts[id] { return v }
+            let v: Bool? = id == job ? true : jobs[id].map { $0.machine.recorded }
+            verdicts[id] = v
+            return v
+        }
+        var take: [JobNodeUpdate] = [], keep: [JobNodeUpdate] = []
+        for u in pendingNodeUpdates {
+            switch verdict(u.jobId) {
+            case true?: take.append(u)
+            case false?: keep.append(u)
+            case nil: break
+            }
+        }
+        pendingNodeUpdates = keep
+        return Self.merged(take)
     }
 
     /// One update per node and job, the latest (keeping the latest reason given), in first-seen order.
@@ -250,7 +253,7 @@ extension CommandEngine {
 
     func waitForEnd(_ jobId: String, _ token: UUID) async {
         // Cancelled before it got here: `release` may already have run, and found nothing.
-        guard !Task.isCancelled, let job = jobs[jobId], !job.machine.status.isTerminal else { return }
+        guard !Task.isCancelled, !feedsClosed, let job = jobs[jobId], !job.machine.status.isTerminal else { return }
         await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
             job.waiters[token] = c
         }

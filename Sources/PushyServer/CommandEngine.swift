@@ -23,6 +23,8 @@ public actor CommandEngine {
     }
     /// Outbound sequence of nodes whose session ended, for their next session.
     var outboundSequences: [NodeKey: Int] = [:]
+    /// The incarnation a node's current agent process replaced (its late messages are dropped).
+    var retiredIncarnations: [NodeKey: String] = [:]
     var sessions: [NodeKey: NodeSession] = [:]
     var identities: [[UInt8]: NodeKey] = [:]
     var jobs: [String: ActiveJob] = [:]
@@ -45,6 +47,8 @@ public actor CommandEngine {
     var orgSequence = 0
     var orgEvents: [(at: Double, org: String, event: FeedEvent)] = []
     var orgSubscribers: [UUID: (org: String, continuation: AsyncStream<FeedEvent>.Continuation)] = [:]
+    /// Set at shutdown: no feed stays open (`closeFeeds`).
+    var feedsClosed = false
     /// Messages dropped, by reason (spec 12 point 3 and 7).
     public private(set) var dropped: [String: Int] = [:]
 
@@ -106,7 +110,12 @@ public actor CommandEngine {
     func handle(_ msg: AgentMessage, key: NodeKey, identity: [UInt8], now: Double) {
         var session = sessions[key]
         if let s = session, s.machine.incarnation != msg.incarnationId {
+            // A late message of the process this one replaced, still on its old connection.
+            if retiredIncarnations[key] == msg.incarnationId, identity != s.identity {
+                return drop("stale_incarnation", "\(key.org)/\(key.node) \(msg.incarnationId)")
+            }
             // The agent restarted: the old session is gone (its jobs see the node go down).
+            retiredIncarnations[key] = s.machine.incarnation
             terminate(key, reason: "the agent restarted (new incarnation \(msg.incarnationId))", now: now)
             session = nil
         }
@@ -170,11 +179,8 @@ public actor CommandEngine {
                 logger.debug("node available", metadata: ["pushy.node": "\(key.org)/\(key.node)"])
             case .forward(let jobId, let input):
                 guard let job = jobs[jobId] else { continue }
-                if input == .succeeded || input == .failed { receiveFinalOutput(msg, key: key, job: job) }
+                if JobMachine.isResult(input) { receiveFinalOutput(msg, key: key, job: job) }
                 forward(job, key, input, now: now)
-                if input == .failed, let reason = msg.reason {
-                    perform(job.machine.explain(node: key.node, reason: reason), job: job, now: now)
-                }
             case .output:
                 receiveOutput(msg, key: key)
             case .resendRun(let jobId):
@@ -182,15 +188,10 @@ public actor CommandEngine {
                 runsResent += 1
                 logger.warning("node still committed to a running job: run sent again (a message was lost)",
                                metadata: ["pushy.node": "\(key.org)/\(key.node)", "pushy.job": "\(jobId)"])
-                if job.recorded { sendRun(job, [key.node], at: Date(timeIntervalSince1970: now)) }
+                job.machine.noteRunResent(key.node)
+                sendRun(job, [key.node], at: Date(timeIntervalSince1970: now))
             case .reconcile(let jobId, let reason):
-                guard let job = jobs[jobId] else { continue }
-                reconciliations += 1
-                logger.warning("node's heartbeats disown its job: its part ends (a message was lost)", metadata: [
-                    "pushy.node": "\(key.org)/\(key.node)", "pushy.job": "\(jobId)", "pushy.reason": "\(reason)",
-                    "pushy.reconciliations": "\(reconciliations)",
-                ])
-                forward(job, key, .down(reason: reason), now: now)
+                reconcile(jobId, key, reason: reason, now: now)
             case .drop(let reason):
                 drop(reason, "\(key.org)/\(key.node) \(msg.type) seq \(msg.sequence)")
             }
@@ -239,12 +240,32 @@ public actor CommandEngine {
         perform(s.machine.enterRehab(now: now), s, key, now: now)
     }
 
-    /// Performs node actions that do not depend on a message (rehab from a job or the tick).
+    /// Performs node actions that do not depend on a message (rehab from a job or the tick, a job
+    /// the node left for another).
     func perform(_ actions: [NodeMachine.Action], _ s: NodeSession, _ key: NodeKey, now: Double) {
-        for case .abort in actions {
-            rehabNodes.insert(key)
-            send(s, ServerMessage(type: .abort, sequence: 0, timestamp: Date(timeIntervalSince1970: now)))
+        for action in actions {
+            switch action {
+            case .abort:
+                rehabNodes.insert(key)
+                send(s, ServerMessage(type: .abort, sequence: 0, timestamp: Date(timeIntervalSince1970: now)))
+            case .reconcile(let jobId, let reason):
+                reconcile(jobId, key, reason: reason, now: now)
+            default:
+                break
+            }
         }
+    }
+
+    /// A node left job `jobId` without its result arriving (a message was lost): its part ends
+    /// with `reason`, without a reset (it is idle, or busy with a job that must go on). Counted.
+    func reconcile(_ jobId: String, _ key: NodeKey, reason: String, now: Double) {
+        guard let job = jobs[jobId] else { return }
+        reconciliations += 1
+        logger.warning("node left its job without a result (a message was lost): its part ends", metadata: [
+            "pushy.node": "\(key.org)/\(key.node)", "pushy.job": "\(jobId)", "pushy.reason": "\(reason)",
+            "pushy.reconciliations": "\(reconciliations)",
+        ])
+        forward(job, key, .disowned(reason: reason), now: now)
     }
 
     /// Ends a node's session: it is offline; the active jobs it is part of see it go down.

@@ -96,12 +96,23 @@ public enum DataDirectory {
     public static func loadConfig(dataDir: String) throws -> ServerConfiguration {
         let path = (dataDir as NSString).appendingPathComponent("server.json")
         guard let data = FileManager.default.contents(atPath: path) else { return ServerConfiguration(dataDir: dataDir) }
+        let c: ServerConfiguration
         do {
-            var c = try JSONDecoder().decode(ServerConfiguration.self, from: data)
-            c.dataDir = dataDir
-            return c
+            c = try JSONDecoder().decode(ServerConfiguration.self, from: data)
+        } catch let DecodingError.typeMismatch(type, context), let DecodingError.valueNotFound(type, context) {
+            let key = context.codingPath.map(\.stringValue).joined(separator: ".")
+            throw ServerStartError("cannot read \(path): \(key) must be \(ServerConfiguration.describe(type))")
         } catch {
             throw ServerStartError("cannot read \(path): \(error)")
         }
+        if let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] {
+            let unknown = ServerConfiguration.unknownKeys(in: object)
+            if !unknown.isEmpty {
+                throw ServerStartError("cannot read \(path): unknown setting(s) \(unknown.joined(separator: ", ")); the settings are listed in docs/decisions.md, \"Settings\"")
+            }
+        }
+        var config = c
+        config.dataDir = dataDir
+        return config
     }
 }

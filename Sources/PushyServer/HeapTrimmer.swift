@@ -19,7 +19,7 @@ struct HeapTrimmer: Sendable {
     var trim: @Sendable () -> Int32 = { pushy_trim_heap() }
 
     /// Runs until the task is cancelled.
-    func run() async {
+    func trimAfterBursts() async {
         let queue = DispatchQueue(label: "pushy.heap-trim", qos: .utility)
         var trimmedAt = await events()
         var previous = trimmedAt

@@ -44,6 +44,10 @@ final class JobWriter: Sendable {
         var doorbell: CheckedContinuation<Void, Never>?
         var rung = false
         var stopping = false
+        /// When `run` gives up at a stop (set by `stop`).
+        var stopDeadline: ContinuousClock.Instant?
+        /// Jobs whose insert failed: their later writes can only fail, so they are dropped.
+        var unrecorded: Set<String> = []
     }
 
     private let state = Mutex(State())
@@ -78,6 +82,7 @@ final class JobWriter: Sendable {
 
     private func add(_ write: Write) {
         let bell = state.withLock { s -> CheckedContinuation<Void, Never>? in
+            if !s.unrecorded.isEmpty, write.jobs.allSatisfy(s.unrecorded.contains) { return nil }
             s.queue.append(write)
             for j in write.jobs { s.pendingByJob[j, default: 0] += 1 }
             s.stats.pending = s.queue.count
@@ -93,15 +98,17 @@ final class JobWriter: Sendable {
     func drain(timeout: Duration = .seconds(30)) async -> Bool {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
-            if state.withLock({ $0.queue.isEmpty }) { return true }
+            // Written = nothing queued and nothing in flight (a running write is off the queue).
+            if state.withLock({ $0.pendingByJob.isEmpty }) { return true }
             try? await Task.sleep(for: .milliseconds(10))
         }
-        return state.withLock { $0.queue.isEmpty }
+        return state.withLock { $0.pendingByJob.isEmpty }
     }
 
-    /// Ends `run` once the queue is empty, or at `deadline` with what is left logged as lost.
-    func stop() {
+    /// Ends `run` once the queue is empty, or `stopTimeout` from now with what is left logged as lost.
+    func stop(stopTimeout: Duration = .seconds(10)) {
         let bell = state.withLock { s -> CheckedContinuation<Void, Never>? in
+            if !s.stopping { s.stopDeadline = ContinuousClock.now + stopTimeout }
             s.stopping = true
             defer { s.doorbell = nil }
             return s.doorbell
@@ -110,23 +117,19 @@ final class JobWriter: Sendable {
     }
 
     /// The write loop. Returns after `stop()` once nothing is left to write (or, with writes
-    /// failing, `stopTimeout` after the stop, logging the writes given up).
-    func run(stopTimeout: Duration = .seconds(10)) async {
-        var stopDeadline: ContinuousClock.Instant?
+    /// failing, at the stop's deadline, logging the writes given up). Cancelling it stops it.
+    func run() async {
+        await withTaskCancellationHandler { await loop() } onCancel: { stop() }
+    }
+
+    private func loop() async {
         while true {
             let now = ContinuousClock.now
-            let (next, stopping, empty, wake) = state.withLock { s in
-                (Self.takeRunnable(&s.queue, now: now), s.stopping, s.queue.isEmpty, Self.earliestRetry(s.queue))
-            }
-            if let next {
-                await perform(next)
-                continue
-            }
+            let (stopping, deadline, empty) = state.withLock { s in (s.stopping, s.stopDeadline, s.queue.isEmpty) }
             if stopping {
                 if empty { return }
-                let deadline = stopDeadline ?? now + stopTimeout
-                stopDeadline = deadline
-                if now >= deadline {
+                // Cancelled (the service group failed): no time to wait for a store to recover.
+                if Task.isCancelled || deadline.map({ now >= $0 }) ?? false {
                     let lost = state.withLock { s in
                         defer { s.queue = []; s.pendingByJob = [:]; s.stats.pending = 0 }
                         return s.queue.map(\.what)
@@ -135,6 +138,11 @@ final class JobWriter: Sendable {
                                  metadata: ["pushy.writes": "\(lost)"])
                     return
                 }
+            }
+            let (next, wake) = state.withLock { s in (Self.takeRunnable(&s.queue, now: now), Self.earliestRetry(s.queue)) }
+            if let next {
+                await perform(next)
+                continue
             }
             if let wake {
                 // Something waits for a retry: look again at its time or in a moment, whichever
@@ -197,6 +205,10 @@ final class JobWriter: Sendable {
             guard w.retries else {
                 // A job whose insert failed is not recorded: its later writes can only fail.
                 let dropped = dropWrites(onlyOf: write.jobs)
+                state.withLock { s in
+                    if s.unrecorded.count > 1000 { s.unrecorded.removeAll() }
+                    s.unrecorded.formUnion(write.jobs)
+                }
                 finish(write)
                 logger.error("store write failed", metadata: [
                     "pushy.write": "\(w.what)", "pushy.error": "\(error)", "pushy.dropped_writes": "\(dropped)",

@@ -10,11 +10,6 @@ extension PushyAPI {
     static let accelBuffering = HTTPField.Name("X-Accel-Buffering")!
     static let truncatedHeader = HTTPField.Name("X-Pushy-Output-Truncated")!
 
-    func accepts(_ request: Request, _ type: String) -> Bool {
-        guard let accept = request.headers[.accept]?.lowercased(), !accept.isEmpty else { return true }
-        return accept.contains(type) || accept.contains("*/*")
-    }
-
     /// `GET jobs/{id}/output/{node}/{stdout|stderr}`: the exact captured bytes.
     func jobOutput(_ request: Request, _ context: Context, _ body: [UInt8]) async throws(APIError) -> Response {
         let orgName = param(context, "org"), id = param(context, "id"), node = param(context, "node")
@@ -22,9 +17,6 @@ extension PushyAPI {
         try await requireReader(try await authenticate(request, org: orgName, body: body))
         guard channel == "stdout" || channel == "stderr" else {
             throw .notFound("no such output channel '\(channel)' (use stdout or stderr)")
-        }
-        guard accepts(request, "application/octet-stream") else {
-            throw .notAcceptable("output is served as application/octet-stream")
         }
         _ = try await jobView(org: orgName, id: id)
         var output = await engine.activeOutput(org: orgName, jobId: id, node: node)
@@ -46,7 +38,6 @@ extension PushyAPI {
     func jobFeed(_ request: Request, _ context: Context, _ body: [UInt8]) async throws(APIError) -> Response {
         let orgName = param(context, "org"), id = param(context, "id")
         try await requireReader(try await authenticate(request, org: orgName, body: body))
-        guard accepts(request, "text/event-stream") else { throw .notAcceptable("feeds are served as text/event-stream") }
         let lastId = request.headers[Self.lastEventIdHeader]
         switch await engine.subscribeJob(org: orgName, id: id, lastEventId: lastId) {
         case .active(let replay, let live):
@@ -63,7 +54,6 @@ extension PushyAPI {
     func orgFeed(_ request: Request, _ context: Context, _ body: [UInt8]) async throws(APIError) -> Response {
         let orgName = param(context, "org")
         try await requireReader(try await authenticate(request, org: orgName, body: body))
-        guard accepts(request, "text/event-stream") else { throw .notAcceptable("feeds are served as text/event-stream") }
         let sub = await engine.subscribeOrg(org: orgName, lastEventId: request.headers[Self.lastEventIdHeader])
         return sse(replay: sub.replay, live: sub.live, endless: true)
     }

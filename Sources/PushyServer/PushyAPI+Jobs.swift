@@ -63,6 +63,7 @@ extension PushyAPI {
     func getJob(_ request: Request, _ context: Context, _ body: [UInt8]) async throws(APIError) -> Response {
         let orgName = param(context, "org"), id = param(context, "id")
         try await requireReader(try await authenticate(request, org: orgName, body: body))
+        let nodes = try boolParameter(request, "nodes"), includeFile = try boolParameter(request, "include_file")
         // Pushy extension: `?wait=SECONDS` (at most 60) answers once the job has ended, or when
         // the time is up, instead of being polled.
         if let text = request.uri.queryParameters.get("wait") {
@@ -73,7 +74,7 @@ extension PushyAPI {
         }
         // Pushy extension: `?nodes=false` leaves out the per-node groups, so a poller of a job
         // over thousands of nodes asks for a few hundred bytes instead of every node's name.
-        if request.uri.queryParameters.get("nodes") == "false" {
+        if nodes == false {
             if let live = await engine.activeJobSnapshot(org: orgName, id: id) { return .json(live.view(includeNodes: false).json) }
             var summary = try await jobView(org: orgName, id: id)
             summary.nodes = nil
@@ -81,7 +82,7 @@ extension PushyAPI {
             return .json(summary.json)
         }
         var view = try await jobView(org: orgName, id: id)
-        if request.uri.queryParameters.get("include_file") == "true", view.fileSpecified || view.file != nil {
+        if includeFile == true, view.fileSpecified || view.file != nil {
             if let r = try? await store.job(org: orgName, id: id) { view.file = r.file }
         }
         return .json(view.json)

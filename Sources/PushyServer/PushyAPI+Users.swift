@@ -46,7 +46,11 @@ extension PushyAPI {
         try requireJSONBody(request)
         let v = try parseJSON(body)
         let record = try newPrincipal(v, org: orgName, type: .user)
-        let admin = v["admin"]?.boolValue ?? false
+        var admin = false
+        if let a = v["admin"], !a.isNull {
+            guard let b = a.boolValue else { throw .badRequest("'admin' must be true or false") }
+            admin = b
+        }
         try await insertPrincipal(record)
         if admin {
             do { _ = try await store.addGroupMember(org: orgName, group: AccessRules.admins, member: GroupMember(.user, record.name)) }

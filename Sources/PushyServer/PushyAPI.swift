@@ -26,46 +26,69 @@ struct PushyAPI: Sendable {
     static let maxBody = 1_000_000
     static let methods: [HTTPRequest.Method] = [.get, .post, .put, .delete, .patch, .head]
 
+    /// One path of the API: its handlers by method, and the media type its answers have.
+    struct Route {
+        var path: String
+        var handlers: [HTTPRequest.Method: Handler]
+        var produces = "application/json"
+    }
+
+    func routes() -> [Route] {
+        let org = "/organizations/:org"
+        return [
+            Route(path: "/pushy/_status", handlers: [.get: status]),
+            Route(path: "\(org)/pushy/config/:node", handlers: [.get: nodeConfig]),
+            Route(path: "\(org)/pushy/jobs", handlers: [.get: listJobs, .post: createJob]),
+            Route(path: "\(org)/pushy/jobs/:id", handlers: [.get: getJob]),
+            Route(path: "\(org)/pushy/jobs/:id/abort", handlers: [.put: abortJob]),
+            Route(path: "\(org)/pushy/jobs/:id/output/:node/:channel", handlers: [.get: jobOutput],
+                  produces: "application/octet-stream"),
+            Route(path: "\(org)/pushy/job_status_feed", handlers: [.get: orgFeed], produces: "text/event-stream"),
+            Route(path: "\(org)/pushy/job_status_feed/:id", handlers: [.get: jobFeed], produces: "text/event-stream"),
+            Route(path: "\(org)/pushy/node_states", handlers: [.get: nodeStates]),
+            Route(path: "\(org)/pushy/node_states/:node", handlers: [.get: nodeState]),
+            Route(path: "\(org)/search/node", handlers: [.get: searchNodes]),
+            Route(path: "\(org)/nodes", handlers: [.get: listNodes]),
+            Route(path: "\(org)/nodes/:node", handlers: [.get: getNode, .put: putNode]),
+            Route(path: "\(org)/clients", handlers: [.get: listClients, .post: createClient]),
+            Route(path: "\(org)/clients/:name", handlers: [.get: getClient, .delete: deleteClient]),
+            // Identity and authorization (issue 3): orgs (superuser), users, groups, enrolment, audit.
+            Route(path: "/organizations", handlers: [.get: listOrgs, .post: createOrg]),
+            Route(path: org, handlers: [.delete: deleteOrg]),
+            Route(path: "\(org)/users", handlers: [.get: listUsers, .post: createUser]),
+            Route(path: "\(org)/users/:name", handlers: [.get: getUser, .delete: deleteUser]),
+            Route(path: "\(org)/groups", handlers: [.get: listGroups]),
+            Route(path: "\(org)/groups/:group", handlers: [.get: getGroup, .delete: deleteGroup]),
+            Route(path: "\(org)/groups/:group/members", handlers: [.post: addGroupMember]),
+            Route(path: "\(org)/groups/:group/members/:type/:name", handlers: [.delete: removeGroupMember]),
+            Route(path: "\(org)/enrollment_tokens", handlers: [.post: createEnrollmentToken]),
+            Route(path: "\(org)/enroll", handlers: [.post: enroll]),
+            Route(path: "\(org)/audit", handlers: [.get: listAudit]),
+        ]
+    }
+
     func router() -> Router<Context> {
         let router = Router(context: Context.self)
-        route(router, "/pushy/_status", [.get: status])
-        let org = "/organizations/:org"
-        route(router, "\(org)/pushy/config/:node", [.get: nodeConfig])
-        route(router, "\(org)/pushy/jobs", [.get: listJobs, .post: createJob])
-        route(router, "\(org)/pushy/jobs/:id", [.get: getJob])
-        route(router, "\(org)/pushy/jobs/:id/abort", [.put: abortJob])
-        route(router, "\(org)/pushy/jobs/:id/output/:node/:channel", [.get: jobOutput])
-        route(router, "\(org)/pushy/job_status_feed", [.get: orgFeed])
-        route(router, "\(org)/pushy/job_status_feed/:id", [.get: jobFeed])
-        route(router, "\(org)/pushy/node_states", [.get: nodeStates])
-        route(router, "\(org)/pushy/node_states/:node", [.get: nodeState])
-        route(router, "\(org)/search/node", [.get: searchNodes])
-        route(router, "\(org)/nodes", [.get: listNodes])
-        route(router, "\(org)/nodes/:node", [.get: getNode, .put: putNode])
-        route(router, "\(org)/clients", [.get: listClients, .post: createClient])
-        route(router, "\(org)/clients/:name", [.get: getClient, .delete: deleteClient])
-        // Identity and authorization (issue 3): orgs (superuser), users, groups, enrolment, audit.
-        route(router, "/organizations", [.get: listOrgs, .post: createOrg])
-        route(router, org, [.delete: deleteOrg])
-        route(router, "\(org)/users", [.get: listUsers, .post: createUser])
-        route(router, "\(org)/users/:name", [.get: getUser, .delete: deleteUser])
-        route(router, "\(org)/groups", [.get: listGroups])
-        route(router, "\(org)/groups/:group", [.get: getGroup, .delete: deleteGroup])
-        route(router, "\(org)/groups/:group/members", [.post: addGroupMember])
-        route(router, "\(org)/groups/:group/members/:type/:name", [.delete: removeGroupMember])
-        route(router, "\(org)/enrollment_tokens", [.post: createEnrollmentToken])
-        route(router, "\(org)/enroll", [.post: enroll])
-        route(router, "\(org)/audit", [.get: listAudit])
+        let table = routes()
+        for r in table { route(router, r) }
+        // Added after the routes, so it wraps only what no route took (Hummingbird's bare 404).
+        router.add(middleware: UnroutedMiddleware(routes: table.map { ($0.path, Self.allowed($0)) }))
         return router
     }
 
-    /// Registers `handlers` and answers every other method with 405 before any authentication
-    /// (spec 2.1). Errors become responses here, in one place.
-    func route(_ router: Router<Context>, _ path: String, _ handlers: [HTTPRequest.Method: Handler]) {
-        let allowed = handlers.keys.map(\.rawValue).sorted()
+    static func allowed(_ r: Route) -> [String] { r.handlers.keys.map(\.rawValue).sorted() }
+
+    /// Registers `r`'s handlers and answers every other method with 405 before any authentication
+    /// (spec 2.1), and an `Accept` that excludes what the route serves with 406. Errors become
+    /// responses here, in one place.
+    func route(_ router: Router<Context>, _ r: Route) {
+        let allowed = Self.allowed(r)
         for method in Self.methods {
-            router.on(RouterPath(path), method: method) { request, context -> Response in
-                guard let handler = handlers[method] else { return APIError.methodNotAllowed(allowed: allowed).response }
+            router.on(RouterPath(r.path), method: method) { request, context -> Response in
+                guard let handler = r.handlers[method] else { return APIError.methodNotAllowed(allowed: allowed).response }
+                guard accepts(request, r.produces) else {
+                    return APIError.notAcceptable("this endpoint answers with \(r.produces); send Accept: \(r.produces) (or */*)").response
+                }
                 do {
                     let body = try await collect(request)
                     return try await handler(request, context, body)
@@ -75,6 +98,18 @@ struct PushyAPI: Sendable {
                     return APIError.internalError("\(error)").response
                 }
             }
+        }
+    }
+
+    /// Whether the request's `Accept` (every such header, media ranges with parameters) admits
+    /// `type`; no `Accept` admits anything.
+    func accepts(_ request: Request, _ type: String) -> Bool {
+        let accept = request.headers[values: .accept].joined(separator: ",").lowercased()
+        guard !accept.trimmingCharacters(in: .whitespaces).isEmpty else { return true }
+        let major = type.split(separator: "/").first.map { "\($0)/*" } ?? type
+        return accept.split(separator: ",").contains { range in
+            let media = range.split(separator: ";").first?.trimmingCharacters(in: .whitespaces) ?? ""
+            return media == type || media == "*/*" || media == "*" || media == major
         }
     }
 
@@ -95,8 +130,20 @@ struct PushyAPI: Sendable {
     }
 
     func requireJSONBody(_ request: Request) throws(APIError) {
-        if let ct = request.headers[.contentType], !ct.lowercased().hasPrefix("application/json") {
+        if let ct = request.headers[.contentType],
+           ct.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased() != "application/json" {
             throw .unsupportedMediaType
+        }
+    }
+
+    /// A `true`/`false` query parameter (nil when absent); anything else is a 400 rather than
+    /// being read as the default.
+    func boolParameter(_ request: Request, _ name: String) throws(APIError) -> Bool? {
+        guard let text = request.uri.queryParameters.get(name) else { return nil }
+        switch text.lowercased() {
+        case "true": return true
+        case "false": return false
+        default: throw .badRequest("\(name) must be true or false, not '\(text)'")
         }
     }
 
@@ -196,6 +243,32 @@ struct PushyAPI: Sendable {
         let orgName = param(context, "org")
         try await requireReader(try await authenticate(request, org: orgName, body: body))
         return .json(await engine.nodeState(org: orgName, node: param(context, "node")).json)
+    }
+}
+
+/// Answers requests no route took as JSON instead of Hummingbird's empty 404: a known path with
+/// a method it does not take (OPTIONS, a made-up one) gets 405 and `Allow`, anything else a 404
+/// that names the path.
+struct UnroutedMiddleware: RouterMiddleware {
+    typealias Context = PushyRequestContext
+    /// Route patterns (`:name` matches one segment) and the methods each takes.
+    let routes: [(path: String, allowed: [String])]
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let e as HTTPError where e.status == .notFound {
+            let path = request.uri.path
+            let segments = path.split(separator: "/")
+            for r in routes {
+                let pattern = r.path.split(separator: "/")
+                if pattern.count == segments.count, zip(pattern, segments).allSatisfy({ $0.hasPrefix(":") || $0 == $1 }) {
+                    return APIError.methodNotAllowed(allowed: r.allowed).response
+                }
+            }
+            return APIError.notFound("no such endpoint: \(request.method.rawValue) \(path) (Pushy's API is under "
+                + "/organizations/ORG/pushy/..., e.g. /organizations/ORG/pushy/jobs; status at /pushy/_status)").response
+        }
     }
 }
 

@@ -29,6 +29,7 @@ public final class PushyServerApp: Service, Sendable {
     public let connectionBudget: ConnectionBudget
 
     public static func build(config: ServerConfiguration, logger: Logger = Logger(label: "pushy-server")) async throws -> PushyServerApp {
+        try config.validate()
         let keyPEM: String
         do { keyPEM = try String(contentsOfFile: config.serverKeyPath, encoding: .utf8) } catch {
             throw ServerStartError("cannot read the server key \(config.serverKeyPath): run 'pushy-server init --data-dir \(config.dataDir)' first")
@@ -95,52 +96,38 @@ public final class PushyServerApp: Service, Sendable {
         return portBox.value ?? config.apiPort
     }
 
-    /// Runs until cancelled or a graceful shutdown (SIGTERM/SIGINT under a ServiceGroup). The
-    /// HTTP server is shut down gracefully either way (open requests finish, no error logs).
+    /// Runs until cancelled or a graceful shutdown (SIGTERM/SIGINT under a ServiceGroup); either
+    /// way the server's services stop in their declared order (`ServerServices.swift`): REST
+    /// drained, inbound messages handled, timers stopped, pending store writes written.
     public func run() async throws {
         defer { transport.shutdown() }
-        let app = try makeHTTPApplication()
-        let http = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [], logger: logger))
-        let engine = self.engine
-        let transport = self.transport
-        // Unstructured on purpose: cancelling `run` must not cancel the HTTP server mid-request.
-        let httpTask = Task { try await http.run() }
-        // Two stages, so checking batch k+1 (parse, HMAC) overlaps the engine handling batch k.
-        let (checked, checkedInput) = AsyncStream.makeStream(of: (messages: [InboundMessage], received: Int).self)
-        let verifier = engine.verifier
-        let checking = Task {
-            for await batch in transport.inbound { checkedInput.yield((verifier.verify(batch), batch.count)) }
-            checkedInput.finish()
+        let services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: JobWriterService(engine: engine)),
+            .init(service: EngineTicker(engine: engine)),
+            .init(service: InboundService(transport: transport, engine: engine)),
+            .init(service: HeapTrimmer(events: { [engine] in await engine.memoryEvents }, logger: logger)),
+            .init(service: try makeHTTPApplication()),
+            .init(service: FeedCloser(engine: engine)),
+        ]
+        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [], logger: logger))
+        // Unstructured on purpose: cancelling `run` (how tests stop a server) must still shut the
+        // group down gracefully, in order, rather than cancel it mid-request.
+        let (ended, groupEnded) = AsyncStream.makeStream(of: Never.self)
+        let running = Task {
+            defer { groupEnded.finish() }
+            try await group.run()
         }
-        let inbound = Task {
-            for await batch in checked {
-                await engine.receive(batch.messages)
-                transport.consumed(batch.received)
-            }
+        // Until a graceful shutdown, a cancellation (tests) or the group ending by itself (a
+        // service failed, e.g. the REST port was taken), whichever is first. (Both waits end
+        // when cancelled; awaiting `running` itself would not.)
+        await withTaskGroup(of: Void.self) { first in
+            first.addTask { try? await gracefulShutdown() }
+            first.addTask { for await _ in ended {} }
+            await first.next()
+            first.cancelAll()
         }
-        let ticker = Task {
-            while !Task.isCancelled {
-                await engine.tick()
-                try? await Task.sleep(for: .milliseconds(200))
-            }
-        }
-        let trimmer = Task { [logger] in await HeapTrimmer(events: { await engine.memoryEvents }, logger: logger).run() }
-        let writing = Task { await engine.runWriter() }
-        // Returns at a graceful shutdown; throws when this task is cancelled (tests) — same end.
-        try? await gracefulShutdown()
-        ticker.cancel()
-        trimmer.cancel()
-        await http.triggerGracefulShutdown()
-        let httpResult = await httpTask.result
-        transport.shutdown()
-        _ = await checking.value
-        _ = await inbound.value
-        if !(await engine.drainWrites(timeout: .seconds(10))) {
-            logger.error("store writes still failing at shutdown; unfinished jobs will be crashed at the next start")
-        }
-        engine.stopWriter()
-        await writing.value
-        try httpResult.get()
+        await group.triggerGracefulShutdown()
+        try await running.value
     }
 
     func makeHTTPApplication() throws -> some Service {

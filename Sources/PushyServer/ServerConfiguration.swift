@@ -63,7 +63,7 @@ public struct ServerConfiguration: Sendable, Codable, Equatable {
 
     public init(dataDir: String) { self.dataDir = dataDir }
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case dataDir = "data_dir", listenAddress = "listen_address", advertisedHost = "advertised_host"
         case apiPort = "api_port", heartbeatPort = "heartbeat_port", commandPort = "command_port"
         case heartbeatInterval = "heartbeat_interval", decayWindow = "decay_window", downThreshold = "down_threshold"

@@ -151,6 +151,40 @@ public final class Swarm: Sendable {
         shard.transport.perform { shard.mute(slot: slot) }
     }
 
+    /// Ends `mute(index:)`: heartbeats resume, a command that ended meanwhile reports.
+    public func unmute(index: Int) {
+        guard let (shard, slot) = locate(index) else { return }
+        shard.transport.perform { shard.unmute(slot: slot) }
+    }
+
+    /// Restarts the agent with global `index` if it is in a job (new incarnation, reconnect);
+    /// returns whether it was.
+    public func restart(index: Int) async -> Bool {
+        guard let (shard, slot) = locate(index) else { return false }
+        return await withCheckedContinuation { (c: CheckedContinuation<Bool, Never>) in
+            shard.transport.perform { c.resume(returning: shard.restart(slot: slot)) }
+        }
+    }
+
+    /// What this process's agents did in `job` (global index, `AgentJobEvent` letters), sorted by
+    /// index; agents that never heard of the job are absent. Needs `recordJobs`. The records
+    /// are handed out once: later events for the job are not kept.
+    public func report(job: String) async -> [(index: Int, events: String)] {
+        var all: [(index: Int, events: String)] = []
+        for shard in shards {
+            all += await withCheckedContinuation { (c: CheckedContinuation<[(index: Int, events: String)], Never>) in
+                shard.transport.perform { c.resume(returning: shard.takeRecords(job: job)) }
+            }
+        }
+        return all.sorted { $0.index < $1.index }
+    }
+
+    func locate(_ index: Int) -> (SwarmShard, Int)? {
+        let local = index - configuration.firstIndex
+        guard local >= 0, local < configuration.count else { return nil }
+        return (shards[local / configuration.shardSize], local % configuration.shardSize)
+    }
+
     public var stats: SwarmStats { liveStats.snapshot }
 
     /// Closes every connection and stops the threads. Idempotent.

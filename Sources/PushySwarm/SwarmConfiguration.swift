@@ -52,6 +52,9 @@ public struct SwarmConfiguration: Sendable {
         o.sendHighWaterMark = 1000
         return o
     }()
+    /// Keep, per job and agent, what the agent did (`AgentJobEvent`s) until `Swarm.report(job:)`
+    /// hands it out: the soak compares it with the server's view of the job. Off for the bench.
+    public var recordJobs = false
     /// Longest wait for one REST call.
     public var requestTimeoutSeconds = 30
 

@@ -54,8 +54,8 @@ final class SwarmShard: ZMQSwarmHandler, @unchecked Sendable {
         let name: String
         let fails: Bool
         let nacks: Bool
-        /// Fixed for the agent's lifetime, as a real agent process's (spec 5.1).
-        let incarnation = UUID().uuidString.lowercased()
+        /// Fixed for the agent process's lifetime (spec 5.1); a `restart` makes a new one.
+        var incarnation = UUID().uuidString.lowercased()
         /// Its own CURVE key pair, made at its first connect and kept (as a real agent's).
         var curveKeys: CurveKeyPair?
         var session: Session?
@@ -64,6 +64,11 @@ final class SwarmShard: ZMQSwarmHandler, @unchecked Sendable {
         /// Bumped whenever the job changes, to void a pending command end.
         var jobToken = 0
         var job = Job.idle
+        /// What this agent does in its current job (from the job's plan or the swarm's ratios).
+        var runSeconds = 0.0
+        var runFails = false
+        /// When the running command ends (kept so that an unmuted agent finishes it).
+        var finishAt: Double?
         var sequence = 0
         var muted = false
         var ready = false
@@ -81,6 +86,12 @@ final class SwarmShard: ZMQSwarmHandler, @unchecked Sendable {
     var transport: ZMQSwarmTransport!
     /// Every agent of a shard receives the same server heartbeat; verify the RSA signature once.
     var lastBroadcast: (header: [UInt8], body: [UInt8], message: ServerMessage?)?
+    /// Every agent of a job gets the same command: parse its plan once.
+    var lastPlan: (command: String, plan: JobPlan?)?
+    /// With `recordJobs`: per job, per global agent index, what the agent did (`AgentJobEvent`s).
+    var records: [String: [Int: [UInt8]]] = [:]
+    /// Jobs already reported: later events for them are not kept (bounded by the jobs run).
+    var reported = Set<String>()
 
     init(org: String, indexes: Range<Int>, configuration: SwarmConfiguration, stats: AtomicSwarmStats,
          requestConfig: @escaping @Sendable (SwarmShard, Int, String, CurveKeyPair) -> Void) {
@@ -113,7 +124,55 @@ final class SwarmShard: ZMQSwarmHandler, @unchecked Sendable {
     }
 
     func mute(slot: Int) {
+        guard !agents[slot].muted else { return }
         agents[slot].muted = true
+        note(slot, job: agents[slot].job.id, .muted)
+    }
+
+    /// Ends a mute: heartbeats resume, and a command that ended meanwhile reports now (a hung
+    /// host coming back). Messages that arrived while muted stay lost.
+    func unmute(slot: Int) {
+        guard agents[slot].muted else { return }
+        agents[slot].muted = false
+        let a = agents[slot]
+        let now = Self.now()
+        if a.session != nil {
+            // The heartbeat timer kept running while muted (without sending).
+            sendHeartbeat(slot)
+        } else {
+            timers.push(.init(at: now, slot: slot, token: a.token, kind: .connect))
+        }
+        if case .running = a.job, let at = a.finishAt {
+            timers.push(.init(at: max(now, at), slot: slot, token: a.jobToken, kind: .finish))
+        }
+        tick()
+    }
+
+    /// Restarts an agent that is in a job, like a killed agent process coming back: its
+    /// connections close at once (unsent messages are lost), it gets a new incarnation and
+    /// reconnects with a fresh config after 0.2–1 s. Returns false (and does nothing) when the
+    /// agent is idle, muted or not connected.
+    func restart(slot: Int) -> Bool {
+        let a = agents[slot]
+        guard a.job != .idle, !a.muted, a.session != nil else { return false }
+        note(slot, job: a.job.id, .restarted)
+        stats.add(.restarts)
+        agents[slot].incarnation = UUID().uuidString.lowercased()
+        agents[slot].finishAt = nil
+        reconfigure(slot, after: Double.random(in: 0.2...1.0))
+        return true
+    }
+
+    /// Hands out (and forgets) what this shard's agents did in `job`.
+    func takeRecords(job: String) -> [(index: Int, events: String)] {
+        reported.insert(job)
+        guard let r = records.removeValue(forKey: job) else { return [] }
+        return r.map { (index: $0.key, events: String(decoding: $0.value, as: UTF8.self)) }
+    }
+
+    func note(_ slot: Int, job: String?, _ event: AgentJobEvent) {
+        guard configuration.recordJobs, let job, !reported.contains(job) else { return }
+        records[job, default: [:]][agents[slot].index, default: []].append(event.rawValue.asciiValue!)
     }
 
     func configured(slot: Int, config: NodeConfig, key: [UInt8], serverKey: RSAPublicKey) {
@@ -199,7 +258,12 @@ final class SwarmShard: ZMQSwarmHandler, @unchecked Sendable {
             agents[e.slot].fetching = true
             requestConfig(self, e.slot, a.name, keys)
         case .heartbeat:
-            guard e.token == a.token, let s = a.session, !a.muted else { return }
+            guard e.token == a.token, let s = a.session else { return }
+            if a.muted {
+                // Silent, but the timer keeps its beat for when the agent is unmuted.
+                timers.push(.init(at: max(now, e.at + s.interval), slot: e.slot, token: a.token, kind: .heartbeat))
+                return
+            }
             // Server liveness (spec 6.3): too many intervals without a server heartbeat → reconnect.
             if s.offlineCounter > s.config.offlineThreshold, !s.reconfiguring {
                 reconfigure(e.slot, after: Double.random(in: 0..<s.interval))
@@ -211,9 +275,11 @@ final class SwarmShard: ZMQSwarmHandler, @unchecked Sendable {
                 return
             }
             s.offlineCounter += 1
+            stats.max(.heartbeatLagMaxMs, Int((now - e.at) * 1000))
             sendHeartbeat(e.slot)
             timers.push(.init(at: max(now, e.at + s.interval), slot: e.slot, token: a.token, kind: .heartbeat))
         case .finish:
+            // A muted agent's command ends when it is unmuted (`unmute` schedules it again).
             guard e.token == a.jobToken, case .running(let job) = a.job, !a.muted else { return }
             finish(e.slot, job: job)
         case .reconfigure:
@@ -233,6 +299,7 @@ final class SwarmShard: ZMQSwarmHandler, @unchecked Sendable {
         a.token += 1
         a.jobToken += 1
         a.job = .idle
+        a.finishAt = nil
         agents[slot] = a
         stats.add(.reconfigures)
         timers.push(.init(at: Self.now() + delay, slot: slot, token: a.token, kind: .connect))
@@ -277,8 +344,10 @@ final class SwarmShard: ZMQSwarmHandler, @unchecked Sendable {
             let previous = a.job.id
             a.job = .idle
             a.jobToken += 1
+            a.finishAt = nil
             markReady(&a)
             agents[slot] = a
+            note(slot, job: previous, .aborted)
             send(slot, .aborted, jobId: previous)
         case .ack:
             markReady(&a)
@@ -286,33 +355,62 @@ final class SwarmShard: ZMQSwarmHandler, @unchecked Sendable {
         case .commit:
             stats.add(.commits)
             guard let job = m.jobId else { return stats.add(.badMessages) }
+            var nacks = a.nacks
+            (a.runSeconds, a.runFails) = (configuration.commandSeconds, a.fails)
+            if let plan = plan(m.command) {
+                switch plan.outcome(jobId: job, index: a.index) {
+                case .nack: nacks = true
+                case .run(let seconds, let fails): (nacks, a.runSeconds, a.runFails) = (false, seconds, fails)
+                }
+            }
             if a.job != .idle {
                 stats.add(.nacks)
+                note(slot, job: job, .nackBusy)
                 send(slot, .nackCommit, jobId: job, reason: "busy")
-            } else if a.nacks {
+            } else if nacks {
                 stats.add(.nacks)
+                note(slot, job: job, .nackCommit)
                 send(slot, .nackCommit, jobId: job, reason: "simulated nack")
             } else {
-                agents[slot].job = .committed(job)
+                a.job = .committed(job)
+                agents[slot] = a
+                note(slot, job: job, .ackCommit)
                 send(slot, .ackCommit, jobId: job)
             }
         case .run:
             guard let job = m.jobId, a.job == .committed(job) else {
+                if let job = m.jobId, a.job == .running(job) {
+                    // The same run again (the server resent it): acked again, as the real agent does.
+                    note(slot, job: job, .duplicateRun)
+                    return send(slot, .ackRun, jobId: job)
+                }
+                note(slot, job: m.jobId, .nackRun)
                 return send(slot, .nackRun, jobId: m.jobId)
             }
             stats.add(.runs)
             a.job = .running(job)
             a.jobToken += 1
+            a.finishAt = Self.now() + a.runSeconds
             agents[slot] = a
+            note(slot, job: job, .ackRun)
             send(slot, .ackRun, jobId: job)
-            if configuration.commandSeconds <= 0 {
+            if a.runSeconds <= 0 {
                 finish(slot, job: job)
             } else {
-                timers.push(.init(at: Self.now() + configuration.commandSeconds, slot: slot, token: a.jobToken, kind: .finish))
+                timers.push(.init(at: a.finishAt!, slot: slot, token: a.jobToken, kind: .finish))
             }
         case .heartbeat, nil:
             break
         }
+    }
+
+    /// The plan of a `mix-…` command (nil for any other command), parsed once per command.
+    func plan(_ command: String?) -> JobPlan? {
+        guard let command else { return nil }
+        if let last = lastPlan, last.command == command { return last.plan }
+        let p = JobPlan.parse(command)
+        lastPlan = (command, p)
+        return p
     }
 
     func markReady(_ a: inout Agent) {
@@ -324,10 +422,12 @@ final class SwarmShard: ZMQSwarmHandler, @unchecked Sendable {
     // MARK: Outbound
 
     func finish(_ slot: Int, job: String) {
-        let fails = agents[slot].fails
+        let fails = agents[slot].runFails
         agents[slot].job = .idle
         agents[slot].jobToken += 1
+        agents[slot].finishAt = nil
         stats.add(fails ? .failed : .succeeded)
+        note(slot, job: job, fails ? .failed : .succeeded)
         send(slot, fails ? .failed : .succeeded, jobId: job, exitStatus: fails ? 1 : 0)
     }
 

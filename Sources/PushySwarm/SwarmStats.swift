@@ -26,12 +26,17 @@ public struct SwarmStats: Sendable, Equatable, CustomStringConvertible {
     public var silentCommandChannels = 0
     /// Config fetches answered 503 (server at its connection budget); also in `fetchFailures`.
     public var unavailable = 0
+    /// Agents restarted mid-job by `Swarm.restart(index:)`.
+    public var restarts = 0
+    /// Most milliseconds a heartbeat went out after it was due (the swarm's own lag: an agent
+    /// whose beats are late by 2.5 intervals is rightly found dead by the server).
+    public var heartbeatLagMaxMs = 0
 
     public var description: String {
         "connected=\(connected) ready=\(ready) fetches=\(configFetches) fetchFailures=\(fetchFailures) "
             + "openFailures=\(openFailures) reconfigures=\(reconfigures) heartbeats=\(heartbeatsSent) "
             + "serverHeartbeats=\(serverHeartbeats) commits=\(commits) nacks=\(nacks) runs=\(runs) "
-            + "succeeded=\(succeeded) failed=\(failed) aborts=\(aborts) bad=\(badMessages) sendFailures=\(sendFailures) silentCommand=\(silentCommandChannels) unavailable=\(unavailable)"
+            + "succeeded=\(succeeded) failed=\(failed) aborts=\(aborts) bad=\(badMessages) sendFailures=\(sendFailures) silentCommand=\(silentCommandChannels) unavailable=\(unavailable) restarts=\(restarts) hbLagMaxMs=\(heartbeatLagMaxMs)"
     }
 }
 
@@ -40,13 +45,14 @@ final class AtomicSwarmStats: Sendable {
     enum Field: Int, CaseIterable {
         case connected, ready, configFetches, fetchFailures, openFailures, reconfigures, heartbeatsSent
         case serverHeartbeats, commits, nacks, runs, succeeded, failed, aborts, badMessages, sendFailures
-        case silentCommandChannels, unavailable
+        case silentCommandChannels, unavailable, restarts, heartbeatLagMaxMs
     }
 
     private let values = Mutex([Int](repeating: 0, count: Field.allCases.count))
 
     func add(_ f: Field, _ n: Int = 1) { values.withLock { $0[f.rawValue] += n } }
     func get(_ f: Field) -> Int { values.withLock { $0[f.rawValue] } }
+    func max(_ f: Field, _ n: Int) { values.withLock { $0[f.rawValue] = Swift.max($0[f.rawValue], n) } }
 
     var snapshot: SwarmStats {
         SwarmStats(
@@ -55,6 +61,7 @@ final class AtomicSwarmStats: Sendable {
             heartbeatsSent: get(.heartbeatsSent), serverHeartbeats: get(.serverHeartbeats), commits: get(.commits),
             nacks: get(.nacks), runs: get(.runs), succeeded: get(.succeeded), failed: get(.failed),
             aborts: get(.aborts), badMessages: get(.badMessages), sendFailures: get(.sendFailures),
-            silentCommandChannels: get(.silentCommandChannels), unavailable: get(.unavailable))
+            silentCommandChannels: get(.silentCommandChannels), unavailable: get(.unavailable), restarts: get(.restarts),
+            heartbeatLagMaxMs: get(.heartbeatLagMaxMs))
     }
 }

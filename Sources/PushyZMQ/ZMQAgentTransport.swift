@@ -142,7 +142,7 @@ private final class AgentLoop: @unchecked Sendable {
             if items[0].revents & pollIn != 0 { queue.wake.drain() }
             let (outbound, stopping) = queue.takeAll()
             if stopping { break }
-            pending.append(contentsOf: outbound)
+            for item in outbound { append(item) }
             flush()
             if items[1].revents & pollIn != 0 { receive(from: dealer, as: AgentInbound.command) }
             if items[2].revents & pollIn != 0 { receive(from: sub, as: AgentInbound.broadcast) }
@@ -150,6 +150,17 @@ private final class AgentLoop: @unchecked Sendable {
         sub.close()
         dealer.close()
         continuation.finish()
+    }
+
+    /// Queues one message behind the waiting ones. A heartbeat replaces one still waiting behind
+    /// a refused job message (only the newest says anything; a burst of stale ones would not).
+    private func append(_ item: AgentOutbound) {
+        if item.delivery == .bestEffort, pendingHead < pending.count, pending[pendingHead].refusedBefore,
+           let old = pending[pendingHead...].lastIndex(where: { $0.delivery == .bestEffort }) {
+            pending.remove(at: old)
+            counters.countSendFailure()
+        }
+        pending.append(item)
     }
 
     /// Hands waiting messages to libzmq in order until it refuses one. A refused guaranteed

@@ -16,7 +16,8 @@ final class ServerProcess {
     var process: Process?
     private(set) var admin: PushyRESTClient!
 
-    init(binDir: String, interval: Double) throws {
+    /// `initArguments` are added to `pushy-server init` (e.g. `--voting-timeout 10`).
+    init(binDir: String, interval: Double, initArguments: [String] = []) throws {
         self.binDir = binDir
         dataDir = NSTemporaryDirectory() + "pushy-bench-" + UUID().uuidString
         apiPort = ProcessProbe.freePort()
@@ -24,7 +25,7 @@ final class ServerProcess {
         init_.executableURL = URL(fileURLWithPath: binDir + "/pushy-server")
         init_.arguments = ["init", "--data-dir", dataDir, "--api-port", "\(apiPort)",
                            "--heartbeat-port", "\(ProcessProbe.freePort())", "--command-port", "\(ProcessProbe.freePort())",
-                           "--heartbeat-interval", "\(interval)", "--no-user-config"]
+                           "--heartbeat-interval", "\(interval)", "--no-user-config"] + initArguments
         init_.environment = ProcessInfo.processInfo.environment.merging(["HOME": NSTemporaryDirectory()]) { $1 }
         init_.standardOutput = FileHandle.nullDevice
         try init_.run()
@@ -39,12 +40,14 @@ final class ServerProcess {
     var certificatePath: String { dataDir + "/tls.crt" }
     var adminKeyPath: String { dataDir + "/admin.pem" }
     var pid: Int32 { process?.processIdentifier ?? 0 }
+    /// `pushy-server run --log-level` (the soak can ask for `info`: node offline lines with times).
+    var logLevel = "warning"
 
     /// Starts `pushy-server run` and waits (≤ 30 s) until its REST API answers.
     func start() async throws {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: binDir + "/pushy-server")
-        p.arguments = ["run", "--data-dir", dataDir, "--log-level", "warning"]
+        p.arguments = ["run", "--data-dir", dataDir, "--log-level", logLevel]
         let log = dataDir + "/server.log"
         if !FileManager.default.fileExists(atPath: log) { _ = FileManager.default.createFile(atPath: log, contents: nil) }
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
@@ -69,9 +72,13 @@ final class ServerProcess {
         process = nil
     }
 
+    /// SIGTERM, then SIGKILL if it has not exited within 20 s.
     func stop() {
         guard let p = process, p.isRunning else { return }
         p.terminate()
+        let deadline = Date().addingTimeInterval(20)
+        while p.isRunning, Date() < deadline { usleep(50_000) }
+        if p.isRunning { kill(p.processIdentifier, SIGKILL) }
         p.waitUntilExit()
         process = nil
     }
@@ -86,6 +93,8 @@ final class SwarmFleet {
     let count: Int
     let perProcess: Int
     let addressSpread: Int
+    /// Node names are `prefix-NNNNNN`.
+    var prefix = "swarm"
     var processes: [(process: Process, stdin: Pipe, first: Int, count: Int)] = []
 
     init(binDir: String, server: ServerProcess, count: Int, perProcess: Int, addressSpread: Int) {
@@ -112,7 +121,7 @@ final class SwarmFleet {
     func arguments(first: Int, count: Int) -> [String] {
         ["--server-url", server.orgURL, "--user", "admin", "--key", server.adminKeyPath, "--count", "\(count)",
          "--trusted-cert", server.certificatePath,
-         "--first-index", "\(first)", "--prefix", "swarm", "--duration-ms", "0", "--fail-ratio", "0",
+         "--first-index", "\(first)", "--prefix", prefix, "--duration-ms", "0", "--fail-ratio", "0",
          "--address-spread", "\(addressSpread)", "--stats-interval", "10"]
     }
 

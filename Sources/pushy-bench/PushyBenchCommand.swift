@@ -4,12 +4,21 @@ import PushyAPIClient
 import PushyProtocol
 import PushySwarm
 
-/// Starts a release server and swarms of virtual agents on loopback, measures issue 5's
-/// figures for each size, prints one table per size and writes them to docs/performance.md.
+/// `pushy-bench` (= `pushy-bench scale`, the scale benchmark) and `pushy-bench soak`.
 @main
-struct PushyBenchCommand: AsyncParsableCommand {
+struct PushyBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pushy-bench",
+        abstract: "Benchmark or soak a pushy-server with thousands of virtual agents (loopback only).",
+        subcommands: [PushyBenchCommand.self, SoakCommand.self],
+        defaultSubcommand: PushyBenchCommand.self)
+}
+
+/// Starts a release server and swarms of virtual agents on loopback, measures issue 5's
+/// figures for each size, prints one table per size and writes them to docs/performance.md.
+struct PushyBenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "scale",
         abstract: "Benchmark a pushy-server with thousands of virtual agents (loopback only).")
 
     @Option(help: "Comma-separated swarm sizes; 'max' = the most the server's file limit allows.")

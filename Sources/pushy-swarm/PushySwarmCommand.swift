@@ -4,9 +4,9 @@ import PushyAPIClient
 import PushyProtocol
 import PushySwarm
 
-/// One process's share of a swarm of virtual agents. Reads control lines on stdin:
-/// `mute INDEX...` (silence agents by global index), `stats`, `quit`. Prints `stats ...`
-/// lines on stdout every `--stats-interval` seconds and on request.
+/// One process's share of a swarm of virtual agents. Reads control lines on stdin
+/// (`SwarmControl`: mute, unmute, restart, report, stats, quit). Prints `stats ...` lines on
+/// stdout every `--stats-interval` seconds and on request.
 @main
 struct PushySwarmCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -39,6 +39,8 @@ struct PushySwarmCommand: AsyncParsableCommand {
     @Flag(help: "Register the clients, then exit.") var registerOnly = false
     @Flag(help: "Do not register the clients (they exist already with this process's key pool seed).") var noRegister = false
     @Flag(help: "Also report each agent's node (PUT nodes/NAME).") var reportNodes = false
+    @Flag(help: "Keep what each agent did in each job for the 'report JOB' control command (the soak).")
+    var recordJobs = false
 
     func validate() throws {
         guard count >= 0 else { throw ValidationError("--count must be ≥ 0") }
@@ -69,6 +71,7 @@ struct PushySwarmCommand: AsyncParsableCommand {
         c.addressSpread = addressSpread
         c.fetchConcurrency = fetchConcurrency
         c.shardSize = shardSize
+        c.recordJobs = recordJobs
         let swarm = try Swarm(c)
         if !noRegister {
             let started = Date()

@@ -5,44 +5,53 @@ import PushyProtocol
 /// `job start --follow`: waits for a job by reading its live event feed (spec 2.3) instead of
 /// polling. Each node's output is printed as it arrives, one `NODE: ` prefixed line at a time
 /// (its stderr on the CLI's stderr); votes, starts and ends are shown as `-- ` lines on stderr.
-/// When the feed breaks it resumes once from the last event id, then falls back to polling.
+/// When the feed breaks or stalls (`stallLimit` without a byte, keep-alives included) it resumes
+/// from the last event id as long as the broken connection had brought new events, else falls
+/// back to polling. The caller bounds the whole wait (`JobWatch.bounded`).
 struct JobFollower: Sendable {
     let client: PushyRESTClient
     let jobID: String
     let pollInterval: Double
+    let stallLimit: Duration
+    let watch: JobWatch
 
     func run() async throws -> JobView {
         var printer = NodeLinePrinter()
         var lastID: String?
-        var resumed = false
+        // The job's run timeout sets the bound; without an answer the feed still decides.
+        if let job = try? await client.job(jobID) { watch.saw(job) }
         while true {
             let reason: String
+            var progressed = false, final = false
             do {
-                for try await event in client.jobFeed(id: jobID, lastEventID: lastID) {
-                    if let id = event.id { lastID = id }
+                for try await event in client.jobFeed(id: jobID, lastEventID: lastID, idleTimeout: stallLimit) {
+                    if let id = event.id, id != lastID {
+                        lastID = id
+                        progressed = true
+                    }
+                    watch.saw(event: event)
                     if let done = try await handle(event, printer: &printer) { return done }
                 }
                 // The reader ends quietly when this task is cancelled (Ctrl-C → abort answered first).
                 try Task.checkCancellation()
                 reason = "the server ended the feed before the job completed"
             } catch let e as PushyClientError {
-                reason = e.description
-                if e.status != nil { resumed = true }  // an HTTP answer will not change on retry
+                reason = e.feedReason
+                final = e.status != nil  // an HTTP answer will not change on retry
             } catch is CancellationError {
                 throw CancellationError()
             } catch {
                 reason = "\(error)"
             }
             try Task.checkCancellation()
-            if !resumed, lastID != nil {
-                resumed = true
-                Output.stderr("-- live feed interrupted (\(reason)); resuming after event \(lastID ?? "")")
+            if progressed, !final, let lastID {
+                Output.stderr("-- live feed interrupted (\(reason)); resuming after event \(lastID)")
                 continue
             }
             printer.flushAll()
             Output.stderr("-- live feed unavailable (\(reason)); polling every \(pollInterval)s instead "
                 + "(full output: pushy job output \(jobID) NODE)")
-            return try await JobPoller(client: client, jobID: jobID, interval: pollInterval).wait()
+            return try await JobPoller(client: client, jobID: jobID, interval: pollInterval, watch: watch).wait()
         }
     }
 
@@ -80,8 +89,9 @@ struct JobFollower: Sendable {
         case "job_complete", "summary":
             printer.flushAll()
             let job = try await client.job(jobID)
+            watch.saw(job)
             if job.status.isTerminal { return job }
-            return try await JobPoller(client: client, jobID: jobID, interval: pollInterval).wait()
+            return try await JobPoller(client: client, jobID: jobID, interval: pollInterval, watch: watch).wait()
         default:
             break
         }

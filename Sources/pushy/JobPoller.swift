@@ -6,10 +6,12 @@ import PushyProtocol
 /// (knife-push's way; also the fallback when the live feed is unavailable). Each poll is a long
 /// poll (`?wait=`, a Pushy extension) of about one interval, so the end is seen at once rather
 /// than up to an interval late; a server that ignores `wait` is simply polled every interval.
+/// Each answer is reported to `watch`, whose bound (`JobWatch.bounded`) ends the wait.
 struct JobPoller: Sendable {
     let client: PushyRESTClient
     let jobID: String
     let interval: Double
+    let watch: JobWatch
 
     func wait() async throws -> JobView {
         var progress = ProgressLine()
@@ -22,6 +24,7 @@ struct JobPoller: Sendable {
                 throw CLIFailure.failure(
                     "\(error.description) (job \(jobID) may still be running: 'pushy job status \(jobID)')")
             }
+            watch.saw(job)
             progress.show(JobReport.progress(job))
             if job.status.isTerminal { return job }
             let rest = Duration.seconds(interval) - asked.duration(to: .now)

@@ -25,6 +25,12 @@ struct JobStart: AsyncParsableCommand {
             lists them), and with --file the path of the file in CHEF_PUSH_JOB_FILE. A node nacks when \
             the --as-user user or the --in-dir directory does not exist there.
 
+            Waiting is bounded: after the job's run timeout plus 120 seconds (the server's voting time \
+            comes first, and the client cannot see it) or after --wait-timeout seconds, pushy stops \
+            waiting, prints the job's last known status and exits 1; the job itself is left as it is \
+            ('pushy job status ID' shows it later). A live feed that sends nothing for 45 seconds, not \
+            even the server's keep-alive, is resumed from its last event, or the job is polled.
+
             Ctrl-C while waiting asks 'Abort job ID? [y/N]' on the terminal: y aborts the job (its \
             processes are killed) and shows the result; anything else keeps waiting. With no terminal at \
             all, Ctrl-C prints how to abort the job later and exits 130, leaving the job running.
@@ -39,10 +45,12 @@ struct JobStart: AsyncParsableCommand {
               pushy job start chef-client --quorum 90% --search 'role:webapp'
               pushy job start deploy web1 --with-env '{"RELEASE":"42"}' --as-user deploy
               pushy job start run-script web1 --file ./script.sh --follow
+              pushy job start chef-client web1 web2 --timeout 1800 --wait-timeout 600
             """)
 
     @OptionGroup var connection: ConnectionOptions
     @OptionGroup var output: FormatOptions
+    @OptionGroup var wait: WaitOptions
 
     @Option(name: [.short, .long], help: ArgumentHelp(
         "How many nodes must agree to run before the job starts: a count (3) or a percentage of the nodes (90%, rounded up).",
@@ -146,12 +154,18 @@ struct JobStart: AsyncParsableCommand {
             if output.isJSON { Output.json(["id": .string(id)]) } else { print("Started.  Job ID: \(id)") }
             return
         }
-        let follow = follow, interval = pollInterval
+        let follow = follow, interval = pollInterval, stall = wait.stall
+        let watch = JobWatch(jobID: id, options: wait, runTimeout: timeout)
         let job = try await AbortOnInterrupt.wait(jobID: id, client: client) {
             // Printed once Ctrl-C is handled, so a script that waits for this line can interrupt safely.
             Output.stderr("Started.  Job ID: \(id)")
-            if follow { return try await JobFollower(client: client, jobID: id, pollInterval: interval).run() }
-            return try await JobPoller(client: client, jobID: id, interval: interval).wait()
+            return try await watch.bounded {
+                if follow {
+                    return try await JobFollower(client: client, jobID: id, pollInterval: interval, stallLimit: stall,
+                                                 watch: watch).run()
+                }
+                return try await JobPoller(client: client, jobID: id, interval: interval, watch: watch).wait()
+            }
         }
         if output.isJSON { Output.json(job.json) } else { JobReport.printResult(job) }
         if !JobReport.fullySucceeded(job) { throw ExitCode(CLIFailure.failureCode) }

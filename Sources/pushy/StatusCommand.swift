@@ -7,7 +7,7 @@ struct StatusCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
         abstract: "Check that the server is up.",
-        discussion: "Shows the server's health answer: its incarnation id, connected node count, active jobs, its ZeroMQ connection budget and which libzmq it runs.")
+        discussion: "Shows the server's health answer: its incarnation id, connected node count, active jobs, its ZeroMQ connection budget, messages it had to reconcile or store writes it retried, and which libzmq it runs.")
 
     @OptionGroup var connection: ConnectionOptions
     @OptionGroup var output: FormatOptions
@@ -23,6 +23,12 @@ struct StatusCommand: AsyncParsableCommand {
                 let state = v["refusing"]?.boolValue == true ? " — at budget, refusing new agents" : ""
                 print("  connections: \(open) open of \(budget) budgeted (2 per agent)\(state); "
                       + "\(v["refused_total"]?.intValue ?? 0) refused, \(v["accept_failures"]?.intValue ?? 0) accept failures")
+                continue
+            }
+            if k == "reliability", let reconciled = v["reconciliations"]?.intValue {
+                // Lost messages put right and store writes retried (issue 11): non-zero means trouble was absorbed.
+                print("  reliability: \(reconciled) node(s) reconciled (a lost result), \(v["runs_resent"]?.intValue ?? 0) run(s) resent; "
+                      + "\(v["store_write_failures"]?.intValue ?? 0) store write failure(s), \(v["store_writes_pending"]?.intValue ?? 0) pending")
                 continue
             }
             if k == "libzmq", let version = v["version"]?.stringValue {

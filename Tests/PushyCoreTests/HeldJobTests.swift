@@ -13,6 +13,8 @@ struct HeldJobRow: Sendable, CustomTestStringConvertible {
     /// Verdict at the first heartbeat, then at one `interval` later with the same report.
     var first: HeldJob.Verdict
     var later: HeldJob.Verdict
+    /// Whether `run` has gone to the node.
+    var runSent = true
 
     var testDescription: String {
         "\(held.rawValue)\(jobRunning ? " (running)" : " (voting)") × \(state?.rawValue ?? "no job_state") \(reported ?? "nil")"
@@ -42,6 +44,8 @@ let heldJobRows: [HeldJobRow] = [
     HeldJobRow(held: .ready, jobRunning: false, state: .committed, reported: "K", first: .disagrees, later: lostOther(.committed)),
     // `run` was lost: the agent is still committed while the job runs.
     HeldJobRow(held: .ready, jobRunning: true, state: .committed, reported: "J", first: .disagrees, later: .resendRun),
+    // …but not while the run is held (the job's rows are not durable yet): nothing was sent.
+    HeldJobRow(held: .ready, jobRunning: true, state: .committed, reported: "J", first: .agrees, later: .agrees, runSent: false),
     // Statuses that are not checked.
     HeldJobRow(held: .new, jobRunning: false, state: .idle, reported: nil, first: .agrees, later: .agrees),
     HeldJobRow(held: .succeeded, jobRunning: true, state: .idle, reported: nil, first: .agrees, later: .agrees),
@@ -51,6 +55,7 @@ let heldJobRows: [HeldJobRow] = [
     @Test(arguments: heldJobRows)
     func table(_ row: HeldJobRow) {
         var held = HeldJob(jobId: "J", status: row.held)
+        if row.runSent { held.runWasSent() }
         #expect(held.heartbeat(jobState: row.state, jobId: row.reported, jobRunning: row.jobRunning, now: 100, interval: 10) == row.first)
         // Half an interval on, still waiting.
         if row.first == .disagrees {
@@ -72,9 +77,22 @@ let heldJobRows: [HeldJobRow] = [
 
     @Test func runIsSentAgainAtMostOncePerInterval() {
         var held = HeldJob(jobId: "J", status: .ready)
+        held.runWasSent()
         #expect(held.heartbeat(jobState: .committed, jobId: "J", jobRunning: true, now: 100, interval: 10) == .disagrees)
         #expect(held.heartbeat(jobState: .committed, jobId: "J", jobRunning: true, now: 110, interval: 10) == .resendRun)
         #expect(held.heartbeat(jobState: .committed, jobId: "J", jobRunning: true, now: 115, interval: 10) == .disagrees)
         #expect(held.heartbeat(jobState: .committed, jobId: "J", jobRunning: true, now: 120, interval: 10) == .resendRun)
+    }
+
+    /// Found by the churn soak: a `committed` heartbeat that came while the run was held, then
+    /// one that crossed the run on its way, made the server resend a `run` that was not lost.
+    @Test func theWaitForAnAnswerToRunStartsWhenRunIsSent() {
+        var held = HeldJob(jobId: "J", status: .ready)
+        #expect(held.heartbeat(jobState: .committed, jobId: "J", jobRunning: true, now: 100, interval: 10) == .agrees)
+        held.runWasSent()
+        // Sent before the run arrived: starts the wait from here…
+        #expect(held.heartbeat(jobState: .committed, jobId: "J", jobRunning: true, now: 109, interval: 10) == .disagrees)
+        // …and the next one says running.
+        #expect(held.heartbeat(jobState: .running, jobId: "J", jobRunning: true, now: 119, interval: 10) == .agrees)
     }
 }

@@ -25,7 +25,7 @@ struct TransitionRow: Sendable, CustomTestStringConvertible {
 }
 
 /// Every input a node can send that is not named explicitly in a table row.
-let otherVotingInputs: [JobMachine.Input] = [.ackRun, .nackRun, .succeeded, .failed, .aborted, .other("output")]
+let otherVotingInputs: [JobMachine.Input] = [.ackRun, .nackRun, .succeeded, .failed(reason: nil), .aborted, .other("output")]
 let otherRunningInputs: [JobMachine.Input] = [.aborted, .down(reason: "offline"), .ackCommit, .nackCommit(reason: nil), .other("output")]
 /// Terminal node states that can occur in each phase.
 let terminalWhileVoting: [NodeJobStatus] = [.nacked, .unavailable]
@@ -40,6 +40,7 @@ let votingRows: [TransitionRow] = {
         TransitionRow(phase: .voting, from: .ready, input: .nackCommit(reason: nil), to: .unavailable, rehab: true, event: ("quorum_vote", "lost_availibility")),
         TransitionRow(phase: .voting, from: .new, input: .down(reason: "offline"), to: .unavailable, rehab: true, event: ("quorum_vote", "down")),
         TransitionRow(phase: .voting, from: .ready, input: .down(reason: "offline"), to: .unavailable, rehab: true, event: ("quorum_vote", "down")),
+        TransitionRow(phase: .voting, from: .ready, input: .disowned(reason: "gone"), to: .unavailable, rehab: false, event: ("quorum_vote", "down")),
     ]
     for t in terminalWhileVoting {
         rows.append(TransitionRow(phase: .voting, from: t, input: .ackCommit, to: t, rehab: true, event: ("quorum_vote", "client_died_while_voting")))
@@ -64,9 +65,13 @@ let runningRows: [TransitionRow] = {
         TransitionRow(phase: .running, from: .ready, input: .nackRun, to: .failed, rehab: true, event: ("run_complete", "run_nacked")),
         TransitionRow(phase: .running, from: .running, input: .nackRun, to: .failed, rehab: true, event: ("run_complete", "run_nacked_while_running")),
         TransitionRow(phase: .running, from: .running, input: .succeeded, to: .succeeded, rehab: false, event: ("run_complete", "success")),
-        TransitionRow(phase: .running, from: .running, input: .failed, to: .failed, rehab: false, event: ("run_complete", "failure")),
-        TransitionRow(phase: .running, from: .ready, input: .succeeded, to: .crashed, rehab: true, event: ("run_complete", "crashed")),
-        TransitionRow(phase: .running, from: .ready, input: .failed, to: .crashed, rehab: true, event: ("run_complete", "crashed")),
+        TransitionRow(phase: .running, from: .running, input: .failed(reason: nil), to: .failed, rehab: false, event: ("run_complete", "failure")),
+        // Pushy (issue 11): a result from a node whose ack_run was lost still counts.
+        TransitionRow(phase: .running, from: .ready, input: .succeeded, to: .succeeded, rehab: false, event: ("run_complete", "success")),
+        TransitionRow(phase: .running, from: .ready, input: .failed(reason: nil), to: .failed, rehab: false, event: ("run_complete", "failure")),
+        // Pushy: a node that left the job without a word that arrived ends crashed, not reset.
+        TransitionRow(phase: .running, from: .ready, input: .disowned(reason: "gone"), to: .crashed, rehab: false, event: ("run_complete", "crashed")),
+        TransitionRow(phase: .running, from: .running, input: .disowned(reason: "gone"), to: .crashed, rehab: false, event: ("run_complete", "crashed")),
     ]
     for from in [NodeJobStatus.ready, .running] {
         for input in otherRunningInputs {
@@ -80,7 +85,7 @@ let runningRows: [TransitionRow] = {
         }
         // Pushy (issue 11): a result for a finished node is the same result sent again after a
         // reconnect, or a late one after the server ended the node's part; the agent is idle.
-        for input in [JobMachine.Input.succeeded, .failed] {
+        for input in [JobMachine.Input.succeeded, .failed(reason: nil)] {
             rows.append(TransitionRow(phase: .running, from: t, input: input, to: t, rehab: false, event: nil))
         }
         rows.append(TransitionRow(phase: .running, from: t, input: .down(reason: "offline"), to: t, rehab: false, event: nil))
@@ -89,7 +94,7 @@ let runningRows: [TransitionRow] = {
     return rows
 }()
 
-@Suite struct JobMachineTests {
+@Suite(.timeLimit(.minutes(2))) struct JobMachineTests {
     static let start = JobFeedEvent("start", [("command", "chef-client")])
 
     static func events(_ actions: [JobMachine.Action]) -> [JobFeedEvent] {
@@ -102,13 +107,68 @@ let runningRows: [TransitionRow] = {
         actions.compactMap { if case .rehab(let n) = $0 { n } else { nil } }
     }
 
-    static func started(_ nodes: [String], quorum: Int? = nil, runTimeout: Int = 3600, unavailable: Set<String> = [])
-        -> (JobMachine, [JobMachine.Action])
+    /// A started job whose rows are durable (`recorded: false` leaves it waiting for them).
+    static func started(_ nodes: [String], quorum: Int? = nil, runTimeout: Int = 3600, unavailable: Set<String> = [],
+                        recorded: Bool = true) -> (JobMachine, [JobMachine.Action])
     {
-        JobMachine.start(id: "j1", nodes: nodes, quorum: quorum ?? nodes.count, runTimeout: runTimeout, now: 100,
-                         votingTimeout: 60, startEvent: start) { n in
+        var (job, actions) = JobMachine.start(
+            id: "j1", nodes: nodes, quorum: quorum ?? nodes.count, runTimeout: runTimeout, now: 100,
+            votingTimeout: 60, startEvent: start) { n in
             unavailable.contains(n) ? (false, "offline") : (true, "")
         }
+        if recorded { actions += job.markRecorded() }
+        return (job, actions)
+    }
+
+    // MARK: Durability
+
+    /// Votes are counted before the job's rows are durable, but `run` waits for them.
+    @Test func runWaitsUntilTheJobIsRecorded() {
+        var (job, _) = Self.started(["a", "b"], recorded: false)
+        #expect(!job.recorded)
+        _ = job.handle(node: "a", input: .ackCommit, now: 101)
+        let quorum = job.handle(node: "b", input: .ackCommit, now: 102)
+        #expect(job.status == .running)
+        #expect(!quorum.contains { if case .sendRun = $0 { true } else { false } })
+        // A node that acked its run before... cannot: it never got one. The rows land:
+        #expect(job.markRecorded() == [.sendRun(["a", "b"])])
+        #expect(job.recorded)
+        #expect(job.markRecorded().isEmpty, "once")
+    }
+
+    @Test func recordedWhileVotingSendsNothingThenRunsAtQuorum() {
+        var (job, _) = Self.started(["a"], recorded: false)
+        #expect(job.markRecorded().isEmpty)
+        #expect(job.handle(node: "a", input: .ackCommit, now: 101).contains(.sendRun(["a"])))
+    }
+
+    /// A Push Jobs client nacks a second `run` for the job it already runs: after a resend that
+    /// nack is not a refusal, and the node's own result stands.
+    @Test func aNackOfAResentRunIsNotARefusal() {
+        var (job, _) = Self.started(["a"])
+        _ = job.handle(node: "a", input: .ackCommit, now: 101)
+        job.noteRunResent("a")
+        _ = job.handle(node: "a", input: .ackRun, now: 102)
+        #expect(job.handle(node: "a", input: .nackRun, now: 103).isEmpty)
+        #expect(job.nodes["a"] == .running)
+        _ = job.handle(node: "a", input: .succeeded, now: 104)
+        #expect(job.nodes["a"] == .succeeded)
+        // Without a resend a nack while running is still a refusal (spec 3.3).
+        var (other, _) = Self.started(["b"])
+        _ = other.handle(node: "b", input: .ackCommit, now: 101)
+        _ = other.handle(node: "b", input: .ackRun, now: 102)
+        _ = other.handle(node: "b", input: .nackRun, now: 103)
+        #expect(other.nodes["b"] == .failed)
+    }
+
+    @Test func aFailureCarriesTheAgentsReason() {
+        var (job, _) = Self.started(["a"])
+        _ = job.handle(node: "a", input: .ackCommit, now: 101)
+        _ = job.handle(node: "a", input: .ackRun, now: 102)
+        let actions = job.handle(node: "a", input: .failed(reason: "run timeout (5 s) reached on the node"), now: 103)
+        #expect(actions.contains(.nodeChanged(node: "a", status: .failed, reason: "run timeout (5 s) reached on the node")))
+        #expect(job.reasons["a"] == "run timeout (5 s) reached on the node")
+        #expect(job.updatedAt == 103)
     }
 
     // MARK: Transition tables
@@ -277,7 +337,7 @@ let runningRows: [TransitionRow] = {
         _ = job.handle(node: "b", input: .ackCommit, now: 101)
         _ = job.handle(node: "a", input: .ackRun, now: 102)
         _ = job.handle(node: "b", input: .ackRun, now: 102)
-        let a1 = job.handle(node: "a", input: .failed, now: 103)
+        let a1 = job.handle(node: "a", input: .failed(reason: nil), now: 103)
         #expect(job.status == .running)
         #expect(Self.names(a1) == ["run_complete"])
         let a2 = job.handle(node: "b", input: .succeeded, now: 104)
@@ -343,7 +403,7 @@ let runningRows: [TransitionRow] = {
 
     /// A result that arrives after the server timed the node out is too late to count, and the
     /// agent that sent it is idle: nothing to reset (the timeout already did).
-    @Test(arguments: [JobMachine.Input.succeeded, .failed])
+    @Test(arguments: [JobMachine.Input.succeeded, .failed(reason: nil)])
     func aLateResultAfterTheJobTimedOutChangesNothing(_ input: JobMachine.Input) {
         var (job, _) = Self.started(["a"], runTimeout: 0)
         _ = job.handle(node: "a", input: .ackCommit, now: 101)

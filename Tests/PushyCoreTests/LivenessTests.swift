@@ -2,7 +2,7 @@ import Testing
 
 @testable import PushyCore
 
-@Suite struct LivenessTests {
+@Suite(.timeLimit(.minutes(2))) struct LivenessTests {
     func expectAlive(_ node: inout NodeLiveness, evaluateAt t: Double, sourceLocation: SourceLocation = #_sourceLocation) {
         let alive = node.evaluate(at: t)
         #expect(alive, sourceLocation: sourceLocation)

@@ -109,9 +109,9 @@ let nodeRows: [NodeRow] = [
 
     @Test func theJobHoldingTheNodeIsCheckedAgainstItsHeartbeats() {
         var m = Self.machine(.idle)
-        m.jobChanged("J", to: .ready)
-        m.jobChanged("J", to: .running)
-        #expect(m.held == HeldJob(jobId: "J", status: .running))
+        #expect(m.jobChanged("J", to: .ready).isEmpty)
+        #expect(m.jobChanged("J", to: .running).isEmpty)
+        #expect(m.held?.jobId == "J" && m.held?.status == .running)
         let facts = { (id: String) in id == "J" ? running : nil }
         #expect(m.receive(Self.message(.heartbeat, seq: 3, state: .idle), newConnection: false, now: 100, interval: 10, job: facts) == [])
         let lost = m.receive(Self.message(.heartbeat, seq: 4, state: .idle), newConnection: false, now: 110, interval: 10, job: facts)
@@ -121,14 +121,24 @@ let nodeRows: [NodeRow] = [
 
     @Test func aFinishedNodeIsNoLongerHeld() {
         var m = Self.machine(.idle)
-        m.jobChanged("J", to: .running)
-        m.jobChanged("K", to: .succeeded)
+        _ = m.jobChanged("J", to: .running)
+        _ = m.jobChanged("K", to: .succeeded)
         #expect(m.held?.jobId == "J", "another job's change leaves it")
-        m.jobChanged("J", to: .succeeded)
+        _ = m.jobChanged("J", to: .succeeded)
         #expect(m.held == nil)
         // And a job the engine no longer knows lets go of the node at its next heartbeat.
-        m.jobChanged("J", to: .running)
+        _ = m.jobChanged("J", to: .running)
         #expect(m.receive(Self.message(.heartbeat, seq: 9, state: .idle), newConnection: false, now: 1, interval: 10) { _ in nil } == [])
         #expect(m.held == nil)
+    }
+
+    /// Found in review: J's result was lost and, within an interval, the node acked job K's
+    /// commit (it is idle). K takes the node; J's part ends at once rather than at J's timeout.
+    @Test func ackingAnotherJobsCommitEndsTheHeldJobsPart() {
+        var m = Self.machine(.idle)
+        _ = m.jobChanged("J", to: .running)
+        #expect(m.jobChanged("K", to: .ready) == [.reconcile(
+            jobId: "J", reason: "the agent took job K while this job still held it: its result here was lost")])
+        #expect(m.held?.jobId == "K")
     }
 }

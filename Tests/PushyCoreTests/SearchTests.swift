@@ -4,7 +4,7 @@ import Testing
 @testable import PushyCore
 
 /// Table-driven search tests: each row is a query and the names of the nodes it must select from `fleet`.
-@Suite struct SearchTests {
+@Suite(.timeLimit(.minutes(2))) struct SearchTests {
     static let web1 = SearchDocument.node(
         name: "web1", environment: "production", roles: ["webapp", "base"], tags: ["frontend"],
         attributes: [

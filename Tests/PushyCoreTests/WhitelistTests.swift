@@ -3,7 +3,7 @@ import Testing
 
 @testable import PushyCore
 
-@Suite struct WhitelistTests {
+@Suite(.timeLimit(.minutes(2))) struct WhitelistTests {
     func whitelist(_ entries: [WhitelistEntry]) throws -> Whitelist { try Whitelist(entries: entries) }
 
     @Test func exactHitAndMiss() throws {

@@ -13,7 +13,7 @@ import Glibc
 /// What a job carries reaches the process, and what the process does comes back (issue 4):
 /// env/dir/file/user, exact captured bytes, tail truncation, live output, abort and timeouts
 /// that kill the whole process group, lock whitelist entries. Real server, in-process agents.
-@Suite(.serialized) struct AgentJobTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct AgentJobTests {
     // MARK: Helpers
 
     /// Starts an in-process agent whose configuration the test adjusts (the cluster's own

@@ -171,7 +171,7 @@ struct Endpoint: CustomStringConvertible, Sendable {
     }
 }
 
-@Suite(.serialized) struct AuthorizationMatrixTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct AuthorizationMatrixTests {
     /// Every route of `PushyAPI.router()`, each method it answers (`theTableCoversEveryRoute`
     /// checks that against the running server).
     static let endpoints: [Endpoint] = {

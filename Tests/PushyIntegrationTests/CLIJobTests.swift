@@ -6,7 +6,7 @@ import Testing
 
 /// The real `pushy` binary running issue 4's job features against a real server and agents:
 /// capture and `job output`, --with-env, --file, --follow, Ctrl-C, and their error messages.
-@Suite(.serialized) struct CLIJobTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct CLIJobTests {
     /// Commands the test agents allow (run with /bin/sh -c).
     static let whitelist = TestCluster.whitelist + [
         #"bytes=printf 'caf\303\251 \377\000end'"#,
@@ -33,49 +33,13 @@ import Testing
         }
     }
 
-    /// Reads a pipe to its end on a background queue, so a test can look at the output so far.
-    final class Collector: Sendable {
-        private let data = Mutex(Data())
-        private let done = DispatchSemaphore(value: 0)
-
-        init(_ pipe: Pipe) {
-            let handle = pipe.fileHandleForReading
-            DispatchQueue.global().async { [self] in
-                while true {
-                    let chunk = handle.availableData
-                    if chunk.isEmpty { break }
-                    data.withLock { $0.append(chunk) }
-                }
-                done.signal()
-            }
-        }
-
-        var current: Data { data.withLock { $0 } }
-        var text: String { String(decoding: current, as: UTF8.self) }
-
-        func wait() -> Data {
-            done.wait()
-            return current
-        }
+    func launch(_ c: TestCluster, _ args: [String]) throws -> ProcessRun {
+        try ProcessRun(c.cliProcess(args), name: "pushy " + args.joined(separator: " "))
     }
 
-    func launch(_ c: TestCluster, _ args: [String]) throws -> (Process, Collector, Collector) {
-        let p = c.cliProcess(args)
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        p.standardInput = FileHandle.nullDevice
-        try p.run()
-        return (p, Collector(out), Collector(err))
-    }
-
-    func pushy(_ c: TestCluster, _ args: [String]) async throws -> Run {
-        let (p, out, err) = try launch(c, args)
-        return try await offPool {
-            let o = out.wait(), e = err.wait()
-            p.waitUntilExit()
-            return Run(status: p.terminationStatus, stdout: o, stderr: String(decoding: e, as: UTF8.self))
-        }
+    func pushy(_ c: TestCluster, _ args: [String], sourceLocation: SourceLocation = #_sourceLocation) async throws -> Run {
+        let r = try await launch(c, args).wait(sourceLocation: sourceLocation)
+        return Run(status: r.status, stdout: r.stdout, stderr: r.stderrText)
     }
 
     /// Runs `body` against a fresh cluster with agents `nodes`, shutting it down however `body` ends.
@@ -221,16 +185,12 @@ import Testing
             return
         }
         try await withCluster(["n1"]) { c in
-            let (p, out, err) = try launch(c, ["job", "start", "sleep", "n1", "--poll-interval", "0.1"])
-            try await c.eventually("the CLI to wait for the job") { err.text.contains("Job ID: ") }
+            let p = try launch(c, ["job", "start", "sleep", "n1", "--poll-interval", "0.1"])
+            try await c.eventually("the CLI to wait for the job") { p.stderr.text.contains("Job ID: ") }
             p.interrupt()
-            let stderr = try await offPool {
-                _ = out.wait()
-                let e = String(decoding: err.wait(), as: UTF8.self)
-                p.waitUntilExit()
-                return e
-            }
-            #expect(p.terminationStatus == 130, "stderr: \(stderr)")
+            let r = await p.wait()
+            let stderr = r.stderrText
+            #expect(r.status == 130, "stderr: \(stderr)")
             let id = try #require(Run(status: 0, stdout: Data(), stderr: stderr).jobID)
             #expect(stderr.contains("job \(id) is still running; abort it with: pushy job abort \(id)"))
             #expect(try await c.admin.job(id).status.isTerminal == false)
@@ -243,7 +203,7 @@ import Testing
 }
 
 /// The SSE parser behind `PushyRESTClient.jobFeed`, fed awkward but valid streams.
-@Suite struct FeedParserTests {
+@Suite(.timeLimit(.minutes(1))) struct FeedParserTests {
     @Test func parsesEventsSplitAnywhereWithCommentsAndCRLF() throws {
         let text = ":keepalive\r\nevent: start\r\nid: job-1\r\ndata: {\"a\":1}\r\n\r\n"
             + ": another comment\nevent: output\nid: job-2\ndata:{\"b\":\ndata: 2}\nretry: 10\n\n"

@@ -4,26 +4,17 @@ import PushyProtocol
 import Testing
 
 /// The real `pushy` binary against a real server and agents: exit codes and messages.
-@Suite(.serialized) struct CLITests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct CLITests {
     struct Run {
         var status: Int32
         var stdout: String
         var stderr: String
     }
 
-    func pushy(_ c: TestCluster, _ args: [String]) async throws -> Run {
-        let p = c.cliProcess(args)
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        return try await offPool {
-            let o = out.fileHandleForReading.readDataToEndOfFile()
-            let e = err.fileHandleForReading.readDataToEndOfFile()
-            p.waitUntilExit()
-            return Run(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
-                       stderr: String(decoding: e, as: UTF8.self))
-        }
+    func pushy(_ c: TestCluster, _ args: [String], sourceLocation: SourceLocation = #_sourceLocation) async throws -> Run {
+        let r = try await ProcessRun(c.cliProcess(args), name: "pushy " + args.joined(separator: " "))
+            .wait(sourceLocation: sourceLocation)
+        return Run(status: r.status, stdout: r.stdoutText, stderr: r.stderrText)
     }
 
     @Test func jobStartExitCodesFollowTheResult() async throws {

@@ -9,7 +9,7 @@ import Testing
 /// Issue 5: a server with a tiny descriptor budget (`max_agent_connections`) admits exactly the
 /// agents that fit, turns the others away (config 503 + Retry-After, ZAP refusals), reports it
 /// in `/pushy/_status`, keeps serving the agents it has, and lets a waiting agent in once one leaves.
-@Suite(.serialized) struct DescriptorBudgetTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct DescriptorBudgetTests {
     /// `/pushy/_status`'s `connections` object.
     func connections(_ c: TestCluster) async throws -> (open: Int, budget: Int, refusing: Bool, refused: Int) {
         let s = try await c.admin.status()
@@ -49,17 +49,10 @@ import Testing
             }
 
             // `pushy status` says so in words.
-            let cli = c.cliProcess(["status"])
-            let out = Pipe()
-            cli.standardOutput = out
-            try cli.run()
-            let text = try await offPool {
-                let data = out.fileHandleForReading.readDataToEndOfFile()
-                cli.waitUntilExit()
-                return String(decoding: data, as: UTF8.self)
-            }
+            let text = try await ProcessRun(c.cliProcess(["status"]), name: "pushy status").wait().stdoutText
             #expect(text.contains("connections: 4 open of 4 budgeted (2 per agent) — at budget, refusing new agents"))
             #expect(text.contains("libzmq: \(ZMQLibrary.version) (\(ZMQLibrary.isBuiltIn ? "built in" : "system library")"))
+            #expect(text.contains("reliability: 0 node(s) reconciled (a lost result), 0 run(s) resent; 0 store write failure(s), 0 pending"))
 
             // The real agent keeps retrying; the admitted ones keep working meanwhile.
             try await c.startAgent("late")

@@ -4,7 +4,7 @@ import PushyProtocol
 import Testing
 
 /// One server and real agents on loopback run real commands (issue 2's end-to-end list).
-@Suite(.serialized) struct EndToEndTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct EndToEndTests {
     @Test func quorumMetOnNodesFoundBySearch() async throws {
         let c = try await TestCluster()
         defer { Task { await c.shutdown() } }

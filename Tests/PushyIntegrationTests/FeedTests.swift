@@ -7,7 +7,7 @@ import PushyZMQ
 import Testing
 
 /// The SSE job feeds (spec 2.3): documented event sequences, Last-Event-ID resume, the org feed.
-@Suite(.serialized) struct FeedTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct FeedTests {
     struct Event: Equatable {
         var name: String
         var id: String

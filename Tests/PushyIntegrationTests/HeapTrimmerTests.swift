@@ -4,7 +4,7 @@ import Testing
 @testable import PushyServer
 
 /// `HeapTrimmer` trims once after each burst of events, never while idle or mid-burst.
-@Suite struct HeapTrimmerTests {
+@Suite(.timeLimit(.minutes(5))) struct HeapTrimmerTests {
     /// What the trimmer sees: an event count (which grows on every poll while `bursting`), how
     /// often it polled, and how often it trimmed.
     final class Probe: Sendable {
@@ -34,7 +34,7 @@ import Testing
         let trimmer = HeapTrimmer(period: .milliseconds(5), events: { probe.poll() },
                                   logger: Logger(label: "test"),
                                   trim: { probe.state.withLock { $0.trims += 1 }; return 1 })
-        let task = Task { await trimmer.run() }
+        let task = Task { await trimmer.trimAfterBursts() }
         defer { task.cancel() }
 
         // Idle: many polls, no trim.

@@ -8,7 +8,7 @@ import Testing
 /// Groups, org scoping, enrolment, the audit log and the CLI for them, against a real server.
 /// Serialized: each test runs a server in this process, and the machines running the suite may
 /// have two cores.
-@Suite(.serialized) struct IdentityTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct IdentityTests {
     static func client(_ c: TestCluster, _ user: String, _ key: RSAPrivateKey, org: String = "pushy") throws -> PushyRESTClient {
         let base = String(c.orgURL.dropLast("/organizations/pushy".count))
         return try PushyRESTClient(orgURL: base + "/organizations/\(org)", userId: user, key: key, tls: c.tls)

@@ -1,7 +1,7 @@
 @testable import PushyServer
 import Testing
 
-struct LivenessWheelTests {
+@Suite(.timeLimit(.minutes(2))) struct LivenessWheelTests {
     @Test func keysComeOutOnceWhenDueAndRescheduleMoves() {
         var w = LivenessWheel<String>()
         w.schedule("a", at: 10.2)

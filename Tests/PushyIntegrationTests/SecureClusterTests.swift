@@ -6,7 +6,7 @@ import Testing
 /// Issue 3 end to end: a node enrols itself with a one-time token and joins over TLS + CURVE
 /// as a real `pushy-client` process; a writer starts a job, a reader reads it, and the reader's
 /// own attempt to start one is refused.
-@Suite(.serialized) struct SecureClusterTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct SecureClusterTests {
     @Test func enrolledAgentsOverTLSAndCurveWithWriterAndReader() async throws {
         let c = try await TestCluster()
         #expect(c.orgURL.hasPrefix("https://"))
@@ -32,8 +32,7 @@ import Testing
                     "--file-dir", c.dataDir + "/agent-newnode"]
         for w in TestCluster.whitelist { args += ["--whitelist", w] }
         p.arguments = args
-        try p.run()
-        c.processes["newnode"] = p
+        c.processes["newnode"] = try ProcessRun(p, name: "pushy-client newnode (enrolling)")
         try await c.startAgent("inproc", roles: ["web"])
         try await c.waitAvailable(["newnode", "inproc"])
         let attrs = try FileManager.default.attributesOfItem(atPath: keyPath)

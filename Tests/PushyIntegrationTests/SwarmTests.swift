@@ -7,7 +7,7 @@ import Testing
 
 /// A few hundred virtual agents against an in-process server: every one connects, becomes
 /// available, runs a job, and reports the outcome its index prescribes.
-@Suite(.serialized)
+@Suite(.serialized, .timeLimit(.minutes(5)))
 struct SwarmTests {
     @Test func jobOverWholeSwarmReportsEveryNode() async throws {
         let c = try await TestCluster()

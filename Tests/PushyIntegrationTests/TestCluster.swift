@@ -5,6 +5,7 @@ import PushyAgent
 import PushyCore
 import PushyProtocol
 import PushyServer
+import PushyTestSupport
 import Testing
 
 /// A real server on loopback with ephemeral ports and a temporary data directory, plus helpers
@@ -17,7 +18,7 @@ final class TestCluster: @unchecked Sendable {
     var apiPort = 0
     var admin: PushyRESTClient!
     var agents: [String: Task<Void, Never>] = [:]
-    var processes: [String: Process] = [:]
+    var processes: [String: ProcessRun] = [:]
     var keys: [String: (RSAPrivateKey, String)] = [:]
 
     static let heartbeat = 0.5
@@ -31,6 +32,11 @@ final class TestCluster: @unchecked Sendable {
         c.heartbeatPort = 0
         c.commandPort = 0
         c.heartbeatInterval = Self.heartbeat
+        // Beats every 0.5 s keep tests quick, but tests run in parallel on two cores and share
+        // two cooperative threads: with the default filter a node silent for ≈ 1.3 s was judged
+        // dead, which a loaded machine can cause. This filter waits ≈ 7 s of silence.
+        c.decayWindow = 10
+        c.downThreshold = 0.25
         c.votingTimeout = votingTimeout
         c.rehabInterval = 0.25
         configure(&c)
@@ -57,7 +63,7 @@ final class TestCluster: @unchecked Sendable {
 
     func stopServer() async {
         serverTask?.cancel()
-        _ = await serverTask?.result
+        if let serverTask { await waitForTask(serverTask, "the test server") }
         serverTask = nil
     }
 
@@ -94,7 +100,7 @@ final class TestCluster: @unchecked Sendable {
 
     func stopAgent(_ name: String) async {
         agents[name]?.cancel()
-        _ = await agents[name]?.value
+        if let agent = agents[name] { await waitForTask(agent, "agent \(name)") }
         agents[name] = nil
     }
 
@@ -119,9 +125,7 @@ final class TestCluster: @unchecked Sendable {
         for w in Self.whitelist { args += ["--whitelist", w] }
         for r in roles { args += ["--role", r] }
         p.arguments = args
-        p.standardOutput = FileHandle.nullDevice
-        try p.run()
-        processes[name] = p
+        processes[name] = try ProcessRun(p, name: "pushy-client \(name)")
     }
 
     /// A `pushy` CLI process signed as the admin, trusting this cluster's certificate (not started).
@@ -168,10 +172,7 @@ final class TestCluster: @unchecked Sendable {
     }
 
     func shutdown() async {
-        for (_, p) in processes where p.isRunning {
-            p.terminate()
-            _ = try? await offPool { p.waitUntilExit() }
-        }
+        for (_, p) in processes { await p.stop() }
         for name in Array(agents.keys) { await stopAgent(name) }
         await stopServer()
         try? FileManager.default.removeItem(atPath: dataDir)

@@ -5,7 +5,7 @@ import Testing
 /// Known answers computed independently: HMAC with Python's `hmac` and
 /// `openssl dgst -sha256 -mac HMAC -macopt hexkey:000102…1f`, the RSA heartbeat signature with
 /// `printf %s "$(base64 SHA-1 of body)" | openssl rsautl -sign -inkey key.pem` on `CryptoFixtures`' key.
-@Suite struct FramingTests {
+@Suite(.timeLimit(.minutes(2))) struct FramingTests {
     static let body = Array(#"{"type":"heartbeat","node":"pushy-server","org":"acme","sequence":7,"timestamp":"Tue, 04 Sep 2012 23:01:02 GMT","incarnation_id":"abc","job_state":"running"}"#.utf8)
     static let key = [UInt8](0..<32)
     static let hmacSignature = "J6mcb/Rb8tIaonb7b0Qfr8ccG1RILn73ig3ZPBIVpAA="

@@ -3,7 +3,7 @@ import Testing
 @testable import PushyProtocol
 
 /// The ordered JSON value and its own strict parser.
-@Suite struct JSONValueTests {
+@Suite(.timeLimit(.minutes(2))) struct JSONValueTests {
     static func parse(_ text: String) throws -> JSONValue { try JSONValue.parse(text) }
 
     /// Texts that serialize back to exactly themselves.

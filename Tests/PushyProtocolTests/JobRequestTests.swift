@@ -4,7 +4,7 @@ import Testing
 @testable import PushyProtocol
 
 /// POST /jobs validation (spec 2.3, 12 points 6–7) and the quorum rule (spec 9).
-@Suite struct JobRequestTests {
+@Suite(.timeLimit(.minutes(2))) struct JobRequestTests {
     static func parse(_ body: String) throws(JobValidationError) -> JobRequest { try JobRequest.parse(Array(body.utf8)) }
 
     static func message(_ body: String) -> String? {
@@ -25,16 +25,16 @@ import Testing
         (#"{"command":null,"nodes":["a"]}"#, "invalid command supplied…"),
         (#"{"command":["x"],"nodes":["a"]}"#, "invalid command supplied…"),
         (#"{"command":"","nodes":["a"]}"#, "invalid command supplied…"),
-        (#"{"command":"x"}"#, "at least one node must be supplied"),
-        (#"{"command":"x","nodes":[]}"#, "at least one node must be supplied"),
-        (#"{"command":"x","nodes":"a"}"#, "at least one node must be supplied"),
+        (#"{"command":"x"}"#, "at least one node must be supplied (missing 'nodes')"),
+        (#"{"command":"x","nodes":[]}"#, "at least one node must be supplied ('nodes' is empty)"),
+        (#"{"command":"x","nodes":"a"}"#, "at least one node must be supplied ('nodes' must be an array…"),
         (#"{"command":"x","nodes":["a",1]}"#, "invalid node name supplied…"),
         (#"{"command":"x","nodes":["a",""]}"#, "invalid node name supplied…"),
-        (#"{"command":"x","nodes":["a"],"quorum":"abc"}"#, "invalid type supplied for quorum (expected a number)"),
-        (#"{"command":"x","nodes":["a"],"quorum":"3"}"#, "invalid type supplied for quorum (expected a number)"),
-        (#"{"command":"x","nodes":["a"],"quorum":"101%"}"#, "invalid type supplied for quorum (expected a number)"),
-        (#"{"command":"x","nodes":["a"],"quorum":true}"#, "invalid type supplied for quorum (expected a number)"),
-        (#"{"command":"x","nodes":["a"],"quorum":null}"#, "invalid type supplied for quorum (expected a number)"),
+        (#"{"command":"x","nodes":["a"],"quorum":"abc"}"#, "invalid type supplied for quorum (expected a number…"),
+        (#"{"command":"x","nodes":["a"],"quorum":"3"}"#, "invalid type supplied for quorum (expected a number…"),
+        (#"{"command":"x","nodes":["a"],"quorum":"101%"}"#, "invalid quorum supplied: '101%' (a percentage must be between 0% and 100%)"),
+        (#"{"command":"x","nodes":["a"],"quorum":true}"#, "invalid type supplied for quorum (expected a number…"),
+        (#"{"command":"x","nodes":["a"],"quorum":null}"#, "invalid type supplied for quorum (expected a number…"),
         (#"{"command":"x","nodes":["a"],"quorum":-1}"#, "invalid quorum supplied…"),
         (#"{"command":"x","nodes":["a"],"quorum":1.5}"#, "invalid quorum supplied…"),
         (#"{"command":"x","nodes":["a"],"run_timeout":"10"}"#, "invalid type supplied for run_timeout (expected a number)"),

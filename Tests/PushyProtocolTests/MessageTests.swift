@@ -4,7 +4,7 @@ import Testing
 @testable import PushyProtocol
 
 /// Wire shapes of ZeroMQ bodies (spec 5.1–5.3), the node config (7.1) and REST job objects (2.3).
-@Suite struct MessageTests {
+@Suite(.timeLimit(.minutes(2))) struct MessageTests {
     static let ts = Date(timeIntervalSince1970: 1_346_799_662)
     static let tsText = "Tue, 04 Sep 2012 23:01:02 GMT"
     static let job = "0123456789abcdef0123456789abcdef"
@@ -28,6 +28,15 @@ import Testing
                 #expect(template.bytes(sequence: seq) == m.bodyBytes)
             }
         }
+    }
+
+    /// Caught by the fuzz-server-message harness's template check: from 1e15 up the template wrote `1000000000000000`
+    /// where `bodyBytes` writes `1000000000000000.0`.
+    @Test(arguments: [999_999_999_999_999, 1_000_000_000_000_000, -1_000_000_000_000_000, 8_999_999_999_999_999])
+    func bodyTemplateMatchesBodyBytesForHugeSequences(_ sequence: Int) throws {
+        let message = ServerMessage(type: .ack, sequence: sequence, timestamp: Date(timeIntervalSince1970: 1_346_799_662))
+        #expect(message.bodyTemplate.bytes(sequence: sequence) == message.bodyBytes)
+        #expect(try ServerMessage.parse(message.bodyBytes).sequence == sequence)
     }
 
     @Test func agentMessageGoldenOrderWithNullJobId() {

@@ -110,7 +110,7 @@ pNKwGJFj6i5UKg+vbmKykOkvzUlMy1h6Ed/eSZbDanI=
     }
 }
 
-@Suite struct RSAKeyTests {
+@Suite(.timeLimit(.minutes(2))) struct RSAKeyTests {
     @Test func loadsPKCS1AndPKCS8PrivateKeysAsTheSameKey() throws {
         let pkcs1 = try RSAPrivateKey(pemRepresentation: CryptoFixtures.pkcs1PrivatePEM)
         let pkcs8 = try RSAPrivateKey(pemRepresentation: CryptoFixtures.pkcs8PrivatePEM)

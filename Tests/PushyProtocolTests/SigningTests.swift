@@ -6,7 +6,7 @@ import Testing
 /// signatures with the openssl command line on those strings and `CryptoFixtures`' key:
 /// 1.0/1.1 `openssl rsautl -sign -inkey key.pem` (raw PKCS#1 type 1), 1.2 `openssl dgst -sha1 -sign`,
 /// 1.3 `openssl dgst -sha256 -sign`.
-@Suite struct SigningTests {
+@Suite(.timeLimit(.minutes(2))) struct SigningTests {
     static let body = Array(#"{"command":"chef-client","nodes":["n1","n2"],"quorum":2}"#.utf8)
     static let rawPath = "//organizations/acme//pushy/jobs/?x=1&y=/"
     static let timestamp = Date(timeIntervalSince1970: 1_709_618_828)  // 2024-03-05T06:07:08Z

@@ -3,6 +3,7 @@ import Logging
 import PushyProtocol
 @testable import PushyServer
 import PushyStore
+import PushyTestSupport
 import Testing
 
 /// A transport that keeps the messages the engine sent, in order.
@@ -40,7 +41,7 @@ actor Gate {
 
 /// A job's rows are written while its commits go out; `run` and the answer wait for them, and a
 /// job that could not be recorded does not go on.
-struct JobRecordingTests {
+@Suite(.timeLimit(.minutes(5))) struct JobRecordingTests {
     static let org = "acme"
 
     /// An engine with one node, `web1`, connected and available.
@@ -96,7 +97,7 @@ struct JobRecordingTests {
         // Quorum is met, but the job's rows are not written yet: no run.
         #expect(transport.types == ["abort", "commit"])
         await gate.release()
-        _ = try await started.value
+        _ = try await value(of: started, "the job start")
         #expect(transport.types == ["abort", "commit", "run"])
         await Self.say(engine, key, 4, .ackRun, job: jobId)
         await Self.say(engine, key, 5, .succeeded, job: jobId)
@@ -120,7 +121,7 @@ struct JobRecordingTests {
         let jobId = try #require(try await Self.commit(transport).jobId)
         await Self.say(engine, key, 3, .ackCommit, job: jobId)
         await gate.release()
-        await #expect(throws: StoreError.self) { _ = try await started.value }
+        await #expect(throws: StoreError.self) { _ = try await value(of: started, "the job start") }
         // Connect abort, the commit that went out while writing, then the abort that stops it.
         #expect(transport.types == ["abort", "commit", "abort"])
         #expect(await engine.activeJobIds.isEmpty)

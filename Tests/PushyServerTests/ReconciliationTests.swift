@@ -100,8 +100,8 @@ final class EngineRig: Sendable {
         let reason = view.nodeReasons?.first { $0.0 == "web1" }?.1 ?? ""
         #expect(reason.contains("the agent reports no job (idle)"), "reason: \(reason)")
         #expect(await rig.engine.reconciliations == 1)
-        // The node is reset (rehab) like any crashed node.
-        #expect(rig.transport.types.last == "abort")
+        // Not reset: it is idle (or busy with another job, which must go on).
+        #expect(rig.transport.types.last == "run")
         await rig.engine.drainWrites()
         #expect(try await rig.store.job(org: EngineRig.org, id: id)?.status == .complete)
         #expect(try await rig.store.jobNodes(jobId: id).map(\.status) == [.crashed])

@@ -5,7 +5,7 @@ import Testing
 
 /// What only the file-backed store has to prove: data outlives the process's handle, and the
 /// file is in WAL mode.
-@Suite struct SQLiteStoreTests {
+@Suite(.timeLimit(.minutes(3))) struct SQLiteStoreTests {
     @Test func reopeningTheFileKeepsEverything() async throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }

@@ -272,7 +272,7 @@ extension StoreConformanceTests {
 }
 
 /// The persisted codes are the reference's; changing one would misread every stored row.
-@Test func statusDatabaseCodesMatchTheSpec() {
+@Test(.timeLimit(.minutes(1))) func statusDatabaseCodesMatchTheSpec() {
     #expect(JobStatus.allCases.map { "\($0.dbCode):\($0.rawValue)" } == [
         "0:voting", "1:running", "2:complete", "3:quorum_failed", "4:aborted", "5:new", "6:timed_out", "7:crashed",
     ])

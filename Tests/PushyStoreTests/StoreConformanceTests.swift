@@ -5,7 +5,7 @@ import Testing
 
 /// One suite, run against every `PushyStore`, so the in-memory twin and SQLite cannot drift.
 /// Jobs are in `StoreConformanceTests+Jobs.swift`.
-@Suite struct StoreConformanceTests {
+@Suite(.timeLimit(.minutes(3))) struct StoreConformanceTests {
     @Test(arguments: StoreKind.allCases)
     func organizationsRoundTripSortAndRejectDuplicates(kind: StoreKind) async throws {
         try await kind.withStore { store in

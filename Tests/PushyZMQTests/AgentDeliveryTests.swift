@@ -111,4 +111,20 @@ import Testing
         #expect(jobs == (0..<5).map { "job-\($0)" })
         #expect(got.firstIndex(of: "beat").map { $0 > got.firstIndex(of: "job-3")! } ?? true)
     }
+
+    /// Heartbeats behind a refused job message: only the newest waits (a burst of stale ones
+    /// would say nothing), the others are dropped and counted.
+    @Test func onlyTheNewestHeartbeatWaitsBehindARefusedJobMessage() async throws {
+        let context = try ZMQContext()
+        let agent = try agent(context, Endpoints())
+        defer { agent.close() }
+        for i in 0..<4 { agent.send([bytes("job-\(i)")]) }
+        try await waitFor("the 4th message to be refused") { agent.counters.deferred == 1 }
+        for i in 0..<3 {
+            agent.send([bytes("beat-\(i)")], delivery: .bestEffort)
+            try await waitFor("heartbeat \(i) to be queued") { agent.backlog == 2 && agent.counters.sendFailures == i }
+        }
+        #expect(agent.counters.sendFailures == 2)
+        #expect(agent.backlog == 2, "job-3 and the newest heartbeat")
+    }
 }

@@ -2,7 +2,7 @@ import Testing
 import PushyZMQ
 
 /// The budget's pure logic: events in, gates and notices out.
-@Suite struct ConnectionBudgetStateTests {
+@Suite(.timeLimit(.minutes(3))) struct ConnectionBudgetStateTests {
     typealias S = ConnectionBudgetState
 
     @Test(arguments: [

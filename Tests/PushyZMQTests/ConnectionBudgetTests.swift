@@ -9,7 +9,7 @@ import Testing
 /// The transport counts its connections with socket monitors and its ZAP handler refuses
 /// handshakes past the budget, for plaintext (NULL) and CURVE clients alike, without touching
 /// the connections it already has.
-@Suite struct ConnectionBudgetTests {
+@Suite(.timeLimit(.minutes(3))) struct ConnectionBudgetTests {
     /// Polls until `condition` holds (generous deadline, no timing assertion).
     func eventually(_ condition: () -> Bool) async throws -> Bool {
         for _ in 0..<400 {

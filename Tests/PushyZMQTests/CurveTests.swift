@@ -7,7 +7,7 @@ import Synchronization
 import Testing
 @testable import PushyZMQ
 
-@Suite struct CurveTests {
+@Suite(.timeLimit(.minutes(3))) struct CurveTests {
     @Test func allowedClientExchangesMessages() async throws {
         let context = try ZMQContext()
         let serverKeys = try CurveKeyPair.generate()

@@ -1,7 +1,7 @@
 import Testing
 @testable import PushyZMQ
 
-@Suite struct Z85Tests {
+@Suite(.timeLimit(.minutes(3))) struct Z85Tests {
     @Test func knownVectorRoundTrips() {
         let bytes: [UInt8] = [0x86, 0x4F, 0xD2, 0x6F, 0xB5, 0x59, 0xF7, 0x5B]
         #expect(Z85.encode(bytes) == "HelloWorld")

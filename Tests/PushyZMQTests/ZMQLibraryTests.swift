@@ -4,7 +4,7 @@ import Testing
 
 /// The libzmq every binary links (scripts/build-libzmq.sh) and what its smaller pipe chunks
 /// (4 messages) and buffers (512 bytes in, 1 KB out) must not change.
-@Suite struct ZMQLibraryTests {
+@Suite(.timeLimit(.minutes(3))) struct ZMQLibraryTests {
     /// `make` builds `.build-zmq/lib/libzmq.a` and the linker must prefer it over the system's.
     @Test func linksTheLeanBuildWhenItExists() {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()

@@ -160,6 +160,11 @@ public struct AgentRunner: Sendable {
 
     /// A `run` from the server: start the committed job, or nack.
     public mutating func run(jobId: String?) -> [Output] {
+        if case .running(let j) = state, j == jobId {
+            // The same `run` again (the server resends it when it thinks the first was lost):
+            // the job is running, so say so again; nothing else changes.
+            return [.send(.ackRun, jobId: j, reason: nil)]
+        }
         guard case .committed(let plan) = state, plan.jobId == jobId else {
             return [.send(.nackRun, jobId: jobId, reason: "not committed to this job")]
         }

@@ -10,11 +10,17 @@ public struct JobMachine: Sendable {
         case ackRun
         case nackRun
         case succeeded
-        case failed
+        /// The process failed; `reason` when the agent said why (its own run timeout, a process
+        /// that could not start).
+        case failed(reason: String?)
         /// The node replied `aborted` naming this job.
         case aborted
         /// The node went offline (liveness lost, new incarnation) or was unavailable.
         case down(reason: String)
+        /// The node left the job without a word that arrived (its heartbeats say it is idle or on
+        /// another job; it acked another job's commit): its part ends, but the node is not reset —
+        /// it is idle, or busy with a job that must not be aborted (issue 11).
+        case disowned(reason: String)
         /// Any other message naming this job.
         case other(String)
     }
@@ -43,6 +49,13 @@ public struct JobMachine: Sendable {
     public private(set) var runDeadline: Double?
     /// When the job reached a terminal status.
     public private(set) var finishedAt: Double?
+    /// When the job's status last changed (its `updated_at`).
+    public private(set) var updatedAt: Double
+    /// Nodes `run` was sent to again because it seemed lost (a nack of the copy is not a refusal).
+    public private(set) var runResent: Set<String> = []
+    /// Whether the job's rows are durable. Until then votes are counted but nothing runs: a job
+    /// the server could not record must not run anywhere (`recorded(now:)` releases the runs).
+    public private(set) var recorded: Bool
 
     /// Creates a job and starts voting. `isAvailable` says whether a node is online and idle
     /// (not in rehab); other nodes are `unavailable` at once, like the reference.
@@ -51,7 +64,7 @@ public struct JobMachine: Sendable {
         startEvent: JobFeedEvent, isAvailable: (String) -> (available: Bool, reason: String)
     ) -> (JobMachine, [Action]) {
         var job = JobMachine(id: id, nodeNames: nodes, quorum: quorum, runTimeout: runTimeout,
-                             votingDeadline: now + votingTimeout)
+                             votingDeadline: now + votingTimeout, now: now)
         var actions: [Action] = [.event(startEvent)]
         job.status = .voting
         actions.append(.jobChanged(status: .voting, reason: nil))
@@ -72,8 +85,10 @@ public struct JobMachine: Sendable {
         return (job, actions)
     }
 
-    init(id: String, nodeNames: [String], quorum: Int, runTimeout: Int, votingDeadline: Double) {
+    init(id: String, nodeNames: [String], quorum: Int, runTimeout: Int, votingDeadline: Double, now: Double) {
         self.id = id
+        self.updatedAt = now
+        self.recorded = false
         self.nodeNames = nodeNames
         self.quorum = quorum
         self.runTimeout = runTimeout
@@ -81,10 +96,13 @@ public struct JobMachine: Sendable {
         self.nodes = Dictionary(uniqueKeysWithValues: nodeNames.map { ($0, NodeJobStatus.new) })
     }
 
-    /// Restores a machine from stored state (used by tests and by a future store-backed recovery).
+    /// Restores a machine from stored state (used by tests and by a future store-backed recovery);
+    /// its rows exist, so it is recorded.
     public init(id: String, nodes: [(String, NodeJobStatus)], quorum: Int, runTimeout: Int, status: JobStatus,
-                votingDeadline: Double, runDeadline: Double?) {
+                votingDeadline: Double, runDeadline: Double?, updatedAt: Double = 0) {
         self.id = id
+        self.updatedAt = updatedAt
+        self.recorded = true
         self.nodeNames = nodes.map(\.0)
         self.nodes = Dictionary(uniqueKeysWithValues: nodes)
         self.quorum = quorum
@@ -118,6 +136,7 @@ public struct JobMachine: Sendable {
         status = s
         statusReason = reason
         finishedAt = now
+        updatedAt = now
         actions.append(.jobChanged(status: s, reason: reason))
         actions.append(.event(JobFeedEvent("job_complete", [("status", .string(s.rawValue))])))
     }
@@ -146,13 +165,20 @@ public struct JobMachine: Sendable {
             // is a result for a node already finished (sent again after a reconnect, or late
             // after the server gave up on it): the agent is idle then, nothing to reset.
             if case .down = input { break }
+            if case .disowned = input { break }
             if Self.isResult(input), current.isTerminal { break }
             if input != .aborted { actions.append(.rehab(node)) }
         }
         return actions
     }
 
-    static func isResult(_ input: Input) -> Bool { input == .succeeded || input == .failed }
+    /// Whether `input` is a node's result (`succeeded` or `failed`).
+    public static func isResult(_ input: Input) -> Bool {
+        switch input {
+        case .succeeded, .failed: true
+        default: false
+        }
+    }
 
     mutating func handleVoting(_ node: String, _ current: NodeJobStatus, _ input: Input, _ now: Double,
                                _ actions: inout [Action]) {
@@ -176,10 +202,13 @@ public struct JobMachine: Sendable {
             set(node, .unavailable, reason: reason, into: &actions)
             actions.append(.event(.vote(node, "down")))
             rehab(node, into: &actions)
+        case (.ready, .disowned(let reason)):
+            set(node, .unavailable, reason: reason, into: &actions)
+            actions.append(.event(.vote(node, "down")))
         case (.new, _), (.ready, _):
             set(node, .unavailable, reason: "unexpected message while voting: \(input)", into: &actions)
             rehab(node, into: &actions)
-        case (_, .down), (_, .aborted):
+        case (_, .down), (_, .aborted), (_, .disowned):
             // A finished node going away, or answering the abort we sent it, needs no new reset.
             break
         default:
@@ -200,6 +229,10 @@ public struct JobMachine: Sendable {
             set(node, .failed, reason: "the node refused to run the job", into: &actions)
             actions.append(.event(.runComplete(node, "run_nacked")))
             rehab(node, into: &actions)
+        case (.running, .nackRun) where runResent.contains(node):
+            // The answer to a `run` sent again (`noteRunResent`) by an agent that nacks a second
+            // `run` for the job it already runs (Push Jobs clients do): the first one arrived.
+            runResent.remove(node)
         case (.running, .nackRun):
             set(node, .failed, reason: "the node refused to run the job while running it", into: &actions)
             actions.append(.event(.runComplete(node, "run_nacked_while_running")))
@@ -207,8 +240,8 @@ public struct JobMachine: Sendable {
         case (.running, .succeeded):
             set(node, .succeeded, reason: nil, into: &actions)
             actions.append(.event(.runComplete(node, "success")))
-        case (.running, .failed):
-            set(node, .failed, reason: nil, into: &actions)
+        case (.running, .failed(let reason)):
+            set(node, .failed, reason: reason, into: &actions)
             actions.append(.event(.runComplete(node, "failure")))
         case (.succeeded, .succeeded), (.failed, .failed):
             // The same result again (the agent resends what a closed connection may have lost).
@@ -221,11 +254,21 @@ public struct JobMachine: Sendable {
             set(node, .crashed, reason: "lost during run: \(reason)", into: &actions)
             actions.append(.event(.runComplete(node, "crashed")))
             rehab(node, into: &actions)
+        case (.ready, .disowned(let reason)), (.running, .disowned(let reason)):
+            set(node, .crashed, reason: "lost during run: \(reason)", into: &actions)
+            actions.append(.event(.runComplete(node, "crashed")))
+        case (.ready, .succeeded):
+            // Its `ack_run` was lost on the way, but the result says it ran.
+            set(node, .succeeded, reason: nil, into: &actions)
+            actions.append(.event(.runComplete(node, "success")))
+        case (.ready, .failed(let reason)):
+            set(node, .failed, reason: reason, into: &actions)
+            actions.append(.event(.runComplete(node, "failure")))
         case (.ready, _), (.running, _):
             set(node, .crashed, reason: "unexpected message during run: \(input)", into: &actions)
             actions.append(.event(.runComplete(node, "crashed")))
             rehab(node, into: &actions)
-        case (_, .down), (_, .aborted):
+        case (_, .down), (_, .aborted), (_, .disowned):
             // A finished node going away, or answering the abort we sent it, needs no new reset.
             break
         default:
@@ -240,10 +283,11 @@ public struct JobMachine: Sendable {
         let ready = nodeNames.filter { nodes[$0] == .ready }
         if ready.count >= quorum {
             status = .running
+            updatedAt = now
             runDeadline = now + Double(runTimeout)
             actions.append(.event(JobFeedEvent("quorum_succeeded")))
             actions.append(.jobChanged(status: .running, reason: nil))
-            if !ready.isEmpty { actions.append(.sendRun(ready)) }
+            if !ready.isEmpty, recorded { actions.append(.sendRun(ready)) }
             completeIfDone(now: now, into: &actions)
         } else {
             for n in ready {
@@ -260,12 +304,19 @@ public struct JobMachine: Sendable {
         finish(.complete, reason: nil, now: now, into: &actions)
     }
 
-    /// Records why a node ended as it did when the node itself said so (e.g. the agent's own
-    /// run timeout, or a process that could not start). Returns the change to persist.
-    public mutating func explain(node: String, reason: String) -> [Action] {
-        guard let status = nodes[node], status.isTerminal, reasons[node] == nil else { return [] }
-        reasons[node] = reason
-        return [.nodeChanged(node: node, status: status, reason: reason)]
+    /// `run` is being sent again to `node` (its heartbeats still say `committed`).
+    public mutating func noteRunResent(_ node: String) {
+        if nodes[node] == .ready { runResent.insert(node) }
+    }
+
+    /// The job's rows are durable: what waited for them may go on (`run` to the ready nodes of a
+    /// job that already passed its quorum).
+    public mutating func markRecorded() -> [Action] {
+        guard !recorded else { return [] }
+        recorded = true
+        guard status == .running else { return [] }
+        let ready = nodeNames.filter { nodes[$0] == .ready }
+        return ready.isEmpty ? [] : [.sendRun(ready)]
     }
 
     /// Advances timers: voting timeout and run timeout.

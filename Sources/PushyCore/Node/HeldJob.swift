@@ -14,10 +14,19 @@ public struct HeldJob: Sendable, Equatable {
     public var status: NodeJobStatus
     /// When the heartbeats started to disagree (nil while they agree).
     public private(set) var disagreeingSince: Double?
+    /// Whether `run` has gone to the node (a job's runs wait until its rows are durable).
+    public private(set) var runSent = false
 
     public init(jobId: String, status: NodeJobStatus) {
         self.jobId = jobId
         self.status = status
+    }
+
+    /// `run` went to the node now: a `committed` heartbeat counts against it only from here
+    /// (one that crossed it on the way, or came while the run was held, is no sign of a loss).
+    public mutating func runWasSent() {
+        runSent = true
+        disagreeingSince = nil
     }
 
     /// What to do about one heartbeat.
@@ -42,7 +51,7 @@ public struct HeldJob: Sendable, Equatable {
         let want: Verdict
         switch status {
         case .ready where mine && jobState == .committed:
-            want = jobRunning ? .resendRun : .agrees
+            want = jobRunning && runSent ? .resendRun : .agrees
         case .ready where mine && jobState == .running, .running where mine && jobState != .idle:
             want = .agrees
         case .ready, .running:

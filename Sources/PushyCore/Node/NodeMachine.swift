@@ -109,7 +109,7 @@ public struct NodeMachine: Sendable, Equatable {
         case .ackRun: actions += forwardOrRehab(m, facts, .ackRun, now: now)
         case .nackRun: actions += forwardOrRehab(m, facts, .nackRun, now: now)
         case .succeeded: actions += forwardOrRehab(m, facts, .succeeded, now: now)
-        case .failed: actions += forwardOrRehab(m, facts, .failed, now: now)
+        case .failed: actions += forwardOrRehab(m, facts, .failed(reason: m.reason), now: now)
         case .output:
             if let id = m.jobId, let status = facts?.nodeStatus, status == .ready || status == .running {
                 actions.append(.output(jobId: id))
@@ -143,13 +143,30 @@ public struct NodeMachine: Sendable, Equatable {
     }
 
     /// The node's status in job `jobId` changed: keeps `held` in step (ready/running hold it).
-    public mutating func jobChanged(_ jobId: String, to status: NodeJobStatus) {
+    /// A node that acks another job's commit while a job still holds it has left that job (an
+    /// agent runs one job at a time and acks only when idle; its result, sent before the ack on
+    /// the same connection, would have arrived first): the old job's part ends at once.
+    public mutating func jobChanged(_ jobId: String, to status: NodeJobStatus) -> [Action] {
         switch status {
         case .ready, .running:
-            if held?.jobId == jobId { held?.status = status } else { held = HeldJob(jobId: jobId, status: status) }
+            if held?.jobId == jobId {
+                held?.status = status
+                return []
+            }
+            let previous = held
+            held = HeldJob(jobId: jobId, status: status)
+            guard let previous else { return [] }
+            return [.reconcile(jobId: previous.jobId,
+                               reason: "the agent took job \(jobId) while this job still held it: its result here was lost")]
         default:
             if held?.jobId == jobId { held = nil }
+            return []
         }
+    }
+
+    /// `run` for `jobId` went to the node (first time or again).
+    public mutating func runSent(_ jobId: String) {
+        if held?.jobId == jobId { held?.runWasSent() }
     }
 
     /// The heartbeat against the job holding the node (issue 11).

@@ -88,7 +88,12 @@ public struct ServerMessage: Sendable, Equatable {
         public func bytes(sequence: Int) -> [UInt8] {
             var out = Self.head
             out.reserveCapacity(rest.count + 24)
-            out.append(contentsOf: String(sequence).utf8)
+            if sequence.magnitude < 1_000_000_000_000_000 {
+                out.append(contentsOf: String(sequence).utf8)
+            } else {
+                // As `bodyBytes` writes it: JSONValue writes numbers from 1e15 up in Double form.
+                JSONValue.number(Double(sequence)).write(to: &out)
+            }
             if rest.count > 2 { out.append(UInt8(ascii: ",")) }
             out.append(contentsOf: rest.dropFirst())
             return out

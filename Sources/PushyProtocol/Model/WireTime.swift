@@ -25,6 +25,12 @@ public enum WireTime {
         return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s
     }
 
+    /// The year in at least four digits (`0112`), as both formats require.
+    static func year(_ t: tm) -> String {
+        let year = t.tm_year + 1900
+        return year >= 0 ? pad(year, 4) : String(year)
+    }
+
     /// `Tue, 04 Sep 2012 23:01:02 GMT`. Every message carries one and most are sent within the
     /// same second as the previous, so the last second's text is kept.
     public static func rfc1123(_ date: Date) -> String {
@@ -39,14 +45,14 @@ public enum WireTime {
 
     static func formatRFC1123(_ date: Date) -> String {
         let t = components(date)
-        return "\(days[Int(t.tm_wday)]), \(pad(t.tm_mday)) \(months[Int(t.tm_mon)]) \(t.tm_year + 1900) "
+        return "\(days[Int(t.tm_wday)]), \(pad(t.tm_mday)) \(months[Int(t.tm_mon)]) \(year(t)) "
             + "\(pad(t.tm_hour)):\(pad(t.tm_min)):\(pad(t.tm_sec)) GMT"
     }
 
     /// `2012-09-04T23:01:02Z` (request signing).
     public static func iso8601(_ date: Date) -> String {
         let t = components(date)
-        return "\(t.tm_year + 1900)-\(pad(t.tm_mon + 1))-\(pad(t.tm_mday))T\(pad(t.tm_hour)):\(pad(t.tm_min)):\(pad(t.tm_sec))Z"
+        return "\(year(t))-\(pad(t.tm_mon + 1))-\(pad(t.tm_mday))T\(pad(t.tm_hour)):\(pad(t.tm_min)):\(pad(t.tm_sec))Z"
     }
 
     /// `2012-09-04 23:01:02.123456Z` (SSE data timestamps).
@@ -56,7 +62,7 @@ public enum WireTime {
         let seconds = floor(total / 1_000_000)
         let t = components(Date(timeIntervalSince1970: seconds))
         let micros = Int32(total - seconds * 1_000_000)
-        return "\(t.tm_year + 1900)-\(pad(t.tm_mon + 1))-\(pad(t.tm_mday)) \(pad(t.tm_hour)):\(pad(t.tm_min)):\(pad(t.tm_sec)).\(pad(micros, 6))Z"
+        return "\(year(t))-\(pad(t.tm_mon + 1))-\(pad(t.tm_mday)) \(pad(t.tm_hour)):\(pad(t.tm_min)):\(pad(t.tm_sec)).\(pad(micros, 6))Z"
     }
 
     /// Parses RFC 1123 (`Tue, 04 Sep 2012 23:01:02 GMT`); the weekday is not checked.

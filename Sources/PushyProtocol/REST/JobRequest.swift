@@ -104,9 +104,11 @@ public struct JobRequest: Sendable, Equatable {
         guard let commandValue = v["command"] else { throw JobValidationError("invalid command supplied (missing 'command')") }
         guard let command = commandValue.stringValue else { throw JobValidationError("invalid command supplied (expected a string)") }
         guard !command.isEmpty else { throw JobValidationError("invalid command supplied (empty command)") }
-        guard let nodesValue = v["nodes"]?.arrayValue, !nodesValue.isEmpty else {
-            throw JobValidationError("at least one node must be supplied")
+        guard let nodesField = v["nodes"] else { throw JobValidationError("at least one node must be supplied (missing 'nodes')") }
+        guard let nodesValue = nodesField.arrayValue else {
+            throw JobValidationError("at least one node must be supplied ('nodes' must be an array of node names, e.g. [\"web1\"])")
         }
+        guard !nodesValue.isEmpty else { throw JobValidationError("at least one node must be supplied ('nodes' is empty)") }
         var nodes: [String] = []
         var seen = Set<String>()
         for n in nodesValue {
@@ -118,10 +120,13 @@ public struct JobRequest: Sendable, Equatable {
             if let n = q.doubleValue {
                 guard n >= 0, n.rounded() == n, n < 1e9 else { throw JobValidationError("invalid quorum supplied (expected a whole number >= 0)") }
                 req.quorum = .count(Int(n))
-            } else if let s = q.stringValue, s.hasSuffix("%"), let p = Quorum.parse(s) {
+            } else if let s = q.stringValue, s.hasSuffix("%") {
+                guard let p = Quorum.parse(s) else {
+                    throw JobValidationError("invalid quorum supplied: '\(s)' (a percentage must be between 0% and 100%)")
+                }
                 req.quorum = p
             } else {
-                throw JobValidationError("invalid type supplied for quorum (expected a number)")
+                throw JobValidationError("invalid type supplied for quorum (expected a number of nodes, or a percentage such as \"90%\")")
             }
         }
         if let t = v["run_timeout"] {

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Module boundaries (design.md §3, issue 12): the pure modules stay pure and the CLI imports only
+# the REST client and the wire types. `make test` runs this first; a wrong import fails it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+status=0
+
+# allowed TARGET "module module ..."
+allowed() {
+  local target=$1; shift
+  local allow=" $* "
+  while read -r file module; do
+    if [[ "$allow" != *" $module "* ]]; then
+      echo "boundary: $file imports $module, which $target must not use (allowed: $*)" >&2
+      status=1
+    fi
+  done < <(grep -rHoE '^(@testable |@_exported )?import [A-Za-z_]+' "Sources/$target" | sed -E 's/:.*import / /')
+}
+
+# forbidden TARGET REGEX WHAT: no line of TARGET may match (I/O and clocks in a pure module).
+forbidden() {
+  local target=$1 regex=$2 what=$3
+  if grep -rnE "$regex" "Sources/$target" >&2; then
+    echo "boundary: $target is pure (no $what): see the lines above" >&2
+    status=1
+  fi
+}
+
+allowed PushyProtocol Foundation Synchronization Glibc Darwin COpenSSL Crypto _CryptoExtras
+allowed PushyCore Foundation Synchronization PushyProtocol
+allowed pushy ArgumentParser Foundation Dispatch Synchronization Glibc Darwin PushyAPIClient PushyProtocol
+for t in PushyProtocol PushyCore; do
+  forbidden "$t" 'Date\(\)|\.now\b|ContinuousClock|SuspendingClock|FileManager|FileHandle|ProcessInfo|DispatchQueue|Thread\.|URLSession|fopen\(|socket\(|Task\.sleep' \
+    "clocks, files, processes, threads or sockets: time and I/O come in as values"
+done
+
+[ "$status" -eq 0 ] && echo "boundaries: ok (pure PushyProtocol/PushyCore, CLI on PushyAPIClient + PushyProtocol)"
+exit "$status"
