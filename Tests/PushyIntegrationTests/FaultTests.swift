@@ -205,6 +205,9 @@ struct FaultTests {
 
     // MARK: 5. Store full
 
+    /// How long the store stays full.
+    static let storeOutage = 10.0
+
     @Test(.enabled(if: SmallFilesystem.usable, "needs root to mount a small tmpfs under the server's data directory"))
     func fullStoreAnswersClearlyKeepsJobsAndCatchesUp() async throws {
         let fs = try await SmallFilesystem.mount(megabytes: 32)
@@ -254,6 +257,13 @@ struct FaultTests {
             #expect(try await c.admin.job(inFlight).status == .complete)
             #expect(c.server?.isRunning == true)
 
+            // Keep the store full long enough for the retries to reach their longest backoff (2 s),
+            // checking all along that the REST API answers and the server runs.
+            _ = try await waitFor("the outage to last \(Int(Self.storeOutage)) s", timeout: Self.storeOutage + 10, logs: c.processes) { () -> Probe<Void> in
+                guard c.server?.isRunning == true else { throw FaultError.setup("the server exited") }
+                let r = try await c.admin.status()["reliability"] ?? .null
+                return Date().timeIntervalSince(fullAt) >= Self.storeOutage ? .done(()) : .notYet("\(r)")
+            }
             try fs.free()
             filled = false
             let outage = Date().timeIntervalSince(fullAt)
