@@ -25,7 +25,7 @@ import Testing
 
     /// Waits (bounded) until `condition` holds, re-checking every few milliseconds.
     func waitFor(_ what: String, _ condition: () -> Bool) async throws {
-        let deadline = ContinuousClock.now + .seconds(10)
+        let deadline = ContinuousClock.now + .seconds(30)
         while !condition() {
             guard ContinuousClock.now < deadline else {
                 Issue.record("timed out waiting for \(what)")
@@ -53,7 +53,7 @@ import Testing
         let inbox = Inbox(flattening: server.inbound)
         var got: [[[UInt8]]] = []
         for _ in 0..<10 {
-            guard let m = await inbox.next(within: .seconds(10)) else { break }
+            guard let m = await inbox.next(within: .seconds(30)) else { break }
             got.append(m.frames)
         }
         #expect(got == (0..<10).map { [bytes("job-\($0)")] })
@@ -102,7 +102,7 @@ import Testing
         defer { server.shutdown() }
         let inbox = Inbox(flattening: server.inbound)
         var got: [String] = []
-        while got.count < 6, let m = await inbox.next(within: .seconds(10)) {
+        while got.count < 6, let m = await inbox.next(within: .seconds(30)) {
             got.append(String(decoding: m.frames[0], as: UTF8.self))
         }
         // The heartbeat waited behind job-3; whether the socket then took it or refused it,

@@ -52,7 +52,7 @@ final class Inbox<Element: Sendable>: Sendable {
     var isFinished: Bool { state.withLock { $0.finished && $0.buffer.isEmpty } }
 
     /// The next element, or nil if none arrives within `timeout` or the stream finished.
-    func next(within timeout: Duration = .seconds(10)) async -> Element? {
+    func next(within timeout: Duration = .seconds(30)) async -> Element? {
         await withCheckedContinuation { continuation in
             let token: Int? = state.withLock { state in
                 if !state.buffer.isEmpty {
@@ -82,7 +82,7 @@ final class Inbox<Element: Sendable>: Sendable {
     }
 
     /// The next element matching `predicate`, skipping others, within an overall deadline.
-    func next(within timeout: Duration = .seconds(10), where predicate: (Element) -> Bool) async -> Element? {
+    func next(within timeout: Duration = .seconds(30), where predicate: (Element) -> Bool) async -> Element? {
         let deadline = ContinuousClock.now + timeout
         while true {
             let remaining = ContinuousClock.now.duration(to: deadline)

@@ -78,7 +78,8 @@ import Testing
         // Slow joiner: the PUB drops messages until the subscription arrives, so keep
         // publishing until one is seen (bounded by a deadline).
         let frames = [bytes("Version:2.0;SigningMethod:rsa2048_sha1"), bytes("{\"type\":\"heartbeat\"}")]
-        let deadline = ContinuousClock.now + .seconds(10)
+        // Bounded but generous: on a loaded machine the subscription took over 10 s to arrive.
+        let deadline = ContinuousClock.now + .seconds(60)
         var received: AgentInbound?
         while received == nil && ContinuousClock.now < deadline {
             server.publish(frames)
