@@ -259,6 +259,9 @@ extension CommandEngine {
         }
     }
 
+    /// Readers waiting in `GET /jobs/ID?wait=` now (`/pushy/_status`).
+    public var longPolls: Int { jobs.values.reduce(0) { $0 + $1.waiters.count } }
+
     func release(_ jobId: String, _ token: UUID) {
         jobs[jobId]?.waiters.removeValue(forKey: token)?.resume()
     }

@@ -161,6 +161,7 @@ struct PushyAPI: Sendable {
         let dropped = await engine.dropped
         let reconciliations = await engine.reconciliations, runsResent = await engine.runsResent
         let writes = engine.writer.stats
+        let longPolls = await engine.longPolls
         let c = connectionBudget.snapshot
         return .json([
             "status": "it's alive", "incarnation_id": .string(engine.incarnationId),
@@ -174,6 +175,8 @@ struct PushyAPI: Sendable {
                 "store_write_failures": .number(Double(writes.failures)),
                 "store_writes_pending": .number(Double(writes.pending)),
             ],
+            // Pushy extension: readers waiting in GET /jobs/ID?wait= (answered at shutdown too).
+            "long_polls": .number(Double(longPolls)),
             // Pushy extension: the descriptor budget (issue 5).
             "connections": [
                 "open": .number(Double(c.open)), "budget": .number(Double(c.budget)), "refusing": .bool(c.refusing),

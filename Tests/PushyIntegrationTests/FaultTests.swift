@@ -340,11 +340,12 @@ struct FaultTests {
                         return "answered: \(v.status.rawValue)"
                     } catch { return "not answered: \(error)" }
                 }
-                // The server does not show its waiters; a request sent after the poll and
-                // answered (a new connection and TLS handshake, as the poll's) says it arrived.
-                _ = try await waitFor("a request after the long poll to be answered", timeout: 10) { () -> Probe<Void> in
-                    _ = try await admin.status()
-                    return .done(())
+                // The server counts its waiting readers (`long_polls` in /pushy/_status): SIGTERM
+                // only once the poll is really there (a probe request answered was not enough: the
+                // poll's own connection could still be on its way, "connection refused").
+                _ = try await waitFor("the long poll to reach the server", timeout: 20) { () -> Probe<Void> in
+                    let n = try await admin.status()["long_polls"]?.intValue ?? 0
+                    return n >= 1 ? .done(()) : .notYet("long_polls \(n)")
                 }
             }
 
