@@ -48,6 +48,14 @@ final class JobWriter: Sendable {
         var stopDeadline: ContinuousClock.Instant?
         /// Jobs whose insert failed: their later writes can only fail, so they are dropped.
         var unrecorded: Set<String> = []
+
+        /// One write of each of `jobs` is done (written or dropped).
+        mutating func release(_ jobs: [String]) {
+            for j in jobs {
+                let n = (pendingByJob[j] ?? 1) - 1
+                pendingByJob[j] = n > 0 ? n : nil
+            }
+        }
     }
 
     private let state = Mutex(State())
@@ -245,12 +253,7 @@ final class JobWriter: Sendable {
         return state.withLock { s in
             let (drop, keep) = (s.queue.filter { $0.jobs.allSatisfy(set.contains) }, s.queue.filter { !$0.jobs.allSatisfy(set.contains) })
             s.queue = keep
-            for w in drop {
-                for j in w.jobs {
-                    let n = (s.pendingByJob[j] ?? 1) - 1
-                    s.pendingByJob[j] = n > 0 ? n : nil
-                }
-            }
+            for w in drop { s.release(w.jobs) }
             s.stats.pending = s.queue.count
             return drop.count
         }
@@ -258,10 +261,7 @@ final class JobWriter: Sendable {
 
     private func finish(_ write: Write) {
         state.withLock { s in
-            for j in write.jobs {
-                let n = (s.pendingByJob[j] ?? 1) - 1
-                s.pendingByJob[j] = n > 0 ? n : nil
-            }
+            s.release(write.jobs)
             s.stats.written += 1
             s.stats.pending = s.queue.count
         }
