@@ -29,6 +29,19 @@ extension PushyRESTClient {
         return String(uri.suffix(32))
     }
 
+    /// Runs a finished job again on its failed / not succeeded / all nodes (issue 13); returns
+    /// the new job's id.
+    public func rerunJob(_ id: String, nodes: RerunSelection) async throws(PushyClientError) -> String {
+        let v = try await send("POST", "pushy/jobs/\(Self.escape(id))/rerun", json: ["nodes": .string(nodes.rawValue)]).json()
+        guard let uri = v["uri"]?.stringValue, uri.count >= 32 else { throw .invalidResponse("no 'uri' in re-run response") }
+        return String(uri.suffix(32))
+    }
+
+    /// Every distinct stdout and stderr of a job once, with the nodes that produced it (issue 13).
+    public func groupedOutput(_ id: String) async throws(PushyClientError) -> JSONValue {
+        try await send("GET", "pushy/jobs/\(Self.escape(id))/output?group=true").json()
+    }
+
     /// A job; `nodes: false` asks for the status without the per-node groups (cheap to poll);
     /// `wait` (≤ 60 s) has the server answer once the job has ended or the time is up.
     public func job(_ id: String, nodes: Bool = true, wait: Int? = nil) async throws(PushyClientError) -> JobView {

@@ -54,6 +54,6 @@ public struct ActiveJobSnapshot: Sendable {
             env: record.env, captureOutput: record.captureOutput, fileSpecified: record.file != nil,
             quorum: record.quorum, nodes: includeNodes ? machine.grouped : nil,
             nodeReasons: includeNodes ? machine.nodeNames.compactMap { n in machine.reasons[n].map { (n, $0) } } : nil,
-            statusReason: machine.statusReason)
+            statusReason: machine.statusReason, rateControl: record.rateControl, rerunOf: record.rerunOf)
     }
 }

@@ -5,7 +5,8 @@ import PushyStore
 
 extension CommandEngine {
     /// Creates and starts a job. The caller has validated the request and the node names.
-    public func startJob(org: String, orgGUID: String, request: JobRequest, requestor: String) async throws(StoreError) -> ActiveJobSnapshot {
+    public func startJob(org: String, orgGUID: String, request: JobRequest, requestor: String,
+                         rerunOf: String? = nil) async throws(StoreError) -> ActiveJobSnapshot {
         let now = clock()
         let date = Date(timeIntervalSince1970: now.rounded(.down))
         let id = Self.newJobId(orgGUID: orgGUID)
@@ -15,7 +16,8 @@ extension CommandEngine {
         let record = JobRecord(
             id: id, org: org, command: request.command, quorum: quorum, runTimeout: runTimeout, status: .voting,
             statusReason: nil, requestor: requestor, user: request.user, dir: request.dir, env: envJSON,
-            file: request.file, captureOutput: request.captureOutput, createdAt: date, updatedAt: date)
+            file: request.file, captureOutput: request.captureOutput, createdAt: date, updatedAt: date,
+            rateControl: request.rateControl, rerunOf: rerunOf)
         // The job's rows are written while its commits go out: a job over thousands of nodes
         // does not wait for the write to start voting. The caller is answered only once the
         // rows are durable, and every later write of this job queues behind this one.
@@ -34,10 +36,14 @@ extension CommandEngine {
         if let envJSON { startFields.append(("env", envJSON)) }
         if request.file != nil { startFields.append(("file_specified", .bool(true))) }
         startFields.append(("capture", .bool(request.captureOutput)))
+        if let r = request.rateControl { startFields.append(("rate_control", r.json)) }
+        if let rerunOf { startFields.append(("rerun_of", .string(rerunOf))) }
 
         let (machine, actions) = JobMachine.start(
             id: id, nodes: request.nodes, quorum: quorum, runTimeout: runTimeout, now: now,
-            votingTimeout: config.votingTimeout, startEvent: JobFeedEvent("start", startFields)
+            votingTimeout: config.votingTimeout,
+            limits: request.rateControl.map { LaunchLimits($0, nodeCount: request.nodes.count) },
+            startEvent: JobFeedEvent("start", startFields)
         ) { node in
             guard let s = self.sessions[NodeKey(org: org, node: node)] else {
                 return (false, "offline: no heartbeat from the node")
@@ -59,7 +65,8 @@ extension CommandEngine {
             forget(job)
             throw error
         }
-        perform(job.machine.markRecorded(), job: job, now: clock())
+        let recordedAt = clock()
+        perform(job.machine.markRecorded(now: recordedAt), job: job, now: recordedAt)
         return job.snapshot
     }
 

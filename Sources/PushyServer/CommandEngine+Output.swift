@@ -44,6 +44,12 @@ extension CommandEngine {
         enqueueWrite(jobs: [job.record.id], "output of \(key.node) in job \(job.record.id)") { try await store.saveOutput(rec) }
     }
 
+    /// Every node's output of a job held in memory (empty: ask the store).
+    public func activeOutputs(org: String, jobId: String) -> [JobOutputRecord] {
+        guard let job = jobs[jobId], job.org == org else { return [] }
+        return Array(job.outputs.values)
+    }
+
     /// Output of a node in a job held in memory (nil: ask the store).
     public func activeOutput(org: String, jobId: String, node: String) -> JobOutputRecord? {
         guard let job = jobs[jobId], job.org == org else { return nil }

@@ -116,7 +116,7 @@ extension PushyAPI {
             id: r.id, command: r.command, status: r.status, runTimeout: r.runTimeout, createdAt: r.createdAt,
             updatedAt: r.updatedAt, user: r.user, dir: r.dir, env: r.env, captureOutput: r.captureOutput,
             fileSpecified: r.file != nil, quorum: r.quorum, nodes: grouped, nodeReasons: reasons,
-            statusReason: r.statusReason)
+            statusReason: r.statusReason, rateControl: r.rateControl, rerunOf: r.rerunOf)
     }
 
     func abortJob(_ request: Request, _ context: Context, _ body: [UInt8]) async throws(APIError) -> Response {

@@ -41,6 +41,8 @@ struct PushyAPI: Sendable {
             Route(path: "\(org)/pushy/jobs", handlers: [.get: listJobs, .post: createJob]),
             Route(path: "\(org)/pushy/jobs/:id", handlers: [.get: getJob]),
             Route(path: "\(org)/pushy/jobs/:id/abort", handlers: [.put: abortJob]),
+            Route(path: "\(org)/pushy/jobs/:id/rerun", handlers: [.post: rerunJob]),
+            Route(path: "\(org)/pushy/jobs/:id/output", handlers: [.get: groupedOutput]),
             Route(path: "\(org)/pushy/jobs/:id/output/:node/:channel", handlers: [.get: jobOutput],
                   produces: "application/octet-stream"),
             Route(path: "\(org)/pushy/job_status_feed", handlers: [.get: orgFeed], produces: "text/event-stream"),

@@ -165,6 +165,10 @@ public actor InMemoryStore: PushyStore {
         outputs[jobId + "/" + node]
     }
 
+    public func outputs(jobId: String) async throws(StoreError) -> [JobOutputRecord] {
+        outputs.values.filter { $0.jobId == jobId }.sorted { byteOrder($0.node, $1.node) }
+    }
+
     func requireOrg(_ name: String) throws(StoreError) {
         if orgs[name] == nil { throw .notFound("organization '\(name)'") }
     }

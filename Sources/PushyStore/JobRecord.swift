@@ -28,11 +28,16 @@ public struct JobRecord: Sendable, Hashable {
     public var createdAt: Date
     /// Changes only when the job's status changes (spec 2.3).
     public var updatedAt: Date
+    /// How fast the job reaches its nodes (issue 13); nil: all at once.
+    public var rateControl: RateControl?
+    /// The job this one re-runs (`POST .../jobs/ID/rerun`).
+    public var rerunOf: String?
 
     public init(
         id: String, org: String, command: String, quorum: Int, runTimeout: Int = 3600, status: JobStatus = .new,
         statusReason: String? = nil, requestor: String, user: String? = nil, dir: String? = nil, env: JSONValue? = nil,
-        file: String? = nil, captureOutput: Bool = false, createdAt: Date, updatedAt: Date? = nil
+        file: String? = nil, captureOutput: Bool = false, createdAt: Date, updatedAt: Date? = nil,
+        rateControl: RateControl? = nil, rerunOf: String? = nil
     ) {
         self.id = id
         self.org = org
@@ -49,5 +54,7 @@ public struct JobRecord: Sendable, Hashable {
         self.captureOutput = captureOutput
         self.createdAt = createdAt
         self.updatedAt = updatedAt ?? createdAt
+        self.rateControl = rateControl
+        self.rerunOf = rerunOf
     }
 }

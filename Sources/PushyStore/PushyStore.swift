@@ -60,6 +60,8 @@ public protocol PushyStore: Sendable {
     func saveOutput(_ output: JobOutputRecord) async throws(StoreError)
     /// A node's captured output for a job, nil when none was stored.
     func output(jobId: String, node: String) async throws(StoreError) -> JobOutputRecord?
+    /// Every node's captured output for a job, in node-name order (for grouped output).
+    func outputs(jobId: String) async throws(StoreError) -> [JobOutputRecord]
 
     // MARK: Groups (nested; authorization resolves membership recursively)
 

@@ -56,13 +56,22 @@ extension SQLiteStore {
         let code: Int = row["status"]
         guard let status = JobStatus(dbCode: code) else { throw .io("unknown job status code \(code)") }
         let envText: String? = row["env"]
+        let rateText: String? = row["rate_control"]
+        var rate: RateControl?
+        if let rateText {
+            let value = try json(rateText, "rate_control")
+            do { rate = try RateControl.parse(value) } catch {
+                throw .io("unreadable rate_control of job \(row["id"] as String? ?? "?"): \(error)")
+            }
+        }
         return JobRecord(
             id: row["id"], org: row["org"], command: row["command"], quorum: row["quorum"],
             runTimeout: row["run_timeout"], status: status, statusReason: row["status_reason"],
             requestor: row["requestor"], user: row["run_as_user"], dir: row["dir"],
             env: try envText.map { (text) throws(StoreError) in try json(text, "env") },
             file: row["file"], captureOutput: row["capture_output"],
-            createdAt: date(row, "created_at"), updatedAt: date(row, "updated_at"))
+            createdAt: date(row, "created_at"), updatedAt: date(row, "updated_at"),
+            rateControl: rate, rerunOf: row["rerun_of"])
     }
 
     static func jobNode(_ row: Row) throws(StoreError) -> JobNodeRecord {

@@ -120,6 +120,13 @@ extension SQLiteStore {
                 CREATE INDEX audit_by_org ON audit (org, id DESC);
                 """)
         }
+        migrator.registerMigration("v4-rate-control") { db in
+            // Issue 13: a job's rate control (JSON object) and the job it re-runs.
+            try db.execute(sql: """
+                ALTER TABLE jobs ADD COLUMN rate_control TEXT;
+                ALTER TABLE jobs ADD COLUMN rerun_of TEXT;
+                """)
+        }
         return migrator
     }
 }

@@ -193,13 +193,14 @@ public final class SQLiteStore: PushyStore {
             try db.execute(
                 sql: """
                     INSERT INTO jobs (id, org, command, quorum, run_timeout, status, status_reason, requestor,
-                        run_as_user, dir, env, file, capture_output, created_at, updated_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        run_as_user, dir, env, file, capture_output, created_at, updated_at, rate_control, rerun_of)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [
                     job.id, job.org, job.command, job.quorum, job.runTimeout, job.status.dbCode, job.statusReason,
                     job.requestor, job.user, job.dir, job.env?.serialized(), job.file, job.captureOutput,
-                    Self.seconds(job.createdAt), Self.seconds(job.updatedAt),
+                    Self.seconds(job.createdAt), Self.seconds(job.updatedAt), job.rateControl?.json.serialized(),
+                    job.rerunOf,
                 ])
             var seen = Set<String>()
             for n in nodes where !seen.insert(n.node).inserted {
@@ -260,18 +261,27 @@ public final class SQLiteStore: PushyStore {
     public func output(jobId: String, node: String) async throws(StoreError) -> JobOutputRecord? {
         try await read { db in
             try Row.fetchOne(db, sql: "SELECT * FROM job_output WHERE job_id = ? AND node = ?", arguments: [jobId, node])
-                .map { row in
-                    JobOutputRecord(
-                        jobId: row["job_id"], node: row["node"], stdout: [UInt8](row["stdout"] as Data),
-                        stderr: [UInt8](row["stderr"] as Data), stdoutTruncated: row["stdout_truncated"],
-                        stderrTruncated: row["stderr_truncated"])
-                }
+                .map(Self.outputRecord)
         }
+    }
+
+    public func outputs(jobId: String) async throws(StoreError) -> [JobOutputRecord] {
+        try await read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM job_output WHERE job_id = ? ORDER BY node", arguments: [jobId])
+                .map(Self.outputRecord)
+        }
+    }
+
+    static func outputRecord(_ row: Row) -> JobOutputRecord {
+        JobOutputRecord(
+            jobId: row["job_id"], node: row["node"], stdout: [UInt8](row["stdout"] as Data),
+            stderr: [UInt8](row["stderr"] as Data), stdoutTruncated: row["stdout_truncated"],
+            stderrTruncated: row["stderr_truncated"])
     }
 
     public func crashUnfinishedJobs(reason: String, at: Date) async throws(StoreError) -> [String] {
         let live = [JobStatus.new, .voting, .running].map(\.dbCode)
-        let liveNodes = [NodeJobStatus.new, .ready, .running].map(\.dbCode)
+        let liveNodes = NodeJobStatus.allCases.filter { !$0.isTerminal }.map(\.dbCode)
         return try await write { db in
             let ids = try String.fetchAll(
                 db, sql: "SELECT id FROM jobs WHERE status IN (?, ?, ?) ORDER BY created_at, id",
@@ -281,7 +291,7 @@ public final class SQLiteStore: PushyStore {
             let crashNodes = try db.cachedStatement(
                 sql: """
                     UPDATE job_nodes SET status = ?, reason = ?, updated_at = ?
-                    WHERE job_id = ? AND status IN (?, ?, ?)
+                    WHERE job_id = ? AND status IN (\(liveNodes.map { _ in "?" }.joined(separator: ", ")))
                     """)
             for id in ids {
                 try crashJob.execute(arguments: [JobStatus.crashed.dbCode, reason, Self.seconds(at), id])

@@ -276,11 +276,12 @@ extension StoreConformanceTests {
     #expect(JobStatus.allCases.map { "\($0.dbCode):\($0.rawValue)" } == [
         "0:voting", "1:running", "2:complete", "3:quorum_failed", "4:aborted", "5:new", "6:timed_out", "7:crashed",
     ])
-    #expect(NodeJobStatus.allCases.map(\.dbCode) == Array(0...11))
+    #expect(NodeJobStatus.allCases.map(\.dbCode) == Array(0...13))
+    // The reference's twelve, then Pushy's (issue 13: rate control) at the end.
     #expect(NodeJobStatus.allCases.map(\.rawValue) == [
         "new", "ready", "running", "succeeded", "failed", "aborted", "unavailable", "nacked", "faulty", "was_ready",
-        "crashed", "timed_out",
+        "crashed", "timed_out", "queued", "skipped",
     ])
     #expect(JobStatus.allCases.filter { !$0.isTerminal } == [.voting, .running, .new])
-    #expect(NodeJobStatus.allCases.filter { !$0.isTerminal } == [.new, .ready, .running])
+    #expect(NodeJobStatus.allCases.filter { !$0.isTerminal } == [.new, .ready, .running, .queued])
 }

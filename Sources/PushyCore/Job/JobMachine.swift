@@ -56,15 +56,22 @@ public struct JobMachine: Sendable {
     /// Whether the job's rows are durable. Until then votes are counted but nothing runs: a job
     /// the server could not record must not run anywhere (`recorded(now:)` releases the runs).
     public private(set) var recorded: Bool
+    /// Rate control (issue 13): which ready nodes are told to run, and when. nil: all at once.
+    public private(set) var launcher: Launcher?
+    /// When each node was told to run, for rate-controlled jobs: each node's run timeout counts
+    /// from its own launch (a job in waves has no job-wide run deadline).
+    public private(set) var launchedAt: [String: Double] = [:]
 
     /// Creates a job and starts voting. `isAvailable` says whether a node is online and idle
     /// (not in rehab); other nodes are `unavailable` at once, like the reference.
     public static func start(
         id: String, nodes: [String], quorum: Int, runTimeout: Int, now: Double, votingTimeout: Double,
+        limits: LaunchLimits? = nil,
         startEvent: JobFeedEvent, isAvailable: (String) -> (available: Bool, reason: String)
     ) -> (JobMachine, [Action]) {
         var job = JobMachine(id: id, nodeNames: nodes, quorum: quorum, runTimeout: runTimeout,
                              votingDeadline: now + votingTimeout, now: now)
+        job.launcher = limits.map(Launcher.init(limits:))
         var actions: [Action] = [.event(startEvent)]
         job.status = .voting
         actions.append(.jobChanged(status: .voting, reason: nil))
@@ -159,7 +166,13 @@ public struct JobMachine: Sendable {
         var actions: [Action] = []
         switch status {
         case .voting: handleVoting(node, current, input, now, &actions)
-        case .running: handleRunning(node, current, input, now, &actions)
+        case .running:
+            handleRunning(node, current, input, now, &actions)
+            if let after = nodes[node], after != current, after.isTerminal {
+                ended(node, after, now: now, into: &actions)
+            }
+            launch(now: now, into: &actions)
+            completeIfDone(now: now, into: &actions)
         default:
             // The job is over; a node still talking about it is reset (spec 3.3) — unless it
             // is a result for a node already finished (sent again after a reconnect, or late
@@ -220,6 +233,20 @@ public struct JobMachine: Sendable {
     mutating func handleRunning(_ node: String, _ current: NodeJobStatus, _ input: Input, _ now: Double,
                                 _ actions: inout [Action]) {
         switch (current, input) {
+        case (.queued, .ackCommit):
+            // The same commit answered again: it still waits for its turn.
+            break
+        case (.queued, .nackCommit), (.queued, .aborted):
+            leaveQueue(node, .unavailable, reason: "left the job while waiting to be launched (\(input))", into: &actions)
+            rehab(node, into: &actions)
+        case (.queued, .down(let reason)):
+            leaveQueue(node, .unavailable, reason: "lost while waiting to be launched: \(reason)", into: &actions)
+            rehab(node, into: &actions)
+        case (.queued, .disowned(let reason)):
+            leaveQueue(node, .unavailable, reason: "lost while waiting to be launched: \(reason)", into: &actions)
+        case (.queued, _):
+            leaveQueue(node, .crashed, reason: "unexpected message while waiting to be launched: \(input)", into: &actions)
+            rehab(node, into: &actions)
         case (.ready, .ackRun):
             set(node, .running, reason: nil, into: &actions)
             actions.append(.event(JobFeedEvent("run_start", [("node", .string(node))])))
@@ -275,7 +302,50 @@ public struct JobMachine: Sendable {
             actions.append(.event(.runComplete(node, "client_died_while_running")))
             rehab(node, into: &actions)
         }
-        completeIfDone(now: now, into: &actions)
+    }
+
+    /// A queued node leaves the job before its launch.
+    mutating func leaveQueue(_ node: String, _ s: NodeJobStatus, reason: String, into actions: inout [Action]) {
+        launcher?.withdraw(node)
+        set(node, s, reason: reason, into: &actions)
+        actions.append(.event(JobFeedEvent("queue_left", [("node", .string(node)), ("status", .string(s.rawValue))])))
+    }
+
+    /// A launched node's run ended: the launcher counts it, and may stop launching.
+    mutating func ended(_ node: String, _ s: NodeJobStatus, now: Double, into actions: inout [Action]) {
+        guard var l = launcher else { return }
+        let stop = l.finished(node, failed: s != .succeeded, now: now)
+        launcher = l
+        launchedAt[node] = nil
+        if let stop { skip(stop, into: &actions) }
+    }
+
+    /// Nothing more is launched: the waiting nodes are skipped (and released: they are committed).
+    mutating func skip(_ stop: Launcher.Stop, into actions: inout [Action]) {
+        for n in stop.skipped {
+            set(n, .skipped, reason: "not launched: \(stop.reason)", into: &actions)
+            rehabQuietly(n, into: &actions)
+        }
+        actions.append(.event(JobFeedEvent("launch_stopped", [
+            ("reason", .string(stop.reason)), ("skipped", .number(Double(stop.skipped.count))),
+        ])))
+    }
+
+    /// Tells the next nodes to run, as the rate control allows (only once the job's rows are durable).
+    mutating func launch(now: Double, into actions: inout [Action]) {
+        guard status == .running, recorded, var l = launcher else { return }
+        let go = l.next(now: now)
+        launcher = l
+        guard !go.isEmpty else { return }
+        for n in go {
+            reasons[n] = nil
+            launchedAt[n] = now
+            set(n, .ready, reason: nil, into: &actions)
+        }
+        actions.append(.sendRun(go))
+        var fields: [(String, JSONValue)] = [("nodes", .array(go.map(JSONValue.string)))]
+        if l.limits.batchSize != nil { fields.append(("batch", .number(Double(l.batches)))) }
+        actions.append(.event(JobFeedEvent("launch", fields)))
     }
 
     mutating func evaluateQuorumIfVoted(now: Double, into actions: inout [Action]) {
@@ -284,10 +354,23 @@ public struct JobMachine: Sendable {
         if ready.count >= quorum {
             status = .running
             updatedAt = now
-            runDeadline = now + Double(runTimeout)
             actions.append(.event(JobFeedEvent("quorum_succeeded")))
             actions.append(.jobChanged(status: .running, reason: nil))
-            if !ready.isEmpty, recorded { actions.append(.sendRun(ready)) }
+            if var l = launcher {
+                // Every ready node waits its turn (committed, as the reference client allows
+                // without a time limit, spec 7.3); the first ones go at once.
+                l.enqueue(ready)
+                launcher = l
+                let why = l.waitReason
+                for n in ready { set(n, .queued, reason: why, into: &actions) }
+                if !ready.isEmpty {
+                    actions.append(.event(JobFeedEvent("queued", [("count", .number(Double(ready.count))), ("reason", .string(why))])))
+                }
+                launch(now: now, into: &actions)
+            } else {
+                runDeadline = now + Double(runTimeout)
+                if !ready.isEmpty, recorded { actions.append(.sendRun(ready)) }
+            }
             completeIfDone(now: now, into: &actions)
         } else {
             for n in ready {
@@ -300,8 +383,9 @@ public struct JobMachine: Sendable {
     }
 
     mutating func completeIfDone(now: Double, into actions: inout [Action]) {
-        guard status == .running, !nodes.values.contains(where: { $0 == .ready || $0 == .running }) else { return }
-        finish(.complete, reason: nil, now: now, into: &actions)
+        guard status == .running, !nodes.values.contains(where: { !$0.isTerminal }) else { return }
+        let reason = launcher?.stopReason.map { "stopped launching: \($0)" }
+        finish(.complete, reason: reason, now: now, into: &actions)
     }
 
     /// `run` is being sent again to `node` (its heartbeats still say `committed`).
@@ -311,10 +395,15 @@ public struct JobMachine: Sendable {
 
     /// The job's rows are durable: what waited for them may go on (`run` to the ready nodes of a
     /// job that already passed its quorum).
-    public mutating func markRecorded() -> [Action] {
+    public mutating func markRecorded(now: Double? = nil) -> [Action] {
         guard !recorded else { return [] }
         recorded = true
         guard status == .running else { return [] }
+        if launcher != nil {
+            var actions: [Action] = []
+            launch(now: now ?? updatedAt, into: &actions)
+            return actions
+        }
         let ready = nodeNames.filter { nodes[$0] == .ready }
         return ready.isEmpty ? [] : [.sendRun(ready)]
     }
@@ -335,6 +424,16 @@ public struct JobMachine: Sendable {
                 rehabQuietly(n, into: &actions)
             }
             finish(.timedOut, reason: "run timeout of \(runTimeout) s reached", now: now, into: &actions)
+        } else if status == .running, let l = launcher {
+            // Rate control: each node's run timeout counts from its own launch.
+            let late = l.inFlight.filter { launchedAt[$0].map { now >= $0 + Double(runTimeout) } ?? false }
+            for n in nodeNames where late.contains(n) && (nodes[n] == .ready || nodes[n] == .running) {
+                set(n, .timedOut, reason: "still running at the run timeout (\(runTimeout) s after its launch)", into: &actions)
+                rehabQuietly(n, into: &actions)
+                ended(n, .timedOut, now: now, into: &actions)
+            }
+            launch(now: now, into: &actions)
+            completeIfDone(now: now, into: &actions)
         }
         return actions
     }
@@ -343,7 +442,8 @@ public struct JobMachine: Sendable {
     public mutating func abort(now: Double, by requestor: String) -> [Action] {
         guard !status.isTerminal else { return [] }
         var actions: [Action] = []
-        for n in nodeNames where nodes[n] == .new || nodes[n] == .ready || nodes[n] == .running {
+        _ = launcher?.stop("the job was aborted")
+        for n in nodeNames where !(nodes[n]?.isTerminal ?? true) {
             set(n, .aborted, reason: "job aborted by \(requestor)", into: &actions)
             actions.append(.rehab(n))
         }

@@ -10,7 +10,7 @@ import PushyProtocol
 /// (sent just before an idle heartbeat) is not mistaken for a loss. A value: no clocks, no I/O.
 public struct HeldJob: Sendable, Equatable {
     public let jobId: String
-    /// The node's status in the job (`ready` or `running`; others are not checked).
+    /// The node's status in the job (`ready`, `running` or `queued`; others are not checked).
     public var status: NodeJobStatus
     /// When the heartbeats started to disagree (nil while they agree).
     public private(set) var disagreeingSince: Double?
@@ -54,7 +54,10 @@ public struct HeldJob: Sendable, Equatable {
             want = jobRunning && runSent ? .resendRun : .agrees
         case .ready where mine && jobState == .running, .running where mine && jobState != .idle:
             want = .agrees
-        case .ready, .running:
+        case .queued where mine && jobState == .committed:
+            // Waiting for its turn (rate control): committed, as it should be.
+            want = .agrees
+        case .ready, .running, .queued:
             want = .lost(reason: Self.reason(jobState: jobState, reported: reported, expected: jobId))
         default:
             want = .agrees

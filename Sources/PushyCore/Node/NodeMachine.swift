@@ -148,7 +148,7 @@ public struct NodeMachine: Sendable, Equatable {
     /// the same connection, would have arrived first): the old job's part ends at once.
     public mutating func jobChanged(_ jobId: String, to status: NodeJobStatus) -> [Action] {
         switch status {
-        case .ready, .running:
+        case .ready, .running, .queued:
             if held?.jobId == jobId {
                 held?.status = status
                 return []

@@ -38,7 +38,13 @@ public enum NodeJobStatus: String, Sendable, CaseIterable, Codable {
     case wasReady = "was_ready"
     case crashed
     case timedOut = "timed_out"
+    /// Pushy (issue 13): acked the commit and waits for its turn to run (rate control).
+    case queued
+    /// Pushy (issue 13): never told to run, because the job stopped launching (max_errors,
+    /// a failed canary).
+    case skipped
 
+    /// The index in `allCases`: new cases go at the end, so stored codes keep their meaning.
     public var dbCode: Int { NodeJobStatus.allCases.firstIndex(of: self)! }
 
     public init?(dbCode: Int) {
@@ -48,7 +54,7 @@ public enum NodeJobStatus: String, Sendable, CaseIterable, Codable {
 
     public var isTerminal: Bool {
         switch self {
-        case .new, .ready, .running: false
+        case .new, .ready, .running, .queued: false
         default: true
         }
     }

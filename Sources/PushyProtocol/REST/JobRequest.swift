@@ -44,16 +44,20 @@ public struct JobRequest: Sendable, Equatable {
     public var env: [(String, String)]?
     public var file: String?
     public var captureOutput: Bool
+    /// How fast the job reaches its nodes (issue 13); nil: all at once, as in the reference.
+    public var rateControl: RateControl?
 
     public static func == (a: JobRequest, b: JobRequest) -> Bool {
         a.command == b.command && a.nodes == b.nodes && a.quorum == b.quorum && a.runTimeout == b.runTimeout
             && a.user == b.user && a.dir == b.dir && a.file == b.file && a.captureOutput == b.captureOutput
+            && a.rateControl == b.rateControl
             && (a.env ?? []).map { "\($0.0)=\($0.1)" } == (b.env ?? []).map { "\($0.0)=\($0.1)" }
     }
 
     public init(
         command: String, nodes: [String], quorum: Quorum? = nil, runTimeout: Int? = nil, user: String? = nil,
-        dir: String? = nil, env: [(String, String)]? = nil, file: String? = nil, captureOutput: Bool = false
+        dir: String? = nil, env: [(String, String)]? = nil, file: String? = nil, captureOutput: Bool = false,
+        rateControl: RateControl? = nil
     ) {
         self.command = command
         self.nodes = nodes
@@ -64,11 +68,12 @@ public struct JobRequest: Sendable, Equatable {
         self.env = env
         self.file = file
         self.captureOutput = captureOutput
+        self.rateControl = rateControl
     }
 
-    public static let allowedKeys: Set<String> = [
+    public static let allowedKeys: Set<String> = Set([
         "command", "nodes", "quorum", "run_timeout", "user", "dir", "env", "file", "capture_output",
-    ]
+    ]).union(RateControl.keys)
     public static let maxFileBytes = 100_000
 
     /// The quorum count for this request (default: every node).
@@ -87,6 +92,7 @@ public struct JobRequest: Sendable, Equatable {
         if let env { o.append(("env", .object(env.map { ($0.0, JSONValue.string($0.1)) }))) }
         if let file { o.append(("file", .string(file))) }
         if captureOutput { o.append(("capture_output", .bool(true))) }
+        if let rateControl { o += rateControl.members }
         return .object(o)
     }
 
@@ -173,6 +179,7 @@ public struct JobRequest: Sendable, Equatable {
             guard let b = c.boolValue else { throw JobValidationError("invalid type supplied for capture_output (expected a boolean)") }
             req.captureOutput = b
         }
+        req.rateControl = try RateControl.parse(v)
         return req
     }
 }

@@ -22,12 +22,17 @@ public struct JobView: Sendable, Equatable {
     public var nodeReasons: [(String, String)]?
     /// Pushy extension: why the job ended as it did (crashed at restart, quorum failed, ...).
     public var statusReason: String?
+    /// Pushy extension (issue 13): the job's rate control, as requested.
+    public var rateControl: RateControl?
+    /// Pushy extension (issue 13): the job this one re-runs.
+    public var rerunOf: String?
 
     public init(
         id: String, command: String, status: JobStatus, runTimeout: Int, createdAt: Date, updatedAt: Date,
         user: String? = nil, dir: String? = nil, env: JSONValue? = nil, captureOutput: Bool = false,
         fileSpecified: Bool = false, file: String? = nil, quorum: Int? = nil,
-        nodes: [(NodeJobStatus, [String])]? = nil, nodeReasons: [(String, String)]? = nil, statusReason: String? = nil
+        nodes: [(NodeJobStatus, [String])]? = nil, nodeReasons: [(String, String)]? = nil, statusReason: String? = nil,
+        rateControl: RateControl? = nil, rerunOf: String? = nil
     ) {
         self.id = id
         self.command = command
@@ -45,6 +50,8 @@ public struct JobView: Sendable, Equatable {
         self.nodes = nodes
         self.nodeReasons = nodeReasons
         self.statusReason = statusReason
+        self.rateControl = rateControl
+        self.rerunOf = rerunOf
     }
 
     public static func == (a: JobView, b: JobView) -> Bool { a.json == b.json }
@@ -73,6 +80,8 @@ public struct JobView: Sendable, Equatable {
             o.append(("node_reasons", .object(nodeReasons.map { ($0.0, .string($0.1)) })))
         }
         if let statusReason { o.append(("status_reason", .string(statusReason))) }
+        if let rateControl { o.append(("rate_control", rateControl.json)) }
+        if let rerunOf { o.append(("rerun_of", .string(rerunOf))) }
         return .object(o)
     }
 
@@ -96,6 +105,8 @@ public struct JobView: Sendable, Equatable {
             fileSpecified: v["file_specified"]?.boolValue ?? false, file: v["file"]?.stringValue,
             quorum: v["quorum"]?.intValue, nodes: nodes,
             nodeReasons: v["node_reasons"]?.objectValue?.compactMap { k, val in val.stringValue.map { (k, $0) } },
-            statusReason: v["status_reason"]?.stringValue)
+            statusReason: v["status_reason"]?.stringValue,
+            rateControl: v["rate_control"].flatMap { try? RateControl.parse($0) },
+            rerunOf: v["rerun_of"]?.stringValue)
     }
 }
