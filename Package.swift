@@ -74,6 +74,12 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
+        // The `pushy` CLI's commands (parsing, validation, output), a library so their parsing is
+        // tested on its own (PushyCLITests). It reaches the server only through PushyAPIClient.
+        .target(name: "PushyCLI", dependencies: [
+            "PushyAPIClient", "PushyProtocol",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
         .target(name: "PushyAgent", dependencies: [
             "PushyProtocol", "PushyCore", "PushyZMQ", "PushyAPIClient", "CPushySys",
             .product(name: "Logging", package: "swift-log"),
@@ -92,10 +98,7 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        .executableTarget(name: "pushy", dependencies: [
-            "PushyAPIClient", "PushyProtocol",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ]),
+        .executableTarget(name: "pushy", dependencies: ["PushyCLI"]),
 
         // Many virtual agents in one process, speaking the real protocol (benchmarks, scale tests).
         .target(name: "PushySwarm", dependencies: [
@@ -116,6 +119,11 @@ let package = Package(
         .testTarget(name: "PushyCoreTests", dependencies: ["PushyCore"]),
         .testTarget(name: "PushyZMQTests", dependencies: ["PushyZMQ"]),
         .testTarget(name: "PushyStoreTests", dependencies: ["PushyStore"]),
+        // The CLI's argument parsing and output formatting (no server, no sockets).
+        .testTarget(name: "PushyCLITests", dependencies: [
+            "PushyCLI", "PushyAPIClient", "PushyProtocol",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
         // Deadlines shared by the test targets (waits that cannot hang the run).
         .target(name: "PushyTestSupport", path: "Tests/PushyTestSupport"),
         // The server's engine and API over in-memory twins (no sockets, no disk).

@@ -31,7 +31,9 @@ struct ConnectionOptions: ParsableArguments {
     @Flag(name: .long, help: "Do not verify the server's HTTPS certificate (env PUSHY_INSECURE=1; tests only).")
     var insecure = false
 
+    /// The connection options that take a value, and the one that does not.
     static let flagNames: Set<String> = ["--server-url", "--user", "--key", "--config", "--trusted-cert"]
+    static let switchNames: Set<String> = ["--insecure"]
 
     /// Lets the connection flags come before the subcommand (`pushy --config X job list`): leading
     /// connection flags are moved behind the subcommand path, where every command accepts them.
@@ -39,10 +41,10 @@ struct ConnectionOptions: ParsableArguments {
         var leading: [String] = []
         var i = 0
         while i < args.count {
-            let name = String(args[i].split(separator: "=", maxSplits: 1)[0])
-            guard flagNames.contains(name) else { break }
+            let name = String(args[i].split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)[0])
+            guard flagNames.contains(name) || switchNames.contains(args[i]) else { break }
             leading.append(args[i])
-            if !args[i].contains("="), i + 1 < args.count {
+            if flagNames.contains(name), !args[i].contains("="), i + 1 < args.count {
                 leading.append(args[i + 1])
                 i += 1
             }
@@ -75,6 +77,8 @@ struct CLIConfig {
 
     static func resolve(_ o: ConnectionOptions, environment env: [String: String]) throws(CLIFailure) -> CLIConfig {
         func nonEmpty(_ s: String?) -> String? { s.flatMap { $0.isEmpty ? nil : $0 } }
+        let home = env["HOME"]
+        func expand(_ path: String, relativeTo dir: String?) -> String { CLIConfig.expand(path, relativeTo: dir, home: home) }
         var url = nonEmpty(o.serverUrl) ?? nonEmpty(env["PUSHY_SERVER_URL"])
         var user = nonEmpty(o.user) ?? nonEmpty(env["PUSHY_USER"])
         var key = (nonEmpty(o.key) ?? nonEmpty(env["PUSHY_KEY"])).map { expand($0, relativeTo: nil) }
@@ -121,11 +125,13 @@ struct CLIConfig {
         return value
     }
 
-    /// Expands `~` and makes a relative path absolute against `dir` (the config file's folder) when given.
-    static func expand(_ path: String, relativeTo dir: String?) -> String {
+    /// Expands `~` (to `home`, $HOME by default) and makes a relative path absolute against `dir`
+    /// (the config file's folder) when given.
+    static func expand(_ path: String, relativeTo dir: String?,
+                       home: String? = ProcessInfo.processInfo.environment["HOME"]) -> String {
         var p = path
         // Foundation's tilde expansion ignores $HOME on Linux; scripts and tests rely on it.
-        if p == "~" || p.hasPrefix("~/"), let home = ProcessInfo.processInfo.environment["HOME"], !home.isEmpty {
+        if p == "~" || p.hasPrefix("~/"), let home, !home.isEmpty {
             p = home + p.dropFirst()
         } else {
             p = (p as NSString).expandingTildeInPath

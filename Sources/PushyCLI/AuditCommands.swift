@@ -15,8 +15,11 @@ struct AuditCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("How many entries (1-10000).", valueName: "n"))
     var limit = 100
 
+    func validate() throws {
+        guard (1...10_000).contains(limit) else { throw ValidationError("--limit must be from 1 to 10000") }
+    }
+
     func run() async throws {
-        guard (1...10_000).contains(limit) else { throw CLIFailure.usage("--limit must be from 1 to 10000") }
         let entries = try await connection.makeClient().audit(limit: limit)
         if output.isJSON {
             return Output.json(.array(entries.map { e in

@@ -51,10 +51,14 @@ struct JobFeedCommand: AsyncParsableCommand {
     }
 
     static func emit(_ event: FeedEvent) {
+        Output.stdoutBytes(Array(text(event).utf8))
+    }
+
+    /// An event as the server sent it: `event:`, `id:` (if any) and `data:` lines, then a blank line.
+    static func text(_ event: FeedEvent) -> String {
         var text = "event: \(event.name)\n"
         if let id = event.id { text += "id: \(id)\n" }
-        text += "data: \(event.data.serialized())\n\n"
-        Output.stdoutBytes(Array(text.utf8))
+        return text + "data: \(event.data.serialized())\n\n"
     }
 
     /// The job's events until the server ends the feed; resumed after a break or stall while

@@ -46,16 +46,25 @@ enum JobReport {
 
     /// The NODE STATUS REASON table and the summary line.
     static func printResult(_ job: JobView) {
+        print(result(job))
+    }
+
+    /// The NODE STATUS REASON table (nodes by name) and the summary line.
+    static func result(_ job: JobView) -> String {
         let reasons = Dictionary(job.nodeReasons ?? [], uniquingKeysWith: { a, _ in a })
         let rows = (job.nodes ?? []).flatMap { status, names in names.map { ($0, status) } }
             .sorted { $0.0 < $1.0 }
             .map { [$0.0, $0.1.rawValue, reasons[$0.0] ?? ""] }
-        if !rows.isEmpty { Output.printTable(["NODE", "STATUS", "REASON"], rows) }
-        print(summary(job))
+        if rows.isEmpty { return summary(job) }
+        return Output.table(["NODE", "STATUS", "REASON"], rows) + "\n" + summary(job)
+    }
+
+    static func printDetails(_ job: JobView) {
+        print(details(job))
     }
 
     /// The job's own fields, one per line.
-    static func printDetails(_ job: JobView) {
+    static func details(_ job: JobView) -> String {
         var fields: [(String, String)] = [
             ("Job", job.id), ("Command", job.command), ("Status", job.status.rawValue),
         ]
@@ -68,6 +77,7 @@ enum JobReport {
         if let d = job.dir { fields.append(("Directory", d)) }
         if job.captureOutput { fields.append(("Capture output", "yes")) }
         let width = fields.map(\.0.count).max() ?? 0
-        for (k, v) in fields { print((k + ":").padding(toLength: width + 1, withPad: " ", startingAt: 0) + "  " + v) }
+        return fields.map { k, v in (k + ":").padding(toLength: width + 1, withPad: " ", startingAt: 0) + "  " + v }
+            .joined(separator: "\n")
     }
 }

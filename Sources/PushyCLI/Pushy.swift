@@ -4,9 +4,11 @@ import PushyAPIClient
 
 /// The `pushy` operator CLI: start and watch jobs, inspect nodes, manage node identities.
 /// It talks to the server only through `PushyRESTClient` (never imports server modules).
-@main
-struct Pushy: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
+/// The executable only calls `Pushy.main()`; tests parse with `Pushy.parseCommand(_:)`.
+public struct Pushy: AsyncParsableCommand {
+    public init() {}
+
+    public static let configuration = CommandConfiguration(
         commandName: "pushy",
         abstract: "Run commands on many nodes through a Pushy server.",
         discussion: """
@@ -22,16 +24,14 @@ struct Pushy: AsyncParsableCommand {
 
     /// Runs the command and turns every error into `error: <message>` on stderr with the
     /// documented exit code (2 usage/config, 1 server/job), never a stack trace.
-    static func main() async {
+    public static func main() async {
         let command: any ParsableCommand
         do {
-            command = try parseAsRoot(ConnectionOptions.hoisted(Array(CommandLine.arguments.dropFirst())))
+            command = try parseCommand(Array(CommandLine.arguments.dropFirst()))
         } catch {
             let code = exitCode(for: error)
             if code == .success { exit(withError: error) }  // --help, --version
-            var text = fullMessage(for: error)
-            if text.hasPrefix("Error: ") { text = "error: " + text.dropFirst("Error: ".count) }
-            Output.stderr(text)
+            Output.stderr(usageMessage(for: error))
             Foundation.exit(CLIFailure.usageCode)
         }
         do {
@@ -55,5 +55,19 @@ struct Pushy: AsyncParsableCommand {
             Foundation.exit(CLIFailure.failureCode)
         }
         Foundation.exit(0)
+    }
+}
+
+extension Pushy {
+    /// Parses a command line (without the program name) into the command to run, with
+    /// argument checks done (`validate()`); connection flags may come before the subcommand.
+    static func parseCommand(_ arguments: [String]) throws -> any ParsableCommand {
+        try parseAsRoot(ConnectionOptions.hoisted(arguments))
+    }
+
+    /// What a parse failure prints: `error: <message>`, then the usage and where to find help.
+    static func usageMessage(for error: any Error) -> String {
+        let text = fullMessage(for: error)
+        return text.hasPrefix("Error: ") ? "error: " + text.dropFirst("Error: ".count) : text
     }
 }

@@ -53,9 +53,10 @@ struct JobStart: AsyncParsableCommand {
     @OptionGroup var wait: WaitOptions
 
     @Option(name: [.short, .long], help: ArgumentHelp(
-        "How many nodes must agree to run before the job starts: a count (3) or a percentage of the nodes (90%, rounded up).",
-        valueName: "N|N%"))
-    var quorum: String = "100%"
+        "How many nodes must agree to run before the job starts: a count (3) or a percentage of the nodes "
+            + "(90%, rounded up; default 100%).",
+        valueName: "N|N%"), transform: { try JobStart.parseQuorum($0) })
+    var quorum: Quorum = .percent(100)
 
     @Option(name: [.short, .long], help: ArgumentHelp(
         "Select the nodes with a search query instead of naming them.", valueName: "query"))
@@ -83,13 +84,13 @@ struct JobStart: AsyncParsableCommand {
 
     @Option(name: .customLong("with-env"), help: ArgumentHelp(
         #"Environment for the command as a JSON object of strings, e.g. '{"RELEASE":"42","MODE":"fast"}'."#,
-        valueName: "json"))
-    var withEnv: String?
+        valueName: "json"), transform: { try EnvVariable.parseObject($0) })
+    var withEnv: [EnvVariable]?
 
     @Option(name: .customLong("env"), help: ArgumentHelp(
         "One environment variable for the command (repeatable; wins over the same key in --with-env).",
-        valueName: "KEY=VALUE"))
-    var env: [String] = []
+        valueName: "KEY=VALUE"), transform: { try EnvVariable.parse($0) })
+    var env: [EnvVariable] = []
 
     @Option(name: .customLong("in-dir"), help: ArgumentHelp(
         "Working directory for the command on the nodes (a node nacks if it does not exist).", valueName: "dir"))
@@ -113,28 +114,31 @@ struct JobStart: AsyncParsableCommand {
     @Argument(help: ArgumentHelp("Node names (omit when using --search).", valueName: "node"))
     var nodes: [String] = []
 
-    func run() async throws {
-        guard let quorumValue = Quorum.parse(quorum) else {
-            throw CLIFailure.usage("Invalid quorum '\(quorum)': use a count like 3 or a percentage like 90%")
-        }
+    /// The checks that need more than one option; each value was checked as it was parsed.
+    func validate() throws {
         guard pollInterval > 0, pollInterval.isFinite else {
-            throw CLIFailure.usage("--poll-interval must be a positive number of seconds")
+            throw ValidationError("--poll-interval must be a positive number of seconds")
         }
-        if let timeout, timeout < 0 { throw CLIFailure.usage("--timeout must be a number of seconds >= 0") }
+        if let timeout, timeout < 0 { throw ValidationError("--timeout must be a number of seconds >= 0") }
         if search != nil, !nodes.isEmpty {
-            throw CLIFailure.usage("give either node names or --search, not both")
+            throw ValidationError("give either node names or --search, not both")
         }
         if search == nil, nodes.isEmpty {
-            throw CLIFailure.usage("no nodes: name them after the command (pushy job start CMD web1 web2) or use --search QUERY")
+            throw ValidationError("no nodes: name them after the command (pushy job start CMD web1 web2) or use --search QUERY")
         }
-        if command.isEmpty { throw CLIFailure.usage("the command must not be empty") }
-        if follow, nowait { throw CLIFailure.usage("--follow and --nowait do not go together") }
+        if command.isEmpty { throw ValidationError("the command must not be empty") }
+        if follow, nowait { throw ValidationError("--follow and --nowait do not go together") }
         if follow, output.isJSON {
-            throw CLIFailure.usage("--follow prints live output and cannot be combined with --format json")
+            throw ValidationError("--follow prints live output and cannot be combined with --format json")
         }
-        let environment = try JobStart.environment(withEnv: withEnv, env: env)
-        let fileBody = try readFile()
+        if let file {
+            do { _ = try Self.fileBody(file) } catch { throw ValidationError(error.message) }
+        }
+    }
 
+    func run() async throws {
+        var fileBody: String?
+        if let file { fileBody = try Self.fileBody(file) }  // checked by validate(); read again here
         let client = try connection.makeClient()
         var names = nodes
         if let search {
@@ -145,11 +149,7 @@ struct JobStart: AsyncParsableCommand {
         var seen = Set<String>()
         names = names.filter { seen.insert($0).inserted }
 
-        let request = JobRequest(
-            command: command, nodes: names, quorum: .count(quorumValue.resolve(nodeCount: names.count)),
-            runTimeout: timeout, user: asUser, dir: dir, env: environment, file: fileBody,
-            captureOutput: capture || follow)
-        let id = try await client.startJob(request)
+        let id = try await client.startJob(request(nodes: names, file: fileBody))
         if nowait {
             if output.isJSON { Output.json(["id": .string(id)]) } else { print("Started.  Job ID: \(id)") }
             return
@@ -171,48 +171,12 @@ struct JobStart: AsyncParsableCommand {
         if !JobReport.fullySucceeded(job) { throw ExitCode(CLIFailure.failureCode) }
     }
 
-    /// --with-env (a JSON object of strings) merged with --env KEY=VALUE (later wins), in
-    /// first-seen key order; `nil` when neither is given.
-    static func environment(withEnv: String?, env: [String]) throws(CLIFailure) -> [(String, String)]? {
-        guard withEnv != nil || !env.isEmpty else { return nil }
-        var pairs: [(String, String)] = []
-        func set(_ key: String, _ value: String) {
-            if let i = pairs.firstIndex(where: { $0.0 == key }) { pairs[i].1 = value } else { pairs.append((key, value)) }
-        }
-        if let withEnv {
-            let example = #"expected a JSON object of strings like '{"FOO":"bar"}'"#
-            let value: JSONValue
-            do { value = try JSONValue.parse(withEnv) } catch {
-                throw .usage("invalid --with-env: \(error.message) at byte \(error.offset); \(example)")
-            }
-            guard let object = value.objectValue else { throw .usage("invalid --with-env: \(example)") }
-            var keys = Set<String>()
-            for (k, v) in object {
-                guard keys.insert(k).inserted else { throw .usage("invalid --with-env: key '\(k)' appears twice") }
-                guard let s = v.stringValue else {
-                    throw .usage("invalid --with-env: the value of '\(k)' is not a string (write \"\(k)\":\"...\")")
-                }
-                guard !k.isEmpty, !k.contains("=") else { throw .usage("invalid --with-env: bad variable name '\(k)'") }
-                set(k, s)
-            }
-        }
-        for item in env {
-            guard let eq = item.firstIndex(of: "="), eq != item.startIndex else {
-                throw .usage("invalid --env '\(item)': expected KEY=VALUE")
-            }
-            set(String(item[..<eq]), String(item[item.index(after: eq)...]))
-        }
-        return pairs
-    }
-
-    /// Reads --file: `raw:` text as knife sends it, `base64:` when the bytes are not UTF-8.
-    func readFile() throws(CLIFailure) -> String? {
-        guard let file else { return nil }
-        guard let data = FileManager.default.contents(atPath: file) else { throw .usage("cannot read --file \(file)") }
-        guard data.count <= JobRequest.maxFileBytes else {
-            throw .usage("--file \(file) is \(data.count) bytes; the limit is \(JobRequest.maxFileBytes)")
-        }
-        if let text = String(validating: data, as: UTF8.self) { return "raw:" + text }
-        return "base64:" + data.base64EncodedString()
+    /// The job to start on `names` (the named nodes, or those --search found), with the quorum
+    /// as a count (the wire form) and `file` the --file body.
+    func request(nodes names: [String], file: String?) -> JobRequest {
+        JobRequest(
+            command: command, nodes: names, quorum: .count(quorum.resolve(nodeCount: names.count)),
+            runTimeout: timeout, user: asUser, dir: dir, env: Self.environment(withEnv: withEnv, env: env), file: file,
+            captureOutput: capture || follow)
     }
 }

@@ -16,30 +16,36 @@ struct StatusCommand: AsyncParsableCommand {
         let client = try connection.makeClient()
         let status = try await client.status()
         if output.isJSON { return Output.json(status) }
-        print("Server \(client.orgURL): \(status["status"]?.stringValue ?? "up")")
+        for line in Self.lines(status, orgURL: client.orgURL) { print(line) }
+    }
+
+    /// The health answer in words: one line for the server, one indented line per other field.
+    static func lines(_ status: JSONValue, orgURL: String) -> [String] {
+        var lines = ["Server \(orgURL): \(status["status"]?.stringValue ?? "up")"]
         for (k, v) in status.objectValue ?? [] where k != "status" {
             if k == "connections", let open = v["open"]?.intValue, let budget = v["budget"]?.intValue {
                 // The descriptor budget (issue 5), in words.
                 let state = v["refusing"]?.boolValue == true ? " — at budget, refusing new agents" : ""
-                print("  connections: \(open) open of \(budget) budgeted (2 per agent)\(state); "
-                      + "\(v["refused_total"]?.intValue ?? 0) refused, \(v["accept_failures"]?.intValue ?? 0) accept failures")
+                lines.append("  connections: \(open) open of \(budget) budgeted (2 per agent)\(state); "
+                    + "\(v["refused_total"]?.intValue ?? 0) refused, \(v["accept_failures"]?.intValue ?? 0) accept failures")
                 continue
             }
             if k == "reliability", let reconciled = v["reconciliations"]?.intValue {
                 // Lost messages put right and store writes retried (issue 11): non-zero means trouble was absorbed.
-                print("  reliability: \(reconciled) node(s) reconciled (a lost result), \(v["runs_resent"]?.intValue ?? 0) run(s) resent; "
-                      + "\(v["store_write_failures"]?.intValue ?? 0) store write failure(s), \(v["store_writes_pending"]?.intValue ?? 0) pending")
+                lines.append("  reliability: \(reconciled) node(s) reconciled (a lost result), \(v["runs_resent"]?.intValue ?? 0) run(s) resent; "
+                    + "\(v["store_write_failures"]?.intValue ?? 0) store write failure(s), \(v["store_writes_pending"]?.intValue ?? 0) pending")
                 continue
             }
             if k == "libzmq", let version = v["version"]?.stringValue {
                 let builtIn = v["built_in"]?.boolValue == true
-                print("  libzmq: \(version)" + (builtIn ? " (built in, lean pipes and buffers)"
-                                                      : " (system library: about 4x the memory per agent, see docs/decisions.md)"))
+                lines.append("  libzmq: \(version)" + (builtIn ? " (built in, lean pipes and buffers)"
+                                                            : " (system library: about 4x the memory per agent, see docs/decisions.md)"))
                 continue
             }
             let text = v.stringValue ?? (v.arrayValue.map { $0.compactMap(\.stringValue).joined(separator: ", ") })
                 ?? v.serialized()
-            print("  \(k): \(text.isEmpty ? "(none)" : text)")
+            lines.append("  \(k): \(text.isEmpty ? "(none)" : text)")
         }
+        return lines
     }
 }

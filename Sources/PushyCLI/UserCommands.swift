@@ -36,6 +36,12 @@ struct UserCreate: AsyncParsableCommand {
     @Flag(name: .long, help: "Also add the user to the 'admins' group.")
     var admin = false
 
+    func validate() throws {
+        do { _ = try KeyFile.target(kind: "user", name: name, keyOut: keyOut, force: force) } catch {
+            throw ValidationError(error.message)
+        }
+    }
+
     func run() async throws {
         let client = try connection.makeClient()
         let path = try await KeyFile.registerNewKey(kind: "user", name: name, keyOut: keyOut, force: force) { pem in

@@ -59,8 +59,6 @@ struct JobFollower: Sendable {
     func handle(_ event: FeedEvent, printer: inout NodeLinePrinter) async throws -> JobView? {
         let d = event.data
         let node = d["node"]?.stringValue ?? "?"
-        let status = d["status"]?.stringValue ?? ""
-        let why = d["reason"]?.stringValue.map { " (\($0))" } ?? ""
         switch event.name {
         case "output":
             guard let stream = d["stream"]?.stringValue, let text = d["data"]?.stringValue else { return nil }
@@ -72,20 +70,8 @@ struct JobFollower: Sendable {
                 bytes = Array(text.utf8)
             }
             printer.add(node: node, stderr: stream == "stderr", offset: d["offset"]?.intValue, bytes: bytes)
-        case "quorum_vote":
-            Output.stderr(status == "success" ? "-- \(node) is ready" : "-- \(node) did not vote yes: \(status)\(why)")
-        case "quorum_succeeded":
-            Output.stderr("-- quorum reached; running")
-        case "run_start":
-            Output.stderr("-- \(node) started")
         case "run_complete":
             printer.flush(node: node)
-            Output.stderr("-- \(node) finished: \(status)\(why)")
-        case "rehab":
-            Output.stderr("-- \(node) sent to rehab")
-        case "aborted":
-            let by = d["user"]?.stringValue.map { " by \($0)" } ?? ""
-            Output.stderr("-- job aborted\(by)")
         case "job_complete", "summary":
             printer.flushAll()
             let job = try await client.job(jobID)
@@ -95,7 +81,33 @@ struct JobFollower: Sendable {
         default:
             break
         }
+        if let note = Self.note(for: event) { Output.stderr(note) }
         return nil
+    }
+
+    /// The `-- ` line on stderr for a vote, start, end, rehab or abort (`nil` for other events).
+    /// A node's end is noted after its unfinished output line is flushed.
+    static func note(for event: FeedEvent) -> String? {
+        let d = event.data
+        let node = d["node"]?.stringValue ?? "?"
+        let status = d["status"]?.stringValue ?? ""
+        let why = d["reason"]?.stringValue.map { " (\($0))" } ?? ""
+        switch event.name {
+        case "quorum_vote":
+            return status == "success" ? "-- \(node) is ready" : "-- \(node) did not vote yes: \(status)\(why)"
+        case "quorum_succeeded":
+            return "-- quorum reached; running"
+        case "run_start":
+            return "-- \(node) started"
+        case "run_complete":
+            return "-- \(node) finished: \(status)\(why)"
+        case "rehab":
+            return "-- \(node) sent to rehab"
+        case "aborted":
+            return "-- job aborted" + (d["user"]?.stringValue.map { " by \($0)" } ?? "")
+        default:
+            return nil
+        }
     }
 }
 
@@ -109,6 +121,14 @@ struct NodeLinePrinter {
 
     private var pending: [Key: [UInt8]] = [:]
     private var seen: [Key: Int] = [:]
+    /// Where a finished line goes: (is stderr, bytes). The CLI's own stdout and stderr by default.
+    private let sink: (Bool, [UInt8]) -> Void
+
+    init(sink: @escaping (Bool, [UInt8]) -> Void = { isStderr, bytes in
+        if isStderr { Output.stderrBytes(bytes) } else { Output.stdoutBytes(bytes) }
+    }) {
+        self.sink = sink
+    }
 
     mutating func add(node: String, stderr: Bool, offset: Int?, bytes: [UInt8]) {
         let key = Key(node: node, stderr: stderr)
@@ -148,6 +168,6 @@ struct NodeLinePrinter {
         var bytes = Array("\(key.node): ".utf8)
         bytes.append(contentsOf: line)
         bytes.append(UInt8(ascii: "\n"))
-        if key.stderr { Output.stderrBytes(bytes) } else { Output.stdoutBytes(bytes) }
+        sink(key.stderr, bytes)
     }
 }

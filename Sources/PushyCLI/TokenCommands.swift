@@ -22,17 +22,20 @@ struct TokenCreate: AsyncParsableCommand {
     @OptionGroup var output: FormatOptions
 
     @Option(name: .long, help: ArgumentHelp("How long the token is valid: 90s, 30m, 1h, 7d (default 1h, at most 30d).",
-                                            valueName: "duration"))
-    var expires: String = "1h"
+                                            valueName: "duration"), transform: { try TokenCreate.parseDuration($0) })
+    var expires: Int = 3600
 
     func run() async throws {
-        guard let seconds = Self.seconds(expires) else {
-            throw CLIFailure.usage("--expires '\(expires)' is not a duration like 90s, 30m, 1h or 7d")
-        }
-        let t = try await connection.makeClient().createEnrollmentToken(expiresIn: seconds)
+        let t = try await connection.makeClient().createEnrollmentToken(expiresIn: expires)
         if output.isJSON { return Output.json(["token": .string(t.token), "expires_at": .string(t.expiresAt)]) }
         print(t.token)
         Output.stderr("Expires at \(t.expiresAt); it works once.")
+    }
+
+    /// `--expires`: seconds, or a usage error that says what a duration looks like.
+    static func parseDuration(_ text: String) throws(ValidationError) -> Int {
+        guard let seconds = seconds(text) else { throw ValidationError("not a duration like 90s, 30m, 1h or 7d") }
+        return seconds
     }
 
     /// `90`, `90s`, `30m`, `1h`, `7d` → seconds (positive).

@@ -33,6 +33,12 @@ struct ClientCreate: AsyncParsableCommand {
     @Flag(name: .long, help: "Replace an existing --key-out file.")
     var force = false
 
+    func validate() throws {
+        do { _ = try KeyFile.target(kind: "client", name: name, keyOut: keyOut, force: force) } catch {
+            throw ValidationError(error.message)
+        }
+    }
+
     func run() async throws {
         let client = try connection.makeClient()
         let path = try await KeyFile.registerNewKey(kind: "client", name: name, keyOut: keyOut, force: force) { pem in
@@ -52,11 +58,7 @@ struct KeyFile {
     /// and `user create`.
     static func registerNewKey(kind: String, name: String, keyOut: String?, force: Bool,
                                register: (String) async throws -> Void) async throws -> String {
-        guard !name.isEmpty, !name.contains("/") else { throw CLIFailure.usage("invalid \(kind) name '\(name)'") }
-        let path = CLIConfig.expand(keyOut ?? "./\(name).pem", relativeTo: nil)
-        if FileManager.default.fileExists(atPath: path), !force {
-            throw CLIFailure.usage("\(path) already exists; pass --force to overwrite it or choose another --key-out")
-        }
+        let path = try target(kind: kind, name: name, keyOut: keyOut, force: force)
         let key: RSAPrivateKey
         do { key = try RSAPrivateKey.generate() } catch { throw CLIFailure.failure(error.description) }
 
@@ -70,6 +72,19 @@ struct KeyFile {
         }
         do { try file.write(key.pemRepresentation) } catch {
             throw CLIFailure.failure("\(kind) '\(name)' was created but its key was not saved: \(error.message)")
+        }
+        return path
+    }
+
+    /// Where the new key goes: --key-out, or ./NAME.pem; a usage error for a name that cannot be a
+    /// file name or an existing file without --force (checked at parse time, and again here).
+    static func target(kind: String, name: String, keyOut: String?, force: Bool) throws(CLIFailure) -> String {
+        guard !name.isEmpty, !name.contains("/") else {
+            throw .usage("invalid \(kind) name '\(name)': give a non-empty name without '/'")
+        }
+        let path = CLIConfig.expand(keyOut ?? "./\(name).pem", relativeTo: nil)
+        if FileManager.default.fileExists(atPath: path), !force {
+            throw .usage("\(path) already exists; pass --force to overwrite it or choose another --key-out")
         }
         return path
     }

@@ -55,9 +55,14 @@ struct GroupShow: AsyncParsableCommand {
                 "clients": .array(g.clients.map(JSONValue.string)), "groups": .array(g.groups.map(JSONValue.string)),
             ])
         }
+        Swift.print(text(g))
+    }
+
+    /// The TYPE NAME table of the direct members (users, then clients, then groups).
+    static func text(_ g: GroupInfo) -> String {
         let rows = g.users.map { ["user", $0] } + g.clients.map { ["client", $0] } + g.groups.map { ["group", $0] }
-        if rows.isEmpty { return Swift.print("Group '\(g.name)' has no members") }
-        Output.printTable(["TYPE", "NAME"], rows)
+        if rows.isEmpty { return "Group '\(g.name)' has no members" }
+        return Output.table(["TYPE", "NAME"], rows)
     }
 }
 
