@@ -27,6 +27,7 @@ import Testing
     }
 
     func write(_ name: String, _ text: String) -> String {
+        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let path = dir + "/" + name
         _ = FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
         return path
