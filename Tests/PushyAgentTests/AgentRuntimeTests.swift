@@ -184,6 +184,29 @@ import Testing
         await rig.stop()
     }
 
+    /// A result the old connection never handed over is sent again, re-signed, on the next one.
+    @Test func aResultTheConnectionNeverTookIsSentOnTheNextSession() async throws {
+        let rig = try await AgentRig()
+        try await rig.start("job-1", "long")
+        rig.transport.stopTaking()
+        try await rig.launcher.exit("job-1", status: 0)
+        let first = try await rig.sent(.succeeded, job: "job-1")
+        rig.transport.drop()
+        // The agent fetches its config again and opens a new session…
+        let next = try await rig.link.transports.first("a second session") { $0 !== rig.transport }
+        _ = try await rig.transport.closed.first("the old session closed")
+        // …where the result goes again, with the new session's numbering.
+        let again = try await next.sent.first("succeeded on the new session") {
+            $0.messageType == .succeeded && $0.jobId == "job-1"
+        }
+        #expect(again.exitStatus == 0)
+        #expect(first.sequence == 4 && again.sequence == 1, "a new session numbers from 1")
+        #expect(next.sent.items.first?.messageType == .succeeded, "carried-over messages go before the first heartbeat")
+        #expect(rig.link.configFetches.items.count == 2)
+        #expect(await rig.runtime.stats.messagesCarriedOver == 1)
+        await rig.stop()
+    }
+
     @Test func stoppingTheAgentKillsItsJobAndClosesTheSession() async throws {
         let rig = try await AgentRig()
         try await rig.start("job-1", "long")

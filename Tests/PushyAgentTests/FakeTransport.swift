@@ -9,7 +9,7 @@ final class FakeTransport: AgentTransport {
     let inbound: AsyncStream<AgentInbound>
     private let continuation: AsyncStream<AgentInbound>.Continuation
     private let sessionKey: [UInt8]
-    private let taken = Mutex((guaranteed: 0, closed: false))
+    private let taken = Mutex((guaranteed: 0, closed: false, taking: true))
     /// Every message the agent sent on this transport, in order.
     let sent = Recorder<AgentMessage>()
     /// Frames that did not verify or parse (should stay empty).
@@ -27,10 +27,17 @@ final class FakeTransport: AgentTransport {
     /// The server's heartbeat broadcast (SUB side).
     func deliver(broadcast frames: [[UInt8]]) { continuation.yield(.broadcast(frames)) }
 
+    /// From now on the socket takes nothing: sends are recorded but never counted as handed
+    /// over, as when libzmq holds them for a peer that went away.
+    func stopTaking() { taken.withLock { $0.taking = false } }
+
+    /// The connection dies under the agent: its inbound stream ends (as when the I/O thread stops).
+    func drop() { continuation.finish() }
+
     func send(_ frames: [[UInt8]], delivery: ZMQAgentTransport.Delivery) -> Bool {
         let open = taken.withLock { t -> Bool in
             guard !t.closed else { return false }
-            if delivery == .guaranteed { t.guaranteed += 1 }
+            if delivery == .guaranteed, t.taking { t.guaranteed += 1 }
             return true
         }
         guard open else { return false }
