@@ -128,6 +128,11 @@ let package = Package(
         .target(name: "PushyTestSupport", path: "Tests/PushyTestSupport"),
         // The server's engine and API over in-memory twins (no sockets, no disk).
         .testTarget(name: "PushyServerTests", dependencies: ["PushyServer", "PushyStore", "PushyProtocol", "PushyCore", "PushyTestSupport"]),
+        // The agent's settings and its runtime over a fake server link, transport and process launcher.
+        .testTarget(name: "PushyAgentTests", dependencies: [
+            "PushyAgent", "PushyCore", "PushyProtocol", "PushyZMQ", "PushyTestSupport",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "PushyIntegrationTests", dependencies: [
             "PushyTestSupport", "PushyServer", "PushyAgent", "PushyAPIClient", "PushyProtocol", "PushySwarm", "PushyZMQ",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),

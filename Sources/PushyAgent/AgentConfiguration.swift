@@ -3,7 +3,8 @@ import PushyAPIClient
 import PushyCore
 import PushyProtocol
 
-/// How an agent is set up: flags of `pushy-client`, or a JSON config file with the same keys.
+/// How an agent runtime is set up; `AgentSettings` makes one from `pushy-client`'s flags,
+/// environment and config file.
 public struct AgentConfiguration: Sendable {
     /// The org URL, e.g. `http://127.0.0.1:10003/organizations/pushy` (Chef's `chef_server_url`).
     public var serverURL: String
@@ -61,8 +62,11 @@ public struct AgentConfiguration: Sendable {
         self.whitelist = whitelist
     }
 
-    public var orgName: String? {
-        let parts = serverURL.split(separator: "/")
+    public var orgName: String? { Self.orgName(in: serverURL) }
+
+    /// The org name in an org URL (`…/organizations/ORG`), nil when it has none.
+    public static func orgName(in url: String) -> String? {
+        let parts = url.split(separator: "/")
         guard let i = parts.lastIndex(of: "organizations"), i + 1 < parts.count else { return nil }
         return String(parts[i + 1])
     }

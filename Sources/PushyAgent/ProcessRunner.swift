@@ -10,7 +10,7 @@ import Glibc
 /// can kill everything it started), optionally as another user, stdout/stderr going to files,
 /// and reports the exit on a dedicated thread (blocking `waitpid` must not sit on the
 /// cooperative pool).
-final class ProcessRunner: Sendable {
+final class ProcessRunner: ProcessLauncher {
     /// A started job process and the files that belong to it.
     struct Handle: Sendable {
         let jobId: String
@@ -101,7 +101,7 @@ final class ProcessRunner: Sendable {
     /// With `capture` the output goes to files named in the handle, else to /dev/null.
     func spawn(jobId: String, commandLine: String, environment: [String: String], dir: String?, runAs: RunAs?,
                capture: Bool, jobFile: String?,
-               done: @escaping @Sendable (Int32) -> Void) throws(SpawnError) -> Handle {
+               done: @escaping @Sendable (Int32) async -> Void) throws(SpawnError) -> Handle {
         try? FileManager.default.createDirectory(atPath: workDir, withIntermediateDirectories: true)
         let outPath = capture ? newPath("pushy_out_\(jobId)_") : nil
         let errPath = capture ? newPath("pushy_err_\(jobId)_") : nil
@@ -141,9 +141,13 @@ final class ProcessRunner: Sendable {
             var status: Int32 = 0
             while waitpid(child, &status, 0) < 0 && errno == EINTR {}
             let code: Int32 = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
-            done(code)
+            Task { await done(code) }
         }
         return Handle(jobId: jobId, pid: child, stdoutPath: outPath, stderrPath: errPath, jobFile: jobFile)
+    }
+
+    func terminate(_ handle: Handle, grace: Double) {
+        Self.killGroup(handle.pid, grace: grace)
     }
 
     /// SIGTERM to the whole process group, then SIGKILL after `grace` seconds if any is left.

@@ -88,7 +88,7 @@ extension PushyAgentRuntime {
                 jobId: plan.jobId, commandLine: plan.commandLine, environment: env, dir: plan.dir, runAs: runAs,
                 capture: plan.capture, jobFile: jobFile
             ) { [weak self] status in
-                Task { await self?.processExited(jobId: plan.jobId, status: status) }
+                await self?.processExited(jobId: plan.jobId, status: status)
             }
             var job = RunningJob(handle: handle, plan: plan,
                                  live: plan.capture && serverOffers(NodeConfig.outputStreamFeature))
@@ -125,7 +125,7 @@ extension PushyAgentRuntime {
     /// (its files go when the process is gone); after a timeout its exit is still reported.
     func killJob(_ jobId: String) {
         guard var job = current, job.handle.jobId == jobId else { return }
-        ProcessRunner.killGroup(job.handle.pid, grace: config.killGracePeriod)
+        processes.terminate(job.handle, grace: config.killGracePeriod)
         job.timer?.cancel()
         job.timer = nil
         if runner.jobId != jobId {
@@ -142,7 +142,7 @@ extension PushyAgentRuntime {
         guard let job = current else { return }
         job.poller?.cancel()
         job.timer?.cancel()
-        ProcessRunner.killGroup(job.handle.pid, grace: config.killGracePeriod)
+        processes.terminate(job.handle, grace: config.killGracePeriod)
         job.handle.removeFiles()
         current = nil
     }

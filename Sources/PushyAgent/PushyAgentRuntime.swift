@@ -11,9 +11,10 @@ import PushyZMQ
 public actor PushyAgentRuntime {
     let config: AgentConfiguration
     let logger: Logger
-    let rest: PushyRESTClient
-    let context: ZMQContext
-    let processes: ProcessRunner
+    /// REST and ZeroMQ to the server (`ServerLink`), or a test's stand-in.
+    let link: any AgentServerLink
+    /// Job processes (`ProcessRunner`), or a test's stand-in.
+    let processes: any ProcessLauncher
     let locks = FileLocks()
     /// This process's id, constant across reconfigures (spec 5.1).
     public nonisolated let incarnationId = UUID().uuidString.lowercased()
@@ -49,7 +50,7 @@ public actor PushyAgentRuntime {
     }
 
     struct Session {
-        var transport: ZMQAgentTransport
+        var transport: any AgentTransport
         var nodeConfig: NodeConfig
         var sessionKey: [UInt8]
         var serverKey: RSAPublicKey
@@ -64,12 +65,16 @@ public actor PushyAgentRuntime {
     }
 
     public init(config: AgentConfiguration, logger: Logger = Logger(label: "pushy-client")) throws {
+        try self.init(config: config, logger: logger, link: ServerLink(config: config, logger: logger),
+                      processes: ProcessRunner(workDir: config.fileDir))
+    }
+
+    /// An agent on the given server link and process launcher (tests pass stand-ins).
+    init(config: AgentConfiguration, logger: Logger, link: any AgentServerLink, processes: any ProcessLauncher) throws {
         self.config = config
         self.logger = logger
-        self.rest = try PushyRESTClient(orgURL: config.serverURL, userId: config.nodeName, key: config.key,
-                                         tls: config.tls, timeout: .seconds(15))
-        self.context = try ZMQContext(ioThreads: 1, maxSockets: 64)
-        self.processes = ProcessRunner(workDir: config.fileDir)
+        self.link = link
+        self.processes = processes
         self.runner = AgentRunner(whitelist: config.whitelist, defaultLockPath: config.defaultLockPath)
         self.curveKeys = try CurveKeyPair.generate()
     }
@@ -114,7 +119,7 @@ public actor PushyAgentRuntime {
     /// Fetches the config, reports the node and opens both sockets (spec 5.4 steps 1–3).
     func connect() async throws {
         // Our CURVE public key travels as `ccpk` so the server's ZAP handler admits it (spec 4.5).
-        let nodeConfig = try await rest.config(node: config.nodeName, ccpk: curveKeys.publicKey)
+        let nodeConfig = try await link.nodeConfig(node: config.nodeName, curvePublicKey: curveKeys.publicKey)
         stats.configFetches += 1
         let key = try SessionKey.decrypt(base64: nodeConfig.encodedSessionKey, with: config.key)
         let serverKey = try RSAPublicKey(pemRepresentation: nodeConfig.publicKey)
@@ -122,19 +127,12 @@ public actor PushyAgentRuntime {
             throw AgentError("the server offers no CURVE encryption and allow_unencrypted is off")
         }
         if config.reportNode {
-            try await rest.reportNode(NodeReport(
+            try await link.reportNode(NodeReport(
                 name: config.nodeName, environment: config.environment, roles: config.roles, tags: config.tags,
                 automatic: NodeFacts.collect(),
                 normal: .object(config.attributes.map { ($0.0, JSONValue.string($0.1)) })))
         }
-        let logger = self.logger
-        let transport = try ZMQAgentTransport(context: context, options: .init(
-            subEndpoint: nodeConfig.outAddr, dealerEndpoint: nodeConfig.commandAddr,
-            curveServerKey: nodeConfig.curvePublicKey, curveKeyPair: nodeConfig.curvePublicKey == nil ? nil : curveKeys,
-            onSendFailure: { error in
-                // Only heartbeats are dropped (job messages wait); the next beat follows.
-                logger.notice("heartbeat not sent: \(error)")
-            }))
+        let transport = try link.openTransport(nodeConfig, curveKeys: curveKeys)
         closeSession()
         generation += 1
         reconfigureAt = nil
@@ -150,7 +148,7 @@ public actor PushyAgentRuntime {
     func closeSession() {
         guard let s = session else { return }
         s.transport.close()
-        stats.heartbeatsDropped += s.transport.counters.sendFailures
+        stats.heartbeatsDropped += s.transport.sendFailures
         // libzmq takes up to 3 messages for a connection that never completes (a refused or
         // broken CURVE handshake): until the server has answered on it, nothing counts as sent.
         let unsent = outbox.connectionClosed(handedOver: s.heardCommand ? s.transport.handedOver : 0)
