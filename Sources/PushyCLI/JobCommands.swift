@@ -9,7 +9,7 @@ struct JobCommand: AsyncParsableCommand {
         commandName: "job",
         abstract: "Start, list, inspect and abort jobs.",
         subcommands: [JobStart.self, JobList.self, JobStatusCommand.self, JobOutputCommand.self, JobAbort.self,
-                      JobFeedCommand.self])
+                      JobFeedCommand.self, JobRerun.self])
 }
 
 /// `pushy job list`
@@ -35,10 +35,21 @@ struct JobList: AsyncParsableCommand {
 struct JobStatusCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status", abstract: "Show one job and the status of each of its nodes.",
-        discussion: "Always exits 0 when the job could be read, whatever its outcome; see 'job start' for the job exit rule.")
+        discussion: """
+            Always exits 0 when the job could be read, whatever its outcome; see 'job start' for the job \
+            exit rule. --group prints, instead of one line per node, each distinct status and reason once \
+            with the nodes that share it, largest group first (for jobs over many nodes).
+
+            Examples:
+              pushy job status 5f2c...e9
+              pushy job status 5f2c...e9 --group
+            """)
 
     @OptionGroup var connection: ConnectionOptions
     @OptionGroup var output: FormatOptions
+
+    @Flag(name: .long, help: "Group the nodes by status and reason instead of listing each one.")
+    var group = false
 
     @Argument(help: ArgumentHelp("The job id (printed by 'job start' and 'job list').", valueName: "job-id"))
     var jobId: String
@@ -48,7 +59,7 @@ struct JobStatusCommand: AsyncParsableCommand {
         if output.isJSON { return Output.json(job.json) }
         JobReport.printDetails(job)
         print("")
-        JobReport.printResult(job)
+        print(group ? JobReport.grouped(job) : JobReport.result(job))
     }
 }
 

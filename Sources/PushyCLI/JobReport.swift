@@ -19,10 +19,14 @@ enum JobReport {
             return "voting: \(n - job.count(.new))/\(n) voted"
         case .running:
             let running = job.count(.new) + job.count(.ready) + job.count(.running)
+            let queued = job.count(.queued), notLaunched = job.count(.skipped)
             let skipped = job.count(.nacked) + job.count(.unavailable)
-            let failed = n - running - skipped - job.count(.succeeded)
-            var line = "running: \(running) running, \(job.count(.succeeded)) succeeded, \(failed) failed"
+            let failed = n - running - queued - notLaunched - skipped - job.count(.succeeded)
+            var line = "running: \(running) running, "
+            if queued > 0 { line += "\(queued) queued, " }
+            line += "\(job.count(.succeeded)) succeeded, \(failed) failed"
             if skipped > 0 { line += ", \(skipped) nacked/unavailable" }
+            if notLaunched > 0 { line += ", \(notLaunched) skipped" }
             return line + " of \(n)"
         default:
             return "\(job.status.rawValue): " + counts(job)
@@ -59,6 +63,32 @@ enum JobReport {
         return Output.table(["NODE", "STATUS", "REASON"], rows) + "\n" + summary(job)
     }
 
+    /// Each distinct (status, reason) once with its nodes, largest group first, then the summary.
+    static func grouped(_ job: JobView) -> String {
+        let reasons = Dictionary(job.nodeReasons ?? [], uniquingKeysWith: { a, _ in a })
+        var groups: [(key: String, nodes: [String])] = []
+        var index: [String: Int] = [:]
+        for (status, names) in job.nodes ?? [] {
+            for n in names.sorted() {
+                let key = status.rawValue + (reasons[n].map { ": " + $0 } ?? "")
+                if let i = index[key] { groups[i].nodes.append(n) } else {
+                    index[key] = groups.count
+                    groups.append((key, [n]))
+                }
+            }
+        }
+        let lines = groups.enumerated()
+            .sorted { $0.element.nodes.count != $1.element.nodes.count ? $0.element.nodes.count > $1.element.nodes.count : $0.offset < $1.offset }
+            .map { "\(nodeList($0.element.nodes)) \($0.element.key)" }
+        return (lines + [summary(job)]).joined(separator: "\n")
+    }
+
+    /// "1 node (web1):", "3 nodes (a, b, c):", "998 nodes (web1, web2, web3, web4, web5, ... 993 more):".
+    static func nodeList(_ nodes: [String], shown: Int = 5) -> String {
+        let names = nodes.prefix(shown).joined(separator: ", ") + (nodes.count > shown ? ", ... \(nodes.count - shown) more" : "")
+        return "\(nodes.count) node\(nodes.count == 1 ? "" : "s") (\(names)):"
+    }
+
     static func printDetails(_ job: JobView) {
         print(details(job))
     }
@@ -76,6 +106,10 @@ enum JobReport {
         if let u = job.user { fields.append(("User", u)) }
         if let d = job.dir { fields.append(("Directory", d)) }
         if job.captureOutput { fields.append(("Capture output", "yes")) }
+        if let r = job.rateControl {
+            fields.append(("Rate control", r.members.map { "\($0.0) \($0.1.stringValue ?? $0.1.serialized())" }.joined(separator: ", ")))
+        }
+        if let original = job.rerunOf { fields.append(("Re-run of", original)) }
         let width = fields.map(\.0.count).max() ?? 0
         return fields.map { k, v in (k + ":").padding(toLength: width + 1, withPad: " ", startingAt: 0) + "  " + v }
             .joined(separator: "\n")

@@ -25,6 +25,13 @@ struct JobStart: AsyncParsableCommand {
             lists them), and with --file the path of the file in CHEF_PUSH_JOB_FILE. A node nacks when \
             the --as-user user or the --in-dir directory does not exist there.
 
+            Rate control (docs/jobs.md): --max-concurrency runs at most N (or N% of the nodes) at once; \
+            --max-errors stops launching new nodes once N launched nodes did not succeed; --batch-size \
+            runs the nodes in batches, each after the previous one ended and --batch-wait seconds passed; \
+            --canary runs the first N nodes alone first and stops if any fails. Every node is asked first \
+            (the quorum counts as usual); nodes waiting their turn are 'queued', nodes never launched \
+            'skipped'. A node's --timeout then counts from its own launch.
+
             Waiting is bounded: after the job's run timeout plus 120 seconds (the server's voting time \
             comes first, and the client cannot see it) or after --wait-timeout seconds, pushy stops \
             waiting, prints the job's last known status and exits 1; the job itself is left as it is \
@@ -46,11 +53,14 @@ struct JobStart: AsyncParsableCommand {
               pushy job start deploy web1 --with-env '{"RELEASE":"42"}' --as-user deploy
               pushy job start run-script web1 --file ./script.sh --follow
               pushy job start chef-client web1 web2 --timeout 1800 --wait-timeout 600
+              pushy job start restart-app --search 'role:webapp' --batch-size 10% --batch-wait 30 --max-errors 2
+              pushy job start chef-client --search 'role:db' --canary 1 --max-concurrency 3
             """)
 
     @OptionGroup var connection: ConnectionOptions
     @OptionGroup var output: FormatOptions
     @OptionGroup var wait: WaitOptions
+    @OptionGroup var rate: RateOptions
 
     @Option(name: [.short, .long], help: ArgumentHelp(
         "How many nodes must agree to run before the job starts: a count (3) or a percentage of the nodes "
@@ -154,8 +164,16 @@ struct JobStart: AsyncParsableCommand {
             if output.isJSON { Output.json(["id": .string(id)]) } else { print("Started.  Job ID: \(id)") }
             return
         }
-        let follow = follow, interval = pollInterval, stall = wait.stall
-        let watch = JobWatch(jobID: id, options: wait, runTimeout: timeout)
+        let watch = JobWatch(jobID: id, options: wait, runTimeout: timeout, rateControl: rate.rateControl,
+                             nodeCount: names.count)
+        try await Self.waitAndReport(id, client: client, watch: watch, follow: follow, pollInterval: pollInterval,
+                                     stall: wait.stall, json: output.isJSON)
+    }
+
+    /// Waits for a started job (live feed or polls, bounded by `watch`, Ctrl-C asks), prints
+    /// the result and exits by the job exit rule. Shared with `job rerun`.
+    static func waitAndReport(_ id: String, client: PushyRESTClient, watch: JobWatch, follow: Bool,
+                              pollInterval interval: Double, stall: Duration, json: Bool) async throws {
         let job = try await AbortOnInterrupt.wait(jobID: id, client: client) {
             // Printed once Ctrl-C is handled, so a script that waits for this line can interrupt safely.
             Output.stderr("Started.  Job ID: \(id)")
@@ -167,7 +185,7 @@ struct JobStart: AsyncParsableCommand {
                 return try await JobPoller(client: client, jobID: id, interval: interval, watch: watch).wait()
             }
         }
-        if output.isJSON { Output.json(job.json) } else { JobReport.printResult(job) }
+        if json { Output.json(job.json) } else { JobReport.printResult(job) }
         if !JobReport.fullySucceeded(job) { throw ExitCode(CLIFailure.failureCode) }
     }
 
@@ -177,6 +195,6 @@ struct JobStart: AsyncParsableCommand {
         JobRequest(
             command: command, nodes: names, quorum: .count(quorum.resolve(nodeCount: names.count)),
             runTimeout: timeout, user: asUser, dir: dir, env: Self.environment(withEnv: withEnv, env: env), file: file,
-            captureOutput: capture || follow)
+            captureOutput: capture || follow, rateControl: rate.rateControl)
     }
 }

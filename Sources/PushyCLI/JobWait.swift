@@ -64,14 +64,22 @@ final class JobWatch: Sendable {
         var last: JobView?
         var lastEvent: String?
         var runTimeout: Int?
+        /// Seconds the job may run once voted: its run timeout, or under rate control every
+        /// wave's run timeout and pauses (`RateControl.longestRun`).
+        var longest: Double?
     }
 
     private let state = Mutex(State())
     private let deadlines: AsyncStream<ContinuousClock.Instant>
     private let deadline: AsyncStream<ContinuousClock.Instant>.Continuation
 
-    /// `runTimeout`: the job's run timeout when the CLI already knows it (it asked for one).
-    init(jobID: String, options: WaitOptions, runTimeout: Int? = nil) {
+    /// The job's rate control and node count when the CLI started it (nil: learnt from the job).
+    private let rate: (RateControl, Int)?
+
+    /// `runTimeout`: the job's run timeout when the CLI already knows it (it asked for one);
+    /// `rateControl` over `nodeCount` nodes: the job runs in waves, each of which may take it.
+    init(jobID: String, options: WaitOptions, runTimeout: Int? = nil, rateControl: RateControl? = nil, nodeCount: Int = 0) {
+        rate = rateControl.map { ($0, nodeCount) }
         self.jobID = jobID
         explicit = options.waitTimeout
         margin = options.waitMargin
@@ -85,7 +93,7 @@ final class JobWatch: Sendable {
     /// Records the job as last read from the server.
     func saw(_ job: JobView) {
         state.withLock { $0.last = job }
-        learn(runTimeout: job.runTimeout)
+        learn(runTimeout: job.runTimeout, rateControl: job.rateControl, nodeCount: job.nodeCount)
     }
 
     /// Records the last live event, for the give-up message.
@@ -95,13 +103,20 @@ final class JobWatch: Sendable {
         state.withLock { $0.lastEvent = text }
     }
 
-    private func learn(runTimeout: Int) {
+    private func learn(runTimeout: Int, rateControl: RateControl? = nil, nodeCount: Int = 0) {
+        let (r, n) = rate ?? (rateControl ?? RateControl(), nodeCount)
+        // A rate-controlled job read without its nodes (nodes=false) cannot be sized yet.
+        if rate == nil, rateControl != nil, nodeCount == 0 { return }
+        let longest = r.longestRun(nodeCount: n, runTimeout: runTimeout)
         let first = state.withLock { s in
-            defer { s.runTimeout = runTimeout }
+            defer {
+                s.runTimeout = runTimeout
+                s.longest = longest
+            }
             return s.runTimeout == nil
         }
         guard explicit == nil, first else { return }
-        deadline.yield(started + .milliseconds(Int64((Double(runTimeout) + margin) * 1000)))
+        deadline.yield(started + .milliseconds(Int64((longest + margin) * 1000)))
         deadline.finish()
     }
 
@@ -143,11 +158,13 @@ final class JobWatch: Sendable {
     }
 
     func gaveUpMessage() -> String {
-        let (last, event, runTimeout) = state.withLock { ($0.last, $0.lastEvent, $0.runTimeout) }
+        let (last, event, runTimeout, longest) = state.withLock { ($0.last, $0.lastEvent, $0.runTimeout, $0.longest) }
         let waited = Int(started.duration(to: .now).components.seconds)
         let rule: String
         if let explicit {
             rule = "--wait-timeout \(Self.format(explicit))"
+        } else if let runTimeout, let longest, longest != Double(runTimeout) {
+            rule = "its waves of run timeout \(runTimeout) s: \(Self.format(longest)) s + \(Self.format(margin)) s; --wait-timeout sets another limit"
         } else if let runTimeout {
             rule = "its run timeout \(runTimeout) s + \(Self.format(margin)) s; --wait-timeout sets another limit"
         } else {

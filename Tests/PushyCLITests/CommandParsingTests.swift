@@ -61,7 +61,14 @@ import Testing
         #expect(try parse(["job", "abort", "abc", "--format", "json"], as: JobAbort.self).output.isJSON)
 
         let out = try parse(["job", "output", "abc", "web1"], as: JobOutputCommand.self)
-        #expect(out.jobId == "abc" && out.node == "web1" && out.channel == .stdout)
+        #expect(out.jobId == "abc" && out.node == "web1" && out.channel == nil && !out.group)
+        let grouped = try parse(["job", "output", "abc", "--group", "--format", "json"], as: JobOutputCommand.self)
+        #expect(grouped.group && grouped.node == nil && grouped.output.isJSON)
+        #expect(try parse(["job", "status", "abc", "--group"], as: JobStatusCommand.self).group)
+        let rerun = try parse(["job", "rerun", "abc", "--failed", "--nowait"], as: JobRerun.self)
+        #expect(rerun.selection == .failed && rerun.nowait)
+        #expect(try parse(["job", "rerun", "abc"], as: JobRerun.self).selection == .notSucceeded)
+        #expect(try parse(["job", "rerun", "abc", "--all"], as: JobRerun.self).selection == .all)
         #expect(try parse(["job", "output", "abc", "web1", "--channel", "stderr"], as: JobOutputCommand.self).channel == .stderr)
     }
 
@@ -179,7 +186,17 @@ import Testing
 
     @Test(arguments: [
         (["job", "output", "j1", "n1", "--channel", "both"], "The value 'both' is invalid for '--channel <channel>'"),
-        (["job", "output", "j1"], "Missing expected argument '<node>'"),
+        (["job", "output", "j1"], "name the node whose output to print, or use --group"),
+        (["job", "output", "j1", "n1", "--group"], "--group shows every node's output"),
+        (["job", "output", "j1", "n1", "--format", "json"], "--format json goes with --group"),
+        (["job", "rerun", "j1", "--failed", "--all"], "give --failed or --all, not both"),
+        (["job", "rerun"], "Missing expected argument '<job-id>'"),
+        (["job", "start", "ok", "n1", "--max-concurrency", "0"], "--max-concurrency takes a number of nodes >= 1"),
+        (["job", "start", "ok", "n1", "--max-errors", "0%"], "--max-errors takes a number of nodes >= 1"),
+        (["job", "start", "ok", "n1", "--batch-size", "x"], "--batch-size takes a number of nodes >= 1"),
+        (["job", "start", "ok", "n1", "--batch-wait", "30"], "--batch-wait is the pause between batches"),
+        (["job", "start", "ok", "n1", "--batch-size", "2", "--batch-wait=-1"], "--batch-wait must be 0 to 86400 seconds"),
+        (["job", "start", "ok", "n1", "--canary", "0"], "--canary must be a number of nodes >= 1"),
         (["job", "status"], "Missing expected argument '<job-id>'"),
         (["job", "feed", "j1", "--wait-timeout", "0"], "--wait-timeout must be a positive number of seconds"),
         (["group", "add", "admins", "robot", "r2"], "The value 'robot' is invalid for '<type>'"),

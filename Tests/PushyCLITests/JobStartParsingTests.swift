@@ -26,6 +26,19 @@ import Testing
             == JobRequest(command: "chef-client", nodes: ["web1", "web2"], quorum: .count(2)))
     }
 
+    /// Rate control (issue 13): each option lands in the request, counts and percentages alike.
+    @Test func rateControlOptions() throws {
+        let s = try parse(["job", "start", "restart-app", "--search", "role:webapp", "--batch-size", "10%", "--batch-wait", "30",
+                           "--max-errors", "2", "--max-concurrency", "5", "--canary", "1"], as: JobStart.self)
+        let expected = RateControl(maxConcurrency: .count(5), maxErrors: .count(2), batchSize: .percent(10),
+                                   batchWait: 30, canary: 1)
+        #expect(s.rate.rateControl == expected)
+        #expect(s.request(nodes: ["a"], file: nil).rateControl == expected)
+        #expect(try parse(["job", "start", "ok", "n1"], as: JobStart.self).rate.rateControl == nil)
+        #expect(try parse(["job", "start", "ok", "n1", "--max-errors", "5%"], as: JobStart.self).rate.rateControl
+            == RateControl(maxErrors: .percent(5)))
+    }
+
     @Test func searchInsteadOfNodes() throws {
         for args in [["job", "start", "chef-client", "--search", "role:webapp AND chef_environment:prod"],
                      ["job", "start", "-s", "role:webapp AND chef_environment:prod", "chef-client"]] {

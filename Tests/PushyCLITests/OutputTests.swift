@@ -221,5 +221,42 @@ import Testing
         let unknown = JobWatch(jobID: "j3", options: try WaitOptions.parse(["--wait-margin", "1"]))
         #expect(unknown.gaveUpMessage().contains("(its run timeout + 1 s; --wait-timeout sets another limit)"))
         #expect(JobWatch.format(600) == "600" && JobWatch.format(0.5) == "0.5")
+        // A job in waves may run for every wave's run timeout (issue 13).
+        let waves = JobWatch(jobID: "j4", options: try WaitOptions.parse([]), runTimeout: 10,
+                             rateControl: RateControl(maxConcurrency: .count(3)), nodeCount: 20)
+        #expect(waves.gaveUpMessage().contains("(its waves of run timeout 10 s: 70 s + 120 s; --wait-timeout sets another limit)"))
+    }
+
+    /// Grouped output and grouped reasons (issue 13): one block per distinct output, largest first.
+    @Test func groupedOutputAndReasons() throws {
+        let grouped = try JSONValue.parse(Array(#"""
+            {"job":"j","status":"complete",
+             "stdout":[{"count":3,"nodes":["a","b","c"],"truncated":false,"encoding":"utf-8","data":"ok\n"},
+                       {"count":1,"nodes":["d"],"truncated":true,"encoding":"utf-8","data":"disk full"}],
+             "stderr":[{"count":4,"nodes":["a","b","c","d"],"truncated":false,"encoding":"utf-8","data":""}],
+             "no_output":["e"]}
+            """#.utf8))
+        #expect(JobOutputCommand.groupedText(grouped, streams: [.stdout, .stderr]) == """
+            == stdout: 3 nodes (a, b, c):
+            ok
+            == stdout: 1 node (d): (the tail of a longer output)
+            disk full
+            == stderr: 4 nodes (a, b, c, d):
+            (empty)
+            == nothing captured: 1 node (e):
+
+            """)
+        #expect(JobReport.nodeList((1...8).map { "n\($0)" }) == "8 nodes (n1, n2, n3, n4, n5, ... 3 more):")
+        let job = JobView(id: "j", command: "c", status: .complete, runTimeout: 1, createdAt: .init(timeIntervalSince1970: 0),
+                          updatedAt: .init(timeIntervalSince1970: 0),
+                          nodes: [(.succeeded, ["a"]), (.failed, ["b", "c"]), (.skipped, ["d", "e", "f"])],
+                          nodeReasons: [("b", "exit 3"), ("c", "exit 3"), ("d", "not launched: x"), ("e", "not launched: x"), ("f", "not launched: x")],
+                          statusReason: "stopped launching: x")
+        #expect(JobReport.grouped(job) == """
+            3 nodes (d, e, f): skipped: not launched: x
+            2 nodes (b, c): failed: exit 3
+            1 node (a): succeeded
+            Job j complete: 1 succeeded, 2 failed, 3 skipped (stopped launching: x)
+            """)
     }
 }
