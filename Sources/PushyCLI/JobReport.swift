@@ -110,6 +110,9 @@ enum JobReport {
             fields.append(("Rate control", r.members.map { "\($0.0) \($0.1.stringValue ?? $0.1.serialized())" }.joined(separator: ", ")))
         }
         if let original = job.rerunOf { fields.append(("Re-run of", original)) }
+        if let template = job.template {
+            fields.append(("Template", template + (job.templateVersion.map { " (version \($0))" } ?? "")))
+        }
         let width = fields.map(\.0.count).max() ?? 0
         return fields.map { k, v in (k + ":").padding(toLength: width + 1, withPad: " ", startingAt: 0) + "  " + v }
             .joined(separator: "\n")

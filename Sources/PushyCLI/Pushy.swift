@@ -20,7 +20,8 @@ public struct Pushy: AsyncParsableCommand {
             Exit codes: 0 success, 1 server or job failure, 2 usage or configuration problem.
             """,
         subcommands: [JobCommand.self, NodeCommand.self, SearchCommand.self, ClientCommand.self, StatusCommand.self,
-                      OrgCommand.self, UserCommand.self, GroupCommand.self, TokenCommand.self, AuditCommand.self])
+                      OrgCommand.self, UserCommand.self, GroupCommand.self, TokenCommand.self, AuditCommand.self,
+                      TemplateCommand.self])
 
     /// Runs the command and turns every error into `error: <message>` on stderr with the
     /// documented exit code (2 usage/config, 1 server/job), never a stack trace.

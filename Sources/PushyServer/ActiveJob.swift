@@ -54,6 +54,7 @@ public struct ActiveJobSnapshot: Sendable {
             env: record.env, captureOutput: record.captureOutput, fileSpecified: record.file != nil,
             quorum: record.quorum, nodes: includeNodes ? machine.grouped : nil,
             nodeReasons: includeNodes ? machine.nodeNames.compactMap { n in machine.reasons[n].map { (n, $0) } } : nil,
-            statusReason: machine.statusReason, rateControl: record.rateControl, rerunOf: record.rerunOf)
+            statusReason: machine.statusReason, rateControl: record.rateControl, rerunOf: record.rerunOf,
+            template: record.template, templateVersion: record.templateVersion)
     }
 }

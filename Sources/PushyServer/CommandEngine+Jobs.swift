@@ -6,7 +6,8 @@ import PushyStore
 extension CommandEngine {
     /// Creates and starts a job. The caller has validated the request and the node names.
     public func startJob(org: String, orgGUID: String, request: JobRequest, requestor: String,
-                         rerunOf: String? = nil) async throws(StoreError) -> ActiveJobSnapshot {
+                         rerunOf: String? = nil, template: (name: String, version: Int)? = nil)
+        async throws(StoreError) -> ActiveJobSnapshot {
         let now = clock()
         let date = Date(timeIntervalSince1970: now.rounded(.down))
         let id = Self.newJobId(orgGUID: orgGUID)
@@ -17,7 +18,7 @@ extension CommandEngine {
             id: id, org: org, command: request.command, quorum: quorum, runTimeout: runTimeout, status: .voting,
             statusReason: nil, requestor: requestor, user: request.user, dir: request.dir, env: envJSON,
             file: request.file, captureOutput: request.captureOutput, createdAt: date, updatedAt: date,
-            rateControl: request.rateControl, rerunOf: rerunOf)
+            rateControl: request.rateControl, rerunOf: rerunOf, template: template?.name, templateVersion: template?.version)
         // The job's rows are written while its commits go out: a job over thousands of nodes
         // does not wait for the write to start voting. The caller is answered only once the
         // rows are durable, and every later write of this job queues behind this one.
@@ -38,6 +39,10 @@ extension CommandEngine {
         startFields.append(("capture", .bool(request.captureOutput)))
         if let r = request.rateControl { startFields.append(("rate_control", r.json)) }
         if let rerunOf { startFields.append(("rerun_of", .string(rerunOf))) }
+        if let template {
+            startFields.append(("template", .string(template.name)))
+            startFields.append(("template_version", .number(Double(template.version))))
+        }
 
         let (machine, actions) = JobMachine.start(
             id: id, nodes: request.nodes, quorum: quorum, runTimeout: runTimeout, now: now,

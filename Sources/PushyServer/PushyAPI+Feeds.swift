@@ -14,7 +14,7 @@ extension PushyAPI {
     func jobOutput(_ request: Request, _ context: Context, _ body: [UInt8]) async throws(APIError) -> Response {
         let orgName = param(context, "org"), id = param(context, "id"), node = param(context, "node")
         let channel = param(context, "channel")
-        try await requireReader(try await authenticate(request, org: orgName, body: body))
+        try await requireJobReader(try await authenticate(request, org: orgName, body: body), org: orgName, jobId: id)
         guard channel == "stdout" || channel == "stderr" else {
             throw .notFound("no such output channel '\(channel)' (use stdout or stderr)")
         }
@@ -37,7 +37,7 @@ extension PushyAPI {
     /// until `job_complete`; a job no longer in memory gets one `summary` event.
     func jobFeed(_ request: Request, _ context: Context, _ body: [UInt8]) async throws(APIError) -> Response {
         let orgName = param(context, "org"), id = param(context, "id")
-        try await requireReader(try await authenticate(request, org: orgName, body: body))
+        try await requireJobReader(try await authenticate(request, org: orgName, body: body), org: orgName, jobId: id)
         let lastId = request.headers[Self.lastEventIdHeader]
         switch await engine.subscribeJob(org: orgName, id: id, lastEventId: lastId) {
         case .active(let replay, let live):

@@ -62,7 +62,7 @@ extension PushyAPI {
 
     func getJob(_ request: Request, _ context: Context, _ body: [UInt8]) async throws(APIError) -> Response {
         let orgName = param(context, "org"), id = param(context, "id")
-        try await requireReader(try await authenticate(request, org: orgName, body: body))
+        try await requireJobReader(try await authenticate(request, org: orgName, body: body), org: orgName, jobId: id)
         let nodes = try boolParameter(request, "nodes"), includeFile = try boolParameter(request, "include_file")
         // Pushy extension: `?wait=SECONDS` (at most 60) answers once the job has ended, or when
         // the time is up, instead of being polled.
@@ -116,7 +116,8 @@ extension PushyAPI {
             id: r.id, command: r.command, status: r.status, runTimeout: r.runTimeout, createdAt: r.createdAt,
             updatedAt: r.updatedAt, user: r.user, dir: r.dir, env: r.env, captureOutput: r.captureOutput,
             fileSpecified: r.file != nil, quorum: r.quorum, nodes: grouped, nodeReasons: reasons,
-            statusReason: r.statusReason, rateControl: r.rateControl, rerunOf: r.rerunOf)
+            statusReason: r.statusReason, rateControl: r.rateControl, rerunOf: r.rerunOf, template: r.template,
+            templateVersion: r.templateVersion)
     }
 
     func abortJob(_ request: Request, _ context: Context, _ body: [UInt8]) async throws(APIError) -> Response {

@@ -54,7 +54,7 @@ extension PushyAPI {
     /// job's nodes with nothing captured.
     func groupedOutput(_ request: Request, _ context: Context, _ body: [UInt8]) async throws(APIError) -> Response {
         let orgName = param(context, "org"), id = param(context, "id")
-        try await requireReader(try await authenticate(request, org: orgName, body: body))
+        try await requireJobReader(try await authenticate(request, org: orgName, body: body), org: orgName, jobId: id)
         if try boolParameter(request, "group") == false {
             throw .badRequest("this endpoint groups output (group=true); one node's output is at .../jobs/\(id)/output/NODE/stdout")
         }

@@ -47,6 +47,10 @@ struct PushyAPI: Sendable {
                   produces: "application/octet-stream"),
             Route(path: "\(org)/pushy/job_status_feed", handlers: [.get: orgFeed], produces: "text/event-stream"),
             Route(path: "\(org)/pushy/job_status_feed/:id", handlers: [.get: jobFeed], produces: "text/event-stream"),
+            // Job templates (issue 13).
+            Route(path: "\(org)/pushy/templates", handlers: [.get: listTemplates, .post: createTemplate]),
+            Route(path: "\(org)/pushy/templates/:name", handlers: [.get: getTemplate, .put: editTemplate, .delete: deleteTemplate]),
+            Route(path: "\(org)/pushy/templates/:name/run", handlers: [.post: runTemplate]),
             Route(path: "\(org)/pushy/node_states", handlers: [.get: nodeStates]),
             Route(path: "\(org)/pushy/node_states/:node", handlers: [.get: nodeState]),
             Route(path: "\(org)/search/node", handlers: [.get: searchNodes]),

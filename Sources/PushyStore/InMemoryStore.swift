@@ -11,9 +11,11 @@ public actor InMemoryStore: PushyStore {
     private var outputs: [String: JobOutputRecord] = [:]
     /// Groups, tokens and audit entries (`InMemoryStore+Identity.swift`).
     var identity = IdentityTables()
+    /// (org, template name) → versions, oldest first (`InMemoryStore+Templates.swift`).
+    var templates: [Key: [TemplateRecord]] = [:]
 
     /// An `(org, name)` or `(jobId, node)` pair.
-    private struct Key: Hashable {
+    struct Key: Hashable {
         var scope: String
         var name: String
     }
@@ -39,6 +41,7 @@ public actor InMemoryStore: PushyStore {
         jobNodeTable = jobNodeTable.filter { !gone.contains($0.key) }
         outputs = outputs.filter { !gone.contains($0.value.jobId) }
         identity.removeOrg(name)
+        templates = templates.filter { $0.key.scope != name }
         return true
     }
 

@@ -32,12 +32,15 @@ public struct JobRecord: Sendable, Hashable {
     public var rateControl: RateControl?
     /// The job this one re-runs (`POST .../jobs/ID/rerun`).
     public var rerunOf: String?
+    /// The template the job was made from, and its version (issue 13); nil for an ad-hoc job.
+    public var template: String?
+    public var templateVersion: Int?
 
     public init(
         id: String, org: String, command: String, quorum: Int, runTimeout: Int = 3600, status: JobStatus = .new,
         statusReason: String? = nil, requestor: String, user: String? = nil, dir: String? = nil, env: JSONValue? = nil,
         file: String? = nil, captureOutput: Bool = false, createdAt: Date, updatedAt: Date? = nil,
-        rateControl: RateControl? = nil, rerunOf: String? = nil
+        rateControl: RateControl? = nil, rerunOf: String? = nil, template: String? = nil, templateVersion: Int? = nil
     ) {
         self.id = id
         self.org = org
@@ -56,5 +59,7 @@ public struct JobRecord: Sendable, Hashable {
         self.updatedAt = updatedAt ?? createdAt
         self.rateControl = rateControl
         self.rerunOf = rerunOf
+        self.template = template
+        self.templateVersion = templateVersion
     }
 }

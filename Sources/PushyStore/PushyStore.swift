@@ -95,4 +95,20 @@ public protocol PushyStore: Sendable {
     func appendAudit(_ entry: AuditRecord) async throws(StoreError) -> Int64
     /// The org's most recent `limit` entries, newest first.
     func listAudit(org: String, limit: Int) async throws(StoreError) -> [AuditRecord]
+
+    // MARK: Job templates (issue 13; versioned)
+
+    /// Stores version 1 of a new template (`t.version` must be 1). `.duplicate` when the org
+    /// has a template of that name, `.notFound` without the org.
+    func createTemplate(_ t: TemplateRecord) async throws(StoreError)
+    /// Stores the next version of an existing template: `t.version` must be the latest + 1
+    /// (`.duplicate` otherwise, e.g. two edits racing); `.notFound` for an unknown template.
+    func addTemplateVersion(_ t: TemplateRecord) async throws(StoreError)
+    /// One version of a template, the latest when `version` is nil; nil when there is none.
+    func template(org: String, name: String, version: Int?) async throws(StoreError) -> TemplateRecord?
+    /// The latest version of each of the org's templates, by name.
+    func listTemplates(org: String) async throws(StoreError) -> [TemplateRecord]
+    /// Deletes every version of a template. Returns whether it existed. (Jobs keep its name
+    /// and version; a template created again later starts at version 1.)
+    func deleteTemplate(org: String, name: String) async throws(StoreError) -> Bool
 }

@@ -71,7 +71,8 @@ extension SQLiteStore {
             env: try envText.map { (text) throws(StoreError) in try json(text, "env") },
             file: row["file"], captureOutput: row["capture_output"],
             createdAt: date(row, "created_at"), updatedAt: date(row, "updated_at"),
-            rateControl: rate, rerunOf: row["rerun_of"])
+            rateControl: rate, rerunOf: row["rerun_of"], template: row["template"],
+            templateVersion: row["template_version"])
     }
 
     static func jobNode(_ row: Row) throws(StoreError) -> JobNodeRecord {

@@ -127,6 +127,23 @@ extension SQLiteStore {
                 ALTER TABLE jobs ADD COLUMN rerun_of TEXT;
                 """)
         }
+        migrator.registerMigration("v5-templates") { db in
+            // Issue 13: job templates, every version kept; a job's template and version.
+            try db.execute(sql: """
+                CREATE TABLE templates (
+                    org TEXT NOT NULL REFERENCES orgs(name) ON DELETE CASCADE,
+                    name TEXT NOT NULL,
+                    version INTEGER NOT NULL,
+                    definition TEXT NOT NULL,
+                    created_by TEXT NOT NULL,
+                    author TEXT NOT NULL,
+                    created_at REAL NOT NULL,
+                    PRIMARY KEY (org, name, version)
+                );
+                ALTER TABLE jobs ADD COLUMN template TEXT;
+                ALTER TABLE jobs ADD COLUMN template_version INTEGER;
+                """)
+        }
         return migrator
     }
 }

@@ -193,14 +193,15 @@ public final class SQLiteStore: PushyStore {
             try db.execute(
                 sql: """
                     INSERT INTO jobs (id, org, command, quorum, run_timeout, status, status_reason, requestor,
-                        run_as_user, dir, env, file, capture_output, created_at, updated_at, rate_control, rerun_of)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        run_as_user, dir, env, file, capture_output, created_at, updated_at, rate_control, rerun_of,
+                        template, template_version)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [
                     job.id, job.org, job.command, job.quorum, job.runTimeout, job.status.dbCode, job.statusReason,
                     job.requestor, job.user, job.dir, job.env?.serialized(), job.file, job.captureOutput,
                     Self.seconds(job.createdAt), Self.seconds(job.updatedAt), job.rateControl?.json.serialized(),
-                    job.rerunOf,
+                    job.rerunOf, job.template, job.templateVersion,
                 ])
             var seen = Set<String>()
             for n in nodes where !seen.insert(n.node).inserted {

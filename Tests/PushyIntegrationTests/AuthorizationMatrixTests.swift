@@ -34,6 +34,8 @@ enum Role: String, CaseIterable, CustomStringConvertible, Sendable {
 /// Which rule guards an endpoint (spec 2.1 and the identity rules of issue 3).
 enum Access: CustomStringConvertible {
     case open, unsigned, reader, writer, admin, superuser
+    /// Any signed principal of the org (the answer is filtered, e.g. the templates one may read).
+    case member
     var description: String { "\(self)" }
 
     /// The status `role` must get, given the endpoint's success status `ok`.
@@ -42,6 +44,7 @@ enum Access: CustomStringConvertible {
         case (.open, _), (.unsigned, _): ok
         case (_, .unknown), (_, .badSignature), (_, .expired): 401
         case (_, .otherOrg): 403
+        case (.member, _): ok
         case (_, .superuser): ok
         case (.superuser, _): 403
         case (_, .admin): ok
@@ -126,6 +129,7 @@ struct MatrixWorld {
         try await c.createNode("web1")
         try await admin.reportNode(NodeReport(name: "web1"))
         let jobId = try await admin.startJob(try JobRequest.parse(Array(#"{"command":"ok","nodes":["web1"]}"#.utf8)))
+        try await Endpoint.createTemplate(admin, "mtmpl")
 
         let signers: [Role: RawCaller.Signer] = [
             .superuser: .init(userId: "admin", key: keys["admin"]!),
@@ -166,6 +170,14 @@ struct Endpoint: CustomStringConvertible, Sendable {
                  prepare: { w, _ in (path.replacingOccurrences(of: "{job}", with: w.jobId), body) }, accept: accept)
     }
 
+    static func templateBody(_ name: String) -> JSONValue {
+        ["name": .string(name), "command": "ok", "nodes": ["web1"]]
+    }
+
+    static func createTemplate(_ client: PushyRESTClient, _ name: String) async throws {
+        _ = try await client.send("POST", "pushy/templates", json: templateBody(name))
+    }
+
     static func newKeyBody(_ name: String) -> JSONValue {
         ["name": .string(name), "public_key": .string(try! RSAPrivateKey.generate().publicKey.pemRepresentation)]
     }
@@ -191,6 +203,22 @@ struct Endpoint: CustomStringConvertible, Sendable {
             .plain("GET", "\(r)/pushy/job_status_feed", .reader, path: "\(o)/pushy/job_status_feed", accept: "text/event-stream"),
             .plain("GET", "\(r)/pushy/job_status_feed/:id", .reader, path: "\(o)/pushy/job_status_feed/{job}",
                    accept: "text/event-stream"),
+            // Job templates (issue 13): the template's own rules are in TemplateAccessTests; here a
+            // template with no access lists, created by the superuser.
+            .plain("GET", "\(r)/pushy/templates", .member, path: "\(o)/pushy/templates"),
+            Endpoint(method: "POST", route: "\(r)/pushy/templates", access: .writer, ok: 201) { _, role in
+                ("\(o)/pushy/templates", Endpoint.templateBody("new-\(role)"))
+            },
+            .plain("GET", "\(r)/pushy/templates/:name", .reader, path: "\(o)/pushy/templates/mtmpl"),
+            Endpoint(method: "PUT", route: "\(r)/pushy/templates/:name", access: .admin, ok: 200) { w, role in
+                try await Endpoint.createTemplate(w.superClient, "edit-\(role)")
+                return ("\(o)/pushy/templates/edit-\(role)", Endpoint.templateBody("edit-\(role)"))
+            },
+            Endpoint(method: "DELETE", route: "\(r)/pushy/templates/:name", access: .admin, ok: 200) { w, role in
+                try await Endpoint.createTemplate(w.superClient, "gone-\(role)")
+                return ("\(o)/pushy/templates/gone-\(role)", nil)
+            },
+            .plain("POST", "\(r)/pushy/templates/:name/run", .writer, ok: 201, path: "\(o)/pushy/templates/mtmpl/run", body: [:]),
             .plain("GET", "\(r)/pushy/node_states", .reader, path: "\(o)/pushy/node_states"),
             .plain("GET", "\(r)/pushy/node_states/:node", .reader, path: "\(o)/pushy/node_states/web1"),
             .plain("GET", "\(r)/search/node", .reader, path: "\(o)/search/node?q=name:web1"),
@@ -258,7 +286,10 @@ struct Endpoint: CustomStringConvertible, Sendable {
                                                              accept: endpoint.accept)
                 let expected = endpoint.access.expected(role, ok: endpoint.ok)
                 #expect(status == expected, "\(endpoint) as \(role): \(text)")
-                if status == 403 && role != .otherOrg {
+                if status == 403 && role != .otherOrg && endpoint.route.contains("/templates") {
+                    // A template's denials name the principal and the rule that was not met.
+                    #expect(text.contains(w.signers[role]!.userId) && text.contains("template"), "\(endpoint) as \(role): \(text)")
+                } else if status == 403 && role != .otherOrg {
                     #expect(text == #"{"error":["User or client '\#(w.signers[role]!.userId)' does not have access to that action on this server."]}"#,
                             "\(endpoint) as \(role)")
                 }

@@ -26,13 +26,16 @@ public struct JobView: Sendable, Equatable {
     public var rateControl: RateControl?
     /// Pushy extension (issue 13): the job this one re-runs.
     public var rerunOf: String?
+    /// Pushy extension (issue 13): the template the job was made from, and its version.
+    public var template: String?
+    public var templateVersion: Int?
 
     public init(
         id: String, command: String, status: JobStatus, runTimeout: Int, createdAt: Date, updatedAt: Date,
         user: String? = nil, dir: String? = nil, env: JSONValue? = nil, captureOutput: Bool = false,
         fileSpecified: Bool = false, file: String? = nil, quorum: Int? = nil,
         nodes: [(NodeJobStatus, [String])]? = nil, nodeReasons: [(String, String)]? = nil, statusReason: String? = nil,
-        rateControl: RateControl? = nil, rerunOf: String? = nil
+        rateControl: RateControl? = nil, rerunOf: String? = nil, template: String? = nil, templateVersion: Int? = nil
     ) {
         self.id = id
         self.command = command
@@ -52,6 +55,8 @@ public struct JobView: Sendable, Equatable {
         self.statusReason = statusReason
         self.rateControl = rateControl
         self.rerunOf = rerunOf
+        self.template = template
+        self.templateVersion = templateVersion
     }
 
     public static func == (a: JobView, b: JobView) -> Bool { a.json == b.json }
@@ -82,6 +87,8 @@ public struct JobView: Sendable, Equatable {
         if let statusReason { o.append(("status_reason", .string(statusReason))) }
         if let rateControl { o.append(("rate_control", rateControl.json)) }
         if let rerunOf { o.append(("rerun_of", .string(rerunOf))) }
+        if let template { o.append(("template", .string(template))) }
+        if let templateVersion { o.append(("template_version", .number(Double(templateVersion)))) }
         return .object(o)
     }
 
@@ -107,6 +114,7 @@ public struct JobView: Sendable, Equatable {
             nodeReasons: v["node_reasons"]?.objectValue?.compactMap { k, val in val.stringValue.map { (k, $0) } },
             statusReason: v["status_reason"]?.stringValue,
             rateControl: v["rate_control"].flatMap { try? RateControl.parse($0) },
-            rerunOf: v["rerun_of"]?.stringValue)
+            rerunOf: v["rerun_of"]?.stringValue, template: v["template"]?.stringValue,
+            templateVersion: v["template_version"]?.intValue)
     }
 }
