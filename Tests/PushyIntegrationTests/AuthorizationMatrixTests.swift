@@ -197,6 +197,9 @@ struct Endpoint: CustomStringConvertible, Sendable {
             .plain("GET", "\(r)/pushy/jobs", .reader, path: "\(o)/pushy/jobs"),
             .plain("GET", "\(r)/pushy/jobs/:id", .reader, path: "\(o)/pushy/jobs/{job}"),
             .plain("PUT", "\(r)/pushy/jobs/:id/abort", .writer, path: "\(o)/pushy/jobs/{job}/abort"),
+            // Re-run and grouped output (issue 13); the world's job has ended (web1 has no agent).
+            .plain("POST", "\(r)/pushy/jobs/:id/rerun", .writer, ok: 201, path: "\(o)/pushy/jobs/{job}/rerun", body: ["nodes": "all"]),
+            .plain("GET", "\(r)/pushy/jobs/:id/output", .reader, path: "\(o)/pushy/jobs/{job}/output?group=true"),
             // Nothing was captured, so a permitted caller gets 404 (after authorization).
             .plain("GET", "\(r)/pushy/jobs/:id/output/:node/:channel", .reader, ok: 404,
                    path: "\(o)/pushy/jobs/{job}/output/web1/stdout", accept: "application/octet-stream"),
