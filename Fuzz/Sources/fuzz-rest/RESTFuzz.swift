@@ -2,7 +2,7 @@ import FuzzSupport
 import PushyProtocol
 
 /// The REST bodies: `JobRequest.parse` (POST jobs, validated from bytes) and the JSON readers
-/// `NodeReport`, `NodeConfig`, `JobView` and `NodeStateView`. Each input is offered to all of them.
+/// `NodeReport`, `NodeConfig`, `JobView` and `NodeStateView`, and the job templates (definitions and run bodies). Each input is offered to all of them.
 /// Whatever one accepts is written back through its `json`, serialised, parsed again and must
 /// come back equal (and validate again, for job requests).
 @_cdecl("LLVMFuzzerTestOneInput")
@@ -21,6 +21,17 @@ public func fuzzREST(_ data: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
     }
 
     guard let value = try? JSONValue.parse(bytes) else { return 0 }
+    // Job templates (issue 13): a definition written back parses to the same template, and
+    // filling it with no values either works or names what is missing.
+    if let template = try? JobTemplate.parse(value) {
+        let again = try? JobTemplate.parse(reparsed(template.json))
+        fuzzCheck(again == template, "template round trip changed \(template.json) into \(String(describing: again?.json))")
+        if let instance = try? template.instantiate([]) { _ = instance.jobRequest(nodes: ["n"]) }
+    }
+    if let run = try? TemplateRunRequest.parse(bytes) {
+        let again = try? TemplateRunRequest.parse(run.json.bytes)
+        fuzzCheck(again == run, "template run request round trip changed \(run.json) into \(String(describing: again?.json))")
+    }
     if let report = try? NodeReport.parse(value) {
         _ = report.mergedAttributes
         let again = try? NodeReport.parse(reparsed(report.json))
