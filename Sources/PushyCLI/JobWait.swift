@@ -104,10 +104,11 @@ final class JobWatch: Sendable {
     }
 
     private func learn(runTimeout: Int, rateControl: RateControl? = nil, nodeCount: Int = 0) {
-        let (r, n) = rate ?? (rateControl ?? RateControl(), nodeCount)
         // A rate-controlled job read without its nodes (nodes=false) cannot be sized yet.
         if rate == nil, rateControl != nil, nodeCount == 0 { return }
-        let longest = r.longestRun(nodeCount: n, runTimeout: runTimeout)
+        let longest = (rate?.0 ?? rateControl).map {
+            $0.longestRun(nodeCount: rate?.1 ?? nodeCount, runTimeout: runTimeout)
+        } ?? Double(runTimeout)
         let first = state.withLock { s in
             defer {
                 s.runTimeout = runTimeout

@@ -44,6 +44,12 @@ extension CommandEngine {
         enqueueWrite(jobs: [job.record.id], "output of \(key.node) in job \(job.record.id)") { try await store.saveOutput(rec) }
     }
 
+    /// A job's node names in request order, while it is held in memory.
+    public func activeJobNodeOrder(org: String, id: String) -> [String]? {
+        guard let job = jobs[id], job.org == org else { return nil }
+        return job.machine.nodeNames
+    }
+
     /// Every node's output of a job held in memory (empty: ask the store).
     public func activeOutputs(org: String, jobId: String) -> [JobOutputRecord] {
         guard let job = jobs[jobId], job.org == org else { return [] }

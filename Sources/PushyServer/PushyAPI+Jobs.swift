@@ -110,7 +110,8 @@ extension PushyAPI {
                 let names = nodes.filter { $0.status == s }.map(\.node)
                 return names.isEmpty ? nil : (s, names)
             }
-            reasons = nodes.compactMap { n in n.reason.map { (n.node, $0) } }
+            // An empty reason is a cleared one (a node launched after waiting, issue 13).
+            reasons = nodes.compactMap { n in n.reason.flatMap { $0.isEmpty ? nil : (n.node, $0) } }
         }
         return JobView(
             id: r.id, command: r.command, status: r.status, runTimeout: r.runTimeout, createdAt: r.createdAt,

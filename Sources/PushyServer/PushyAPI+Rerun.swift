@@ -25,7 +25,9 @@ extension PushyAPI {
             guard let r = try await store.job(org: orgName, id: id) else { throw APIError.notFound("job '\(id)' not found in organization '\(orgName)'") }
             record = r
         } catch let e as APIError { throw e } catch let e as StoreError { throw .from(e) } catch { throw .internalError("\(error)") }
-        let nodes = selection.nodes(of: original)
+        // The original's request order while it is in memory (canaries and batches keep their
+        // meaning); a job read back from the store gives its nodes in name order.
+        let nodes = selection.nodes(of: original, order: await engine.activeJobNodeOrder(org: orgName, id: id))
         guard !nodes.isEmpty else {
             let states = (original.nodes ?? []).map { "\($0.1.count) \($0.0.rawValue)" }.joined(separator: ", ")
             throw .validation("no node of job \(id) is \(selection.rawValue.replacingOccurrences(of: "_", with: " ")) (its nodes: \(states)): nothing to re-run; use {\"nodes\": \"all\"} to run it everywhere again")

@@ -224,7 +224,7 @@ import Testing
         // A job in waves may run for every wave's run timeout (issue 13).
         let waves = JobWatch(jobID: "j4", options: try WaitOptions.parse([]), runTimeout: 10,
                              rateControl: RateControl(maxConcurrency: .count(3)), nodeCount: 20)
-        #expect(waves.gaveUpMessage().contains("(its waves of run timeout 10 s: 70 s + 120 s; --wait-timeout sets another limit)"))
+        #expect(waves.gaveUpMessage().contains("(its waves of run timeout 10 s: 77 s + 120 s; --wait-timeout sets another limit)"))
     }
 
     /// Grouped output and grouped reasons (issue 13): one block per distinct output, largest first.

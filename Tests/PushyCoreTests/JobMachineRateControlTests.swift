@@ -36,7 +36,9 @@ struct JobMachineRateControlTests {
         #expect(Self.runs(actions) == ["n1", "n2"])
         #expect(job.count(.queued) == 3)
         #expect(job.reasons["n5"] == "waiting for a free slot (max_concurrency 2)")
-        #expect(job.reasons["n1"] == nil)
+        // Launched: the waiting reason is cleared (an empty reason overwrites the stored one).
+        #expect(job.reasons["n1"] == "")
+        #expect(actions.contains(.nodeChanged(node: "n1", status: .ready, reason: "")))
         #expect(job.runDeadline == nil, "no job-wide deadline: each node's counts from its launch")
         let events = actions.compactMap { if case .event(let e) = $0 { e.name } else { nil } }
         #expect(events.contains("queued"))
@@ -127,6 +129,24 @@ struct JobMachineRateControlTests {
         #expect(job.status == .complete)
         #expect(job.count(.skipped) == 3)
         #expect(job.statusReason == "stopped launching: canary node n1 did not succeed")
+    }
+
+    /// A failure when nothing waits any more stops nothing: the job just completes.
+    @Test func theLastFailureIsNotAStop() {
+        var (job, _) = Self.running(2, LaunchLimits(maxErrors: 1))
+        _ = job.handle(node: "n1", input: .succeeded, now: 102)
+        let end = job.handle(node: "n2", input: .failed(reason: nil), now: 103)
+        #expect(job.status == .complete)
+        #expect(job.statusReason == nil)
+        #expect(!end.contains { if case .event(let e) = $0 { e.name == "launch_stopped" } else { false } })
+    }
+
+    /// A node timed out mid-job says so in the feed (the job goes on).
+    @Test func aTimedOutNodeEndsInTheFeed() {
+        var (job, _) = Self.running(2, LaunchLimits(maxConcurrency: 1), runTimeout: 10)
+        let late = job.tick(now: 111)
+        #expect(late.contains(.event(.runComplete("n1", "timed_out"))))
+        #expect(job.status == .running)
     }
 
     @Test func aSucceededCanaryLetsTheRestGo() {

@@ -197,12 +197,14 @@ struct Endpoint: CustomStringConvertible, Sendable {
             .plain("GET", "\(r)/pushy/jobs", .reader, path: "\(o)/pushy/jobs"),
             .plain("GET", "\(r)/pushy/jobs/:id", .reader, path: "\(o)/pushy/jobs/{job}"),
             .plain("PUT", "\(r)/pushy/jobs/:id/abort", .writer, path: "\(o)/pushy/jobs/{job}/abort"),
-            // Re-run and grouped output (issue 13); the world's job has ended (web1 has no agent).
-            .plain("POST", "\(r)/pushy/jobs/:id/rerun", .writer, ok: 201, path: "\(o)/pushy/jobs/{job}/rerun", body: ["nodes": "all"]),
-            .plain("GET", "\(r)/pushy/jobs/:id/output", .reader, path: "\(o)/pushy/jobs/{job}/output?group=true"),
             // Nothing was captured, so a permitted caller gets 404 (after authorization).
             .plain("GET", "\(r)/pushy/jobs/:id/output/:node/:channel", .reader, ok: 404,
                    path: "\(o)/pushy/jobs/{job}/output/web1/stdout", accept: "application/octet-stream"),
+            // Issue 13. The world's job ended at once (web1 has no agent): no node of it failed, so a
+            // permitted re-run of the failed nodes is a 400 (after authorization).
+            .plain("POST", "\(r)/pushy/jobs/:id/rerun", .writer, ok: 400, path: "\(o)/pushy/jobs/{job}/rerun",
+                   body: ["nodes": "failed"]),
+            .plain("GET", "\(r)/pushy/jobs/:id/output", .reader, path: "\(o)/pushy/jobs/{job}/output?group=true"),
             .plain("GET", "\(r)/pushy/job_status_feed", .reader, path: "\(o)/pushy/job_status_feed", accept: "text/event-stream"),
             .plain("GET", "\(r)/pushy/job_status_feed/:id", .reader, path: "\(o)/pushy/job_status_feed/{job}",
                    accept: "text/event-stream"),

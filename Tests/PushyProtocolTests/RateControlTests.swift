@@ -47,10 +47,15 @@ struct RateControlTests {
     }
 
     @Test func longestRunCountsWavesAndPauses() {
-        #expect(RateControl().longestRun(nodeCount: 100, runTimeout: 60) == 60)
-        #expect(RateControl(maxConcurrency: .count(3)).longestRun(nodeCount: 20, runTimeout: 10) == 70)
-        #expect(RateControl(batchSize: .percent(10), batchWait: 30).longestRun(nodeCount: 100, runTimeout: 60) == 10 * 60 + 9 * 30)
-        #expect(RateControl(batchSize: .count(5), batchWait: 2, canary: 1).longestRun(nodeCount: 11, runTimeout: 1) == 3 + 2 * 2)
+        // Every wave counts its run timeout plus a second of slack for the engine's tick.
+        #expect(RateControl().longestRun(nodeCount: 100, runTimeout: 60) == 61)
+        #expect(RateControl(maxConcurrency: .count(3)).longestRun(nodeCount: 20, runTimeout: 10) == 7 * 11)
+        #expect(RateControl(batchSize: .percent(10), batchWait: 30).longestRun(nodeCount: 100, runTimeout: 60) == 10 * 61 + 9 * 30)
+        #expect(RateControl(batchSize: .count(5), batchWait: 2, canary: 1).longestRun(nodeCount: 11, runTimeout: 1) == 3 * 2 + 2 * 2)
+        // Canaries under a smaller concurrency take several waves (3 canaries, 1 at a time, then 7).
+        #expect(RateControl(maxConcurrency: .count(1), canary: 3).longestRun(nodeCount: 10, runTimeout: 600) == 10 * 601)
+        // Batches of 4 at most 3 at once: 2 + 2 + 1 waves, not ceil(10 / 3) = 4.
+        #expect(RateControl(maxConcurrency: .count(3), batchSize: .count(4)).longestRun(nodeCount: 10, runTimeout: 1) == 5 * 2)
     }
 
     @Test func rerunSelection() throws {

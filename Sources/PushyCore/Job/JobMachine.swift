@@ -313,9 +313,9 @@ public struct JobMachine: Sendable {
 
     /// A launched node's run ended: the launcher counts it, and may stop launching.
     mutating func ended(_ node: String, _ s: NodeJobStatus, now: Double, into actions: inout [Action]) {
-        guard var l = launcher else { return }
-        let stop = l.finished(node, failed: s != .succeeded, now: now)
-        launcher = l
+        // Mutated in place (`?.`): a copy would copy the launcher's sets on every end.
+        guard launcher != nil else { return }
+        let stop = launcher?.finished(node, failed: s != .succeeded, now: now) ?? nil
         launchedAt[node] = nil
         if let stop { skip(stop, into: &actions) }
     }
@@ -333,14 +333,14 @@ public struct JobMachine: Sendable {
 
     /// Tells the next nodes to run, as the rate control allows (only once the job's rows are durable).
     mutating func launch(now: Double, into actions: inout [Action]) {
-        guard status == .running, recorded, var l = launcher else { return }
-        let go = l.next(now: now)
-        launcher = l
-        guard !go.isEmpty else { return }
+        guard status == .running, recorded, launcher != nil else { return }
+        let go = launcher?.next(now: now) ?? []
+        guard !go.isEmpty, let l = launcher else { return }
         for n in go {
-            reasons[n] = nil
             launchedAt[n] = now
-            set(n, .ready, reason: nil, into: &actions)
+            // An empty reason replaces the "waiting ..." one (a nil reason keeps the stored one);
+            // views leave empty reasons out.
+            set(n, .ready, reason: "", into: &actions)
         }
         actions.append(.sendRun(go))
         var fields: [(String, JSONValue)] = [("nodes", .array(go.map(JSONValue.string)))]
@@ -356,12 +356,11 @@ public struct JobMachine: Sendable {
             updatedAt = now
             actions.append(.event(JobFeedEvent("quorum_succeeded")))
             actions.append(.jobChanged(status: .running, reason: nil))
-            if var l = launcher {
+            if launcher != nil {
                 // Every ready node waits its turn (committed, as the reference client allows
                 // without a time limit, spec 7.3); the first ones go at once.
-                l.enqueue(ready)
-                launcher = l
-                let why = l.waitReason
+                launcher?.enqueue(ready)
+                let why = launcher?.waitReason ?? ""
                 for n in ready { set(n, .queued, reason: why, into: &actions) }
                 if !ready.isEmpty {
                     actions.append(.event(JobFeedEvent("queued", [("count", .number(Double(ready.count))), ("reason", .string(why))])))
@@ -427,10 +426,13 @@ public struct JobMachine: Sendable {
         } else if status == .running, let l = launcher {
             // Rate control: each node's run timeout counts from its own launch.
             let late = l.inFlight.filter { launchedAt[$0].map { now >= $0 + Double(runTimeout) } ?? false }
-            for n in nodeNames where late.contains(n) && (nodes[n] == .ready || nodes[n] == .running) {
-                set(n, .timedOut, reason: "still running at the run timeout (\(runTimeout) s after its launch)", into: &actions)
-                rehabQuietly(n, into: &actions)
-                ended(n, .timedOut, now: now, into: &actions)
+            if !late.isEmpty {
+                for n in nodeNames where late.contains(n) && (nodes[n] == .ready || nodes[n] == .running) {
+                    set(n, .timedOut, reason: "still running at the run timeout (\(runTimeout) s after its launch)", into: &actions)
+                    actions.append(.event(.runComplete(n, "timed_out")))
+                    rehabQuietly(n, into: &actions)
+                    ended(n, .timedOut, now: now, into: &actions)
+                }
             }
             launch(now: now, into: &actions)
             completeIfDone(now: now, into: &actions)

@@ -139,6 +139,8 @@ public struct Launcher: Sendable, Equatable {
     public mutating func finished(_ node: String, failed: Bool, now: Double) -> Stop? {
         guard inFlight.remove(node) != nil else { return nil }
         if failed { errors += 1 }
+        // Nothing waits: nothing to stop (the job just ends, without a "stopped launching").
+        if failed, waiting.isEmpty { _ = canaryInFlight.remove(node); return nil }
         if canaryInFlight.remove(node) != nil {
             if failed { return stop("canary node \(node) did not succeed") }
             if canaryInFlight.isEmpty, canaryLeft == 0, limits.batchWait > 0, !waiting.isEmpty { pauseFrom = now }

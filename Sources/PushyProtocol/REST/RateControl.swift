@@ -91,11 +91,23 @@ public struct RateControl: Sendable, Hashable {
     /// Clients bound their waits with it (a job in waves has no job-wide deadline).
     public func longestRun(nodeCount: Int, runTimeout: Int) -> Double {
         let n = max(1, nodeCount)
-        let perWave = max(1, min(maxConcurrency?.resolve(nodeCount: n) ?? n, batchSize?.resolve(nodeCount: n) ?? n))
+        let m = max(1, maxConcurrency?.resolve(nodeCount: n) ?? n)
+        func waves(_ k: Int) -> Int { (k + m - 1) / m }
         let canaries = min(canary ?? 0, n)
-        let waves = (canaries > 0 ? 1 : 0) + (n - canaries + perWave - 1) / perWave
-        let pauses = batchSize != nil || canaries > 0 ? max(0, waves - 1) : 0
-        return Double(waves) * Double(runTimeout) + Double(pauses) * (batchWait ?? 0)
+        let rest = n - canaries
+        var total = waves(canaries)
+        var pauses = 0
+        if let b = batchSize?.resolve(nodeCount: n), b > 0 {
+            // Batches never overlap: each takes its own waves.
+            let full = rest / b, last = rest % b
+            total += full * waves(b) + waves(last)
+            pauses = max(0, full + (last > 0 ? 1 : 0) - 1)
+        } else {
+            total += waves(rest)
+        }
+        if canaries > 0, rest > 0 { pauses += 1 }
+        // Each wave may also wait for the engine's tick (a fraction of a second) to notice an end.
+        return Double(total) * (Double(runTimeout) + 1) + Double(pauses) * (batchWait ?? 0)
     }
 
     /// Reads the rate-control keys of a JSON object (others are the caller's); nil when none is set.

@@ -17,7 +17,8 @@ public enum RerunSelection: String, Sendable, CaseIterable {
         }
     }
 
-    /// The nodes to run again, in the original job's order.
+    /// The nodes to run again, in `order` (the original request's, when known), else grouped
+    /// by status in the job view's order.
     public func nodes(of job: JobView, order: [String]? = nil) -> [String] {
         let picked = Set((job.nodes ?? []).filter { selects($0.0) }.flatMap(\.1))
         let names = order ?? (job.nodes ?? []).flatMap(\.1)
