@@ -7,7 +7,10 @@ import Testing
 /// The SSE job feeds (spec 2.3): documented event sequences, Last-Event-ID resume, the org
 /// feed. At router level: agents are stand-ins running the agent's job runner, and timeouts come
 /// from moving the engine's clock, not from waiting.
-@Suite(.timeLimit(.minutes(1))) struct FeedAPITests {
+///
+/// Two minutes: each test takes a few seconds alone, ≈ 30 s beside every other suite in a full
+/// `swift test` on a loaded two-core machine.
+@Suite(.timeLimit(.minutes(2))) struct FeedAPITests {
     @Test func successSequenceAndResume() async throws {
         try await RouterRig.run { rig in
             try await rig.startAgent("s1")

@@ -6,7 +6,10 @@ import Testing
 /// Jobs through the REST API at router level, with agent stand-ins running the agent's job
 /// runner: quorum, whitelist nacks, offline nodes, failures, the cheap poll and the long poll,
 /// and validation errors. (Real agents and processes: EndToEndTests, AgentJobTests, CLI tests.)
-@Suite(.timeLimit(.minutes(1))) struct JobAPITests {
+///
+/// Two minutes: each test takes a few seconds alone, ≈ 30 s beside every other suite in a full
+/// `swift test` on a loaded two-core machine.
+@Suite(.timeLimit(.minutes(2))) struct JobAPITests {
     @Test func quorumMetOnNodesFoundBySearch() async throws {
         try await RouterRig.run { rig in
             for n in ["web1", "web2", "web3"] { try await rig.startAgent(n, roles: ["webapp"]) }

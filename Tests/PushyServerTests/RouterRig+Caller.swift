@@ -102,10 +102,10 @@ struct Caller: Sendable {
 
     // MARK: Principals, groups, orgs, tokens, audit
 
-    /// Creates a user with `key`, else a fresh one (remembered by the rig), and returns a caller signing as it.
+    /// Creates a user with `key`, else its name's test key (remembered by the rig), and returns a caller signing as it.
     @discardableResult
     func createUser(_ name: String, admin: Bool = false, key: RSAPrivateKey? = nil) async throws -> Caller {
-        let key = try key ?? RSAPrivateKey.generate()
+        let key = try key ?? TestKeys.named(name)
         try await ok("POST", "users", json: [
             "name": .string(name), "public_key": .string(key.publicKey.pemRepresentation), "admin": .bool(admin),
         ])

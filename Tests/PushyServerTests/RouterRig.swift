@@ -70,6 +70,8 @@ final class RouterRig: Sendable {
     }
 
     private init(parts: EngineRig, adminKey: RSAPrivateKey) throws {
+        // Everything that can fail comes before the agents' task starts.
+        let curvePublicKey = try CurveKeyPair.generate().publicKey
         self.parts = parts
         keys = Mutex(["admin": adminKey])
         let agents = AgentStandIns(engine: parts.engine, org: Self.org, clock: parts.clock)
@@ -77,7 +79,7 @@ final class RouterRig: Sendable {
         api = PushyAPI(
             config: parts.config, store: parts.store, engine: parts.engine,
             serverPublicKeyPEM: parts.serverKey.publicKey.pemRepresentation,
-            ports: ServerPorts(api: 0, heartbeat: 0, command: 0), curvePublicKey: try CurveKeyPair.generate().publicKey,
+            ports: ServerPorts(api: 0, heartbeat: 0, command: 0), curvePublicKey: curvePublicKey,
             curveAllowList: CurveAllowList(), connectionBudget: ConnectionBudget(budget: 10_000))
         parts.transport.forward { identity, frames in agents.deliver(identity, frames) }
     }
@@ -104,9 +106,9 @@ final class RouterRig: Sendable {
         Caller(rig: self, signer: Signer(userId: name, key: key(name) ?? TestKeys.spare), org: org)
     }
 
-    /// Registers a client (node identity) with a fresh key, as `TestCluster.createNode`.
+    /// Registers a client (node identity) with its name's test key, as `TestCluster.createNode`.
     func createNode(_ name: String) async throws {
-        let key = try RSAPrivateKey.generate()
+        let key = try TestKeys.named(name)
         try await admin.ok("POST", "clients", json: ["name": .string(name), "public_key": .string(key.publicKey.pemRepresentation)])
         remember(name, key)
     }
@@ -146,7 +148,7 @@ final class RouterRig: Sendable {
 
     /// Sends a request as given: `headers` in order, `body` as is (nil: no body).
     func send(_ method: String, _ path: String, headers: [(String, String)], body: [UInt8]?,
-              timeout: Duration = .seconds(20)) async throws -> Reply {
+              timeout: Duration = .seconds(30)) async throws -> Reply {
         guard let client = client.withLock({ $0 }) else { throw RigError("no router client outside RouterRig.run") }
         guard let m = HTTPRequest.Method(method) else { throw RigError("bad method \(method)") }
         var fields = HTTPFields()
@@ -164,7 +166,7 @@ final class RouterRig: Sendable {
     /// A request as `PushyRESTClient` makes it: `Accept`, the signing headers (v1.3 unless the
     /// signer says otherwise), and a JSON body with its `Content-Type`. `signer` nil: unsigned.
     func signed(_ method: String, _ path: String, json: JSONValue? = nil, as signer: Signer?, accept: String = "application/json",
-                headers extra: [(String, String)] = [], timeout: Duration = .seconds(20)) async throws -> Reply {
+                headers extra: [(String, String)] = [], timeout: Duration = .seconds(30)) async throws -> Reply {
         let bytes = json.map { Array($0.serialized().utf8) } ?? []
         var headers: [(String, String)] = [("Accept", accept)] + extra
         if let signer {
