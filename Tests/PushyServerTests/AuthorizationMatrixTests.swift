@@ -30,6 +30,8 @@ enum Role: String, CaseIterable, CustomStringConvertible, Sendable {
 /// Which rule guards an endpoint (spec 2.1 and the identity rules of issue 3).
 enum Access: CustomStringConvertible, Sendable {
     case open, unsigned, reader, writer, admin, superuser
+    /// Any signed principal of the org (the answer is filtered, e.g. the templates one may read).
+    case member
     var description: String { "\(self)" }
 
     /// The status `role` must get, given the endpoint's success status `ok`.
@@ -38,6 +40,7 @@ enum Access: CustomStringConvertible, Sendable {
         case (.open, _), (.unsigned, _): ok
         case (_, .unknown), (_, .badSignature), (_, .expired): 401
         case (_, .otherOrg): 403
+        case (.member, _): ok
         case (_, .superuser): ok
         case (.superuser, _): 403
         case (_, .admin): ok
@@ -75,6 +78,7 @@ struct MatrixWorld: Sendable {
         try await rig.createNode("web1")
         try await admin.reportNode(NodeReport(name: "web1"))
         let jobId = try await admin.startJob(try JobRequest.parse(Array(#"{"command":"ok","nodes":["web1"]}"#.utf8)))
+        try await MatrixEndpoint.createTemplate(admin, "mtmpl")
         // The org feed never ends by itself, and the router client answers once a body is
         // complete: end the feeds as a shutdown does, so a permitted reader's 200 comes after
         // the (empty) replay. The status is what the matrix checks.
@@ -112,6 +116,14 @@ struct MatrixEndpoint: CustomStringConvertible, Sendable {
                        prepare: { w, _ in (path.replacingOccurrences(of: "{job}", with: w.jobId), body) }, accept: accept)
     }
 
+    static func templateBody(_ name: String) -> JSONValue {
+        ["name": .string(name), "command": "ok", "nodes": ["web1"]]
+    }
+
+    static func createTemplate(_ caller: Caller, _ name: String) async throws {
+        try await caller.ok("POST", "pushy/templates", json: templateBody(name))
+    }
+
     static func newKeyBody(_ name: String) -> JSONValue {
         ["name": .string(name), "public_key": .string(TestKeys.sparePEM)]
     }
@@ -120,7 +132,7 @@ struct MatrixEndpoint: CustomStringConvertible, Sendable {
 /// Every endpoint × every role, at router level (the rules are the router's and the store's;
 /// no socket is needed to prove them).
 ///
-/// Three minutes: a table of 333 signed requests (an RSA signature each), and a full
+/// Three minutes: a table of ≈ 400 signed requests (an RSA signature each), and a full
 /// `swift test` on a loaded two-core machine runs every suite beside it (55 s seen).
 @Suite(.timeLimit(.minutes(3))) struct AuthorizationMatrixTests {
     /// Every route of `PushyAPI.router()`, each method it answers (`theTableCoversEveryRoute`
@@ -139,9 +151,30 @@ struct MatrixEndpoint: CustomStringConvertible, Sendable {
             // Nothing was captured, so a permitted caller gets 404 (after authorization).
             .plain("GET", "\(r)/pushy/jobs/:id/output/:node/:channel", .reader, ok: 404,
                    path: "\(o)/pushy/jobs/{job}/output/web1/stdout", accept: "application/octet-stream"),
+            // Issue 13. The world's job ended at once (web1 has no agent): no node of it failed, so a
+            // permitted re-run of the failed nodes is a 400 (after authorization).
+            .plain("POST", "\(r)/pushy/jobs/:id/rerun", .writer, ok: 400, path: "\(o)/pushy/jobs/{job}/rerun",
+                   body: ["nodes": "failed"]),
+            .plain("GET", "\(r)/pushy/jobs/:id/output", .reader, path: "\(o)/pushy/jobs/{job}/output?group=true"),
             .plain("GET", "\(r)/pushy/job_status_feed", .reader, path: "\(o)/pushy/job_status_feed", accept: "text/event-stream"),
             .plain("GET", "\(r)/pushy/job_status_feed/:id", .reader, path: "\(o)/pushy/job_status_feed/{job}",
                    accept: "text/event-stream"),
+            // Job templates (issue 13): the template's own rules are in TemplateAccessTests; here a
+            // template with no access lists, created by the superuser.
+            .plain("GET", "\(r)/pushy/templates", .member, path: "\(o)/pushy/templates"),
+            MatrixEndpoint(method: "POST", route: "\(r)/pushy/templates", access: .writer, ok: 201) { _, role in
+                ("\(o)/pushy/templates", MatrixEndpoint.templateBody("new-\(role)"))
+            },
+            .plain("GET", "\(r)/pushy/templates/:name", .reader, path: "\(o)/pushy/templates/mtmpl"),
+            MatrixEndpoint(method: "PUT", route: "\(r)/pushy/templates/:name", access: .admin, ok: 200) { w, role in
+                try await MatrixEndpoint.createTemplate(w.rig.admin, "edit-\(role)")
+                return ("\(o)/pushy/templates/edit-\(role)", MatrixEndpoint.templateBody("edit-\(role)"))
+            },
+            MatrixEndpoint(method: "DELETE", route: "\(r)/pushy/templates/:name", access: .admin, ok: 200) { w, role in
+                try await MatrixEndpoint.createTemplate(w.rig.admin, "gone-\(role)")
+                return ("\(o)/pushy/templates/gone-\(role)", nil)
+            },
+            .plain("POST", "\(r)/pushy/templates/:name/run", .writer, ok: 201, path: "\(o)/pushy/templates/mtmpl/run", body: [:]),
             .plain("GET", "\(r)/pushy/node_states", .reader, path: "\(o)/pushy/node_states"),
             .plain("GET", "\(r)/pushy/node_states/:node", .reader, path: "\(o)/pushy/node_states/web1"),
             .plain("GET", "\(r)/search/node", .reader, path: "\(o)/search/node?q=name:web1"),
@@ -207,7 +240,10 @@ struct MatrixEndpoint: CustomStringConvertible, Sendable {
                     let r = try await rig.signed(endpoint.method, path, json: body, as: w.signers[role], accept: endpoint.accept)
                     let expected = endpoint.access.expected(role, ok: endpoint.ok)
                     #expect(r.status == expected, "\(endpoint) as \(role): \(r.text.prefix(300))")
-                    if r.status == 403 && role != .otherOrg {
+                    if r.status == 403 && role != .otherOrg && endpoint.route.contains("/templates") {
+                        // A template's denials name the principal and the rule that was not met.
+                        #expect(r.text.contains(w.signers[role]!.userId) && r.text.contains("template"), "\(endpoint) as \(role): \(r.text)")
+                    } else if r.status == 403 && role != .otherOrg {
                         #expect(r.text == #"{"error":["User or client '\#(w.signers[role]!.userId)' does not have access to that action on this server."]}"#,
                                 "\(endpoint) as \(role)")
                     }

@@ -70,7 +70,7 @@ func bad(_ name: String, _ method: String, _ path: String, _ body: Body, _ tweak
 /// handlers (the body limit too: it is the router's `collectBody(upTo:)`); the few that are also
 /// worth a real socket run again in `BadRequestSocketTests` (PushyIntegrationTests).
 ///
-/// Three minutes: 127 signed requests, beside every other suite in a full `swift test` on a
+/// Three minutes: 146 signed requests, beside every other suite in a full `swift test` on a
 /// loaded two-core machine (46 s seen).
 @Suite(.timeLimit(.minutes(3))) struct BadRequestTests {
     static let o = "/organizations/pushy"
@@ -264,10 +264,47 @@ func bad(_ name: String, _ method: String, _ path: String, _ body: Body, _ tweak
         bad("node report for another name", "PUT", "\(o)/nodes/web1", .text(#"{"name":"web2"}"#), 400, "does not match the URL"),
         bad("node report roles a string", "PUT", "\(o)/nodes/web1", .text(#"{"name":"web1","roles":"web"}"#), 400, "roles"),
         bad("node report invalid JSON", "PUT", "\(o)/nodes/web1", .text("{"), 400, "invalid JSON in request body"),
+
+        // Job templates (issue 13); the world has template `tmpl` (an integer `n` 1-3, on web1).
+        bad("template body an array", "POST", "\(p)/templates", .text("[]"), 400, "a template must be a JSON object"),
+        bad("template without a target", "POST", "\(p)/templates", .text(#"{"name":"t1","command":"ok"}"#), 400,
+            "a template needs a target"),
+        bad("template slot without a parameter", "POST", "\(p)/templates", .text(#"{"name":"t1","command":"deploy {{v}}","nodes":["web1"]}"#),
+            400, "slot {{v}} names no parameter"),
+        bad("template search with a free string", "POST", "\(p)/templates",
+            .text(#"{"name":"t1","command":"ok","search":"role:{{r}}","parameters":{"r":{"type":"string"}}}"#), 400,
+            "parameter 'r' is a string without a pattern"),
+        bad("template pattern not a regex", "POST", "\(p)/templates",
+            .text(#"{"name":"t1","command":"ok","nodes":["web1"],"parameters":{"v":{"type":"string","pattern":"(["}}}"#), 400,
+            "is not a valid regular expression"),
+        bad("template parameter of no type", "POST", "\(p)/templates",
+            .text(#"{"name":"t1","command":"ok","nodes":["web1"],"parameters":{"v":{"type":"float"}}}"#), 400, "unknown type 'float'"),
+        bad("template access to a missing group", "POST", "\(p)/templates",
+            .text(#"{"name":"t1","command":"ok","nodes":["web1"],"access":{"run":{"groups":["ghosts"]}}}"#), 400,
+            "invalid access.run: no group 'ghosts'"),
+        bad("template name taken", "POST", "\(p)/templates", .text(#"{"name":"tmpl","command":"ok","nodes":["web1"]}"#), 409,
+            "template 'tmpl' already exists"),
+        bad("template created by a member", "POST", "\(p)/templates", .text(#"{"name":"t2","command":"ok","nodes":["web1"]}"#),
+            .signer("mel"), 403, "mel may not create templates (not a job writer)"),
+        bad("template edit naming another", "PUT", "\(p)/templates/tmpl", .text(#"{"name":"other","command":"ok","nodes":["web1"]}"#),
+            400, "the body names template 'other' but the URL names 'tmpl'"),
+        bad("unknown template", "GET", "\(p)/templates/ghost", 404, "template 'ghost' not found in organization 'pushy'"),
+        bad("unknown template version", "GET", "\(p)/templates/tmpl?version=9", 404, "template 'tmpl' has no version 9"),
+        bad("template version=abc", "GET", "\(p)/templates/tmpl?version=abc", 400, "version must be a whole number"),
+        bad("run an unknown template", "POST", "\(p)/templates/ghost/run", .text("{}"), 404, "template 'ghost' not found"),
+        bad("run with an unknown parameter", "POST", "\(p)/templates/tmpl/run", .text(#"{"parameters":{"x":1}}"#), 400,
+            "unknown parameter 'x' for template 'tmpl' (its parameters: n)"),
+        bad("run with a value out of range", "POST", "\(p)/templates/tmpl/run", .text(#"{"parameters":{"n":7}}"#), 400,
+            "invalid value for parameter 'n': 7 is above the maximum 3"),
+        bad("run outside the target", "POST", "\(p)/templates/tmpl/run", .text(#"{"nodes":["web2"]}"#), 400,
+            "node(s) web2 are not in the target of template 'tmpl'"),
+        bad("run body a string", "POST", "\(p)/templates/tmpl/run", .text(#""go""#), 400, "request body must be a JSON object"),
+        bad("run as a member", "POST", "\(p)/templates/tmpl/run", .text("{}"), .signer("mel"), 403,
+            "mel may not run template 'tmpl' (not in its run access, not a job writer)"),
     ]
 
     /// The world the cases run in: an agent `web1` (so a job can run), a finished job, a user
-    /// `mel` in no group, and `olga`, an admin of another org.
+    /// `mel` in no group, `olga`, an admin of another org, and template `tmpl`.
     struct World: Sendable {
         let rig: RouterRig
         let jobId: String
@@ -281,6 +318,8 @@ func bad(_ name: String, _ method: String, _ path: String, _ body: Body, _ tweak
         try await rig.caller("admin", org: "other").createUser("olga", admin: true)
         let jobId = try await rig.admin.startJob(try JobRequest.parse(Array(job.utf8)))
         #expect(try await rig.admin.waitFinished(jobId).status == .complete)
+        try await rig.admin.ok("POST", "pushy/templates", json: try JSONValue.parse(
+            #"{"name":"tmpl","command":"ok","parameters":{"n":{"type":"integer","min":1,"max":3,"default":1}},"nodes":["web1"]}"#))
         let pem = JSONValue.string(TestKeys.sparePEM).serialized()
         return World(rig: rig, jobId: jobId, pem: pem)
     }
