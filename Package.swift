@@ -126,8 +126,16 @@ let package = Package(
         ]),
         // Deadlines shared by the test targets (waits that cannot hang the run).
         .target(name: "PushyTestSupport", path: "Tests/PushyTestSupport"),
-        // The server's engine and API over in-memory twins (no sockets, no disk).
-        .testTarget(name: "PushyServerTests", dependencies: ["PushyServer", "PushyStore", "PushyProtocol", "PushyCore", "PushyTestSupport"]),
+        // The server's engine and API over in-memory twins (no sockets, no disk): the REST API at
+        // router level through HummingbirdTesting.
+        .testTarget(name: "PushyServerTests", dependencies: [
+            "PushyServer", "PushyStore", "PushyProtocol", "PushyCore", "PushyZMQ", "PushyTestSupport",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+            .product(name: "HTTPTypes", package: "swift-http-types"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         // The agent's settings and its runtime over a fake server link, transport and process launcher.
         .testTarget(name: "PushyAgentTests", dependencies: [
             "PushyAgent", "PushyCore", "PushyProtocol", "PushyZMQ", "PushyTestSupport",

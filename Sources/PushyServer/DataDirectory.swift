@@ -39,22 +39,15 @@ public enum DataDirectory {
         created.append(config.configFilePath)
 
         let store = try SQLiteStore(path: config.databasePath)
-        if try await store.org(named: config.defaultOrg) == nil {
-            try await store.createOrg(OrgRecord(name: config.defaultOrg, guid: randomHex(32), createdAt: Date()))
-        }
         let adminKeyPath = (config.dataDir as NSString).appendingPathComponent("\(adminName).pem")
-        if try await store.principal(org: config.defaultOrg, name: adminName) == nil {
-            let key: RSAPrivateKey
+        try await seed(store, org: config.defaultOrg, adminName: adminName) {
             if fm.fileExists(atPath: adminKeyPath) {
-                key = try RSAPrivateKey(pemRepresentation: try String(contentsOfFile: adminKeyPath, encoding: .utf8))
-            } else {
-                key = try RSAPrivateKey.generate()
-                try writePrivate(key.pemRepresentation, to: adminKeyPath)
-                created.append(adminKeyPath)
+                return try RSAPrivateKey(pemRepresentation: try String(contentsOfFile: adminKeyPath, encoding: .utf8))
             }
-            try await store.createPrincipal(PrincipalRecord(
-                org: config.defaultOrg, name: adminName, type: .user, publicKey: key.publicKey.pemRepresentation,
-                isAdmin: true, isSuperuser: true, createdAt: Date()))  // isAdmin: joins `admins`
+            let key = try RSAPrivateKey.generate()
+            try writePrivate(key.pemRepresentation, to: adminKeyPath)
+            created.append(adminKeyPath)
+            return key
         }
         let host = config.advertisedHost.contains(":") ? "[\(config.advertisedHost)]" : config.advertisedHost
         let orgURL = "\(config.scheme)://\(host):\(config.apiPort)/organizations/\(config.defaultOrg)"
@@ -71,6 +64,21 @@ public enum DataDirectory {
         created.append(cliPath)
         return Result(orgURL: orgURL, adminName: adminName, adminKeyPath: adminKeyPath, cliConfigPath: cliPath,
                       certificatePath: config.tls ? config.certificatePath : nil, created: created)
+    }
+
+    /// The default org and its superuser admin, each unless it exists; `adminKey` is asked for
+    /// only when the admin is created. `init` seeds the database with it, tests an in-memory store.
+    static func seed(_ store: any PushyStore, org: String, adminName: String,
+                     adminKey: () throws -> RSAPrivateKey) async throws {
+        if try await store.org(named: org) == nil {
+            try await store.createOrg(OrgRecord(name: org, guid: randomHex(32), createdAt: Date()))
+        }
+        if try await store.principal(org: org, name: adminName) == nil {
+            let key = try adminKey()
+            try await store.createPrincipal(PrincipalRecord(
+                org: org, name: adminName, type: .user, publicKey: key.publicKey.pemRepresentation,
+                isAdmin: true, isSuperuser: true, createdAt: Date()))  // isAdmin: joins `admins`
+        }
     }
 
     static func writePrivate(_ text: String, to path: String) throws {

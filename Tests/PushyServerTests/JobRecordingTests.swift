@@ -6,22 +6,6 @@ import PushyStore
 import PushyTestSupport
 import Testing
 
-/// A transport that keeps the messages the engine sent, in order.
-final class RecordingTransport: CommandTransport, @unchecked Sendable {
-    private let lock = NSLock()
-    private var bodies: [[UInt8]] = []
-
-    func send(to identity: [UInt8], frames: [[UInt8]]) { lock.withLock { bodies.append(frames[1]) } }
-    func sendBatch(_ messages: [(identity: [UInt8], frames: [[UInt8]])]) {
-        for m in messages { send(to: m.identity, frames: m.frames) }
-    }
-    func publish(_ frames: [[UInt8]]) {}
-
-    var messages: [ServerMessage] { lock.withLock { bodies.compactMap { try? ServerMessage.parse($0) } } }
-    /// The types of the messages sent so far.
-    var types: [String] { messages.map(\.type) }
-}
-
 /// A door a test holds shut and opens once (a slow disk, released on cue).
 actor Gate {
     private var open = false
@@ -50,7 +34,7 @@ actor Gate {
         logger.logLevel = .critical
         let engine = CommandEngine(
             config: ServerConfiguration(dataDir: NSTemporaryDirectory()), store: store,
-            serverKey: try RSAPrivateKey.generate(), logger: logger)
+            serverKey: TestKeys.server, logger: logger)
         let transport = RecordingTransport()
         await engine.attach(transport)
         Task { await engine.runWriter() }

@@ -9,6 +9,10 @@ import Testing
 public struct DeadlineError: Error, CustomStringConvertible {
     public let what: String
     public let timeout: Duration
+    public init(what: String, timeout: Duration) {
+        self.what = what
+        self.timeout = timeout
+    }
     public var description: String { "\(what) did not end within \(timeout)" }
 }
 
@@ -102,4 +106,45 @@ public func value<T: Sendable>(of task: Task<T, any Error>, _ what: String, with
         throw DeadlineError(what: what, timeout: timeout)
     }
     return try await task.value
+}
+
+/// `body`'s result, at most `timeout`: past it `body` is cancelled, an issue naming `what` is
+/// recorded and this throws `DeadlineError`. `body` runs as a child task, so it is cancelled
+/// with the test too; it must end when cancelled (requests, stream reads and sleeps do).
+public func withDeadline<T: Sendable>(_ what: String, _ timeout: Duration = .seconds(30),
+                                      sourceLocation: SourceLocation = #_sourceLocation,
+                                      _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+    let outcome = try await withThrowingTaskGroup(of: DeadlineOutcome<T>.self) { group in
+        group.addTask { .done(try await body()) }
+        group.addTask {
+            try await Task.sleep(for: timeout)
+            return .timedOut
+        }
+        defer { group.cancelAll() }
+        return try await group.next() ?? .timedOut
+    }
+    guard case .done(let value) = outcome else {
+        Issue.record("\(what) did not end within \(timeout)", sourceLocation: sourceLocation)
+        throw DeadlineError(what: what, timeout: timeout)
+    }
+    return value
+}
+
+private enum DeadlineOutcome<T: Sendable>: Sendable {
+    case done(T)
+    case timedOut
+}
+
+/// Waits until `condition` holds, looking again every few milliseconds: for a state that no
+/// event announces. At the deadline records an issue and throws `DeadlineError`.
+public func eventually(_ what: String, timeout: Duration = .seconds(10), sourceLocation: SourceLocation = #_sourceLocation,
+                       _ condition: () async throws -> Bool) async throws {
+    let deadline = ContinuousClock.now + timeout
+    while try await !condition() {
+        guard ContinuousClock.now < deadline else {
+            Issue.record("timed out waiting for \(what)", sourceLocation: sourceLocation)
+            throw DeadlineError(what: what, timeout: timeout)
+        }
+        try await Task.sleep(for: .milliseconds(5))
+    }
 }
