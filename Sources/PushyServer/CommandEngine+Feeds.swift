@@ -20,6 +20,10 @@ extension CommandEngine {
             fields.append(("job", .string(job.record.id)))
             let orgEvent = FeedEvent(name: e.name, id: "org-\(orgSequence)", data: .object(fields))
             orgEvents.append((at: date.timeIntervalSince1970, org: job.org, event: orgEvent))
+            // Expired here, not only when someone subscribes: with no reader of the org feed the
+            // events of every job ever run stayed in memory (≈ 1.5 KB a job; the churn soak's
+            // RSS growth).
+            expireOrgEvents()
             for (_, s) in orgSubscribers where s.org == job.org { s.continuation.yield(orgEvent) }
         }
     }
@@ -54,7 +58,7 @@ extension CommandEngine {
             if let i = mine.firstIndex(where: { $0.id == last }) {
                 replay = Array(mine[(i + 1)...])
             } else {
-                let start = Date().addingTimeInterval(-config.orgFeedExpiration)
+                let start = Date(timeIntervalSince1970: clock() - config.orgFeedExpiration)
                 replay = [FeedEvent(name: "start_of_history", id: "start_id",
                                     data: ["timestamp": .string(WireTime.feed(start))])] + mine
             }
@@ -74,6 +78,9 @@ extension CommandEngine {
 
     func unsubscribeOrg(_ token: UUID) { orgSubscribers[token] = nil }
 
+    /// Org feed events held for replay (all orgs; `/pushy/_status`).
+    public var orgFeedRetained: Int { orgEvents.count }
+
     /// Ends every open feed (server shutdown): an org feed never ends on its own, and the HTTP
     /// server's graceful shutdown waits for open responses. Feeds asked for afterwards end after
     /// their replay.
@@ -89,8 +96,11 @@ extension CommandEngine {
         }
     }
 
+    /// Drops org feed events older than `org_feed_expiration` (by the engine's clock, the clock
+    /// events are stamped with).
     func expireOrgEvents() {
-        let cutoff = Date().timeIntervalSince1970 - config.orgFeedExpiration
+        let cutoff = clock() - config.orgFeedExpiration
+        guard let oldest = orgEvents.first, oldest.at < cutoff else { return }
         if let i = orgEvents.firstIndex(where: { $0.at >= cutoff }) {
             if i > 0 { orgEvents.removeFirst(i) }
         } else {

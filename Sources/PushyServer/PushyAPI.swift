@@ -168,6 +168,7 @@ struct PushyAPI: Sendable {
         let reconciliations = await engine.reconciliations, runsResent = await engine.runsResent
         let writes = engine.writer.stats
         let longPolls = await engine.longPolls
+        let orgFeedRetained = await engine.orgFeedRetained
         let c = connectionBudget.snapshot
         return .json([
             "status": "it's alive", "incarnation_id": .string(engine.incarnationId),
@@ -183,6 +184,8 @@ struct PushyAPI: Sendable {
             ],
             // Pushy extension: readers waiting in GET /jobs/ID?wait= (answered at shutdown too).
             "long_polls": .number(Double(longPolls)),
+            // Pushy extension: org feed events kept for replay (org_feed_expiration seconds' worth).
+            "org_feed_events": .number(Double(orgFeedRetained)),
             // Pushy extension: the descriptor budget (issue 5).
             "connections": [
                 "open": .number(Double(c.open)), "budget": .number(Double(c.budget)), "refusing": .bool(c.refusing),

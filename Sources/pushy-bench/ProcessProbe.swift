@@ -15,6 +15,20 @@ enum ProcessProbe {
         return nil
     }
 
+    /// `VmRSS`, `RssAnon` (heap and stacks) and `RssFile` (mapped files) in bytes, or nil.
+    static func memory(pid: Int32) -> (rss: Int, anon: Int, file: Int)? {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
+        var found: [String: Int] = [:]
+        for line in text.split(separator: "\n") {
+            let parts = line.split(separator: " ")
+            guard let name = parts.first, ["VmRSS:", "RssAnon:", "RssFile:"].contains(name),
+                  let kb = parts.compactMap({ Int($0) }).first else { continue }
+            found[String(name)] = kb * 1024
+        }
+        guard let rss = found["VmRSS:"] else { return nil }
+        return (rss, found["RssAnon:"] ?? 0, found["RssFile:"] ?? 0)
+    }
+
     /// User + system CPU time in seconds (`/proc/PID/stat` fields 14 and 15).
     static func cpuSeconds(pid: Int32) -> Double? {
         guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),

@@ -190,12 +190,22 @@ struct SoakCommand: AsyncParsableCommand {
         if !rest.isEmpty { swarm.send("unmute", rest) }
     }
 
-    /// Samples the server's RSS every 10 s after the warm-up until `end`.
+    /// Samples the server's RSS every 10 s after the warm-up until `end`, and prints the series
+    /// once a minute (heap and mapped files apart: a growing heap is a leak, a growing file share
+    /// is the database's pages).
     static func sampleMemory(state: SoakState, pid: Int32, warmup: ContinuousClock.Instant, until end: ContinuousClock.Instant) async {
         let first = min(warmup, end - .seconds(1))
         if first > .now { try? await Task.sleep(until: first) }
+        var taken = 0
         while true {
-            if let rss = ProcessProbe.rss(pid: pid) { await state.sampleRSS(rss) }
+            if let m = ProcessProbe.memory(pid: pid) {
+                await state.sampleRSS(m.rss)
+                if taken % 6 == 0 {
+                    say("soak memory: server RSS \(SizeResult.megabytes(m.rss)) (heap and stacks \(SizeResult.megabytes(m.anon)), "
+                        + "mapped files \(SizeResult.megabytes(m.file)))")
+                }
+                taken += 1
+            }
             let next = ContinuousClock.now + .seconds(10)
             guard next < end else { break }
             try? await Task.sleep(until: next)

@@ -59,6 +59,23 @@ final class EngineRig: Sendable {
         #expect(await engine.nodeState(org: org, node: "web1").availability == .available)
     }
 
+    /// Runs `body` with a new rig and stops the rig's store writer on every path, a failed
+    /// `#require` included.
+    static func with<T>(org: String = EngineRig.org, connect: Bool = true,
+                        seed: ((InMemoryStore) async throws -> Void)? = nil,
+                        configure: (inout ServerConfiguration) -> Void = { _ in },
+                        _ body: (EngineRig) async throws -> T) async throws -> T {
+        let rig = try await EngineRig(org: org, connect: connect, seed: seed, configure: configure)
+        do {
+            let result = try await body(rig)
+            await rig.stop()
+            return result
+        } catch {
+            await rig.stop()
+            throw error
+        }
+    }
+
     /// Stops the store writer once what was asked for is written (bounded: the writer has its
     /// own stop timeout, and this waits at most 30 s more).
     func stop() async {
