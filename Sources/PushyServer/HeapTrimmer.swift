@@ -17,19 +17,34 @@ struct HeapTrimmer: Sendable {
     let logger: Logger
     /// The trim itself: 1 when memory was released (tests count calls instead).
     var trim: @Sendable () -> Int32 = { pushy_trim_heap() }
+    /// The wait between polls (tests step it by hand).
+    var pause: @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) }
+
+    /// When to trim, from the event count polled once a period: pure, table-tested.
+    struct BurstWatch: Equatable {
+        var trimmedAt: Int
+        var previous: Int
+
+        init(start: Int) { trimmedAt = start; previous = start }
+
+        /// Takes one poll; true when a burst has just ended (the count moved since the last trim
+        /// and stood still since the last poll).
+        mutating func poll(_ now: Int) -> Bool {
+            defer { previous = now }
+            guard now != trimmedAt, now == previous else { return false }
+            trimmedAt = now
+            return true
+        }
+    }
 
     /// Runs until the task is cancelled.
     func trimAfterBursts() async {
         let queue = DispatchQueue(label: "pushy.heap-trim", qos: .utility)
-        var trimmedAt = await events()
-        var previous = trimmedAt
+        var watch = BurstWatch(start: await events())
         while !Task.isCancelled {
-            try? await Task.sleep(for: period)
+            try? await pause(period)
             if Task.isCancelled { break }
-            let now = await events()
-            defer { previous = now }
-            guard now != trimmedAt, now == previous else { continue }
-            trimmedAt = now
+            guard watch.poll(await events()) else { continue }
             let logger = self.logger, trim = self.trim
             await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
                 queue.async {
