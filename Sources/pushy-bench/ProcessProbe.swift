@@ -20,7 +20,7 @@ enum ProcessProbe {
         guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
         var found: [String: Int] = [:]
         for line in text.split(separator: "\n") {
-            let parts = line.split(separator: " ")
+            let parts = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
             guard let name = parts.first, ["VmRSS:", "RssAnon:", "RssFile:"].contains(name),
                   let kb = parts.compactMap({ Int($0) }).first else { continue }
             found[String(name)] = kb * 1024
