@@ -27,6 +27,14 @@ for i in $(seq 1 "$RUNS"); do
   if [ "$rc" -eq 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
   echo "run $i: rc=$rc ${secs}s load=$load1 ${summary:-no summary (see $logdir/run-$i.log)}"
   [ "$rc" -ne 0 ] && grep -E "^✘ Test [A-Za-z]+\(" "$logdir/run-$i.log" | sed 's/ recorded an issue.*//; s/ failed after.*//' | sort -u | sed 's/^/    /'
+  if [ "$rc" -ne 0 ] && [ -z "$summary" ]; then
+    # The run ended without Swift Testing's summary: a crash, a signal or the per-run limit.
+    [ "$rc" -gt 128 ] && echo "    ended by signal $((rc - 128))"
+    [ "$rc" -eq 124 ] && echo "    hit the per-run limit of ${PER_RUN_LIMIT}s"
+    grep -E "Fatal error|Crash|signal|Assertion|Illegal instruction|Segmentation|error: Exited" "$logdir/run-$i.log" | head -5 | sed 's/^/    /'
+    tail -n 5 "$logdir/run-$i.log" | sed 's/^/    last: /'
+    ls -t /var/crash /tmp/*.crash 2>/dev/null | head -3 | sed 's/^/    crash file: /'
+  fi
 done
 echo "loaded suite: $passed passed, $failed failed (logs in $logdir)"
 [ "$failed" -eq 0 ]
