@@ -27,6 +27,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.2"),
         .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "5.0.1"),
     ],
     targets: [
         // libzmq (Debian libzmq3-dev) — only PushyZMQ imports it.
@@ -79,6 +80,7 @@ let package = Package(
         .target(name: "PushyCLI", dependencies: [
             "PushyAPIClient", "PushyProtocol",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Yams", package: "Yams"),
         ]),
         .target(name: "PushyAgent", dependencies: [
             "PushyProtocol", "PushyCore", "PushyZMQ", "PushyAPIClient", "CPushySys",

@@ -28,7 +28,7 @@ forbidden() {
 
 allowed PushyProtocol Foundation Synchronization Glibc Darwin COpenSSL Crypto _CryptoExtras
 allowed PushyCore Foundation Synchronization PushyProtocol
-allowed PushyCLI ArgumentParser Foundation Dispatch Synchronization Glibc Darwin PushyAPIClient PushyProtocol
+allowed PushyCLI ArgumentParser Yams Foundation Dispatch Synchronization Glibc Darwin PushyAPIClient PushyProtocol
 # The executable is thin: it calls PushyCLI's root command and nothing else.
 allowed pushy PushyCLI ArgumentParser
 for t in PushyProtocol PushyCore; do

@@ -14,7 +14,7 @@ struct TemplateCommand: AsyncParsableCommand {
             and the job's other settings, including rate control. Its 'access' says who may run, edit \
             and read it: a user who may not start arbitrary jobs can run exactly the templates that \
             grant it 'run'. Editing makes a new version; jobs record the template and version.
-            Templates are written as JSON (YAML is not supported).
+            Templates are written as JSON or YAML (the same keys; docs/jobs.md "Templates").
 
             Examples:
               pushy template create --file restart-app.json
@@ -26,22 +26,9 @@ struct TemplateCommand: AsyncParsableCommand {
         subcommands: [TemplateList.self, TemplateShow.self, TemplateCreate.self, TemplateEdit.self, TemplateDelete.self,
                       TemplateRun.self])
 
-    /// Reads a JSON template from `path` (`-` for standard input).
+    /// Reads a template written as JSON or YAML from `path` (`-` for standard input).
     static func readDefinition(_ path: String) throws -> JSONValue {
-        let lower = path.lowercased()
-        if lower.hasSuffix(".yaml") || lower.hasSuffix(".yml") {
-            throw CLIFailure.usage("\(path): YAML templates are not supported; write the template as JSON")
-        }
-        let data: Data
-        if path == "-" {
-            data = FileHandle.standardInput.readDataToEndOfFile()
-        } else {
-            guard let d = FileManager.default.contents(atPath: path) else { throw CLIFailure.usage("cannot read \(path)") }
-            data = d
-        }
-        do { return try JSONValue.parse(Array(data)) } catch {
-            throw CLIFailure.usage("\(path) is not valid JSON: \(error.message) at byte \(error.offset)")
-        }
+        try DefinitionFile.read(path, what: "template")
     }
 
     /// One line per parameter: name, type and constraints, required/default, description.
@@ -117,20 +104,33 @@ struct TemplateShow: AsyncParsableCommand {
 
 struct TemplateCreate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "create", abstract: "Create a template from a JSON file (job writers).",
+        commandName: "create", abstract: "Create a template from a JSON or YAML file (job writers).",
         discussion: """
-            Example file (restart-app.json):
+            Example file (restart-app.yaml):
+              name: restart-app
+              command: deploy {{version}}
+              parameters:
+                version: {type: string, pattern: '[0-9]+\\.[0-9]+\\.[0-9]+', required: true}
+              search: role:webapp
+              batch_size: 10%
+              max_errors: 2
+              access:
+                run: {users: [rob]}
+
+            The same as JSON (restart-app.json):
               {"name": "restart-app", "command": "deploy {{version}}",
                "parameters": {"version": {"type": "string", "pattern": "[0-9]+\\\\.[0-9]+\\\\.[0-9]+", "required": true}},
                "search": "role:webapp", "batch_size": "10%", "max_errors": 2,
                "access": {"run": {"users": ["rob"]}}}
 
-            Example: pushy template create --file restart-app.json
+            Examples:
+              pushy template create --file restart-app.yaml
+              pushy template create --file restart-app.json
             """)
 
     @OptionGroup var connection: ConnectionOptions
     @OptionGroup var output: FormatOptions
-    @Option(name: .long, help: ArgumentHelp("The template as JSON ('-' for standard input).", valueName: "path")) var file: String
+    @Option(name: .long, help: ArgumentHelp("The template as JSON or YAML ('-' for standard input).", valueName: "path")) var file: String
 
     func run() async throws {
         let r = try await connection.makeClient().createTemplate(try TemplateCommand.readDefinition(file))
@@ -146,7 +146,7 @@ struct TemplateEdit: AsyncParsableCommand {
 
     @OptionGroup var connection: ConnectionOptions
     @OptionGroup var output: FormatOptions
-    @Option(name: .long, help: ArgumentHelp("The new definition as JSON ('-' for standard input).", valueName: "path")) var file: String
+    @Option(name: .long, help: ArgumentHelp("The new definition as JSON or YAML ('-' for standard input).", valueName: "path")) var file: String
     @Argument(help: "The template's name.") var name: String
 
     func run() async throws {

@@ -40,14 +40,24 @@ import Testing
             try await c.admin.addGroupMember(group: "pushy_job_readers", type: "group", name: "admins")
             let rob = ("rob", robPath)
 
-            let file = c.dataDir + "/restart-app.json"
+            // Written as YAML, as an operator would (the CLI sends it as JSON).
+            let file = c.dataDir + "/restart-app.yaml"
             try #"""
-                {"name": "restart-app", "description": "Deploy a release on the web tier",
-                 "command": "deploy {{version}}",
-                 "parameters": {"version": {"type": "string", "pattern": "[0-9]+\\.[0-9]+\\.[0-9]+", "required": true,
-                                            "description": "the release"}},
-                 "search": "role:webapp", "batch_size": "10%", "max_errors": 2, "capture_output": true,
-                 "access": {"run": {"users": ["rob"]}}}
+                name: restart-app
+                description: Deploy a release on the web tier
+                command: deploy {{version}}
+                parameters:
+                  version:
+                    type: string
+                    pattern: '[0-9]+\.[0-9]+\.[0-9]+'
+                    required: true
+                    description: the release
+                search: role:webapp
+                batch_size: 10%
+                max_errors: 2
+                capture_output: true
+                access:
+                  run: {users: [rob]}
                 """#.write(toFile: file, atomically: true, encoding: .utf8)
             let created = try await pushy(c, ["template", "create", "--file", file])
             #expect(created.status == 0 && created.stdout.contains("Created template 'restart-app' version 1."), "\(created.stderr)")
