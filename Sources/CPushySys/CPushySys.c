@@ -109,6 +109,13 @@ int pushy_spawn_job(const pushy_job_spawn *s, pid_t *pid, const char **failed_st
 #ifdef __GLIBC__
 #include <malloc.h>
 int pushy_trim_heap(void) { return malloc_trim(0); }
+int pushy_heap_stats(size_t *in_use, size_t *free_bytes) {
+    struct mallinfo2 m = mallinfo2();
+    *in_use = m.uordblks + m.hblkhd;
+    *free_bytes = m.fordblks;
+    return 0;
+}
 #else
 int pushy_trim_heap(void) { return -1; }
+int pushy_heap_stats(size_t *in_use, size_t *free_bytes) { *in_use = 0; *free_bytes = 0; return -1; }
 #endif

@@ -184,8 +184,11 @@ struct PushyAPI: Sendable {
             ],
             // Pushy extension: readers waiting in GET /jobs/ID?wait= (answered at shutdown too).
             "long_polls": .number(Double(longPolls)),
-            // Pushy extension: org feed events kept for replay (org_feed_expiration seconds' worth).
-            "org_feed_events": .number(Double(orgFeedRetained)),
+            // Pushy extension: what the server holds in memory (issue 11's churn soak reads it):
+            // org feed events kept for replay, the heap allocated and the heap freed but held.
+            "memory": .object([("org_feed_events", .number(Double(orgFeedRetained)))]
+                + (HeapTrimmer.heapStats().map { [("heap_in_use_bytes", .number(Double($0.inUse))),
+                                                  ("heap_free_bytes", .number(Double($0.free)))] } ?? [])),
             // Pushy extension: the descriptor budget (issue 5).
             "connections": [
                 "open": .number(Double(c.open)), "budget": .number(Double(c.budget)), "refusing": .bool(c.refusing),

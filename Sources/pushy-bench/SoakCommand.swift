@@ -138,7 +138,11 @@ struct SoakCommand: AsyncParsableCommand {
                 }
             }
             group.addTask { await Self.disrupt(state: state, swarm: swarm, until: end, every: chaosSeconds, muteSeconds: 4 * interval + 2) }
-            group.addTask { await Self.sampleMemory(state: state, pid: serverPid, warmup: runStart + .seconds(warmup), until: end) }
+            group.addTask {
+                await Self.sampleMemory(state: state, pid: serverPid, warmup: runStart + .seconds(warmup), until: end) {
+                    (try? await admin.status())?["memory"]
+                }
+            }
             try await group.waitForAll()
         }
         // Bring back any agent still muted, so the next run of this swarm starts clean.
@@ -193,7 +197,8 @@ struct SoakCommand: AsyncParsableCommand {
     /// Samples the server's RSS every 10 s after the warm-up until `end`, and prints the series
     /// once a minute (heap and mapped files apart: a growing heap is a leak, a growing file share
     /// is the database's pages).
-    static func sampleMemory(state: SoakState, pid: Int32, warmup: ContinuousClock.Instant, until end: ContinuousClock.Instant) async {
+    static func sampleMemory(state: SoakState, pid: Int32, warmup: ContinuousClock.Instant, until end: ContinuousClock.Instant,
+                             serverMemory: @Sendable () async -> JSONValue?) async {
         let first = min(warmup, end - .seconds(1))
         if first > .now { try? await Task.sleep(until: first) }
         var taken = 0
@@ -201,8 +206,12 @@ struct SoakCommand: AsyncParsableCommand {
             if let m = ProcessProbe.memory(pid: pid) {
                 await state.sampleRSS(m.rss)
                 if taken % 6 == 0 {
+                    // The server's own view: heap allocated vs freed but held, org feed events kept.
+                    let inside = await serverMemory()
+                    func mb(_ key: String) -> String { SizeResult.megabytes(inside?[key]?.doubleValue.map { Int($0) }) }
                     say("soak memory: server RSS \(SizeResult.megabytes(m.rss)) (heap and stacks \(SizeResult.megabytes(m.anon)), "
-                        + "mapped files \(SizeResult.megabytes(m.file)))")
+                        + "mapped files \(SizeResult.megabytes(m.file))); heap in use \(mb("heap_in_use_bytes")), "
+                        + "freed but held \(mb("heap_free_bytes")); org feed events \(inside?["org_feed_events"]?.doubleValue.map { String(Int($0)) } ?? "—")")
                 }
                 taken += 1
             }

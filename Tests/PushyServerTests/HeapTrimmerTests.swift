@@ -14,8 +14,13 @@ import Testing
             (12, false), (12, false),             // however long the quiet lasts
             (13, false), (13, true),              // a single event is a burst too
             (20, false), (25, false), (25, true), // the next burst: once more
+            (30, false), (31, false), (32, false), (33, false), (34, false),
+            (35, true),                           // steady churn: a trim after 6 busy polls…
+            (36, false), (37, false), (38, false), (39, false), (40, false),
+            (41, true),                           // …and every 6 while it lasts
+            (41, false),                          // then quiet: nothing new
         ]
-        var watch = HeapTrimmer.BurstWatch(start: 0)
+        var watch = HeapTrimmer.BurstWatch(start: 0, longestBusyPolls: 6)
         for (i, (count, trims)) in polls.enumerated() {
             #expect(watch.poll(count) == trims, "poll \(i): count \(count)")
         }

@@ -35,4 +35,9 @@ int pushy_spawn_job(const pushy_job_spawn *spec, pid_t *pid, const char **failed
 /// pages in the middle of a heap). Returns 1 when memory was released, 0 when not, -1 where the
 /// C library has no such call.
 int pushy_trim_heap(void);
+
+/// The heap in bytes (glibc `mallinfo2`, every arena): `in_use` allocated (including large
+/// blocks mapped on their own), `free_bytes` freed but still held by the allocator. Returns 0, or
+/// -1 (both 0) where the C library cannot say.
+int pushy_heap_stats(size_t *in_use, size_t *free_bytes);
 #endif
