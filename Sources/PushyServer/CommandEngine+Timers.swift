@@ -29,13 +29,16 @@ extension CommandEngine {
         }
         // Liveness: only nodes whose EWMA interval has ended are evaluated (the wheel), on
         // every tick, so a silent node is noticed within a tick of crossing the threshold.
+        // Judged no later than the server last had every inbound message in hand: a server
+        // starved of CPU must not take its own lateness for its agents' silence.
+        let judged = livenessTime(now: now)
         var dead: [NodeKey] = []
-        for key in livenessWheel.due(at: now) {
+        for key in livenessWheel.due(at: judged) {
             guard let s = sessions[key] else { continue }
             let due = s.liveness.intervalStart + s.liveness.parameters.interval
-            if now < due {
+            if judged < due {
                 livenessWheel.schedule(key, at: due)
-            } else if s.liveness.evaluate(at: now) {
+            } else if s.liveness.evaluate(at: judged) {
                 livenessWheel.schedule(key, at: s.liveness.intervalStart + s.liveness.parameters.interval)
             } else {
                 dead.append(key)
@@ -51,6 +54,24 @@ extension CommandEngine {
             lastBroadcast = now
             broadcastHeartbeat(now: now)
         }
+    }
+
+    /// The time up to which node silence is judged: the clock, or the moment the transport last
+    /// had every inbound message in hand when that is earlier (the server is behind), but never
+    /// more than `livenessHoldBack` heartbeat intervals behind the clock, so a server that stays
+    /// overloaded still finds dead nodes, later. Counted when it holds back more than an interval.
+    func livenessTime(now: Double) -> Double {
+        guard let caughtUp = transport?.caughtUpAt, caughtUp < now else { return now }
+        let judged = max(caughtUp, now - config.heartbeatInterval * Self.livenessHoldBack)
+        if now - judged > config.heartbeatInterval {
+            livenessHeldBack += 1
+            if now - lastHoldBackLog >= 60 {
+                lastHoldBackLog = now
+                logger.warning("inbound messages are behind: node liveness judged as of \(String(format: "%.1f", now - judged)) s ago",
+                               metadata: ["pushy.held_back_ticks": "\(livenessHeldBack)"])
+            }
+        }
+        return judged
     }
 
     /// Publishes the server heartbeat: one RSA signature per broadcast, shared by every agent (spec 6.2).

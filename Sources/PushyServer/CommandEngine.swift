@@ -35,6 +35,12 @@ public actor CommandEngine {
     var livenessWheel = LivenessWheel<NodeKey>()
     let startedAt = Date().timeIntervalSince1970
     var earlyBroadcasts = 0
+    /// Ticks whose liveness was judged more than an interval behind the clock (the server was
+    /// behind its inbound messages), and when that was last logged.
+    var livenessHeldBack = 0
+    /// Most heartbeat intervals liveness is judged behind the clock (`livenessTime`).
+    static let livenessHoldBack = 4.0
+    var lastHoldBackLog: Double = 0
     /// Node-in-job changes waiting for the next batched store write.
     var pendingNodeUpdates: [JobNodeUpdate] = []
     /// Job rows go to the store through here (in order per job, retried on failure).

@@ -166,6 +166,7 @@ struct PushyAPI: Sendable {
         let jobs = await engine.activeJobIds
         let dropped = await engine.dropped
         let reconciliations = await engine.reconciliations, runsResent = await engine.runsResent
+        let heldBack = await engine.livenessHeldBack
         let writes = engine.writer.stats
         let longPolls = await engine.longPolls
         let orgFeedRetained = await engine.orgFeedRetained
@@ -181,6 +182,8 @@ struct PushyAPI: Sendable {
                 "reconciliations": .number(Double(reconciliations)), "runs_resent": .number(Double(runsResent)),
                 "store_write_failures": .number(Double(writes.failures)),
                 "store_writes_pending": .number(Double(writes.pending)),
+                // Ticks whose liveness was judged over an interval late: the server was behind.
+                "liveness_held_back": .number(Double(heldBack)),
             ],
             // Pushy extension: readers waiting in GET /jobs/ID?wait= (answered at shutdown too).
             "long_polls": .number(Double(longPolls)),

@@ -1,3 +1,4 @@
+import Foundation
 import Synchronization
 
 /// A snapshot of a transport's message counters, for metrics and for noticing silent loss.
@@ -28,6 +29,9 @@ final class AtomicCounters: Sendable {
     let backPressurePauses = Atomic(0)
     /// Messages delivered but not yet reported handled (server transport back-pressure).
     let unhandled = Atomic(0)
+    /// Wall-clock milliseconds when the server transport last had nothing left to read and
+    /// nothing delivered unhandled (see `ZMQServerTransport.caughtUpAt`).
+    let caughtUp = Atomic(Int(Date().timeIntervalSince1970 * 1000))
 
     var snapshot: TransportCounters {
         TransportCounters(

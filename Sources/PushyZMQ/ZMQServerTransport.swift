@@ -1,3 +1,4 @@
+import Foundation
 import CZMQ
 
 /// The server's ZeroMQ side: a bound ROUTER (command channel) and a bound PUB (heartbeat
@@ -113,6 +114,13 @@ public final class ZMQServerTransport: Sendable {
     /// Message counts so far.
     public var counters: TransportCounters { liveCounters.snapshot }
 
+    /// The last moment (seconds since 1970) at which every message agents had sent was in hand:
+    /// the ROUTER had nothing more to read and every message delivered on `inbound` had been
+    /// reported handled. On a server that keeps up it trails the clock by at most a poll; on one
+    /// starved of CPU (its I/O thread or its consumer behind) it stops, and silence after it
+    /// says nothing about the agents (the engine judges liveness no later than this).
+    public var inboundCaughtUpAt: Double { Double(liveCounters.caughtUp.load(ordering: .relaxed)) / 1000 }
+
     /// Stops the I/O thread, closes the sockets (linger 0; unsent messages are discarded)
     /// and finishes `inbound`. Idempotent; returns once the sockets are closed (unless
     /// called from the I/O thread itself, e.g. inside `zapAuthorizer`).
@@ -186,7 +194,11 @@ private final class ServerLoop: @unchecked Sendable {
                 monitor.handlePending()
             }
             if let zap, zapReady { zap.handlePending() }
-            if !behind, items[1].revents & pollIn != 0 { receive() }
+            var drained = items[1].revents & pollIn == 0
+            if !behind, !drained { drained = receive() }
+            if !behind, drained, counters.unhandled.load(ordering: .relaxed) == 0 {
+                counters.caughtUp.store(Int(Date().timeIntervalSince1970 * 1000), ordering: .relaxed)
+            }
         }
         for monitor in monitors { monitor.close() }
         router.close()
@@ -209,14 +221,20 @@ private final class ServerLoop: @unchecked Sendable {
         }
     }
 
-    private func receive() {
+    /// Reads up to a batch from the ROUTER and delivers it; true when the ROUTER had no more.
+    private func receive() -> Bool {
         var batch: [RouterMessage] = []
+        var drained = false
         for _ in 0..<receiveBatchLimit {
-            guard let frames = try? router.receive(), let identity = frames.first else { break }
+            guard let frames = try? router.receive(), let identity = frames.first else {
+                drained = true
+                break
+            }
             batch.append(RouterMessage(identity: identity, frames: Array(frames.dropFirst())))
         }
-        guard !batch.isEmpty else { return }
+        guard !batch.isEmpty else { return drained }
         counters.unhandled.wrappingAdd(batch.count, ordering: .relaxed)
         counters.deliver(batch, count: batch.count, to: continuation)
+        return drained
     }
 }

@@ -10,6 +10,7 @@ final class RecordingTransport: CommandTransport, @unchecked Sendable {
     private let lock = NSLock()
     private var bodies: [[UInt8]] = []
     private var onSend: Delivery?
+    private var caughtUp: Double?
 
     init(onSend: Delivery? = nil) { self.onSend = onSend }
 
@@ -29,6 +30,11 @@ final class RecordingTransport: CommandTransport, @unchecked Sendable {
     }
 
     func publish(_ frames: [[UInt8]]) {}
+
+    /// What the transport says of its inbound messages (nil: always caught up).
+    var caughtUpAt: Double? { lock.withLock { caughtUp } }
+    /// Makes the transport say it last had every inbound message in hand at `time` (nil: now).
+    func setCaughtUp(_ time: Double?) { lock.withLock { caughtUp = time } }
 
     var messages: [ServerMessage] { lock.withLock { bodies.compactMap { try? ServerMessage.parse($0) } } }
     /// The types of the messages sent so far.

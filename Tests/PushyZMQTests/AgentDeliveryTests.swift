@@ -23,17 +23,6 @@ import Testing
         try ZMQServerTransport(context: context, options: .init(routerEndpoint: e.router, pubEndpoint: e.pub))
     }
 
-    /// Waits (bounded) until `condition` holds, re-checking every few milliseconds.
-    func waitFor(_ what: String, _ condition: () -> Bool) async throws {
-        let deadline = ContinuousClock.now + .seconds(30)
-        while !condition() {
-            guard ContinuousClock.now < deadline else {
-                Issue.record("timed out waiting for \(what)")
-                return
-            }
-            try await Task.sleep(for: .milliseconds(5))
-        }
-    }
 
     @Test func guaranteedMessagesPastTheHighWaterMarkWaitAndArriveInOrder() async throws {
         let context = try ZMQContext()

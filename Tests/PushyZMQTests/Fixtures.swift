@@ -1,3 +1,4 @@
+import Testing
 @testable import PushyZMQ
 
 /// Shorthand for building frames from text.
@@ -29,5 +30,18 @@ extension AgentInbound {
     }
     var broadcastFrames: [[UInt8]]? {
         if case .broadcast(let frames) = self { frames } else { nil }
+    }
+}
+
+/// Waits (bounded) until `condition` holds, re-checking every few milliseconds; a timeout is
+/// recorded as an issue naming `what`.
+func waitFor(_ what: String, _ condition: () -> Bool) async throws {
+    let deadline = ContinuousClock.now + .seconds(30)
+    while !condition() {
+        guard ContinuousClock.now < deadline else {
+            Issue.record("timed out waiting for \(what)")
+            return
+        }
+        try await Task.sleep(for: .milliseconds(5))
     }
 }
