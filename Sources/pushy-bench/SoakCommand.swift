@@ -137,7 +137,10 @@ struct SoakCommand: AsyncParsableCommand {
                     }
                 }
             }
-            group.addTask { await Self.disrupt(state: state, swarm: swarm, until: end, every: chaosSeconds, muteSeconds: 4 * interval + 2) }
+            // A mute lasts longer than the server can take to notice it: ≈ 2.5 intervals of
+            // silence, judged up to 4 intervals late while the server is behind its messages
+            // (CommandEngine.livenessHoldBack), and a margin.
+            group.addTask { await Self.disrupt(state: state, swarm: swarm, until: end, every: chaosSeconds, muteSeconds: 8 * interval + 2) }
             group.addTask {
                 await Self.sampleMemory(state: state, pid: serverPid, warmup: runStart + .seconds(warmup), until: end) {
                     (try? await admin.status())?["memory"]
