@@ -7,6 +7,7 @@ DEMO=$(mktemp -d /tmp/pushy-demo.XXXXXX)
 API=${PUSHY_DEMO_API_PORT:-10003}
 HB=${PUSHY_DEMO_HEARTBEAT_PORT:-10000}
 CMD=${PUSHY_DEMO_COMMAND_PORT:-10002}
+METRICS=${PUSHY_DEMO_METRICS_PORT:-10004}
 PIDS=()
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -15,16 +16,16 @@ cleanup() {
 }
 trap cleanup EXIT
 
-for port in $API $HB $CMD; do
+for port in $API $HB $CMD $METRICS; do
   if (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; then
-    echo "demo: port $port is in use; set PUSHY_DEMO_API_PORT / PUSHY_DEMO_HEARTBEAT_PORT / PUSHY_DEMO_COMMAND_PORT" >&2
+    echo "demo: port $port is in use; set PUSHY_DEMO_API_PORT / PUSHY_DEMO_HEARTBEAT_PORT / PUSHY_DEMO_COMMAND_PORT / PUSHY_DEMO_METRICS_PORT" >&2
     exit 1
   fi
 done
 
 echo "== pushy-server init"
 "$BIN/pushy-server" init --data-dir "$DEMO/server" --api-port "$API" --heartbeat-port "$HB" --command-port "$CMD" \
-  --heartbeat-interval 2 --no-user-config
+  --metrics-listen "127.0.0.1:$METRICS" --heartbeat-interval 2 --no-user-config
 export PUSHY_CONFIG="$DEMO/server/cli.json"
 
 echo "== pushy-server run (log: $DEMO/server.log)"
@@ -58,3 +59,5 @@ echo "== pushy job start --follow uptime web1 db1   (live output, prefixed by no
 "$BIN/pushy" job start --follow uptime web1 db1
 echo "== pushy job list"
 "$BIN/pushy" job list
+echo "== Prometheus metrics (curl http://127.0.0.1:$METRICS/metrics; docs/operations.md)"
+curl -sf "http://127.0.0.1:$METRICS/metrics" | grep -E '^pushy_(agents|jobs_started|jobs_ended_total\{status="complete"|messages_sent_total)' || true

@@ -33,6 +33,27 @@ public enum APIError: Error, Sendable {
     /// The server itself is fine and keeps running jobs; their writes are retried (issue 11).
     case storeUnavailable(String)
     case internalError(String)
+    /// `/metrics` on the REST port without the right `Authorization: Bearer` token: 401.
+    case metricsTokenRefused
+
+    /// A short stable name when this is an authentication refusal (the server log's
+    /// `pushy.reason`, `RefusalLog`), nil for every other error.
+    var refusalReason: String? {
+        switch self {
+        case .auth(let e):
+            switch e {
+            case .missingHeaders: "missing_headers"
+            case .badTimestamp: "bad_timestamp"
+            case .clockSkew: "clock_skew"
+            case .unsupportedVersion: "unsupported_signing_version"
+            case .badSignature: "bad_signature"
+            case .contentHashMismatch: "content_hash_mismatch"
+            }
+        case .unknownPrincipal: "unknown_principal"
+        case .notInOrg: "not_in_org"
+        default: nil
+        }
+    }
 
     /// Seconds an agent refused at the budget waits before asking again.
     static let budgetRetryAfter = 10
@@ -53,6 +74,7 @@ public enum APIError: Error, Sendable {
         case .unsupportedMediaType: .unsupportedMediaType
         case .atConnectionBudget, .storeUnavailable: .serviceUnavailable
         case .internalError: .internalServerError
+        case .metricsTokenRefused: .unauthorized
         }
     }
 
@@ -76,6 +98,8 @@ public enum APIError: Error, Sendable {
                 + "or max_agent_connections, or add a server"
         case .storeUnavailable(let m): "the server cannot use its store right now; try again later (\(m))"
         case .internalError(let m): "internal error: \(m)"
+        case .metricsTokenRefused:
+            "/metrics on this port needs 'Authorization: Bearer TOKEN' with the server's metrics_token (or scrape the metrics_listen address)"
         }
     }
 

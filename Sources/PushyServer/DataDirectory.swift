@@ -100,6 +100,14 @@ public enum DataDirectory {
         return (0..<n).map { _ in String(UInt8.random(in: 0...15, using: &g), radix: 16) }.joined()
     }
 
+    /// The keys `DATA_DIR/server.json` sets (none when it is absent or unreadable).
+    static func keysInFile(dataDir: String) -> [String] {
+        let path = (dataDir as NSString).appendingPathComponent("server.json")
+        guard let data = FileManager.default.contents(atPath: path),
+              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return [] }
+        return Array(object.keys)
+    }
+
     /// Loads `DATA_DIR/server.json` if present, else defaults for that directory.
     public static func loadConfig(dataDir: String) throws -> ServerConfiguration {
         let path = (dataDir as NSString).appendingPathComponent("server.json")
@@ -116,7 +124,7 @@ public enum DataDirectory {
         if let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] {
             let unknown = ServerConfiguration.unknownKeys(in: object)
             if !unknown.isEmpty {
-                throw ServerStartError("cannot read \(path): unknown setting(s) \(unknown.joined(separator: ", ")); the settings are listed in docs/decisions.md, \"Settings\"")
+                throw ServerStartError("cannot read \(path): unknown setting(s) \(unknown.joined(separator: ", ")); every setting is listed by 'pushy-server config --list' and in docs/configuration.md")
             }
         }
         var config = c

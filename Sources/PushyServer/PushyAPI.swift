@@ -37,6 +37,7 @@ struct PushyAPI: Sendable {
         let org = "/organizations/:org"
         return [
             Route(path: "/pushy/_status", handlers: [.get: status]),
+            Route(path: "/metrics", handlers: [.get: metricsScrape], produces: "text/plain"),
             Route(path: "\(org)/pushy/config/:node", handlers: [.get: nodeConfig]),
             Route(path: "\(org)/pushy/jobs", handlers: [.get: listJobs, .post: createJob]),
             Route(path: "\(org)/pushy/jobs/:id", handlers: [.get: getJob]),
@@ -91,19 +92,31 @@ struct PushyAPI: Sendable {
         let allowed = Self.allowed(r)
         for method in Self.methods {
             router.on(RouterPath(r.path), method: method) { request, context -> Response in
-                guard let handler = r.handlers[method] else { return APIError.methodNotAllowed(allowed: allowed).response }
-                guard accepts(request, r.produces) else {
-                    return APIError.notAcceptable("this endpoint answers with \(r.produces); send Accept: \(r.produces) (or */*)").response
+                let started = ContinuousClock.now
+                let response = await RequestPeer.$address.withValue(remoteAddress(request, context)) {
+                    await answer(r, method, allowed, request, context)
                 }
-                do {
-                    let body = try await collect(request)
-                    return try await handler(request, context, body)
-                } catch let e as APIError {
-                    return e.response
-                } catch {
-                    return APIError.internalError("\(error)").response
-                }
+                engine.metrics.restRequest(route: r.path, method: method.rawValue, status: response.status.code,
+                                           duration: ContinuousClock.now - started)
+                return response
             }
+        }
+    }
+
+    /// One request on route `r`: the handler's answer, or the error's.
+    func answer(_ r: Route, _ method: HTTPRequest.Method, _ allowed: [String], _ request: Request,
+                _ context: Context) async -> Response {
+        guard let handler = r.handlers[method] else { return APIError.methodNotAllowed(allowed: allowed).response }
+        guard accepts(request, r.produces) else {
+            return APIError.notAcceptable("this endpoint answers with \(r.produces); send Accept: \(r.produces) (or */*)").response
+        }
+        do {
+            let body = try await collect(request)
+            return try await handler(request, context, body)
+        } catch let e as APIError {
+            return e.response
+        } catch {
+            return APIError.internalError("\(error)").response
         }
     }
 

@@ -141,6 +141,8 @@ struct MatrixEndpoint: CustomStringConvertible, Sendable {
         let o = "/organizations/pushy", r = "/organizations/:org"
         return [
             .plain("GET", "/pushy/_status", .open, path: "/pushy/_status"),
+            // Without metrics_token the REST port does not serve /metrics (MetricsTests has the token's cases).
+            .plain("GET", "/metrics", .open, ok: 404, path: "/metrics", accept: "text/plain"),
             .plain("GET", "\(r)/pushy/config/:node", .reader, path: "\(o)/pushy/config/web1?ccpk=\(MatrixWorld.ccpk)"),
             MatrixEndpoint(method: "POST", route: "\(r)/pushy/jobs", access: .writer, ok: 201) { _, _ in
                 ("\(o)/pushy/jobs", ["command": "ok", "nodes": ["web1"]])
