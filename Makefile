@@ -4,7 +4,7 @@ DEBIAN_PACKAGES := libzmq3-dev libsodium-dev libsqlite3-dev libssl-dev pkg-confi
 SWIFT_BUILD_FLAGS ?=
 BIN := .build/debug
 
-.PHONY: deps zmq build test fuzz demo bench soak clean
+.PHONY: deps zmq build test fuzz demo bench soak clean install install-files
 
 ## deps: install the Debian packages Pushy needs (only what is missing).
 deps:
@@ -35,8 +35,51 @@ test: zmq
 	bash scripts/check-boundaries.sh
 	swift build --build-tests $(SWIFT_BUILD_FLAGS)
 	swift test --skip-build $(SWIFT_BUILD_FLAGS)
+	bash scripts/install-check.sh $(BIN)
 	bash scripts/fuzz.sh $(FUZZ_TEST_RUNS)
 	timeout --kill-after=30 900 $(BIN)/pushy-bench soak --bin $(BIN) --agents 2000 --minutes 2 $(SOAK_TEST_ARGS)
+
+## install: build (release) and lay out the binaries, systemd units, default config and docs
+##          under PREFIX (default /usr/local); DESTDIR stages it (packaging). An existing config
+##          file is kept (upgrades). docs/operations.md. INSTALL_BIN installs other binaries
+##          (e.g. INSTALL_BIN=.build/debug, as `make test` does into a temporary PREFIX).
+PREFIX ?= /usr/local
+DESTDIR ?=
+INSTALL_BIN ?= .build/release
+BINDIR ?= $(PREFIX)/bin
+# /usr and /usr/local keep their settings in /etc and their state in /var/lib; any other
+# prefix (an /opt folder, a test's temporary folder) keeps both under itself.
+SYSCONFDIR ?= $(if $(filter /usr /usr/local,$(PREFIX)),/etc,$(PREFIX)/etc)
+STATEDIR ?= $(if $(filter /usr /usr/local,$(PREFIX)),/var/lib,$(PREFIX)/var/lib)
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+DOCDIR ?= $(PREFIX)/share/doc/pushy
+install: zmq
+	swift build -c release $(SWIFT_BUILD_FLAGS)
+	$(MAKE) --no-print-directory install-files
+install-files:
+	@for b in pushy-server pushy-client pushy; do \
+	  [ -x "$(INSTALL_BIN)/$$b" ] || { echo "install: $(INSTALL_BIN)/$$b is missing: run 'make install' (or set INSTALL_BIN)" >&2; exit 1; }; \
+	  install -D -m 0755 "$(INSTALL_BIN)/$$b" "$(DESTDIR)$(BINDIR)/$$b"; \
+	done
+	@subst='s|@BINDIR@|$(BINDIR)|g; s|@SYSCONFDIR@|$(SYSCONFDIR)|g; s|@STATEDIR@|$(STATEDIR)|g; s|@DOCDIR@|$(DOCDIR)|g'; \
+	install -d -m 0755 "$(DESTDIR)$(UNITDIR)" "$(DESTDIR)$(DOCDIR)"; \
+	for u in pushy-server.service pushy-client.service; do \
+	  sed "$$subst" dist/systemd/$$u > "$(DESTDIR)$(UNITDIR)/$$u"; chmod 0644 "$(DESTDIR)$(UNITDIR)/$$u"; \
+	done; \
+	install -d -m 0755 "$(DESTDIR)$(SYSCONFDIR)/pushy"; \
+	for c in pushy-server.env client.json; do \
+	  if [ -e "$(DESTDIR)$(SYSCONFDIR)/pushy/$$c" ]; then \
+	    echo "install: kept $(DESTDIR)$(SYSCONFDIR)/pushy/$$c (the new default is $(DESTDIR)$(SYSCONFDIR)/pushy/$$c.default)"; \
+	    sed "$$subst" dist/config/$$c > "$(DESTDIR)$(SYSCONFDIR)/pushy/$$c.default"; \
+	  else \
+	    sed "$$subst" dist/config/$$c > "$(DESTDIR)$(SYSCONFDIR)/pushy/$$c"; chmod 0640 "$(DESTDIR)$(SYSCONFDIR)/pushy/$$c"; \
+	  fi; \
+	done; \
+	for d in README.md docs/operations.md docs/configuration.md docs/agent.md docs/security.md; do \
+	  install -m 0644 "$$d" "$(DESTDIR)$(DOCDIR)/"; \
+	done
+	@echo "installed under $(DESTDIR)$(PREFIX): binaries $(BINDIR), units $(UNITDIR), config $(SYSCONFDIR)/pushy, docs $(DOCDIR)"
+	@echo "next: docs/operations.md, 'Install' (user, data directory, systemctl enable --now pushy-server)"
 
 ## fuzz: build the libFuzzer harnesses (Fuzz/, docs/fuzzing.md) and run each for FUZZ_RUNS inputs;
 ##       fails on any crash, failed round-trip check, hang or leak. One harness: make fuzz FUZZ_ONLY=json
