@@ -166,6 +166,7 @@ extension PushyServerCommand {
             }
             let announce = Task {
                 let port = await app.waitUntilListening()
+                guard !Task.isCancelled else { return }  // the start failed: no "listening" line
                 logger.info("listening", metadata: [
                     "pushy.api": "\(config.scheme)://\(config.advertisedHost):\(port)/organizations/\(config.defaultOrg)",
                     "pushy.heartbeat_port": "\(app.heartbeatPort)", "pushy.command_port": "\(app.commandPort)",

@@ -81,4 +81,15 @@ import Testing
         #expect(doc.contains(ServerSettings.markdownTable),
                 "docs/configuration.md's server table is out of date: paste 'pushy-server config --list --markdown'")
     }
+
+    /// init writes data_dir and the chosen values only, so `config` can tell them from defaults.
+    @Test func initWritesOnlyWhatDiffersFromTheDefaults() throws {
+        var c = ServerConfiguration(dataDir: "/srv/pushy")
+        c.heartbeatInterval = 2
+        c.metricsToken = "0123456789abcdef0123"
+        let object = try JSONSerialization.jsonObject(with: try DataDirectory.settingsFile(c)) as? [String: Any]
+        #expect(Set(object?.keys.map { $0 } ?? []) == ["data_dir", "heartbeat_interval", "metrics_token"])
+        let text = String(decoding: try DataDirectory.settingsFile(c), as: UTF8.self)
+        #expect(text.contains(#""data_dir" : "/srv/pushy""#), "\(text)")
+    }
 }

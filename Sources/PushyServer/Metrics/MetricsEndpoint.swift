@@ -30,10 +30,24 @@ enum MetricsEndpoint {
             Response(status: .ok, headers: [.contentType: "text/plain; charset=utf-8"],
                      body: .init(byteBuffer: ByteBuffer(string: "Pushy metrics: GET /metrics (Prometheus text format)\n")))
         }
-        return Application(
+        let app = Application(
             router: router,
             configuration: .init(address: .hostname(host, port: port), serverName: "pushy-metrics"),
             onServerRunning: { channel in onRunning(channel.localAddress?.port ?? 0) },
             logger: logger)
+        return Listener(app: app, address: "\(host):\(port)")
+    }
+
+    /// The listener, whose failure to start says which setting to change.
+    struct Listener<App: Service>: Service {
+        let app: App
+        let address: String
+
+        func run() async throws {
+            do { try await app.run() } catch {
+                throw ServerStartError("cannot serve /metrics on \(address) (metrics_listen): \(error); "
+                    + "set metrics_listen (--metrics-listen, PUSHY_SERVER_METRICS_LISTEN) to a free HOST:PORT, or to '' to turn the listener off")
+            }
+        }
     }
 }
