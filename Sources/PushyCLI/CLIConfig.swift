@@ -120,8 +120,15 @@ struct CLIConfig {
     /// from and how to fix it (rather than as a signing error when the first request is made).
     static func checkTrustedCertificate(_ path: String, from source: String) throws(CLIFailure) {
         let fm = FileManager.default
-        let fix = "point it at the server's certificate (DATA_DIR/tls.crt on the server, written by 'pushy-server init'), "
-            + "or pass --trusted-cert PATH or set PUSHY_TRUSTED_CERT"
+        let what = "the server's certificate (a copy of DATA_DIR/tls.crt on the server, written by 'pushy-server init')"
+        let fix: String
+        if source.hasPrefix("trusted_cert in ") {
+            fix = "change \(source) to name \(what), or pass --trusted-cert PATH or set PUSHY_TRUSTED_CERT"
+        } else if source == "--trusted-cert" {
+            fix = "pass --trusted-cert with the path of \(what)"
+        } else {
+            fix = "set \(source) to the path of \(what), or unset it to use trusted_cert of the config file"
+        }
         var isDirectory: ObjCBool = false
         if !fm.fileExists(atPath: path, isDirectory: &isDirectory) {
             throw .usage("the trusted certificate \(path) (from \(source)) does not exist: \(fix)")

@@ -189,6 +189,7 @@ import Testing
         } catch let e as CLIFailure {
             let m = "\(e)"
             #expect(m.contains("the trusted certificate \(home.path)/.pushy/gone.crt (from trusted_cert in \(home.path)/.pushy/config.json) does not exist"), "\(m)")
+            #expect(m.contains("change trusted_cert in \(home.path)/.pushy/config.json to name the server's certificate"), "\(m)")
             #expect(m.contains("--trusted-cert PATH") && m.contains("DATA_DIR/tls.crt"), "\(m)")
             #expect(!m.contains("cannot sign"), "\(m)")
         }
