@@ -123,7 +123,8 @@ public actor CommandEngine {
     /// Routes one checked message: to the node's machine (a new session for a new node or a new
     /// agent process), then performs what it asks — answers, resets, and inputs for jobs.
     func handle(_ msg: AgentMessage, key: NodeKey, identity: [UInt8], now: Double) {
-        counters.inbound[msg.type, default: 0] += 1
+        // Known types only as labels: an agent's made-up type must not add a metric series.
+        counters.inbound[msg.messageType?.rawValue ?? "unknown", default: 0] += 1
         var session = sessions[key]
         if let s = session, s.machine.incarnation != msg.incarnationId {
             // A late message of the process this one replaced, still on its old connection.
