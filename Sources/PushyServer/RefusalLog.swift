@@ -52,9 +52,18 @@ struct RefusalLog: Sendable {
     }
 }
 
-/// The server's `RefusalLog`, shared by every request.
+/// The server's `RefusalLog`, shared by every request, with the refusals counted by reason
+/// (`pushy_http_refusals_total`) and the last one logged (tests).
 final class RefusalLogger: Sendable {
+    struct Counts: Sendable {
+        var byReason: [String: Int] = [:]
+        var logged = 0
+        var lastLogged: RefusalLog.Refusal?
+    }
+
     private let state = Mutex(RefusalLog())
+    private let counts = Mutex(Counts())
+    var snapshot: Counts { counts.withLock { $0 } }
     private let logger: Logger
     private let clock: @Sendable () -> Double
 
@@ -68,7 +77,15 @@ final class RefusalLogger: Sendable {
         let principal = principal.count > 100 ? String(principal.prefix(100)) + "…" : principal
         let r = RefusalLog.Refusal(principal: principal, reason: reason, remote: remote)
         let now = clock()
-        guard case .log(let suppressed) = state.withLock({ $0.record(r, now: now) }) else { return }
+        let decision = state.withLock { $0.record(r, now: now) }
+        counts.withLock { c in
+            c.byReason[reason, default: 0] += 1
+            if case .log = decision {
+                c.logged += 1
+                c.lastLogged = r
+            }
+        }
+        guard case .log(let suppressed) = decision else { return }
         var metadata: Logger.Metadata = [
             "pushy.principal": "\(principal)", "pushy.reason": "\(reason)", "pushy.remote": "\(remote)", "pushy.path": "\(path)",
         ]

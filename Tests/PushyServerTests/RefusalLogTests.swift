@@ -37,3 +37,26 @@ import Testing
         #expect(log.lastLogged.count <= 4 * 3 + 1)
     }
 }
+
+/// A refused signed request reaches the refusal log from the router, with the principal and
+/// the reason, and a repeat is counted but not logged again.
+@Suite(.timeLimit(.minutes(2))) struct RefusalWiringTests {
+    @Test func aBadSignatureIsLoggedOnceAndCountedEachTime() async throws {
+        try await RouterRig.run { rig in
+            let impostor = Caller(rig: rig, signer: Signer(userId: "admin", key: TestKeys.spare), org: RouterRig.org)
+            for _ in 0..<2 {
+                let r = try await impostor.send("GET", "pushy/node_states")
+                #expect(r.status == 401)
+            }
+            let unknown = Caller(rig: rig, signer: Signer(userId: "nobody", key: TestKeys.spare), org: RouterRig.org)
+            #expect(try await unknown.send("GET", "pushy/jobs").status == 401)
+            let counts = rig.engine.refusals.snapshot
+            #expect(counts.byReason == ["bad_signature": 2, "unknown_principal": 1])
+            #expect(counts.logged == 2)
+            #expect(counts.lastLogged?.principal == "nobody" && counts.lastLogged?.reason == "unknown_principal")
+            // A good request is no refusal.
+            try await rig.admin.ok("GET", "pushy/node_states")
+            #expect(rig.engine.refusals.snapshot.byReason.values.reduce(0, +) == 3)
+        }
+    }
+}

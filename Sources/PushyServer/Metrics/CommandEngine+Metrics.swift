@@ -93,6 +93,9 @@ extension PushyMetrics {
         counter("pushy_reconciliations_total", "Nodes whose job part ended because a message was lost", total: e.reconciliations)
         counter("pushy_runs_resent_total", "run messages sent again to a node still committed", total: e.runsResent)
         counter("pushy_liveness_held_back_total", "Ticks whose liveness was judged over an interval late", total: e.livenessHeldBack)
+        for (reason, n) in engine.refusals.snapshot.byReason {
+            counter("pushy_http_refusals_total", "REST requests refused at authentication, by reason", [("reason", reason)], total: n)
+        }
         let w = engine.writer.stats
         counter("pushy_store_writes_total", "Job store writes done", total: w.written)
         counter("pushy_store_write_failures_total", "Job store write attempts that failed", total: w.failures)
