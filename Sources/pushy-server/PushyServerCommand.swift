@@ -147,7 +147,16 @@ extension PushyServerCommand {
     }
 
     struct Run: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Run the server until SIGTERM or SIGINT.")
+        static let configuration = CommandConfiguration(
+            abstract: "Run the server until SIGTERM or SIGINT.",
+            discussion: """
+                Settings come from flags, then PUSHY_SERVER_* variables, then DATA_DIR/server.json, then \
+                the defaults ('pushy-server config' shows each value and its source; docs/configuration.md).
+                Examples:
+                  pushy-server run --data-dir /var/lib/pushy
+                  pushy-server run --data-dir /tmp/p --api-port 0 --metrics-listen 127.0.0.1:0 --log-level debug
+                  PUSHY_SERVER_DATA_DIR=/var/lib/pushy PUSHY_SERVER_HEARTBEAT_INTERVAL=5 pushy-server run
+                """)
 
         @OptionGroup var options: ServerOptions
         @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel: String = "info"
