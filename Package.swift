@@ -74,6 +74,9 @@ let package = Package(
             .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ], resources: [
+            // The web dashboard's HTML, CSS and JavaScript (issue 15; DashboardAssets, docs/dashboard.md).
+            .copy("Dashboard"),
         ]),
         // The `pushy` CLI's commands (parsing, validation, output), a library so their parsing is
         // tested on its own (PushyCLITests). It reaches the server only through PushyAPIClient.

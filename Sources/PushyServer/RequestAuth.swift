@@ -18,7 +18,9 @@ struct Principal: Sendable {
 
 extension PushyAPI {
     /// Verifies a signed request (spec 8, 2.1): headers, org, principal, clock, body hash, signature.
+    /// A dashboard call (`DashboardAuth.session` set by `dashboardCall`) is the session's user instead.
     func authenticate(_ request: Request, org orgName: String, body: [UInt8]) async throws(APIError) -> Principal {
+        if let session = DashboardAuth.session { return try await sessionPrincipal(session, org: orgName) }
         let parsed: ParsedSignedRequest
         do {
             parsed = try RequestAuthenticator.parse { name in
