@@ -90,28 +90,40 @@ extension PushyAPI {
 
     // MARK: Routes
 
+    typealias PageHandler = @Sendable (Request, Context) async -> Response
+
     func dashboardRoutes(_ router: Router<Context>, table: [Route]) {
-        router.get("/dashboard") { _, _ in Self.redirect("/dashboard/nodes") }
+        dashboardPath(router, "/dashboard", [.get: { _, _ in Self.redirect("/dashboard/nodes") }])
         for page in ["nodes", "jobs", "job", "start"] {
-            router.get(RouterPath("/dashboard/\(page)")) { request, _ in
+            dashboardPath(router, "/dashboard/\(page)", [.get: { request, _ in
                 guard currentSession(request) != nil else {
                     return Self.page(.unauthorized, "Sign in to the Pushy dashboard", Self.signInHelp)
                 }
                 return Self.asset("\(page).html")
-            }
+            }])
         }
-        router.get("/dashboard/static/:file") { _, context in
-            Self.asset(context.parameters.get("file") ?? "")
-        }
-        router.get("/dashboard/signin") { request, _ in signIn(request) }
-        router.post("/dashboard/signout") { request, context in await signOut(request, context) }
-        router.get("/dashboard/api/session") { request, _ in await sessionInfo(request) }
+        dashboardPath(router, "/dashboard/static/:file", [.get: { _, context in Self.asset(context.parameters.get("file") ?? "") }])
+        dashboardPath(router, "/dashboard/signin", [.get: { request, _ in signIn(request) }])
+        dashboardPath(router, "/dashboard/signout", [.post: { request, context in await signOut(request, context) }])
+        dashboardPath(router, "/dashboard/api/session", [.get: { request, _ in await sessionInfo(request) }])
         for r in table {
             guard let methods = Self.dashboardAPI[r.path] else { continue }
+            var handlers: [HTTPRequest.Method: PageHandler] = [:]
             for (method, handler) in r.handlers where methods.contains(method) {
-                router.on(RouterPath("/dashboard/api" + r.path), method: method) { request, context in
-                    await dashboardCall(request, context, handler, produces: r.produces)
-                }
+                handlers[method] = { request, context in await dashboardCall(request, context, handler, produces: r.produces) }
+            }
+            dashboardPath(router, "/dashboard/api" + r.path, handlers)
+        }
+    }
+
+    /// Registers `handlers` for `path` and answers every other method with 405 and `Allow`, as the
+    /// signed API does.
+    func dashboardPath(_ router: Router<Context>, _ path: String, _ handlers: [HTTPRequest.Method: PageHandler]) {
+        let allowed = handlers.keys.map(\.rawValue).sorted()
+        for method in Self.methods {
+            router.on(RouterPath(path), method: method) { request, context -> Response in
+                guard let handler = handlers[method] else { return APIError.methodNotAllowed(allowed: allowed).response }
+                return await handler(request, context)
             }
         }
     }

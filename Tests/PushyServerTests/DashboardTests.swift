@@ -174,6 +174,10 @@ import Testing
             }
             #expect(try await rig.send("GET", "/dashboard/static/nothing.js", headers: [], body: nil).status == 404)
             #expect(try await rig.send("GET", "/dashboard", headers: [], body: nil).header("Location") == "/dashboard/nodes")
+            // Other methods get 405 with Allow, as on the signed API.
+            let wrong = try await rig.send("DELETE", "/dashboard/signout", headers: [], body: nil)
+            #expect(wrong.status == 405 && wrong.header("Allow") == "POST")
+            #expect(try await browser.send("PATCH", "/dashboard/api/organizations/pushy/pushy/jobs/x/abort").status == 405)
         }
     }
 }
