@@ -84,25 +84,44 @@ import Testing
         try await browser.waitFor("the job page", "return location.pathname === '/dashboard/job' && document.getElementById('job-id').textContent.length === 32")
         let jobId = try await browser.text("#job-id")
 
-        // Live: the page is never reloaded while the state moves to `complete`.
+        // Live: the page is never reloaded while the state moves to `complete`. web1's output is
+        // picked while the job runs (its own feed), so the first line shows before the job ends.
         try await browser.execute("window.__notReloaded = true;")
+        try await browser.waitFor("web1's output button", "return !!document.querySelector('button[data-output=web1]')")
+        try await browser.click("button[data-output=web1]")
         var seen: [String] = []
+        var shotWhileRunning = false
         try await eventually("job \(jobId) shown complete", timeout: .seconds(60)) {
             let s = try await browser.text("#job-status")
             if seen.last != s { seen.append(s) }
+            let out = try await browser.text("#output pre[data-stream=stdout]")
+            if s == "running", !shotWhileRunning, out.contains("step one") {
+                shotWhileRunning = true
+                try await shot(browser, "job-running")
+            }
             try await Task.sleep(for: .milliseconds(50))
             return s == "complete"
         }
+        print("dashboard: web1's output seen live before the job ended: \(shotWhileRunning)")
         print("dashboard job page states seen: \(seen)")
         #expect(seen.count > 1, "the page showed the job before it ended (states seen: \(seen))")
         #expect(try await browser.execute("return window.__notReloaded === true;").boolValue == true, "updated live, not reloaded")
         try await browser.waitFor("both nodes succeeded", "return document.getElementById('progress-text').textContent.startsWith('2 of 2 nodes finished') && document.querySelectorAll('#job-nodes .s-succeeded').length === 2")
 
-        // One node's output, on demand.
-        try await browser.click("button[data-output=web1]")
+        // One node's output, on demand (the stored bytes once the job has ended).
         try await browser.waitFor("web1's output", "const p = document.querySelector('#output pre[data-stream=stdout]'); return !!p && p.textContent.includes('all done');")
         #expect(try await browser.text("#output pre[data-stream=stdout]") == "step one\nall done\n")
         try await shot(browser, "job")
+        // The job's feed as the page reads it: without output events, or with one node's only.
+        let feeds = try await browser.executeAsync("""
+            const [id, done] = arguments;
+            Promise.all(['none', 'web1'].map(o => fetch(Pushy.orgPath(`pushy/job_status_feed/${id}?output=${o}`),
+                { headers: { Accept: 'text/event-stream' } }).then(r => r.text()))).then(done, e => done(['error ' + e, '']));
+            """, [.string(jobId)])
+        let none = feeds.arrayValue?.first?.stringValue ?? "", web1 = feeds.arrayValue?.last?.stringValue ?? ""
+        #expect(none.contains("event: job_complete") && !none.contains("event: output"), "?output=none: \(none.prefix(400))")
+        #expect(web1.contains("event: output") && web1.contains(#""node":"web1""#) && !web1.contains(#""node":"web2","stream""#),
+                "?output=web1: \(web1.prefix(400))")
         // Identical output, grouped.
         try await browser.click("#group")
         try await browser.waitFor("grouped output", "const h = document.querySelector('#output h3'); return !!h && h.textContent.includes('stdout: 2 nodes');")

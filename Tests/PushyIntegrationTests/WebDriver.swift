@@ -76,6 +76,11 @@ final class WebDriver: @unchecked Sendable {
         try await command("POST", "execute/sync", ["script": .string(script), "args": .array(arguments)])["value"] ?? .null
     }
 
+    /// Runs `script` asynchronously: its last argument is the callback that gives the result.
+    func executeAsync(_ script: String, _ arguments: [JSONValue] = []) async throws -> JSONValue {
+        try await command("POST", "execute/async", ["script": .string(script), "args": .array(arguments)])["value"] ?? .null
+    }
+
     /// The WebDriver id of the first element matching `css`.
     func find(_ css: String) async throws -> String {
         let v = try await command("POST", "element", ["using": "css selector", "value": .string(css)])

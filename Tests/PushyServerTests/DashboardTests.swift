@@ -1,5 +1,6 @@
 import Foundation
 import PushyProtocol
+import PushyStore
 @testable import PushyServer
 import Testing
 
@@ -153,6 +154,30 @@ import Testing
             let out = try await writer.send("POST", "/dashboard/signout")
             #expect(out.status == 200 && out.header("Set-Cookie")?.contains("Max-Age=0") == true)
             #expect(try await writer.api("GET", "pushy/jobs").status == 401)
+        }
+    }
+
+    /// 10,000 nodes: the nodes page gets one page, the counts and how many match, never them all.
+    @Test func tenThousandNodesComeAPageAtATime() async throws {
+        try await RouterRig.run { rig in
+            try await rig.startAgent("web00001", roles: ["webapp"])
+            for i in 2...10_000 {
+                let name = String(format: "web%05d", i)
+                try await rig.store.upsertNode(NodeRecord(org: RouterRig.org, name: name, roles: [i % 10 == 0 ? "db" : "webapp"],
+                                                          attributes: ["hostname": .string(name), "memory": "8 GB"], updatedAt: Date()))
+            }
+            let browser = try await Self.signIn(rig, rig.admin)
+            let first = try await browser.api("GET", "pushy/node_summary")
+            #expect(first.json?["counts"]?["total"]?.intValue == 10_000)
+            #expect(first.json?["counts"]?["online"]?.intValue == 1 && first.json?["counts"]?["offline"]?.intValue == 9_999)
+            #expect(first.json?["matched"]?.intValue == 10_000 && first.json?["rows"]?.arrayValue?.count == 50)
+            #expect(first.body.count < 20_000, "one page is small: \(first.body.count) bytes")
+            let last = try await browser.api("GET", "pushy/node_summary?q=role:db&start=990&rows=500")
+            #expect(last.json?["matched"]?.intValue == 1_000 && last.json?["rows"]?.arrayValue?.count == 10)
+            let online = try await browser.api("GET", "pushy/node_summary?state=available")
+            #expect(online.json?["rows"]?.arrayValue?.compactMap { $0["name"]?.stringValue } == ["web00001"])
+            #expect(try await browser.api("GET", "pushy/node_summary?rows=501").status == 400)
+            #expect(try await browser.api("GET", "pushy/node_summary?state=asleep").status == 400)
         }
     }
 

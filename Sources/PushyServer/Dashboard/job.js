@@ -88,7 +88,8 @@
   }
 
   function listenJob() {
-    const refresh = Pushy.throttle(load, 500);
+    // A job over thousands of nodes is re-read at most every 2 s (its node list is most of it).
+    const refresh = Pushy.throttle(load, nodes.length > 2000 ? 2000 : 500);
     feed = Pushy.feed(`pushy/job_status_feed/${encodeURIComponent(id)}?output=none`);
     for (const name of ['start', 'quorum_vote', 'quorum_succeeded', 'run_start', 'run_complete', 'rehab', 'aborted']) {
       feed.addEventListener(name, refresh);
