@@ -24,7 +24,7 @@ extension PushyRESTClient {
     /// `https://host:port` of a URL (its path dropped).
     static func origin(of url: String) -> String {
         guard let c = URLComponents(string: url), let scheme = c.scheme, let host = c.host else { return url }
-        let h = host.contains(":") ? "[\(host)]" : host
+        let h = host.contains(":") && !host.hasPrefix("[") ? "[\(host)]" : host
         return "\(scheme)://\(h)" + (c.port.map { ":\($0)" } ?? "")
     }
 }
