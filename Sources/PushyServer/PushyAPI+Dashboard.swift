@@ -161,7 +161,7 @@ extension PushyAPI {
 
     /// `GET /dashboard/signin?token=...`: a link from `pushy dashboard` becomes a session cookie.
     func signIn(_ request: Request) -> Response {
-        guard let token = request.uri.queryParameters.get("token").map { String($0) }, !token.isEmpty else {
+        guard let token = request.uri.queryParameters.get("token").map({ String($0) }), !token.isEmpty else {
             return Self.page(.badRequest, "No sign-in token", "<p>This address needs a sign-in token.</p>" + Self.signInHelp)
         }
         switch dashboard.redeem(token, now: Date().timeIntervalSince1970) {
@@ -223,10 +223,8 @@ extension PushyAPI {
                 "can_read": .bool(p.isSuperuser || rules.canRead(p.member)),
                 "can_write": .bool(p.isSuperuser || rules.canWrite(p.member)),
             ], headers: [.cacheControl: "no-store"])
-        } catch let e as APIError {
-            return e.response
         } catch {
-            return APIError.internalError("\(error)").response
+            return error.response
         }
     }
 
