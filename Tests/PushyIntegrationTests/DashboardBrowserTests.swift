@@ -16,7 +16,8 @@ import Testing
 @Suite(.serialized, .timeLimit(.minutes(5))) struct DashboardBrowserTests {
     static let outputDir = ProcessInfo.processInfo.environment["PUSHY_TEST_OUTPUT"].map { $0 + "/dashboard" }
         ?? NSTemporaryDirectory() + "pushy-test-output/dashboard"
-    static let slow = "slow=/bin/sh -c 'echo step one; sleep 2; echo all done'"
+    /// Long enough that a loaded machine still shows the job page before the job ends.
+    static let slow = "slow=/bin/sh -c 'echo step one; sleep 4; echo all done'"
 
     @Test(.enabled(if: WebDriver.available || WebDriver.required, "needs chromium and chromium-driver (make deps-browser)"))
     func signInWatchAJobReadOutputAndBeRefusedAsAReader() async throws {
@@ -43,13 +44,21 @@ import Testing
     }
 
     static func run(_ c: TestCluster, _ browser: WebDriver) async throws {
-        for n in ["web1", "web2"] { try await c.startAgent(n, roles: ["webapp"], whitelist: TestCluster.whitelist + [slow]) }
+        for n in ["web1", "web2"] {
+            try await c.startAgent(n, roles: ["webapp"], whitelist: TestCluster.whitelist + [slow, #"/^greet ([a-z]+)$/=echo hello \1"#])
+        }
         try await c.waitAvailable(["web1", "web2"])
         // A reader: may look, may not start or abort.
         let ritaKey = try RSAPrivateKey.generate()
         try await c.admin.createUser(name: "rita", publicKeyPEM: ritaKey.publicKey.pemRepresentation)
         _ = try await c.admin.addGroupMember(group: "pushy_job_readers", type: "user", name: "rita")
         let rita = try PushyRESTClient(orgURL: c.orgURL, userId: "rita", key: ritaKey, tls: c.tls)
+        // A template rita may run although she may not start jobs.
+        _ = try await c.admin.createTemplate([
+            "name": "greet", "description": "Say hello", "command": "greet {{who}}",
+            "parameters": ["who": ["type": "string", "pattern": "[a-z]+", "required": true]],
+            "search": "role:webapp", "capture_output": true, "access": ["run": ["users": ["rita"]]],
+        ])
 
         // Sign in with the link `pushy dashboard` prints.
         let cli = try await ProcessRun(c.cliProcess(["dashboard"]), name: "pushy dashboard").wait(within: .seconds(60))
@@ -146,6 +155,19 @@ import Testing
         try await shot(browser, "reader-abort-refused")
         #expect(try await c.admin.job(sleeper).status == .running, "the job still runs")
         _ = try await c.admin.abortJob(sleeper)
+
+        // ... but may run the template she is named in, from the start page.
+        try await browser.navigate(link.components(separatedBy: "/dashboard/")[0] + "/dashboard/start")
+        try await browser.waitFor("the template form", "return !document.getElementById('template-form').hidden")
+        try await browser.click("#template option[value=greet]")
+        try await browser.waitFor("the template's parameter", "return !!document.getElementById('param-who')")
+        try await browser.type("#param-who", "world")
+        try await shot(browser, "start-template")
+        try await browser.click("#template-run")
+        try await browser.waitFor("the template job page", "return location.pathname === '/dashboard/job' && document.getElementById('job-id').textContent.length === 32")
+        try await browser.waitFor("the template job complete", timeout: .seconds(60), "return document.getElementById('job-status').textContent === 'complete'")
+        try await browser.click("button[data-output=web2]")
+        try await browser.waitFor("web2's greeting", "const p = document.querySelector('#output pre[data-stream=stdout]'); return !!p && p.textContent === 'hello world\\n';")
 
         // Sign-out ends the session.
         try await browser.click("#signout")

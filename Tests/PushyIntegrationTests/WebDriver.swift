@@ -101,7 +101,7 @@ final class WebDriver: @unchecked Sendable {
     }
 
     /// Waits until `script` (a function body) returns true in the page.
-    func waitFor(_ what: String, timeout: Duration = .seconds(30), _ script: String, _ arguments: [JSONValue] = []) async throws {
+    func waitFor(_ what: String, timeout: Duration = .seconds(45), _ script: String, _ arguments: [JSONValue] = []) async throws {
         try await eventually(what, timeout: timeout) {
             try await Task.sleep(for: .milliseconds(100))
             return try await execute(script, arguments).boolValue == true

@@ -157,6 +157,29 @@ import Testing
         }
     }
 
+    /// Templates keep their own rules through the dashboard: a reader named in `run` may run one, a
+    /// reader not named may not (and sees the rule in the refusal).
+    @Test func templateRulesApplyToSessions() async throws {
+        try await RouterRig.run { rig in
+            try await rig.startAgent("web1")
+            _ = try await rig.admin.createUser("rob")
+            _ = try await rig.admin.createUser("rita")
+            for u in ["rob", "rita"] { try await rig.admin.addGroupMember(group: "pushy_job_readers", type: "user", name: u) }
+            try await rig.admin.ok("POST", "pushy/templates", json: [
+                "name": "greet", "command": "ok", "nodes": ["web1"], "access": ["run": ["users": ["rob"]]],
+            ])
+            let rob = try await Self.signIn(rig, rig.caller("rob"))
+            let rita = try await Self.signIn(rig, rig.caller("rita"))
+            let listed = try await rita.api("GET", "pushy/templates")
+            #expect(listed.json?.arrayValue?.compactMap { $0["name"]?.stringValue } == ["greet"])
+            let refused = try await rita.api("POST", "pushy/templates/greet/run", json: ["parameters": .object([])])
+            #expect(refused.status == 403 && refused.errorMessage?.contains("may not run template 'greet'") == true)
+            #expect(try await rob.api("POST", "pushy/jobs", json: ["command": "ok", "nodes": ["web1"]]).status == 403)
+            let ran = try await rob.api("POST", "pushy/templates/greet/run", json: ["parameters": .object([])])
+            #expect(ran.status == 201, "\(ran.text)")
+        }
+    }
+
     /// 10,000 nodes: the nodes page gets one page, the counts and how many match, never them all.
     @Test func tenThousandNodesComeAPageAtATime() async throws {
         try await RouterRig.run { rig in
