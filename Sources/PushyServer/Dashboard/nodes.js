@@ -45,7 +45,17 @@
     document.getElementById('next').disabled = start + rows >= matched;
   }
 
+  // One request at a time: a slow answer is not overtaken by the next poll; a change made
+  // meanwhile (search, page) is asked for as soon as the answer is in.
+  let busy = false, pending = false;
   async function load() {
+    if (busy) { pending = true; return; }
+    busy = true;
+    try { await fetchPage(); } finally { busy = false; }
+    if (pending) { pending = false; load(); }
+  }
+
+  async function fetchPage() {
     const p = new URLSearchParams({ start, rows });
     if (query) p.set('q', query);
     if (state) p.set('state', state);
