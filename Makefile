@@ -4,11 +4,24 @@ DEBIAN_PACKAGES := libzmq3-dev libsodium-dev libsqlite3-dev libssl-dev pkg-confi
 SWIFT_BUILD_FLAGS ?=
 BIN := .build/debug
 
-.PHONY: deps zmq build test fuzz demo bench soak clean install install-files
+.PHONY: deps deps-browser zmq build test fuzz demo bench soak clean install install-files
 
 ## deps: install the Debian packages Pushy needs (only what is missing).
 deps:
 	@missing=""; for p in $(DEBIAN_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" -ne 0 ] && SUDO=sudo; \
+	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q $$missing; \
+	fi
+
+## deps-browser: headless Chromium and chromedriver from Debian, for the dashboard's browser test
+##               (DashboardBrowserTests); installed only when missing.
+BROWSER_PACKAGES := chromium chromium-driver
+deps-browser:
+	@missing=""; for p in $(BROWSER_PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -26,15 +39,16 @@ zmq: deps
 build: zmq
 	swift build $(SWIFT_BUILD_FLAGS)
 
-## test: check module boundaries, build and run every test (Swift Testing), a short run of every
+## test: check module boundaries, build and run every test (Swift Testing; the dashboard's test in
+##       headless Chromium, screenshots in TMPDIR/pushy-test-output/dashboard), a short run of every
 ##       fuzz harness (FUZZ_TEST_RUNS inputs each), then a two-minute churn soak on the debug build
 ##       (2,000 agents; fails on a stuck job or a node state that disagrees with its agent).
 ##       SOAK_TEST_ARGS adds options to that soak.
 SOAK_TEST_ARGS ?=
-test: zmq
+test: zmq deps-browser
 	bash scripts/check-boundaries.sh
 	swift build --build-tests $(SWIFT_BUILD_FLAGS)
-	swift test --skip-build $(SWIFT_BUILD_FLAGS)
+	PUSHY_REQUIRE_BROWSER=1 swift test --skip-build $(SWIFT_BUILD_FLAGS)
 	bash scripts/install-check.sh $(BIN)
 	bash scripts/fuzz.sh $(FUZZ_TEST_RUNS)
 	timeout --kill-after=30 900 $(BIN)/pushy-bench soak --bin $(BIN) --agents 2000 --minutes 2 $(SOAK_TEST_ARGS)
@@ -75,10 +89,12 @@ install-files:
 	    sed "$$subst" dist/config/$$c > "$(DESTDIR)$(SYSCONFDIR)/pushy/$$c"; chmod 0640 "$(DESTDIR)$(SYSCONFDIR)/pushy/$$c"; \
 	  fi; \
 	done; \
-	for d in README.md docs/operations.md docs/configuration.md docs/agent.md docs/security.md; do \
+	for d in README.md docs/operations.md docs/configuration.md docs/agent.md docs/security.md docs/dashboard.md; do \
 	  install -m 0644 "$$d" "$(DESTDIR)$(DOCDIR)/"; \
-	done
-	@echo "installed under $(DESTDIR)$(PREFIX): binaries $(BINDIR), units $(UNITDIR), config $(SYSCONFDIR)/pushy, docs $(DOCDIR)"
+	done; \
+	install -d -m 0755 "$(DESTDIR)$(PREFIX)/share/pushy/dashboard"; \
+	install -m 0644 Sources/PushyServer/Dashboard/* "$(DESTDIR)$(PREFIX)/share/pushy/dashboard/"
+	@echo "installed under $(DESTDIR)$(PREFIX): binaries $(BINDIR), units $(UNITDIR), config $(SYSCONFDIR)/pushy, docs $(DOCDIR), dashboard $(PREFIX)/share/pushy/dashboard"
 	@echo "next: docs/operations.md, 'Install' (user, data directory, systemctl enable --now pushy-server)"
 
 ## fuzz: build the libFuzzer harnesses (Fuzz/, docs/fuzzing.md) and run each for FUZZ_RUNS inputs;
@@ -89,7 +105,8 @@ FUZZ_ONLY ?=
 fuzz: zmq
 	bash scripts/fuzz.sh $(FUZZ_RUNS) $(FUZZ_ONLY)
 
-## demo: a server on the embedded SQLite store, 3 local agents, one job found by search.
+## demo: a server on the embedded SQLite store, 3 local agents, one job found by search; ends by
+##       printing a dashboard sign-in link (the server keeps running until Enter when interactive).
 demo: build
 	@bash scripts/demo.sh $(BIN)
 

@@ -78,6 +78,9 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "CoreMetrics", package: "swift-metrics"),
             .product(name: "Prometheus", package: "swift-prometheus"),
+        ], resources: [
+            // The web dashboard's HTML, CSS and JavaScript (issue 15; DashboardAssets, docs/dashboard.md).
+            .copy("Dashboard"),
         ]),
         // The `pushy` CLI's commands (parsing, validation, output), a library so their parsing is
         // tested on its own (PushyCLITests). It reaches the server only through PushyAPIClient.

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Starts a Pushy server and three agents on this machine, runs a job found by search,
-# prints the result and stops everything it started. Usage: scripts/demo.sh BIN_DIR
+# prints the result, and ends with a sign-in link to the web dashboard. Interactive, it keeps the
+# server and agents running for the dashboard until Enter or Ctrl-C; otherwise for
+# PUSHY_DEMO_KEEP_SECONDS (default 0). It stops everything it started. Usage: scripts/demo.sh BIN_DIR
 set -euo pipefail
 BIN=${1:-.build/debug}
 DEMO=$(mktemp -d /tmp/pushy-demo.XXXXXX)
@@ -61,3 +63,29 @@ echo "== pushy job list"
 "$BIN/pushy" job list
 echo "== Prometheus metrics (curl http://127.0.0.1:$METRICS/metrics; docs/operations.md)"
 curl -sf "http://127.0.0.1:$METRICS/metrics" | grep -E '^pushy_(agents|jobs_started|jobs_ended_total\{status="complete"|messages_sent_total)' || true
+
+echo "== pushy dashboard   (the web dashboard: a one-time sign-in link)"
+# One link is used here to check that sign-in works (a session cookie comes back); the user gets a fresh one.
+check=$("$BIN/pushy" dashboard 2>/dev/null)
+if curl -s --cacert "$CERT" -o /dev/null -D - "$check" | grep -qi '^set-cookie: pushy_session='; then
+  echo "dashboard: sign-in checked (a link turned into a session)"
+else
+  echo "demo: the dashboard sign-in link did not work (see $DEMO/server.log)" >&2
+  exit 1
+fi
+LINK=$("$BIN/pushy" dashboard 2>/dev/null)
+if [ -t 0 ] && [ -t 1 ]; then
+  echo "Dashboard: open this link within 5 minutes (it works once); the server and agents keep running until you press Enter:"
+  echo
+  echo "    $LINK"
+  echo
+  read -r _ || true
+else
+  keep=${PUSHY_DEMO_KEEP_SECONDS:-0}
+  echo "Dashboard sign-in link (works once, for 5 minutes, while the server runs: ${keep} s more here;"
+  echo "run make demo in a terminal, or set PUSHY_DEMO_KEEP_SECONDS, to keep it up):"
+  echo
+  echo "    $LINK"
+  echo
+  sleep "$keep"
+fi

@@ -29,7 +29,8 @@ for f in bin/pushy-server bin/pushy-client bin/pushy; do
   [ -x "$PREFIX/$f" ] || fail "$f is not an executable"
 done
 for f in "$UNITS/pushy-server.service" "$UNITS/pushy-client.service" "$ETC/pushy-server.env" "$ETC/client.json" \
-         "$PREFIX/share/doc/pushy/operations.md" "$PREFIX/share/doc/pushy/configuration.md"; do
+         "$PREFIX/share/doc/pushy/operations.md" "$PREFIX/share/doc/pushy/configuration.md" \
+         "$PREFIX/share/pushy/dashboard/nodes.html" "$PREFIX/share/pushy/dashboard/dashboard.js"; do
   [ -f "$f" ] || fail "missing $f"
 done
 [ "$(stat -c %a "$ETC/pushy-server.env")" = 640 ] || fail "pushy-server.env should be mode 0640"
@@ -95,9 +96,12 @@ grep -q "it's alive" "$T/status.json" || fail "unexpected status: $(cat "$T/stat
 grep -q "pushy.api=https://" "$T/server.log" || fail "the server log should name its https URL: $(grep listening "$T/server.log")"
 curl -sf "http://127.0.0.1:$METRICS/metrics" > "$T/metrics.txt" || fail "no /metrics on 127.0.0.1:$METRICS"
 grep -q '^pushy_agents_connected 0' "$T/metrics.txt" || fail "unexpected /metrics: $(head -5 "$T/metrics.txt")"
+# The installed server finds the dashboard's files under PREFIX/share/pushy/dashboard.
+curl -sf --cacert "$DATA/tls.crt" "https://127.0.0.1:$API/dashboard/static/dashboard.css" > /dev/null \
+  || fail "the installed server does not serve the dashboard's files from $PREFIX/share/pushy/dashboard"
 env -i PATH=/usr/bin:/bin HOME="$T" "$PREFIX/bin/pushy" --config "$DATA/cli.json" status > "$T/cli.txt" 2>&1 \
   || fail "the installed CLI cannot reach the installed server: $(cat "$T/cli.txt")"
-step "answers: https://127.0.0.1:$API/pushy/_status, http://127.0.0.1:$METRICS/metrics, 'pushy status'"
+step "answers: https://127.0.0.1:$API/pushy/_status, /dashboard, http://127.0.0.1:$METRICS/metrics, 'pushy status'"
 kill -TERM "$SERVER_PID"
 for _ in $(seq 1 150); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.2; done
 if kill -0 "$SERVER_PID" 2>/dev/null; then fail "the server did not stop within 30 s of SIGTERM"; fi

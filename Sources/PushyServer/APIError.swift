@@ -32,6 +32,8 @@ public enum APIError: Error, Sendable {
     /// The store failed (disk full, read-only, I/O error): 503, the request may work later.
     /// The server itself is fine and keeps running jobs; their writes are retried (issue 11).
     case storeUnavailable(String)
+    /// A dashboard request without a live session (no cookie, signed out or expired): 401.
+    case signInRequired(String)
     case internalError(String)
     /// `/metrics` on the REST port without the right `Authorization: Bearer` token: 401.
     case metricsTokenRefused
@@ -64,7 +66,7 @@ public enum APIError: Error, Sendable {
         case .missingCCPK: .badRequest
         case .badCCPK: .unauthorized
         case .unknownOrg, .notFound: .notFound
-        case .unknownPrincipal, .enrollmentRefused: .unauthorized
+        case .unknownPrincipal, .enrollmentRefused, .signInRequired: .unauthorized
         case .notInOrg, .forbidden: .forbidden
         case .validation, .badRequest: .badRequest
         case .conflict: .conflict
@@ -87,7 +89,7 @@ public enum APIError: Error, Sendable {
         case .unknownPrincipal(let n):
             "Failed to authenticate as '\(n)'. Ensure that your node_name and client key are correct."
         case .notInOrg(let u, let o): "'\(u)' is not associated with organization '\(o)'"
-        case .forbidden(let m), .enrollmentRefused(let m), .validation(let m), .badRequest(let m), .notFound(let m), .conflict(let m): m
+        case .forbidden(let m), .enrollmentRefused(let m), .signInRequired(let m), .validation(let m), .badRequest(let m), .notFound(let m), .conflict(let m): m
         case .methodNotAllowed(let allowed): "method not allowed here (allowed: \(allowed.joined(separator: ", ")))"
         case .bodyTooLarge(let limit): "JSON must be no more than \(limit) bytes."
         case .notAcceptable(let m): m

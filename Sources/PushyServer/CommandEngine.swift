@@ -169,6 +169,7 @@ public actor CommandEngine {
         if msg.messageType == .heartbeat {
             let start = s.liveness.intervalStart
             s.liveness.heartbeat(at: now)
+            s.lastHeartbeat = now
             // A beat re-centres the node's interval: move its wheel entry with it.
             let moved = s.liveness.intervalStart
             if moved != start { livenessWheel.schedule(key, at: moved + livenessParameters.interval) }
@@ -306,6 +307,14 @@ public actor CommandEngine {
             return NodeStateView(nodeName: node, status: .offline, availability: .unavailable)
         }
         return NodeStateView(nodeName: node, status: .online, availability: s.isAvailable ? .available : .unavailable)
+    }
+
+    /// Every connected node of `org`: whether it is available and when it last beat (the
+    /// dashboard's node summary).
+    func nodeActivity(org: String) -> [String: (available: Bool, lastHeartbeat: Double?)] {
+        var out: [String: (available: Bool, lastHeartbeat: Double?)] = [:]
+        for (key, s) in sessions where key.org == org { out[key.node] = (s.isAvailable, s.lastHeartbeat) }
+        return out
     }
 
     public func nodeStates(org: String) -> [NodeStateView] {

@@ -49,6 +49,7 @@ extension PushyAPI {
         try await requireReader(try await authenticate(request, org: orgName, body: body))
         let records: [JobRecord]
         do { records = try await store.listJobs(org: orgName) } catch { throw .from(error) }
+        if let filter = try JobListFilter(request) { return try await filteredJobs(records, filter, org: orgName) }
         var out: [JSONValue] = []
         for r in records {
             if let live = await engine.activeJobSnapshot(org: orgName, id: r.id) {

@@ -22,6 +22,8 @@ struct PushyAPI: Sendable {
     let curvePublicKey: String?
     let curveAllowList: CurveAllowList
     let connectionBudget: ConnectionBudget
+    /// The dashboard's sign-in links and browser sessions (in memory; issue 15).
+    var dashboard = DashboardSessions()
 
     static let maxBody = 1_000_000
     static let methods: [HTTPRequest.Method] = [.get, .post, .put, .delete, .patch, .head]
@@ -71,6 +73,9 @@ struct PushyAPI: Sendable {
             Route(path: "\(org)/enrollment_tokens", handlers: [.post: createEnrollmentToken]),
             Route(path: "\(org)/enroll", handlers: [.post: enroll]),
             Route(path: "\(org)/audit", handlers: [.get: listAudit]),
+            // The web dashboard (issue 15): sign-in links, and the nodes page's paged summary.
+            Route(path: "\(org)/pushy/dashboard_links", handlers: [.post: createDashboardLink]),
+            Route(path: "\(org)/pushy/node_summary", handlers: [.get: nodeSummary]),
         ]
     }
 
@@ -78,6 +83,7 @@ struct PushyAPI: Sendable {
         let router = Router(context: Context.self)
         let table = routes()
         for r in table { route(router, r) }
+        dashboardRoutes(router, table: table)
         // Added after the routes, so it wraps only what no route took (Hummingbird's bare 404).
         router.add(middleware: UnroutedMiddleware(routes: table.map { ($0.path, Self.allowed($0)) }))
         return router
