@@ -153,8 +153,43 @@ func waitFor<T>(_ what: String, timeout: Double, logs: [ChildProcess] = [],
     throw FaultError.timeout(what)
 }
 
-/// A free TCP port on `host` (bound, read, released; the kernel does not hand it out again at once).
+/// A free TCP port on `host` that the kernel will not hand to anyone else: taken at random below
+/// the ephemeral range (`ip_local_port_range`), where `bind(…:0)` and outgoing connections never
+/// land. A port the kernel picked (port 0, then released) went back to the ephemeral pool and was
+/// seen taken by another test's port-0 listener before the server bound it ("Address already in use").
+/// Checked free by binding it; only other explicit picks (random over ≈ 12,000 ports) can collide.
 func freePort(host: String = "127.0.0.1") throws -> Int {
+    let low = ephemeralLow()
+    guard low > 20_100 else { return try kernelPickedPort(host: host) }
+    for _ in 0..<200 {
+        let port = Int.random(in: 20_000..<low)
+        if try canBind(host: host, port: port) { return port }
+    }
+    throw FaultError.setup("no free port on \(host) in 20000..<\(low) after 200 tries")
+}
+
+/// The first port of the kernel's ephemeral range (32768 by default).
+private func ephemeralLow() -> Int {
+    guard let text = try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8),
+          let first = text.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" }).first,
+          let low = Int(first) else { return 32_768 }
+    return low
+}
+
+private func canBind(host: String, port: Int) throws -> Bool {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { throw FaultError.setup("socket() failed") }
+    defer { close(fd) }
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_port = UInt16(port).bigEndian
+    inet_pton(AF_INET, host, &addr.sin_addr)
+    return withUnsafePointer(to: &addr) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    } == 0
+}
+
+private func kernelPickedPort(host: String) throws -> Int {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     guard fd >= 0 else { throw FaultError.setup("socket() failed") }
     defer { close(fd) }

@@ -16,8 +16,10 @@ import Testing
 @Suite(.serialized, .timeLimit(.minutes(5))) struct DashboardBrowserTests {
     static let outputDir = ProcessInfo.processInfo.environment["PUSHY_TEST_OUTPUT"].map { $0 + "/dashboard" }
         ?? NSTemporaryDirectory() + "pushy-test-output/dashboard"
-    /// Long enough that a loaded machine still shows the job page before the job ends.
-    static let slow = "slow=/bin/sh -c 'echo step one; sleep 4; echo all done'"
+    /// The job's command waits (at most 120 s) for a gate file the test creates once the page has
+    /// shown the job running: a fixed sleep ended before a loaded machine showed the page.
+    static let gate = NSTemporaryDirectory() + "pushy-dashboard-gate-" + UUID().uuidString
+    static let slow = "slow=/bin/sh -c 'echo step one; i=0; while [ ! -e \(gate) ] && [ $i -lt 1200 ]; do sleep 0.1; i=$((i+1)); done; echo all done'"
 
     @Test(.enabled(if: WebDriver.available || WebDriver.required, "needs chromium and chromium-driver (make deps-browser)"))
     func signInWatchAJobReadOutputAndBeRefusedAsAReader() async throws {
@@ -100,14 +102,29 @@ import Testing
         try await browser.click("button[data-output=web1]")
         var seen: [String] = []
         var shotWhileRunning = false
-        try await eventually("job \(jobId) shown complete", timeout: .seconds(60)) {
+        defer { try? FileManager.default.removeItem(atPath: gate) }
+        try await eventually("job \(jobId) shown running with web1's first line", timeout: .seconds(60)) {
             let s = try await browser.text("#job-status")
             if seen.last != s { seen.append(s) }
             let out = try await browser.text("#output pre[data-stream=stdout]")
-            if s == "running", !shotWhileRunning, out.contains("step one") {
-                shotWhileRunning = true
-                try await shot(browser, "job-running")
-            }
+            if s == "running", out.contains("step one") { return true }
+            try await Task.sleep(for: .milliseconds(50))
+            return false
+        }
+        shotWhileRunning = true
+        try await shot(browser, "job-running")
+        // The job's feed as the page reads it, opened while the job runs (it ends with the job):
+        // without output events, or with one node's only.
+        _ = try await browser.execute("""
+            window.__feeds = null;
+            Promise.all(['none', 'web1'].map(o => fetch(Pushy.orgPath(`pushy/job_status_feed/${arguments[0]}?output=${o}`),
+                { headers: { Accept: 'text/event-stream' } }).then(r => r.text())))
+              .then(v => { window.__feeds = v; }, e => { window.__feeds = ['error ' + e, '']; });
+            """, [.string(jobId)])
+        FileManager.default.createFile(atPath: gate, contents: Data())
+        try await eventually("job \(jobId) shown complete", timeout: .seconds(60)) {
+            let s = try await browser.text("#job-status")
+            if seen.last != s { seen.append(s) }
             try await Task.sleep(for: .milliseconds(50))
             return s == "complete"
         }
@@ -121,12 +138,8 @@ import Testing
         try await browser.waitFor("web1's output", "const p = document.querySelector('#output pre[data-stream=stdout]'); return !!p && p.textContent.includes('all done');")
         #expect(try await browser.text("#output pre[data-stream=stdout]") == "step one\nall done\n")
         try await shot(browser, "job")
-        // The job's feed as the page reads it: without output events, or with one node's only.
-        let feeds = try await browser.executeAsync("""
-            const [id, done] = arguments;
-            Promise.all(['none', 'web1'].map(o => fetch(Pushy.orgPath(`pushy/job_status_feed/${id}?output=${o}`),
-                { headers: { Accept: 'text/event-stream' } }).then(r => r.text()))).then(done, e => done(['error ' + e, '']));
-            """, [.string(jobId)])
+        try await browser.waitFor("the job's two feeds to end", "return window.__feeds !== null")
+        let feeds = try await browser.execute("return window.__feeds;")
         let none = feeds.arrayValue?.first?.stringValue ?? "", web1 = feeds.arrayValue?.last?.stringValue ?? ""
         #expect(none.contains("event: job_complete") && !none.contains("event: output"), "?output=none: \(none.prefix(400))")
         #expect(web1.contains("event: output") && web1.contains(#""node":"web1""#) && !web1.contains(#""node":"web2","stream""#),
