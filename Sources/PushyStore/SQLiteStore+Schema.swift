@@ -144,6 +144,10 @@ extension SQLiteStore {
                 ALTER TABLE jobs ADD COLUMN template_version INTEGER;
                 """)
         }
+        migrator.registerMigration("v6-job-origin") { db in
+            // Issue 14: what started a job when no REST caller did (`schedule:NAME`, `plan_run:ID`).
+            try db.execute(sql: "ALTER TABLE jobs ADD COLUMN origin TEXT;")
+        }
         return migrator
     }
 }
