@@ -111,4 +111,30 @@ public protocol PushyStore: Sendable {
     /// Deletes every version of a template. Returns whether it existed. (Jobs keep its name
     /// and version; a template created again later starts at version 1.)
     func deleteTemplate(org: String, name: String) async throws(StoreError) -> Bool
+
+    // MARK: Schedules (issue 14)
+
+    /// `.duplicate` when the org has a schedule of that name, `.notFound` without the org.
+    func createSchedule(_ s: ScheduleRecord) async throws(StoreError)
+    func schedule(org: String, name: String) async throws(StoreError) -> ScheduleRecord?
+    /// The org's schedules by name.
+    func listSchedules(org: String) async throws(StoreError) -> [ScheduleRecord]
+    /// Every org's schedules (the scheduler's view), by org then name.
+    func allSchedules() async throws(StoreError) -> [ScheduleRecord]
+    /// Replaces owner, definition, paused, cursor, queued and updatedAt of the schedule with
+    /// `s.id`. `.notFound` when it is gone.
+    func updateSchedule(_ s: ScheduleRecord) async throws(StoreError)
+    /// The scheduler's progress only (cursor and queued run time), so it never overwrites a
+    /// pause or an edit made meanwhile. A schedule that is gone is ignored.
+    func setScheduleProgress(id: String, cursor: Date, queued: Date?) async throws(StoreError)
+    /// Deletes the schedule and its run history. Returns whether it existed.
+    func deleteSchedule(org: String, name: String) async throws(StoreError) -> Bool
+    /// Takes a run time: inserts the row unless `(scheduleId, tick)` exists. Returns false when
+    /// it did (another server, or an earlier life of this one, took it). Keeps the newest
+    /// `keep` rows of the schedule. `.notFound` when the schedule is gone.
+    func claimScheduleRun(_ r: ScheduleRunRecord, keep: Int) async throws(StoreError) -> Bool
+    /// Sets a claimed run's outcome, job and reason. `.notFound` for an unknown run.
+    func updateScheduleRun(_ r: ScheduleRunRecord) async throws(StoreError)
+    /// The schedule's newest `limit` runs, newest run time first.
+    func scheduleRuns(scheduleId: String, limit: Int) async throws(StoreError) -> [ScheduleRunRecord]
 }
