@@ -105,6 +105,8 @@ public final class PushyServerApp: Service, Sendable {
             .init(service: JobWriterService(engine: engine)),
             .init(service: EngineTicker(engine: engine)),
             .init(service: InboundService(transport: transport, engine: engine)),
+            // Schedules (issue 14): stops before the engine's timers and the store writer.
+            .init(service: SchedulerService(scheduler: Scheduler(store: store, engine: engine, logger: logger))),
             .init(service: HeapTrimmer(events: { [engine] in await engine.memoryEvents }, logger: logger)),
             .init(service: try makeHTTPApplication()),
             .init(service: FeedCloser(engine: engine)),
