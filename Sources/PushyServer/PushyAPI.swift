@@ -51,6 +51,12 @@ struct PushyAPI: Sendable {
             Route(path: "\(org)/pushy/templates", handlers: [.get: listTemplates, .post: createTemplate]),
             Route(path: "\(org)/pushy/templates/:name", handlers: [.get: getTemplate, .put: editTemplate, .delete: deleteTemplate]),
             Route(path: "\(org)/pushy/templates/:name/run", handlers: [.post: runTemplate]),
+            // Schedules (issue 14).
+            Route(path: "\(org)/pushy/schedules", handlers: [.get: listSchedules, .post: createSchedule]),
+            Route(path: "\(org)/pushy/schedules/:name", handlers: [.get: getSchedule, .delete: deleteSchedule]),
+            Route(path: "\(org)/pushy/schedules/:name/pause", handlers: [.put: pauseSchedule]),
+            Route(path: "\(org)/pushy/schedules/:name/resume", handlers: [.put: resumeSchedule]),
+            Route(path: "\(org)/pushy/schedules/:name/history", handlers: [.get: scheduleHistory]),
             Route(path: "\(org)/pushy/node_states", handlers: [.get: nodeStates]),
             Route(path: "\(org)/pushy/node_states/:node", handlers: [.get: nodeState]),
             Route(path: "\(org)/search/node", handlers: [.get: searchNodes]),

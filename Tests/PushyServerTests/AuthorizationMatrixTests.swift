@@ -124,6 +124,16 @@ struct MatrixEndpoint: CustomStringConvertible, Sendable {
         try await caller.ok("POST", "pushy/templates", json: templateBody(name))
     }
 
+    /// A one-shot job schedule an hour ahead.
+    static func scheduleBody(_ name: String) -> JSONValue {
+        ["name": .string(name), "at": .string(WireTime.iso8601(Date().addingTimeInterval(3600))),
+         "job": ["command": "ok", "nodes": ["web1"]]]
+    }
+
+    static func createSchedule(_ caller: Caller, _ name: String) async throws {
+        try await caller.ok("POST", "pushy/schedules", json: scheduleBody(name))
+    }
+
     static func newKeyBody(_ name: String) -> JSONValue {
         ["name": .string(name), "public_key": .string(TestKeys.sparePEM)]
     }
@@ -175,6 +185,32 @@ struct MatrixEndpoint: CustomStringConvertible, Sendable {
                 return ("\(o)/pushy/templates/gone-\(role)", nil)
             },
             .plain("POST", "\(r)/pushy/templates/:name/run", .writer, ok: 201, path: "\(o)/pushy/templates/mtmpl/run", body: [:]),
+            // Schedules (issue 14): a job-spec schedule, so the writer rule applies (a template
+            // schedule's own rules are in ScheduleAPITests).
+            .plain("GET", "\(r)/pushy/schedules", .reader, path: "\(o)/pushy/schedules"),
+            MatrixEndpoint(method: "POST", route: "\(r)/pushy/schedules", access: .writer, ok: 201) { _, role in
+                ("\(o)/pushy/schedules", MatrixEndpoint.scheduleBody("new-\(role)"))
+            },
+            MatrixEndpoint(method: "GET", route: "\(r)/pushy/schedules/:name", access: .reader, ok: 200) { w, role in
+                try await MatrixEndpoint.createSchedule(w.rig.admin, "show-\(role)")
+                return ("\(o)/pushy/schedules/show-\(role)", nil)
+            },
+            MatrixEndpoint(method: "DELETE", route: "\(r)/pushy/schedules/:name", access: .writer, ok: 200) { w, role in
+                try await MatrixEndpoint.createSchedule(w.rig.admin, "gone-\(role)")
+                return ("\(o)/pushy/schedules/gone-\(role)", nil)
+            },
+            MatrixEndpoint(method: "PUT", route: "\(r)/pushy/schedules/:name/pause", access: .writer, ok: 200) { w, role in
+                try await MatrixEndpoint.createSchedule(w.rig.admin, "pause-\(role)")
+                return ("\(o)/pushy/schedules/pause-\(role)/pause", [:])
+            },
+            MatrixEndpoint(method: "PUT", route: "\(r)/pushy/schedules/:name/resume", access: .writer, ok: 200) { w, role in
+                try await MatrixEndpoint.createSchedule(w.rig.admin, "resume-\(role)")
+                return ("\(o)/pushy/schedules/resume-\(role)/resume", [:])
+            },
+            MatrixEndpoint(method: "GET", route: "\(r)/pushy/schedules/:name/history", access: .reader, ok: 200) { w, role in
+                try await MatrixEndpoint.createSchedule(w.rig.admin, "history-\(role)")
+                return ("\(o)/pushy/schedules/history-\(role)/history", nil)
+            },
             .plain("GET", "\(r)/pushy/node_states", .reader, path: "\(o)/pushy/node_states"),
             .plain("GET", "\(r)/pushy/node_states/:node", .reader, path: "\(o)/pushy/node_states/web1"),
             .plain("GET", "\(r)/search/node", .reader, path: "\(o)/search/node?q=name:web1"),
