@@ -137,4 +137,22 @@ public protocol PushyStore: Sendable {
     func updateScheduleRun(_ r: ScheduleRunRecord) async throws(StoreError)
     /// The schedule's newest `limit` runs, newest run time first.
     func scheduleRuns(scheduleId: String, limit: Int) async throws(StoreError) -> [ScheduleRunRecord]
+
+    // MARK: Plans (issue 14)
+
+    /// `.duplicate` when the org has a plan of that name, `.notFound` without the org.
+    func createPlan(_ p: PlanRecord) async throws(StoreError)
+    func plan(org: String, name: String) async throws(StoreError) -> PlanRecord?
+    /// The org's plans by name.
+    func listPlans(org: String) async throws(StoreError) -> [PlanRecord]
+    /// Deletes the plan (its runs stay). Returns whether it existed.
+    func deletePlan(org: String, name: String) async throws(StoreError) -> Bool
+    /// Inserts or replaces the run with `r.id`. `.notFound` without the org.
+    func savePlanRun(_ r: PlanRunRecord) async throws(StoreError)
+    /// The run if it belongs to `org`.
+    func planRun(org: String, id: String) async throws(StoreError) -> PlanRunRecord?
+    /// The org's newest `limit` runs, newest first.
+    func listPlanRuns(org: String, limit: Int) async throws(StoreError) -> [PlanRunRecord]
+    /// At server start: every run still `running` becomes `failed` with `reason`. Returns their ids.
+    func failUnfinishedPlanRuns(reason: String, at: Date) async throws(StoreError) -> [String]
 }

@@ -176,6 +176,34 @@ extension SQLiteStore {
                 );
                 """)
         }
+        migrator.registerMigration("v8-plans") { db in
+            // Issue 14: orchestration plans and their runs (each run keeps the definition it ran).
+            try db.execute(sql: """
+                CREATE TABLE plans (
+                    org TEXT NOT NULL REFERENCES orgs(name) ON DELETE CASCADE,
+                    name TEXT NOT NULL,
+                    definition TEXT NOT NULL,
+                    created_by TEXT NOT NULL,
+                    created_at REAL NOT NULL,
+                    updated_at REAL NOT NULL,
+                    PRIMARY KEY (org, name)
+                );
+                CREATE TABLE plan_runs (
+                    id TEXT NOT NULL PRIMARY KEY,
+                    org TEXT NOT NULL REFERENCES orgs(name) ON DELETE CASCADE,
+                    plan TEXT NOT NULL,
+                    definition TEXT NOT NULL,
+                    parameters TEXT NOT NULL,
+                    requestor TEXT NOT NULL,
+                    status TEXT NOT NULL,
+                    reason TEXT,
+                    steps TEXT NOT NULL,
+                    created_at REAL NOT NULL,
+                    updated_at REAL NOT NULL
+                );
+                CREATE INDEX plan_runs_by_org_age ON plan_runs (org, created_at DESC, id DESC);
+                """)
+        }
         return migrator
     }
 }
