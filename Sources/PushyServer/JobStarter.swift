@@ -48,7 +48,9 @@ struct JobStarter: Sendable {
         /// A full job spec; a `search`, when given, picks the nodes instead of the spec's list.
         case spec(JobRequest, search: String?)
         /// A stored template (its latest version) with parameter values, optionally narrowed to `nodes`.
-        case template(name: String, parameters: [(String, JSONValue)], nodes: [String]?)
+        /// `adjust` changes the job made from it (a plan step's own quorum and rate control).
+        case template(name: String, parameters: [(String, JSONValue)], nodes: [String]?,
+                      adjust: (@Sendable (inout JobRequest) -> Void)? = nil)
     }
 
     /// A started job and what the audit log says about it.
@@ -70,9 +72,9 @@ struct JobStarter: Sendable {
         case .spec(let job, let search):
             try await authorizeSpec(p)
             return try await startSpec(job, search: search, as: p, origin: origin)
-        case .template(let name, let parameters, let nodes):
+        case .template(let name, let parameters, let nodes, let adjust):
             let (record, t) = try await authorizeTemplate(name: name, org: p.org.name, as: p)
-            return try await startTemplate(record, t, parameters: parameters, nodes: nodes, as: p, origin: origin)
+            return try await startTemplate(record, t, parameters: parameters, nodes: nodes, as: p, origin: origin, adjust: adjust)
         }
     }
 
@@ -135,7 +137,8 @@ struct JobStarter: Sendable {
 
     /// Checks the values, fills the slots, resolves the target (narrowed to `nodes`) and starts the job.
     func startTemplate(_ record: TemplateRecord, _ t: JobTemplate, parameters: [(String, JSONValue)], nodes subset: [String]?,
-                       as p: Principal, origin: String?) async throws(APIError) -> Started {
+                       as p: Principal, origin: String?, adjust: (@Sendable (inout JobRequest) -> Void)? = nil)
+        async throws(APIError) -> Started {
         let name = record.name, org = p.org.name
         let instance: JobTemplate.Instance
         do { instance = try t.instantiate(parameters) } catch { throw .validation(error.message) }
@@ -151,7 +154,8 @@ struct JobStarter: Sendable {
             }
             nodes = subset
         }
-        let job = instance.jobRequest(nodes: nodes)
+        var job = instance.jobRequest(nodes: nodes)
+        adjust?(&job)
         try await checkNodesKnown(org: org, job.nodes)
         let snapshot: ActiveJobSnapshot
         do {
