@@ -27,6 +27,10 @@ actor PlanRunner {
     }
 
     var live: [String: Live] = [:]
+    /// Finished runs still held (their feed replays in full), oldest first; past
+    /// `finishedKept` the oldest is dropped (its feed is then a `summary` from the store).
+    var finished: [String] = []
+    static let finishedKept = 100
 
     init(store: any PushyStore, engine: CommandEngine, logger: Logger = Logger(label: "pushy-plans")) {
         self.store = store
@@ -141,6 +145,8 @@ actor PlanRunner {
                     + (l.machine.reason.map { [("reason", JSONValue.string($0))] } ?? []))
                 for c in l.subscribers.values { c.finish() }
                 live[id]?.subscribers = [:]
+                finished.append(id)
+                while finished.count > Self.finishedKept { live[finished.removeFirst()] = nil }
                 logger.info("plan run finished", metadata: ["pushy.plan_run": "\(id)", "pushy.status": "\(status.rawValue)"])
             }
         }
