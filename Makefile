@@ -4,11 +4,24 @@ DEBIAN_PACKAGES := libzmq3-dev libsodium-dev libsqlite3-dev libssl-dev pkg-confi
 SWIFT_BUILD_FLAGS ?=
 BIN := .build/debug
 
-.PHONY: deps zmq build test fuzz demo bench soak clean
+.PHONY: deps deps-browser zmq build test fuzz demo bench soak clean install install-files
 
 ## deps: install the Debian packages Pushy needs (only what is missing).
 deps:
 	@missing=""; for p in $(DEBIAN_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" -ne 0 ] && SUDO=sudo; \
+	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q $$missing; \
+	fi
+
+## deps-browser: headless Chromium and chromedriver from Debian, for the dashboard's browser test
+##               (DashboardBrowserTests); installed only when missing.
+BROWSER_PACKAGES := chromium chromium-driver
+deps-browser:
+	@missing=""; for p in $(BROWSER_PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -26,17 +39,63 @@ zmq: deps
 build: zmq
 	swift build $(SWIFT_BUILD_FLAGS)
 
-## test: check module boundaries, build and run every test (Swift Testing), a short run of every
+## test: check module boundaries, build and run every test (Swift Testing; the dashboard's test in
+##       headless Chromium, screenshots in TMPDIR/pushy-test-output/dashboard), a short run of every
 ##       fuzz harness (FUZZ_TEST_RUNS inputs each), then a two-minute churn soak on the debug build
 ##       (2,000 agents; fails on a stuck job or a node state that disagrees with its agent).
 ##       SOAK_TEST_ARGS adds options to that soak.
 SOAK_TEST_ARGS ?=
-test: zmq
+test: zmq deps-browser
 	bash scripts/check-boundaries.sh
 	swift build --build-tests $(SWIFT_BUILD_FLAGS)
-	swift test --skip-build $(SWIFT_BUILD_FLAGS)
+	PUSHY_REQUIRE_BROWSER=1 swift test --skip-build $(SWIFT_BUILD_FLAGS)
+	bash scripts/install-check.sh $(BIN)
 	bash scripts/fuzz.sh $(FUZZ_TEST_RUNS)
 	timeout --kill-after=30 900 $(BIN)/pushy-bench soak --bin $(BIN) --agents 2000 --minutes 2 $(SOAK_TEST_ARGS)
+
+## install: build (release) and lay out the binaries, systemd units, default config and docs
+##          under PREFIX (default /usr/local); DESTDIR stages it (packaging). An existing config
+##          file is kept (upgrades). docs/operations.md. INSTALL_BIN installs other binaries
+##          (e.g. INSTALL_BIN=.build/debug, as `make test` does into a temporary PREFIX).
+PREFIX ?= /usr/local
+DESTDIR ?=
+INSTALL_BIN ?= .build/release
+BINDIR ?= $(PREFIX)/bin
+# /usr and /usr/local keep their settings in /etc and their state in /var/lib; any other
+# prefix (an /opt folder, a test's temporary folder) keeps both under itself.
+SYSCONFDIR ?= $(if $(filter /usr /usr/local,$(PREFIX)),/etc,$(PREFIX)/etc)
+STATEDIR ?= $(if $(filter /usr /usr/local,$(PREFIX)),/var/lib,$(PREFIX)/var/lib)
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+DOCDIR ?= $(PREFIX)/share/doc/pushy
+install: zmq
+	swift build -c release $(SWIFT_BUILD_FLAGS)
+	$(MAKE) --no-print-directory install-files
+install-files:
+	@for b in pushy-server pushy-client pushy; do \
+	  [ -x "$(INSTALL_BIN)/$$b" ] || { echo "install: $(INSTALL_BIN)/$$b is missing: run 'make install' (or set INSTALL_BIN)" >&2; exit 1; }; \
+	  install -D -m 0755 "$(INSTALL_BIN)/$$b" "$(DESTDIR)$(BINDIR)/$$b"; \
+	done
+	@subst='s|@BINDIR@|$(BINDIR)|g; s|@SYSCONFDIR@|$(SYSCONFDIR)|g; s|@STATEDIR@|$(STATEDIR)|g; s|@DOCDIR@|$(DOCDIR)|g'; \
+	install -d -m 0755 "$(DESTDIR)$(UNITDIR)" "$(DESTDIR)$(DOCDIR)"; \
+	for u in pushy-server.service pushy-client.service; do \
+	  sed "$$subst" dist/systemd/$$u > "$(DESTDIR)$(UNITDIR)/$$u"; chmod 0644 "$(DESTDIR)$(UNITDIR)/$$u"; \
+	done; \
+	install -d -m 0755 "$(DESTDIR)$(SYSCONFDIR)/pushy"; \
+	for c in pushy-server.env client.json; do \
+	  if [ -e "$(DESTDIR)$(SYSCONFDIR)/pushy/$$c" ]; then \
+	    echo "install: kept $(DESTDIR)$(SYSCONFDIR)/pushy/$$c (the new default is $(DESTDIR)$(SYSCONFDIR)/pushy/$$c.default)"; \
+	    sed "$$subst" dist/config/$$c > "$(DESTDIR)$(SYSCONFDIR)/pushy/$$c.default"; \
+	  else \
+	    sed "$$subst" dist/config/$$c > "$(DESTDIR)$(SYSCONFDIR)/pushy/$$c"; chmod 0640 "$(DESTDIR)$(SYSCONFDIR)/pushy/$$c"; \
+	  fi; \
+	done; \
+	for d in README.md docs/operations.md docs/configuration.md docs/agent.md docs/security.md docs/dashboard.md; do \
+	  install -m 0644 "$$d" "$(DESTDIR)$(DOCDIR)/"; \
+	done; \
+	install -d -m 0755 "$(DESTDIR)$(PREFIX)/share/pushy/dashboard"; \
+	install -m 0644 Sources/PushyServer/Dashboard/* "$(DESTDIR)$(PREFIX)/share/pushy/dashboard/"
+	@echo "installed under $(DESTDIR)$(PREFIX): binaries $(BINDIR), units $(UNITDIR), config $(SYSCONFDIR)/pushy, docs $(DOCDIR), dashboard $(PREFIX)/share/pushy/dashboard"
+	@echo "next: docs/operations.md, 'Install' (user, data directory, systemctl enable --now pushy-server)"
 
 ## fuzz: build the libFuzzer harnesses (Fuzz/, docs/fuzzing.md) and run each for FUZZ_RUNS inputs;
 ##       fails on any crash, failed round-trip check, hang or leak. One harness: make fuzz FUZZ_ONLY=json
@@ -46,7 +105,8 @@ FUZZ_ONLY ?=
 fuzz: zmq
 	bash scripts/fuzz.sh $(FUZZ_RUNS) $(FUZZ_ONLY)
 
-## demo: a server on the embedded SQLite store, 3 local agents, one job found by search.
+## demo: a server on the embedded SQLite store, 3 local agents, one job found by search; ends by
+##       printing a dashboard sign-in link (the server keeps running until Enter when interactive).
 demo: build
 	@bash scripts/demo.sh $(BIN)
 

@@ -14,7 +14,7 @@ cleanup() { kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; }
 trap cleanup EXIT
 "$BIN/pushy-server" init --data-dir "$D/server" >/dev/null
 "$BIN/pushy-server" run --data-dir "$D/server" --api-port $API --heartbeat-port $HB --command-port $CMD \
-  > "$D/server.log" 2>&1 &
+  --metrics-listen 127.0.0.1:0 > "$D/server.log" 2>&1 &
 SERVER=$!
 URL=https://127.0.0.1:$API/organizations/pushy
 for _ in $(seq 100); do curl -skf https://127.0.0.1:$API/pushy/_status >/dev/null 2>&1 && break; sleep 0.2; done

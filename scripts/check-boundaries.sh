@@ -36,5 +36,13 @@ for t in PushyProtocol PushyCore; do
     "clocks, files, processes, threads or sockets: time and I/O come in as values"
 done
 
-[ "$status" -eq 0 ] && echo "boundaries: ok (pure PushyProtocol/PushyCore, CLI on PushyAPIClient + PushyProtocol, thin pushy)"
+# Metrics (issue 15): swift-metrics and swift-prometheus belong to the server alone.
+for m in Prometheus CoreMetrics Metrics; do
+  if grep -rlE "^(@testable )?import $m\$" Sources --include='*.swift' | grep -v '^Sources/PushyServer/' >&2; then
+    echo "boundary: only PushyServer may import $m (the files above do)" >&2
+    status=1
+  fi
+done
+
+[ "$status" -eq 0 ] && echo "boundaries: ok (pure PushyProtocol/PushyCore, CLI on PushyAPIClient + PushyProtocol, thin pushy, metrics in PushyServer only)"
 exit "$status"

@@ -70,6 +70,9 @@ struct CLIConfig {
     var user: String
     var keyPath: String
     var tls: ClientTLS = .system
+    /// Where the trusted certificate's path came from (`--trusted-cert`, `PUSHY_TRUSTED_CERT`,
+    /// `trusted_cert in FILE`), for the message when it is not there.
+    var trustedSource: String?
 
     static let defaultConfigPath = "~/.pushy/config.json"
     static let hint = "pass --config DATA_DIR/cli.json (written by 'pushy-server init'), "
@@ -84,6 +87,8 @@ struct CLIConfig {
         var key = (nonEmpty(o.key) ?? nonEmpty(env["PUSHY_KEY"])).map { expand($0, relativeTo: nil) }
 
         var trusted = (nonEmpty(o.trustedCert) ?? nonEmpty(env["PUSHY_TRUSTED_CERT"])).map { expand($0, relativeTo: nil) }
+        /// Where `trusted` came from, for the message when the file is not there.
+        var trustedSource = nonEmpty(o.trustedCert) != nil ? "--trusted-cert" : "PUSHY_TRUSTED_CERT"
         let explicitPath = nonEmpty(o.config) ?? nonEmpty(env["PUSHY_CONFIG"])
         if explicitPath != nil || url == nil || user == nil || key == nil || trusted == nil {
             let path = expand(explicitPath ?? defaultConfigPath, relativeTo: nil)
@@ -92,7 +97,10 @@ struct CLIConfig {
                 user = user ?? nonEmpty(file["user"]?.stringValue)
                 let dir = (path as NSString).deletingLastPathComponent
                 key = key ?? nonEmpty(file["key"]?.stringValue).map { expand($0, relativeTo: dir) }
-                trusted = trusted ?? nonEmpty(file["trusted_cert"]?.stringValue).map { expand($0, relativeTo: dir) }
+                if trusted == nil {
+                    trusted = nonEmpty(file["trusted_cert"]?.stringValue).map { expand($0, relativeTo: dir) }
+                    trustedSource = "trusted_cert in \(path)"
+                }
             }
         }
         var missing: [String] = []
@@ -104,7 +112,34 @@ struct CLIConfig {
         }
         let insecure = o.insecure || env["PUSHY_INSECURE"] == "1"
         return CLIConfig(serverURL: url, user: user, keyPath: key,
-                         tls: ClientTLS(trustedCertificatePath: trusted, verify: !insecure))
+                         tls: ClientTLS(trustedCertificatePath: trusted, verify: !insecure),
+                         trustedSource: trusted == nil ? nil : trustedSource)
+    }
+
+    /// A trusted certificate that is not there fails here, naming the file, where the name came
+    /// from and how to fix it (rather than as a signing error when the first request is made).
+    static func checkTrustedCertificate(_ path: String, from source: String) throws(CLIFailure) {
+        let fm = FileManager.default
+        let what = "the server's certificate (a copy of DATA_DIR/tls.crt on the server, written by 'pushy-server init')"
+        let fix: String
+        if source.hasPrefix("trusted_cert in ") {
+            fix = "change \(source) to name \(what), or pass --trusted-cert PATH or set PUSHY_TRUSTED_CERT"
+        } else if source == "--trusted-cert" {
+            fix = "pass --trusted-cert with the path of \(what)"
+        } else {
+            fix = "set \(source) to the path of \(what), or unset it to use trusted_cert of the config file"
+        }
+        var isDirectory: ObjCBool = false
+        if !fm.fileExists(atPath: path, isDirectory: &isDirectory) {
+            throw .usage("the trusted certificate \(path) (from \(source)) does not exist: \(fix)")
+        }
+        if isDirectory.boolValue {
+            throw .usage("the trusted certificate \(path) (from \(source)) is a directory, not a PEM file: \(fix)")
+        }
+        if !fm.isReadableFile(atPath: path) {
+            throw .usage("the trusted certificate \(path) (from \(source)) cannot be read (permissions): "
+                + "make it readable by this user, or \(fix)")
+        }
     }
 
     /// Reads the JSON config file; a missing default file is not an error (flags/env may suffice).
@@ -141,6 +176,9 @@ struct CLIConfig {
     }
 
     func makeClient() throws -> PushyRESTClient {
+        if tls.verify, let path = tls.trustedCertificatePath {
+            try Self.checkTrustedCertificate(path, from: trustedSource ?? "the settings")
+        }
         guard let pem = try? String(contentsOfFile: keyPath, encoding: .utf8) else {
             throw CLIFailure.usage("cannot read the private key \(keyPath) for user '\(user)': \(CLIConfig.hint)")
         }

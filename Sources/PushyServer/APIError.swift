@@ -32,7 +32,30 @@ public enum APIError: Error, Sendable {
     /// The store failed (disk full, read-only, I/O error): 503, the request may work later.
     /// The server itself is fine and keeps running jobs; their writes are retried (issue 11).
     case storeUnavailable(String)
+    /// A dashboard request without a live session (no cookie, signed out or expired): 401.
+    case signInRequired(String)
     case internalError(String)
+    /// `/metrics` on the REST port without the right `Authorization: Bearer` token: 401.
+    case metricsTokenRefused
+
+    /// A short stable name when this is an authentication refusal (the server log's
+    /// `pushy.reason`, `RefusalLog`), nil for every other error.
+    var refusalReason: String? {
+        switch self {
+        case .auth(let e):
+            switch e {
+            case .missingHeaders: "missing_headers"
+            case .badTimestamp: "bad_timestamp"
+            case .clockSkew: "clock_skew"
+            case .unsupportedVersion: "unsupported_signing_version"
+            case .badSignature: "bad_signature"
+            case .contentHashMismatch: "content_hash_mismatch"
+            }
+        case .unknownPrincipal: "unknown_principal"
+        case .notInOrg: "not_in_org"
+        default: nil
+        }
+    }
 
     /// Seconds an agent refused at the budget waits before asking again.
     static let budgetRetryAfter = 10
@@ -43,7 +66,7 @@ public enum APIError: Error, Sendable {
         case .missingCCPK: .badRequest
         case .badCCPK: .unauthorized
         case .unknownOrg, .notFound: .notFound
-        case .unknownPrincipal, .enrollmentRefused: .unauthorized
+        case .unknownPrincipal, .enrollmentRefused, .signInRequired: .unauthorized
         case .notInOrg, .forbidden: .forbidden
         case .validation, .badRequest: .badRequest
         case .conflict: .conflict
@@ -53,6 +76,7 @@ public enum APIError: Error, Sendable {
         case .unsupportedMediaType: .unsupportedMediaType
         case .atConnectionBudget, .storeUnavailable: .serviceUnavailable
         case .internalError: .internalServerError
+        case .metricsTokenRefused: .unauthorized
         }
     }
 
@@ -65,7 +89,7 @@ public enum APIError: Error, Sendable {
         case .unknownPrincipal(let n):
             "Failed to authenticate as '\(n)'. Ensure that your node_name and client key are correct."
         case .notInOrg(let u, let o): "'\(u)' is not associated with organization '\(o)'"
-        case .forbidden(let m), .enrollmentRefused(let m), .validation(let m), .badRequest(let m), .notFound(let m), .conflict(let m): m
+        case .forbidden(let m), .enrollmentRefused(let m), .signInRequired(let m), .validation(let m), .badRequest(let m), .notFound(let m), .conflict(let m): m
         case .methodNotAllowed(let allowed): "method not allowed here (allowed: \(allowed.joined(separator: ", ")))"
         case .bodyTooLarge(let limit): "JSON must be no more than \(limit) bytes."
         case .notAcceptable(let m): m
@@ -76,6 +100,8 @@ public enum APIError: Error, Sendable {
                 + "or max_agent_connections, or add a server"
         case .storeUnavailable(let m): "the server cannot use its store right now; try again later (\(m))"
         case .internalError(let m): "internal error: \(m)"
+        case .metricsTokenRefused:
+            "/metrics on this port needs 'Authorization: Bearer TOKEN' with the server's metrics_token (or scrape the metrics_listen address)"
         }
     }
 

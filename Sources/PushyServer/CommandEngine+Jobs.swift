@@ -132,6 +132,7 @@ extension CommandEngine {
             case .rehab(let n):
                 sendAbort(NodeKey(org: job.org, node: n), now: now)
             case .nodeChanged(let node, let status, let reason):
+                counters.nodeChanged(status, reason: reason)
                 track(node, status, job: job)
                 pendingNodeUpdates.append(JobNodeUpdate(jobId: job.record.id, node: node, status: status, reason: reason, at: date))
             case .jobChanged(let status, let reason):
@@ -144,21 +145,23 @@ extension CommandEngine {
                     // insert of this job cannot undo them.
                     let others = batch.filter { $0.jobId != id }
                     if !others.isEmpty {
-                        enqueueWrite(jobs: Self.jobIds(others), "\(others.count) node update(s)") { try await store.applyNodeUpdates(others) }
+                        enqueueWrite(jobs: Self.jobIds(others), "\(others.count) node update(s)", rows: others.count) { try await store.applyNodeUpdates(others) }
                     }
                     batch = batch.filter { $0.jobId == id }
                 }
                 let nodeUpdates = batch
                 enqueueWrite(jobs: Self.jobIds(nodeUpdates) + (nodeUpdates.contains { $0.jobId == id } ? [] : [id]),
-                             "job \(id) \(status.rawValue) + \(nodeUpdates.count) node update(s)") {
+                             "job \(id) \(status.rawValue) + \(nodeUpdates.count) node update(s)", rows: nodeUpdates.count + 1) {
                     if !nodeUpdates.isEmpty { try await store.applyNodeUpdates(nodeUpdates) }
                     try await store.updateJob(id: id, status: status, reason: reason, updatedAt: updated)
                 }
                 if status.isTerminal {
+                    counters.jobsEnded[status.rawValue, default: 0] += 1
                     logger.info("job finished", metadata: ["pushy.job": "\(id)", "pushy.status": "\(status.rawValue)"])
                     memoryEvents += 1
                 }
             case .event(let e):
+                if e.name == "start" { counters.jobsStarted += 1 }
                 record(e, job: job, at: date)
             }
         }
@@ -225,7 +228,7 @@ extension CommandEngine {
         let batch = takePendingNodeUpdates()
         guard !batch.isEmpty else { return }
         let store = self.store
-        enqueueWrite(jobs: Self.jobIds(batch), "\(batch.count) node update(s)") { try await store.applyNodeUpdates(batch) }
+        enqueueWrite(jobs: Self.jobIds(batch), "\(batch.count) node update(s)", rows: batch.count) { try await store.applyNodeUpdates(batch) }
     }
 
     /// The distinct jobs of a batch of node updates.
@@ -235,8 +238,8 @@ extension CommandEngine {
     }
 
     /// Queues a store write for `jobs`: after their earlier writes, retried until it succeeds.
-    func enqueueWrite(jobs: [String], _ what: String, _ op: @escaping @Sendable () async throws -> Void) {
-        writer.enqueue(jobs: jobs, what, op)
+    func enqueueWrite(jobs: [String], _ what: String, rows: Int = 1, _ op: @escaping @Sendable () async throws -> Void) {
+        writer.enqueue(jobs: jobs, what, rows: rows, op)
     }
 
     /// Waits until every store write asked for so far is done, or `timeout` passes (tests, shutdown).

@@ -80,6 +80,9 @@ extension CommandEngine {
             type: .heartbeat, sequence: broadcastSequence, timestamp: Date(timeIntervalSince1970: now),
             server: hostName, incarnationId: incarnationId)
         broadcastSequence += 1
+        counters.outbound[msg.type, default: 0] += 1
+        let started = ContinuousClock.now
+        defer { metrics.heartbeatBroadcast(duration: ContinuousClock.now - started) }
         do {
             transport?.publish(try MessageSigner.rsaFrames(body: msg.bodyBytes, key: serverKey))
         } catch {

@@ -57,18 +57,27 @@ public actor CommandEngine {
     var feedsClosed = false
     /// Messages dropped, by reason (spec 12 point 3 and 7).
     public private(set) var dropped: [String: Int] = [:]
+    /// Running totals for `/metrics` (messages by type, jobs, node transitions).
+    var counters = EngineCounters()
+    /// Where latencies are recorded (`/metrics`); `.disabled` records nothing.
+    nonisolated let metrics: PushyMetrics
+    /// Refused REST requests, logged once each and rate-limited (`RefusalLog`).
+    nonisolated let refusals: RefusalLogger
 
     /// Seconds since 1970: the wall clock, or a test's own.
     let clock: @Sendable () -> Double
 
     public init(config: ServerConfiguration, store: any PushyStore, serverKey: RSAPrivateKey, logger: Logger,
-                clock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {
+                clock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 },
+                metrics: PushyMetrics = .disabled) {
+        self.metrics = metrics
         self.config = config
         self.clock = clock
         self.store = store
         self.serverKey = serverKey
         self.logger = logger
-        self.writer = JobWriter(logger: logger)
+        self.writer = JobWriter(logger: logger, metrics: metrics)
+        self.refusals = RefusalLogger(logger: logger)
         self.incarnationId = UUID().uuidString.lowercased()
         var buf = [CChar](repeating: 0, count: 256)
         gethostname(&buf, 255)
@@ -114,6 +123,8 @@ public actor CommandEngine {
     /// Routes one checked message: to the node's machine (a new session for a new node or a new
     /// agent process), then performs what it asks — answers, resets, and inputs for jobs.
     func handle(_ msg: AgentMessage, key: NodeKey, identity: [UInt8], now: Double) {
+        // Known types only as labels: an agent's made-up type must not add a metric series.
+        counters.inbound[msg.messageType?.rawValue ?? "unknown", default: 0] += 1
         var session = sessions[key]
         if let s = session, s.machine.incarnation != msg.incarnationId {
             // A late message of the process this one replaced, still on its old connection.
@@ -158,6 +169,7 @@ public actor CommandEngine {
         if msg.messageType == .heartbeat {
             let start = s.liveness.intervalStart
             s.liveness.heartbeat(at: now)
+            s.lastHeartbeat = now
             // A beat re-centres the node's interval: move its wheel entry with it.
             let moved = s.liveness.intervalStart
             if moved != start { livenessWheel.schedule(key, at: moved + livenessParameters.interval) }
@@ -223,6 +235,7 @@ public actor CommandEngine {
 
     func send(_ s: NodeSession, _ message: ServerMessage) {
         var m = message
+        counters.outbound[m.type, default: 0] += 1
         m.sequence = s.nextSequence()
         transport?.send(to: s.identity, frames: s.mac.frames(body: m.bodyBytes))
     }
@@ -237,6 +250,7 @@ public actor CommandEngine {
             guard let s = sessions[key] else { continue }
             batch.append((s.identity, s.mac.frames(body: template.bytes(sequence: s.nextSequence()))))
         }
+        counters.outbound[message.type, default: 0] += batch.count
         transport?.sendBatch(batch)
     }
 
@@ -293,6 +307,14 @@ public actor CommandEngine {
             return NodeStateView(nodeName: node, status: .offline, availability: .unavailable)
         }
         return NodeStateView(nodeName: node, status: .online, availability: s.isAvailable ? .available : .unavailable)
+    }
+
+    /// Every connected node of `org`: whether it is available and when it last beat (the
+    /// dashboard's node summary).
+    func nodeActivity(org: String) -> [String: (available: Bool, lastHeartbeat: Double?)] {
+        var out: [String: (available: Bool, lastHeartbeat: Double?)] = [:]
+        for (key, s) in sessions where key.org == org { out[key.node] = (s.isAvailable, s.lastHeartbeat) }
+        return out
     }
 
     public func nodeStates(org: String) -> [NodeStateView] {

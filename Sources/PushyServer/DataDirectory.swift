@@ -33,9 +33,7 @@ public enum DataDirectory {
                                              keyPath: config.certificateKeyPath)
             created.append(config.certificatePath)
         }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try encoder.encode(config).write(to: URL(fileURLWithPath: config.configFilePath))
+        try settingsFile(config).write(to: URL(fileURLWithPath: config.configFilePath))
         created.append(config.configFilePath)
 
         let store = try SQLiteStore(path: config.databasePath)
@@ -100,6 +98,30 @@ public enum DataDirectory {
         return (0..<n).map { _ in String(UInt8.random(in: 0...15, using: &g), radix: 16) }.joined()
     }
 
+    /// `server.json` for `config`: `data_dir` and the settings that differ from their defaults, so
+    /// `pushy-server config` tells a chosen value from a default and a later version's new
+    /// defaults apply to what was never chosen.
+    static func settingsFile(_ config: ServerConfiguration) throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let defaults = ServerConfiguration(dataDir: config.dataDir)
+        guard var object = try JSONSerialization.jsonObject(with: try encoder.encode(config)) as? [String: Any],
+              let defaultObject = try JSONSerialization.jsonObject(with: try encoder.encode(defaults)) as? [String: Any]
+        else { return try encoder.encode(config) }
+        for (key, value) in defaultObject where key != "data_dir" {
+            if let mine = object[key] as? NSObject, mine.isEqual(value as? NSObject) { object[key] = nil }
+        }
+        return try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+    }
+
+    /// The keys `DATA_DIR/server.json` sets (none when it is absent or unreadable).
+    static func keysInFile(dataDir: String) -> [String] {
+        let path = (dataDir as NSString).appendingPathComponent("server.json")
+        guard let data = FileManager.default.contents(atPath: path),
+              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return [] }
+        return Array(object.keys)
+    }
+
     /// Loads `DATA_DIR/server.json` if present, else defaults for that directory.
     public static func loadConfig(dataDir: String) throws -> ServerConfiguration {
         let path = (dataDir as NSString).appendingPathComponent("server.json")
@@ -116,7 +138,7 @@ public enum DataDirectory {
         if let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] {
             let unknown = ServerConfiguration.unknownKeys(in: object)
             if !unknown.isEmpty {
-                throw ServerStartError("cannot read \(path): unknown setting(s) \(unknown.joined(separator: ", ")); the settings are listed in docs/decisions.md, \"Settings\"")
+                throw ServerStartError("cannot read \(path): unknown setting(s) \(unknown.joined(separator: ", ")); every setting is listed by 'pushy-server config --list' and in docs/configuration.md")
             }
         }
         var config = c

@@ -19,6 +19,8 @@ final class JobWriter: Sendable {
         /// What the write does, for the log.
         let what: String
         let op: Operation
+        /// Rows the write carries (`/metrics` batch sizes).
+        var rows = 1
         /// Retried until it succeeds (updates); else its first outcome is final (inserts, whose
         /// caller answers the request with the error).
         let retries: Bool
@@ -60,12 +62,15 @@ final class JobWriter: Sendable {
 
     private let state = Mutex(State())
     private let logger: Logger
+    private let metrics: PushyMetrics
     /// Delay before the n-th retry: doubling from `firstRetryDelay` up to `maxRetryDelay`.
     let firstRetryDelay: Duration
     let maxRetryDelay: Duration
 
-    init(logger: Logger, firstRetryDelay: Duration = .milliseconds(50), maxRetryDelay: Duration = .seconds(2)) {
+    init(logger: Logger, firstRetryDelay: Duration = .milliseconds(50), maxRetryDelay: Duration = .seconds(2),
+         metrics: PushyMetrics = .disabled) {
         self.logger = logger
+        self.metrics = metrics
         self.firstRetryDelay = firstRetryDelay
         self.maxRetryDelay = maxRetryDelay
     }
@@ -76,8 +81,8 @@ final class JobWriter: Sendable {
     func hasPending(job: String) -> Bool { state.withLock { $0.pendingByJob[job] != nil } }
 
     /// Queues a write that is retried until it succeeds.
-    func enqueue(jobs: [String], _ what: String, _ op: @escaping Operation) {
-        add(Write(jobs: jobs, what: what, op: op, retries: true, completion: nil))
+    func enqueue(jobs: [String], _ what: String, rows: Int = 1, _ op: @escaping Operation) {
+        add(Write(jobs: jobs, what: what, op: op, rows: rows, retries: true, completion: nil))
     }
 
     /// Queues a write that is tried once, in order with the job's other writes; its outcome can
@@ -198,11 +203,14 @@ final class JobWriter: Sendable {
     }
 
     private func perform(_ write: Write) async {
+        let started = ContinuousClock.now
         do {
             try await write.op()
+            metrics.storeWrite(duration: ContinuousClock.now - started, rows: write.rows, outcome: "ok")
             finish(write)
             write.completion?(.success(()))
         } catch {
+            metrics.storeWrite(duration: ContinuousClock.now - started, rows: write.rows, outcome: "failed")
             var w = write
             w.attempts += 1
             let failures = state.withLock { s -> Int in

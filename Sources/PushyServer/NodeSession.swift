@@ -20,6 +20,8 @@ final class NodeSession {
     var outboundSequence: Int
     /// The node's session key, keyed (from `SessionKeyTable`, which never changes a key).
     let mac: SessionMAC
+    /// When the node's last heartbeat arrived (seconds since 1970; the dashboard shows it).
+    var lastHeartbeat: Double?
 
     init(identity: [UInt8], machine: NodeMachine, liveness: NodeLiveness, outboundSequence: Int, mac: SessionMAC) {
         self.identity = identity

@@ -39,9 +39,16 @@ extension PushyAPI {
         let orgName = param(context, "org"), id = param(context, "id")
         try await requireJobReader(try await authenticate(request, org: orgName, body: body), org: orgName, jobId: id)
         let lastId = request.headers[Self.lastEventIdHeader]
+        // Pushy extension (the dashboard): `?output=none` leaves out `output` events, `?output=NODE`
+        // keeps only that node's, so a page over thousands of nodes never receives all their output.
+        let only = request.uri.queryParameters.get("output").map { String($0) }
+        let keep: @Sendable (FeedEvent) -> Bool = { e in
+            guard let only, e.name == "output" else { return true }
+            return only != "none" && e.data["node"]?.stringValue == only
+        }
         switch await engine.subscribeJob(org: orgName, id: id, lastEventId: lastId) {
         case .active(let replay, let live):
-            return sse(replay: replay, live: live, endless: false)
+            return sse(replay: replay, live: live, endless: false, keep: keep)
         case .notActive:
             let view = try await jobView(org: orgName, id: id)
             var fields = view.json.objectValue ?? []
@@ -60,17 +67,18 @@ extension PushyAPI {
 
     /// Streams events with `:keepalive` comments every `keepAliveTime` seconds; the stream ends
     /// after the replay when there is no live part, or when the live part ends.
-    func sse(replay: [FeedEvent], live: AsyncStream<FeedEvent>?, endless: Bool) -> Response {
+    func sse(replay: [FeedEvent], live: AsyncStream<FeedEvent>?, endless: Bool,
+             keep: @escaping @Sendable (FeedEvent) -> Bool = { _ in true }) -> Response {
         let keepAlive = config.keepAliveTime
         let headers: HTTPFields = [
             .contentType: "text/event-stream", .cacheControl: "no-cache", Self.accelBuffering: "no",
         ]
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
-            for e in replay { try await writer.write(ByteBuffer(string: e.text)) }
+            for e in replay where keep(e) { try await writer.write(ByteBuffer(string: e.text)) }
             if let live {
                 let (merged, out) = AsyncStream.makeStream(of: String.self)
                 let pump = Task {
-                    for await e in live { out.yield(e.text) }
+                    for await e in live where keep(e) { out.yield(e.text) }
                     out.finish()
                 }
                 let ticker = Task {

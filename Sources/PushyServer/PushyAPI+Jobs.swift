@@ -36,6 +36,7 @@ extension PushyAPI {
         try await requireReader(try await authenticate(request, org: orgName, body: body))
         let records: [JobRecord]
         do { records = try await store.listJobs(org: orgName) } catch { throw .from(error) }
+        if let filter = try JobListFilter(request) { return try await filteredJobs(records, filter, org: orgName) }
         var out: [JSONValue] = []
         for r in records {
             if let live = await engine.activeJobSnapshot(org: orgName, id: r.id) {
@@ -111,7 +112,7 @@ extension PushyAPI {
     func abortJob(_ request: Request, _ context: Context, _ body: [UInt8]) async throws(APIError) -> Response {
         let orgName = param(context, "org"), id = param(context, "id")
         let p = try await authenticate(request, org: orgName, body: body)
-        try await requireWriter(p)
+        try await requireJobRunner(p, org: orgName, jobId: id, action: "abort")
         if let v = await engine.abortJob(org: orgName, id: id, requestor: p.name) {
             await audit(p, request, context, "job.aborted", target: "job:\(id)")
             return .json(v.view().json)

@@ -8,11 +8,12 @@ import PushyStore
 extension PushyAPI {
     /// `POST .../jobs/{id}/rerun` `{"nodes": "failed"|"not_succeeded"|"all"}`: the same job
     /// (command, user, dir, env, file, capture, run timeout, rate control) on those nodes of a
-    /// finished job, linked to it by `rerun_of`. Writers only, like starting a job.
+    /// finished job, linked to it by `rerun_of`. Writers, like starting a job, and for a job made
+    /// from a template those who may run the template; the re-run records the same template.
     func rerunJob(_ request: Request, _ context: Context, _ body: [UInt8]) async throws(APIError) -> Response {
         let orgName = param(context, "org"), id = param(context, "id")
         let p = try await authenticate(request, org: orgName, body: body)
-        try await requireWriter(p)
+        try await requireJobRunner(p, org: orgName, jobId: id, action: "re-run")
         if !body.isEmpty { try requireJSONBody(request) }
         let selection: RerunSelection
         do { selection = try RerunSelection.parse(body) } catch { throw .validation(error.message) }
@@ -41,7 +42,8 @@ extension PushyAPI {
         try await checkNodesKnown(org: orgName, nodes)
         let view: ActiveJobSnapshot
         do {
-            view = try await engine.startJob(org: orgName, orgGUID: p.org.guid, request: job, requestor: p.name, rerunOf: id)
+            view = try await engine.startJob(org: orgName, orgGUID: p.org.guid, request: job, requestor: p.name, rerunOf: id,
+                                             template: record.template.map { ($0, record.templateVersion ?? 1) })
         } catch { throw .from(error) }
         await audit(p, request, context, "job.rerun", target: "job:\(view.id)",
                     detail: "re-run of job \(id) on \(nodes.count) \(selection.rawValue) node(s)")

@@ -176,6 +176,27 @@ extension PushyAPI {
         if p.isSuperuser { return }
         let rules = try await accessRules(org)
         if rules.canRead(p.member) { return }
+        guard let (name, r) = try await jobTemplateRights(p, org: org, jobId: jobId, rules: rules) else { throw denied(p) }
+        guard r.mayReadJobs else {
+            throw .forbidden("\(p.name) may not read job \(jobId) (not a job reader, not in the read or run access of its template '\(name)')")
+        }
+    }
+
+    /// Aborting or re-running one job: job writers, plus the principals who may run the template
+    /// the job came from (what they may start, they may stop and start again).
+    func requireJobRunner(_ p: Principal, org: String, jobId: String, action: String) async throws(APIError) {
+        if p.isSuperuser { return }
+        let rules = try await accessRules(org)
+        if rules.canWrite(p.member) { return }
+        guard let (name, r) = try await jobTemplateRights(p, org: org, jobId: jobId, rules: rules) else { throw denied(p) }
+        guard r.mayRun else {
+            throw .forbidden("\(p.name) may not \(action) job \(jobId) (not a job writer, not in the run access of its template '\(name)')")
+        }
+    }
+
+    /// The template a job came from and `p`'s rights on it (its latest version); nil for a job
+    /// not made from a template, or whose template is gone.
+    func jobTemplateRights(_ p: Principal, org: String, jobId: String, rules: AccessRules) async throws(APIError) -> (String, TemplateRights)? {
         var templateName: String?
         if let live = await engine.activeJobSnapshot(org: org, id: jobId) {
             templateName = live.record.template
@@ -185,9 +206,7 @@ extension PushyAPI {
         guard let name = templateName,
               let record = try? await store.template(org: org, name: name, version: nil),
               let t = try? JobTemplate.parse(record.definition, name: name)
-        else { throw denied(p) }
-        guard rights(p, t, createdBy: record.createdBy, rules: rules).mayReadJobs else {
-            throw .forbidden("\(p.name) may not read job \(jobId) (not a job reader, not in the read or run access of its template '\(name)')")
-        }
+        else { return nil }
+        return (name, rights(p, t, createdBy: record.createdBy, rules: rules))
     }
 }

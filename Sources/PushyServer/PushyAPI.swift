@@ -22,6 +22,8 @@ struct PushyAPI: Sendable {
     let curvePublicKey: String?
     let curveAllowList: CurveAllowList
     let connectionBudget: ConnectionBudget
+    /// The dashboard's sign-in links and browser sessions (in memory; issue 15).
+    var dashboard = DashboardSessions()
     /// Runs orchestration plans (issue 14); nil: the plan endpoints answer 503.
     var plans: PlanRunner? = nil
 
@@ -39,6 +41,7 @@ struct PushyAPI: Sendable {
         let org = "/organizations/:org"
         return [
             Route(path: "/pushy/_status", handlers: [.get: status]),
+            Route(path: "/metrics", handlers: [.get: metricsScrape], produces: "text/plain"),
             Route(path: "\(org)/pushy/config/:node", handlers: [.get: nodeConfig]),
             Route(path: "\(org)/pushy/jobs", handlers: [.get: listJobs, .post: createJob]),
             Route(path: "\(org)/pushy/jobs/:id", handlers: [.get: getJob]),
@@ -86,6 +89,9 @@ struct PushyAPI: Sendable {
             Route(path: "\(org)/enrollment_tokens", handlers: [.post: createEnrollmentToken]),
             Route(path: "\(org)/enroll", handlers: [.post: enroll]),
             Route(path: "\(org)/audit", handlers: [.get: listAudit]),
+            // The web dashboard (issue 15): sign-in links, and the nodes page's paged summary.
+            Route(path: "\(org)/pushy/dashboard_links", handlers: [.post: createDashboardLink]),
+            Route(path: "\(org)/pushy/node_summary", handlers: [.get: nodeSummary]),
         ]
     }
 
@@ -93,6 +99,7 @@ struct PushyAPI: Sendable {
         let router = Router(context: Context.self)
         let table = routes()
         for r in table { route(router, r) }
+        dashboardRoutes(router, table: table)
         // Added after the routes, so it wraps only what no route took (Hummingbird's bare 404).
         router.add(middleware: UnroutedMiddleware(routes: table.map { ($0.path, Self.allowed($0)) }))
         return router
@@ -107,19 +114,31 @@ struct PushyAPI: Sendable {
         let allowed = Self.allowed(r)
         for method in Self.methods {
             router.on(RouterPath(r.path), method: method) { request, context -> Response in
-                guard let handler = r.handlers[method] else { return APIError.methodNotAllowed(allowed: allowed).response }
-                guard accepts(request, r.produces) else {
-                    return APIError.notAcceptable("this endpoint answers with \(r.produces); send Accept: \(r.produces) (or */*)").response
+                let started = ContinuousClock.now
+                let response = await RequestPeer.$address.withValue(remoteAddress(request, context)) {
+                    await answer(r, method, allowed, request, context)
                 }
-                do {
-                    let body = try await collect(request)
-                    return try await handler(request, context, body)
-                } catch let e as APIError {
-                    return e.response
-                } catch {
-                    return APIError.internalError("\(error)").response
-                }
+                engine.metrics.restRequest(route: r.path, method: method.rawValue, status: response.status.code,
+                                           duration: ContinuousClock.now - started)
+                return response
             }
+        }
+    }
+
+    /// One request on route `r`: the handler's answer, or the error's.
+    func answer(_ r: Route, _ method: HTTPRequest.Method, _ allowed: [String], _ request: Request,
+                _ context: Context) async -> Response {
+        guard let handler = r.handlers[method] else { return APIError.methodNotAllowed(allowed: allowed).response }
+        guard accepts(request, r.produces) else {
+            return APIError.notAcceptable("this endpoint answers with \(r.produces); send Accept: \(r.produces) (or */*)").response
+        }
+        do {
+            let body = try await collect(request)
+            return try await handler(request, context, body)
+        } catch let e as APIError {
+            return e.response
+        } catch {
+            return APIError.internalError("\(error)").response
         }
     }
 

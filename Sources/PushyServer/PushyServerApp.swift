@@ -27,6 +27,10 @@ public final class PushyServerApp: Service, Sendable {
     let allowList: CurveAllowList
     /// ZeroMQ connections held and allowed (issue 5).
     public let connectionBudget: ConnectionBudget
+    /// Prometheus metrics (`metrics_listen`, or `/metrics` on the REST port with `metrics_token`).
+    public var metrics: PushyMetrics { engine.metrics }
+    let metricsPortBox = PortBox()
+    let metricsPorts = AsyncStream.makeStream(of: Int.self, bufferingPolicy: .bufferingNewest(1))
     /// Orchestration plan runs (issue 14).
     let plans: PlanRunner
 
@@ -38,7 +42,8 @@ public final class PushyServerApp: Service, Sendable {
         }
         let serverKey = try RSAPrivateKey(pemRepresentation: keyPEM)
         let store = try SQLiteStore(path: config.databasePath)
-        let engine = CommandEngine(config: config, store: store, serverKey: serverKey, logger: logger)
+        let engine = CommandEngine(config: config, store: store, serverKey: serverKey, logger: logger,
+                                   metrics: PushyMetrics())
         let crashed = try await engine.crashUnfinishedJobs()
         if !crashed.isEmpty {
             logger.warning("jobs left unfinished by the previous run are now crashed", metadata: ["pushy.jobs": "\(crashed)"])
@@ -103,12 +108,23 @@ public final class PushyServerApp: Service, Sendable {
         return portBox.value ?? config.apiPort
     }
 
+    /// The port of the `metrics_listen` listener once it listens (nil while it does not, or when it is off).
+    public var metricsPort: Int? { metricsPortBox.value }
+
+    /// Waits until the `metrics_listen` listener listens and returns its port (nil when it is off).
+    public func waitUntilMetricsListening() async -> Int? {
+        guard config.metricsEndpoint != nil else { return nil }
+        if let p = metricsPortBox.value { return p }
+        for await p in metricsPorts.stream { return p }
+        return metricsPortBox.value
+    }
+
     /// Runs until cancelled or a graceful shutdown (SIGTERM/SIGINT under a ServiceGroup); either
     /// way the server's services stop in their declared order (`ServerServices.swift`): REST
     /// drained, inbound messages handled, timers stopped, pending store writes written.
     public func run() async throws {
         defer { transport.shutdown() }
-        let services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: JobWriterService(engine: engine)),
             .init(service: EngineTicker(engine: engine)),
             .init(service: InboundService(transport: transport, engine: engine)),
@@ -119,6 +135,12 @@ public final class PushyServerApp: Service, Sendable {
             .init(service: FeedCloser(engine: engine)),
             .init(service: PlanRunnerService(runner: plans)),
         ]
+        if let endpoint = config.metricsEndpoint {
+            let box = metricsPortBox, cont = metricsPorts.continuation
+            services.insert(.init(service: MetricsEndpoint.application(
+                host: endpoint.host, port: endpoint.port, metrics: metrics, engine: engine, budget: connectionBudget, logger: logger,
+                onRunning: { box.set($0); cont.yield($0) })), at: services.count - 1)
+        }
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [], logger: logger))
         // Unstructured on purpose: cancelling `run` (how tests stop a server) must still shut the
         // group down gracefully, in order, rather than cancel it mid-request.

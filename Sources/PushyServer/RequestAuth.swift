@@ -18,7 +18,23 @@ struct Principal: Sendable {
 
 extension PushyAPI {
     /// Verifies a signed request (spec 8, 2.1): headers, org, principal, clock, body hash, signature.
+    /// A dashboard call (`DashboardAuth.session` set by `dashboardCall`) is the session's user instead.
+    /// A refusal is logged (rate-limited: `RefusalLog`) with the principal, reason and peer.
     func authenticate(_ request: Request, org orgName: String, body: [UInt8]) async throws(APIError) -> Principal {
+        if let session = DashboardAuth.session { return try await sessionPrincipal(session, org: orgName) }
+        do {
+            return try await verifySignedRequest(request, org: orgName, body: body)
+        } catch {
+            if let reason = error.refusalReason {
+                let principal = HTTPField.Name("X-Ops-UserId").flatMap { request.headers[$0] } ?? "(none)"
+                engine.refusals.refused(principal: principal, reason: reason, remote: RequestPeer.address,
+                                        path: request.uri.path)
+            }
+            throw error
+        }
+    }
+
+    private func verifySignedRequest(_ request: Request, org orgName: String, body: [UInt8]) async throws(APIError) -> Principal {
         let parsed: ParsedSignedRequest
         do {
             parsed = try RequestAuthenticator.parse { name in

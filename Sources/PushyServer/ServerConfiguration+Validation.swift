@@ -43,6 +43,12 @@ extension ServerConfiguration {
         if let n = maxAgentConnections {
             check(n >= 2, .maxAgentConnections, n, "must be at least 2 (each agent holds 2 connections)")
         }
+        if !metricsListen.isEmpty, metricsEndpoint == nil {
+            problems.append("metrics_listen = \(metricsListen): must be HOST:PORT (e.g. 127.0.0.1:10004; port 0 picks a free port), or empty to turn the listener off")
+        }
+        if let t = metricsToken, t.count < 16 {
+            problems.append("metrics_token: must be at least 16 characters (e.g. the output of 'openssl rand -hex 24')")
+        }
         guard problems.isEmpty else {
             throw ServerStartError("invalid settings (\(configFilePath) or flags):\n  " + problems.joined(separator: "\n  "))
         }

@@ -64,6 +64,13 @@ public struct ServerConfiguration: Sendable, Codable, Equatable {
     /// libzmq keeps a ZAP pipe for the life of every screened connection (≈ 10 KB each,
     /// measured), and agents past the budget are already turned away by the config 503.
     public var screenHeartbeatConnections = false
+    /// Where the Prometheus `/metrics` listener binds (plain HTTP), `HOST:PORT`; port 0 picks a
+    /// free port; empty turns the listener off. Loopback by default: the figures are not secret,
+    /// but they are not for the world either.
+    public var metricsListen: String = "127.0.0.1:10004"
+    /// When set, `/metrics` is also served on the REST port to requests bearing
+    /// `Authorization: Bearer TOKEN` (for scrapers that cannot reach the loopback listener).
+    public var metricsToken: String?
 
     public init(dataDir: String) { self.dataDir = dataDir }
 
@@ -81,6 +88,7 @@ public struct ServerConfiguration: Sendable, Codable, Equatable {
         case outputCap = "output_cap", keepAliveTime = "keep_alive_time", orgFeedExpiration = "org_feed_expiration"
         case maxAgentConnections = "max_agent_connections"
         case screenHeartbeatConnections = "screen_heartbeat_connections"
+        case metricsListen = "metrics_listen", metricsToken = "metrics_token"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -117,6 +125,8 @@ public struct ServerConfiguration: Sendable, Codable, Equatable {
         try take(.orgFeedExpiration, \.orgFeedExpiration)
         if let v = try c.decodeIfPresent(Int.self, forKey: .maxAgentConnections) { d.maxAgentConnections = v }
         try take(.screenHeartbeatConnections, \.screenHeartbeatConnections)
+        try take(.metricsListen, \.metricsListen)
+        if let v = try c.decodeIfPresent(String.self, forKey: .metricsToken) { d.metricsToken = v }
         self = d
     }
 
@@ -126,4 +136,14 @@ public struct ServerConfiguration: Sendable, Codable, Equatable {
     public var certificatePath: String { tlsCertificate ?? (dataDir as NSString).appendingPathComponent("tls.crt") }
     public var certificateKeyPath: String { tlsKey ?? (dataDir as NSString).appendingPathComponent("tls.key") }
     public var scheme: String { tls ? "https" : "http" }
+
+    /// `metrics_listen` as host and port; nil when the listener is off (empty) or the value is not `HOST:PORT`.
+    public var metricsEndpoint: (host: String, port: Int)? {
+        guard !metricsListen.isEmpty, let colon = metricsListen.lastIndex(of: ":") else { return nil }
+        var host = String(metricsListen[..<colon])
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard !host.isEmpty, let port = Int(metricsListen[metricsListen.index(after: colon)...]),
+              (0...65535).contains(port) else { return nil }
+        return (host, port)
+    }
 }

@@ -25,6 +25,7 @@ final class ServerProcess {
         init_.executableURL = URL(fileURLWithPath: binDir + "/pushy-server")
         init_.arguments = ["init", "--data-dir", dataDir, "--api-port", "\(apiPort)",
                            "--heartbeat-port", "\(ProcessProbe.freePort())", "--command-port", "\(ProcessProbe.freePort())",
+                           "--metrics-listen", "127.0.0.1:0",
                            "--heartbeat-interval", "\(interval)", "--no-user-config"] + initArguments
         init_.environment = ProcessInfo.processInfo.environment.merging(["HOME": NSTemporaryDirectory()]) { $1 }
         init_.standardOutput = FileHandle.nullDevice

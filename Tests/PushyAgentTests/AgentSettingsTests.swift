@@ -169,4 +169,17 @@ import Testing
             }
         }
     }
+
+    /// The key table carries each default, read off `AgentSettings()` (issue 15 point 4).
+    @Test func everyKeyHasItsDefault() {
+        let defaults = Dictionary(uniqueKeysWithValues: AgentSettings.keys.map { ($0.name, $0.defaultText) })
+        #expect(defaults["server_url"] == "(required)")
+        #expect(defaults["environment"] == "_default")
+        #expect(defaults["max_body_size"] == "63000")
+        #expect(defaults["allow_unencrypted"] == "false")
+        #expect(defaults["ssl_verify_mode"] == "verify_peer")
+        #expect(defaults["trusted_cert"] == "(none)")
+        #expect(defaults["log_level"] == "info")
+        #expect(defaults.values.allSatisfy { !$0.isEmpty })
+    }
 }

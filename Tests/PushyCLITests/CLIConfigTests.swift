@@ -171,3 +171,42 @@ import Testing
         #expect(CLIFailure.exitCode(for: error) == code)
     }
 }
+
+/// A trusted certificate that is not there is named with where its path came from and how to
+/// fix it, before any request (issue 15's rough edge: it used to read "cannot sign the request").
+@Suite(.timeLimit(.minutes(1))) struct TrustedCertificateMessageTests {
+    @Test func aMissingCertificateFromTheConfigFileNamesTheFileAndTheKey() throws {
+        let home = try TemporaryFolder()
+        defer { home.remove() }
+        try FileManager.default.createDirectory(atPath: home.path + "/.pushy", withIntermediateDirectories: true)
+        try home.write(".pushy/config.json", #"{"server_url": "https://h/organizations/o", "user": "u", "key": "/k.pem", "trusted_cert": "gone.crt"}"#)
+        let o = try ConnectionOptions.parse([])
+        let c = try CLIConfig.resolve(o, environment: ["HOME": home.path])
+        #expect(c.trustedSource == "trusted_cert in \(home.path)/.pushy/config.json")
+        do {
+            _ = try c.makeClient()
+            Issue.record("expected a failure")
+        } catch let e as CLIFailure {
+            let m = "\(e)"
+            #expect(m.contains("the trusted certificate \(home.path)/.pushy/gone.crt (from trusted_cert in \(home.path)/.pushy/config.json) does not exist"), "\(m)")
+            #expect(m.contains("change trusted_cert in \(home.path)/.pushy/config.json to name the server's certificate"), "\(m)")
+            #expect(m.contains("--trusted-cert PATH") && m.contains("DATA_DIR/tls.crt"), "\(m)")
+            #expect(!m.contains("cannot sign"), "\(m)")
+        }
+    }
+
+    @Test(arguments: [(["--trusted-cert", "/nowhere/a.crt"], [String: String](), "--trusted-cert"),
+                      ([], ["PUSHY_TRUSTED_CERT": "/nowhere/a.crt"], "PUSHY_TRUSTED_CERT")])
+    func aMissingCertificateFromAFlagOrVariableNamesIt(_ args: [String], _ env: [String: String], _ source: String) throws {
+        let home = try TemporaryFolder()
+        defer { home.remove() }
+        var all = env
+        all["HOME"] = home.path
+        let o = try ConnectionOptions.parse(args + ["--server-url", "https://h/organizations/o", "--user", "u", "--key", "/k.pem"])
+        let c = try CLIConfig.resolve(o, environment: all)
+        #expect(throws: CLIFailure.self) { _ = try c.makeClient() }
+        do { _ = try c.makeClient() } catch {
+            #expect("\(error)".contains("/nowhere/a.crt (from \(source)) does not exist"), "\(error)")
+        }
+    }
+}

@@ -38,6 +38,7 @@ final class FaultCluster: @unchecked Sendable {
         c.apiPort = try freePort(host: host)
         c.heartbeatPort = try freePort(host: host)
         c.commandPort = try freePort(host: host)
+        c.metricsListen = "\(host):0"
         c.heartbeatInterval = heartbeat
         c.rehabInterval = 0.25
         c.votingTimeout = 10

@@ -31,6 +31,7 @@ final class TestCluster: @unchecked Sendable {
         c.apiPort = 0
         c.heartbeatPort = 0
         c.commandPort = 0
+        c.metricsListen = "127.0.0.1:0"
         c.heartbeatInterval = Self.heartbeat
         // Beats every 0.5 s keep tests quick, but tests run in parallel on two cores and share
         // two cooperative threads: with the default filter a node silent for ≈ 1.3 s was judged

@@ -151,4 +151,44 @@ import Testing
             #expect(actions.isSuperset(of: ["template.created", "template.edited", "template.run", "template.deleted"]), "\(actions)")
         }
     }
+
+    /// What a runner may start they may stop and start again: rob (run access only) aborts and
+    /// re-runs the jobs of his template (the re-run records the template); an editor may not,
+    /// nor may rob touch an ad-hoc job.
+    @Test func aRunnerAbortsAndReRunsItsTemplatesJobs() async throws {
+        try await RouterRig.run { rig in
+            let admin = rig.admin
+            for name in ["rob", "ed"] { try await admin.createUser(name) }
+            try await admin.addGroupMember(group: "pushy_job_writers", type: "group", name: "admins")
+            try await rig.startAgent("web1")
+            try await rig.startAgent("web2")
+            _ = try await admin.ok("POST", "pushy/templates", json: [
+                "name": "long", "command": "sleep", "nodes": ["web1"],
+                "access": ["run": ["users": ["rob"]], "edit": ["users": ["ed"]]],
+            ])
+            let p = "/organizations/pushy/pushy"
+            let robSigner = Signer(userId: "rob", key: rig.key("rob")!), edSigner = Signer(userId: "ed", key: rig.key("ed")!)
+            let run = try await rig.signed("POST", "\(p)/templates/long/run", json: [:], as: robSigner)
+            #expect(run.status == 201, "\(run.text)")
+            let id = try #require(try JSONValue.parse(run.text)["id"]?.stringValue)
+            let adHoc = try await admin.startJob(JobRequest(command: "sleep", nodes: ["web2"]))
+
+            let byEditor = try await rig.signed("PUT", "\(p)/jobs/\(id)/abort", json: [:], as: edSigner)
+            #expect(byEditor.status == 403)
+            #expect(byEditor.text.contains("ed may not abort job \(id) (not a job writer, not in the run access of its template 'long')"), "\(byEditor.text)")
+            let other = try await rig.signed("PUT", "\(p)/jobs/\(adHoc)/abort", json: [:], as: robSigner)
+            #expect(other.status == 403, "\(other.text)")
+
+            let aborted = try await rig.signed("PUT", "\(p)/jobs/\(id)/abort", json: [:], as: robSigner)
+            #expect(aborted.status == 200, "\(aborted.text)")
+            #expect(try await admin.waitFinished(id).status == .aborted)
+            let rerun = try await rig.signed("POST", "\(p)/jobs/\(id)/rerun", json: ["nodes": "all"], as: robSigner)
+            #expect(rerun.status == 201, "\(rerun.text)")
+            let second = try #require(try JSONValue.parse(rerun.text)["id"]?.stringValue)
+            let view = try JSONValue.parse(try await rig.signed("GET", "\(p)/jobs/\(second)", json: nil, as: robSigner).text)
+            #expect(view["template"] == "long" && view["rerun_of"] == .string(id), "\(view)")
+            #expect(try await rig.signed("PUT", "\(p)/jobs/\(second)/abort", json: [:], as: robSigner).status == 200)
+            _ = try await admin.abortJob(adHoc)
+        }
+    }
 }

@@ -101,24 +101,33 @@ import Testing
     }
 
     /// A frame over `maxFrameSize` never reaches the server: libzmq drops the peer before
-    /// buffering it, and the agent's next connection works as before.
+    /// buffering it; another agent, connected all along, is served as before, and so is the
+    /// sender's next connection. (The same DEALER's reconnect is not used: whether libzmq puts
+    /// a half-written message back in its pipe for the next connection is its own business, and
+    /// on a loaded machine it sometimes did, dropping the peer again.)
     @Test func frameOverTheLimitDisconnectsThePeerOnly() async throws {
         let context = try ZMQContext()
         var options = ZMQServerTransport.Options(routerEndpoint: "tcp://127.0.0.1:0", pubEndpoint: "tcp://127.0.0.1:0")
         options.maxFrameSize = 4096
         let server = try ZMQServerTransport(context: context, options: options)
         defer { server.shutdown() }
-        let agent = try makeAgent(context, to: server)
-        defer { agent.close() }
         let inbox = Inbox(flattening: server.inbound)
+        let other = try makeAgent(context, to: server)
+        defer { other.close() }
+        other.send([bytes("hello")])
+        #expect(await inbox.next()?.frames == [bytes("hello")])
 
+        let agent = try makeAgent(context, to: server)
         agent.send([bytes("big"), [UInt8](repeating: 7, count: 100_000)])
-        var first: RouterMessage?
-        let deadline = ContinuousClock.now + .seconds(20)
-        while first == nil && ContinuousClock.now < deadline {
-            agent.send([bytes("small"), bytes("after")])
-            first = await inbox.next(within: .milliseconds(300))
-        }
-        #expect(first?.frames == [bytes("small"), bytes("after")])
+        // The other agent goes on while the server refuses the big frame.
+        other.send([bytes("small"), bytes("from the other agent")])
+        #expect(await inbox.next()?.frames == [bytes("small"), bytes("from the other agent")])
+        agent.close()
+        // The sender's next connection works.
+        let again = try makeAgent(context, to: server)
+        defer { again.close() }
+        again.send([bytes("small"), bytes("after")])
+        #expect(await inbox.next()?.frames == [bytes("small"), bytes("after")])
+        #expect(await inbox.next(within: .milliseconds(200)) == nil, "the big frame reached the server")
     }
 }

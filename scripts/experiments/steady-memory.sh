@@ -17,7 +17,7 @@ trap cleanup EXIT
 free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
 API=$(free_port)
 HOME="$D" "$BIN/pushy-server" init --data-dir "$D" --api-port "$API" --heartbeat-port "$(free_port)" \
-  --command-port "$(free_port)" --heartbeat-interval "$HB" --no-user-config > /dev/null
+  --command-port "$(free_port)" --heartbeat-interval "$HB" --metrics-listen 127.0.0.1:0 --no-user-config > /dev/null
 "$BIN/pushy-server" run --data-dir "$D" --log-level warning > "$D/server.log" 2>&1 &
 server=$!; pids+=("$server")
 until curl -skf "https://127.0.0.1:$API/pushy/_status" > /dev/null; do sleep 0.2; done
