@@ -110,6 +110,7 @@ enum JobReport {
             fields.append(("Rate control", r.members.map { "\($0.0) \($0.1.stringValue ?? $0.1.serialized())" }.joined(separator: ", ")))
         }
         if let original = job.rerunOf { fields.append(("Re-run of", original)) }
+        if let origin = job.origin { fields.append(("Started by", origin)) }
         if let template = job.template {
             fields.append(("Template", template + (job.templateVersion.map { " (version \($0))" } ?? "")))
         }

@@ -21,7 +21,7 @@ public struct Pushy: AsyncParsableCommand {
             """,
         subcommands: [JobCommand.self, NodeCommand.self, SearchCommand.self, ClientCommand.self, StatusCommand.self,
                       OrgCommand.self, UserCommand.self, GroupCommand.self, TokenCommand.self, AuditCommand.self,
-                      TemplateCommand.self, DashboardCommand.self])
+                      TemplateCommand.self, DashboardCommand.self, ScheduleCommand.self, PlanCommand.self])
 
     /// Runs the command and turns every error into `error: <message>` on stderr with the
     /// documented exit code (2 usage/config, 1 server/job), never a stack trace.

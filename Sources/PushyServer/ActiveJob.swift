@@ -55,6 +55,6 @@ public struct ActiveJobSnapshot: Sendable {
             quorum: record.quorum, nodes: includeNodes ? machine.grouped : nil,
             nodeReasons: includeNodes ? machine.nodeNames.compactMap { n in machine.reasons[n].flatMap { $0.isEmpty ? nil : (n, $0) } } : nil,
             statusReason: machine.statusReason, rateControl: record.rateControl, rerunOf: record.rerunOf,
-            template: record.template, templateVersion: record.templateVersion)
+            template: record.template, templateVersion: record.templateVersion, origin: record.origin)
     }
 }

@@ -6,7 +6,8 @@ import PushyStore
 extension CommandEngine {
     /// Creates and starts a job. The caller has validated the request and the node names.
     public func startJob(org: String, orgGUID: String, request: JobRequest, requestor: String,
-                         rerunOf: String? = nil, template: (name: String, version: Int)? = nil)
+                         rerunOf: String? = nil, template: (name: String, version: Int)? = nil,
+                         origin: String? = nil)
         async throws(StoreError) -> ActiveJobSnapshot {
         let now = clock()
         let date = Date(timeIntervalSince1970: now.rounded(.down))
@@ -18,7 +19,8 @@ extension CommandEngine {
             id: id, org: org, command: request.command, quorum: quorum, runTimeout: runTimeout, status: .voting,
             statusReason: nil, requestor: requestor, user: request.user, dir: request.dir, env: envJSON,
             file: request.file, captureOutput: request.captureOutput, createdAt: date, updatedAt: date,
-            rateControl: request.rateControl, rerunOf: rerunOf, template: template?.name, templateVersion: template?.version)
+            rateControl: request.rateControl, rerunOf: rerunOf, template: template?.name, templateVersion: template?.version,
+            origin: origin)
         // The job's rows are written while its commits go out: a job over thousands of nodes
         // does not wait for the write to start voting. The caller is answered only once the
         // rows are durable, and every later write of this job queues behind this one.
@@ -39,6 +41,7 @@ extension CommandEngine {
         startFields.append(("capture", .bool(request.captureOutput)))
         if let r = request.rateControl { startFields.append(("rate_control", r.json)) }
         if let rerunOf { startFields.append(("rerun_of", .string(rerunOf))) }
+        if let origin { startFields.append(("origin", .string(origin))) }
         if let template {
             startFields.append(("template", .string(template.name)))
             startFields.append(("template_version", .number(Double(template.version))))

@@ -13,29 +13,16 @@ extension PushyAPI {
         try requireJSONBody(request)
         let job: JobRequest
         do { job = try JobRequest.parse(body) } catch { throw .validation(error.message) }
-        try await checkNodesKnown(org: orgName, job.nodes)
-        let view: ActiveJobSnapshot
-        do {
-            view = try await engine.startJob(org: orgName, orgGUID: p.org.guid, request: job, requestor: p.name)
-        } catch { throw .from(error) }
+        let view = try await starter.startSpec(job, search: nil, as: p, origin: nil).snapshot
         await audit(p, request, context, "job.created", target: "job:\(view.id)",
                     detail: "command '\(job.command)' on \(job.nodes.count) node(s)")
         let uri = jobURI(request, org: orgName, id: view.id)
         return .json(["uri": .string(uri)], status: .created, headers: [.location: uri])
     }
 
-    /// Names that are neither a registered client nor a reported node are a typo, not an
-    /// offline node: refuse the job and say which names are unknown.
+    /// Unknown node names are refused (`JobStarter.checkNodesKnown`).
     func checkNodesKnown(org: String, _ names: [String]) async throws(APIError) {
-        let unconnected = await engine.namesWithoutSession(org: org, names)
-        guard !unconnected.isEmpty else { return }
-        let known: Set<String>
-        do { known = try await store.knownNodeNames(org: org, among: unconnected) } catch { throw .from(error) }
-        let unknown = unconnected.filter { !known.contains($0) }
-        guard unknown.isEmpty else {
-            let shown = unknown.prefix(20).joined(separator: ", ") + (unknown.count > 20 ? " and \(unknown.count - 20) more" : "")
-            throw .validation("unknown node(s): \(shown) (no client or node by that name in organization '\(org)'; create one with 'pushy client create NAME')")
-        }
+        try await starter.checkNodesKnown(org: org, names)
     }
 
     func jobURI(_ request: Request, org: String, id: String) -> String {
@@ -119,7 +106,7 @@ extension PushyAPI {
             updatedAt: r.updatedAt, user: r.user, dir: r.dir, env: r.env, captureOutput: r.captureOutput,
             fileSpecified: r.file != nil, quorum: r.quorum, nodes: grouped, nodeReasons: reasons,
             statusReason: r.statusReason, rateControl: r.rateControl, rerunOf: r.rerunOf, template: r.template,
-            templateVersion: r.templateVersion)
+            templateVersion: r.templateVersion, origin: r.origin)
     }
 
     func abortJob(_ request: Request, _ context: Context, _ body: [UInt8]) async throws(APIError) -> Response {

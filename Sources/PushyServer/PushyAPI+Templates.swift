@@ -10,48 +10,18 @@ import PushyStore
 extension PushyAPI {
     // MARK: Access
 
-    /// What a principal may do with one template, decided once per request.
-    struct TemplateRights {
-        var admin: Bool
-        var writer: Bool
-        var reader: Bool
-        var creator: Bool
-        var run: Bool
-        var edit: Bool
-        var read: Bool
-
-        var mayRun: Bool { admin || writer || run }
-        var mayEdit: Bool { admin || creator || edit }
-        var mayRead: Bool { admin || reader || run || edit || read || creator }
-        /// Reading a job made from the template: readers as for any job, plus its read/run principals.
-        var mayReadJobs: Bool { admin || reader || run || read }
-    }
-
+    /// `TemplateRights` (in `JobStarter.swift`, shared with the scheduler and plans).
     func rights(_ p: Principal, _ t: JobTemplate, createdBy: String, rules: AccessRules) -> TemplateRights {
-        func inSet(_ s: PrincipalSet) -> Bool {
-            (p.isUser && s.users.contains(p.name)) || s.groups.contains { rules.isMember(p.member, of: $0) }
-        }
-        return TemplateRights(
-            admin: p.isSuperuser || rules.isAdmin(p.member), writer: rules.canWrite(p.member), reader: rules.canRead(p.member),
-            creator: p.isUser && p.name == createdBy, run: inSet(t.access.run), edit: inSet(t.access.edit),
-            read: inSet(t.access.read))
+        TemplateRights(p, t, createdBy: createdBy, rules: rules)
     }
 
     func templateDenied(_ p: Principal, _ action: String, _ name: String, _ rule: String) -> APIError {
-        .forbidden("\(p.name) may not \(action) template '\(name)' (\(rule))")
+        JobStarter.templateDenied(p, action, name, rule)
     }
 
     /// The stored template (latest or `version`) and its parsed definition; 404 when absent.
     func loadTemplate(org: String, name: String, version: Int? = nil) async throws(APIError) -> (TemplateRecord, JobTemplate) {
-        let record: TemplateRecord?
-        do { record = try await store.template(org: org, name: name, version: version) } catch { throw .from(error) }
-        guard let record else {
-            if let version { throw .notFound("template '\(name)' has no version \(version) in organization '\(org)'") }
-            throw .notFound("template '\(name)' not found in organization '\(org)'")
-        }
-        do { return (record, try JobTemplate.parse(record.definition, name: name)) } catch {
-            throw .internalError("stored template '\(name)' version \(record.version) is unreadable: \(error.message)")
-        }
+        try await starter.loadTemplate(org: org, name: name, version: version)
     }
 
     static func templateJSON(_ r: TemplateRecord, _ t: JobTemplate) -> JSONValue {
@@ -182,43 +152,12 @@ extension PushyAPI {
     func runTemplate(_ request: Request, _ context: Context, _ body: [UInt8]) async throws(APIError) -> Response {
         let orgName = param(context, "org"), name = param(context, "name")
         let p = try await authenticate(request, org: orgName, body: body)
-        let (record, t) = try await loadTemplate(org: orgName, name: name)
-        let r = rights(p, t, createdBy: record.createdBy, rules: try await accessRules(orgName))
-        guard r.mayRun else { throw templateDenied(p, "run", name, "not in its run access, not a job writer") }
+        let (record, t) = try await starter.authorizeTemplate(name: name, org: orgName, as: p)
         if !body.isEmpty { try requireJSONBody(request) }
         let run: TemplateRunRequest
-        let instance: JobTemplate.Instance
-        do {
-            run = try TemplateRunRequest.parse(body)
-            instance = try t.instantiate(run.parameters)
-        } catch { throw .validation(error.message) }
-        var nodes: [String]
-        switch instance.target {
-        case .nodes(let names): nodes = names
-        case .search(let q):
-            let query: SearchQuery
-            do { query = try SearchQuery.parse(q) } catch {
-                throw .validation("the template's search '\(q)' is not a valid query: \(error.description)")
-            }
-            let all: [NodeRecord]
-            do { all = try await store.listNodes(org: orgName) } catch { throw .from(error) }
-            nodes = all.filter { query.matches(Self.document($0)) }.map(\.name).sorted()
-            guard !nodes.isEmpty else { throw .validation("the template's search '\(q)' matches no node: nothing to run") }
-        }
-        if let subset = run.nodes {
-            let outside = subset.filter { !nodes.contains($0) }
-            guard outside.isEmpty else {
-                throw .validation("node(s) \(outside.joined(separator: ", ")) are not in the target of template '\(name)' (\(nodes.count) node(s)); 'nodes' may only narrow it")
-            }
-            nodes = subset
-        }
-        let job = instance.jobRequest(nodes: nodes)
-        try await checkNodesKnown(org: orgName, job.nodes)
-        let view: ActiveJobSnapshot
-        do {
-            view = try await engine.startJob(org: orgName, orgGUID: p.org.guid, request: job, requestor: p.name,
-                                             template: (name, record.version))
-        } catch { throw .from(error) }
+        do { run = try TemplateRunRequest.parse(body) } catch { throw .validation(error.message) }
+        let started = try await starter.startTemplate(record, t, parameters: run.parameters, nodes: run.nodes, as: p, origin: nil)
+        let (view, job, instance) = (started.snapshot, started.job, started)
         let shown = instance.values.map { "\($0.0)=\($0.1)" }.joined(separator: " ")
         await audit(p, request, context, "template.run", target: "job:\(view.id)",
                     detail: "template '\(name)' version \(record.version) (\(shown)): command '\(job.command)' on \(job.nodes.count) node(s)")

@@ -24,6 +24,8 @@ struct PushyAPI: Sendable {
     let connectionBudget: ConnectionBudget
     /// The dashboard's sign-in links and browser sessions (in memory; issue 15).
     var dashboard = DashboardSessions()
+    /// Runs orchestration plans (issue 14); nil: the plan endpoints answer 503.
+    var plans: PlanRunner? = nil
 
     static let maxBody = 1_000_000
     static let methods: [HTTPRequest.Method] = [.get, .post, .put, .delete, .patch, .head]
@@ -54,6 +56,20 @@ struct PushyAPI: Sendable {
             Route(path: "\(org)/pushy/templates", handlers: [.get: listTemplates, .post: createTemplate]),
             Route(path: "\(org)/pushy/templates/:name", handlers: [.get: getTemplate, .put: editTemplate, .delete: deleteTemplate]),
             Route(path: "\(org)/pushy/templates/:name/run", handlers: [.post: runTemplate]),
+            // Schedules (issue 14).
+            Route(path: "\(org)/pushy/schedules", handlers: [.get: listSchedules, .post: createSchedule]),
+            Route(path: "\(org)/pushy/schedules/:name", handlers: [.get: getSchedule, .delete: deleteSchedule]),
+            Route(path: "\(org)/pushy/schedules/:name/pause", handlers: [.put: pauseSchedule]),
+            Route(path: "\(org)/pushy/schedules/:name/resume", handlers: [.put: resumeSchedule]),
+            Route(path: "\(org)/pushy/schedules/:name/history", handlers: [.get: scheduleHistory]),
+            // Orchestration plans (issue 14).
+            Route(path: "\(org)/pushy/plans", handlers: [.get: listPlans, .post: createPlan]),
+            Route(path: "\(org)/pushy/plans/:name", handlers: [.get: getPlan, .delete: deletePlan]),
+            Route(path: "\(org)/pushy/plans/:name/run", handlers: [.post: runPlan]),
+            Route(path: "\(org)/pushy/plan_runs", handlers: [.get: listPlanRuns, .post: runPlanFromBody]),
+            Route(path: "\(org)/pushy/plan_runs/:id", handlers: [.get: getPlanRun]),
+            Route(path: "\(org)/pushy/plan_runs/:id/abort", handlers: [.put: abortPlanRun]),
+            Route(path: "\(org)/pushy/plan_runs/:id/feed", handlers: [.get: planRunFeed], produces: "text/event-stream"),
             Route(path: "\(org)/pushy/node_states", handlers: [.get: nodeStates]),
             Route(path: "\(org)/pushy/node_states/:node", handlers: [.get: nodeState]),
             Route(path: "\(org)/search/node", handlers: [.get: searchNodes]),

@@ -31,6 +31,8 @@ public final class PushyServerApp: Service, Sendable {
     public var metrics: PushyMetrics { engine.metrics }
     let metricsPortBox = PortBox()
     let metricsPorts = AsyncStream.makeStream(of: Int.self, bufferingPolicy: .bufferingNewest(1))
+    /// Orchestration plan runs (issue 14).
+    let plans: PlanRunner
 
     public static func build(config: ServerConfiguration, logger: Logger = Logger(label: "pushy-server")) async throws -> PushyServerApp {
         try config.validate()
@@ -45,6 +47,10 @@ public final class PushyServerApp: Service, Sendable {
         let crashed = try await engine.crashUnfinishedJobs()
         if !crashed.isEmpty {
             logger.warning("jobs left unfinished by the previous run are now crashed", metadata: ["pushy.jobs": "\(crashed)"])
+        }
+        let unfinishedPlans = try await store.failUnfinishedPlanRuns(reason: "the server stopped during the run", at: Date())
+        if !unfinishedPlans.isEmpty {
+            logger.warning("plan runs left unfinished by the previous run are now failed", metadata: ["pushy.plan_runs": "\(unfinishedPlans)"])
         }
         let context = try ZMQContext(ioThreads: 1, maxSockets: 20_000)
         // A fresh CURVE key pair per start (spec 4.5); the ZAP handler admits only client keys
@@ -79,6 +85,7 @@ public final class PushyServerApp: Service, Sendable {
          context: ZMQContext, logger: Logger, serverKey: RSAPrivateKey, curve: CurveKeyPair?, allowList: CurveAllowList,
          connectionBudget: ConnectionBudget) {
         self.connectionBudget = connectionBudget
+        plans = PlanRunner(store: store, engine: engine, logger: logger)
         self.curve = curve
         self.allowList = allowList
         self.config = config
@@ -121,9 +128,12 @@ public final class PushyServerApp: Service, Sendable {
             .init(service: JobWriterService(engine: engine)),
             .init(service: EngineTicker(engine: engine)),
             .init(service: InboundService(transport: transport, engine: engine)),
+            // Schedules (issue 14): stops before the engine's timers and the store writer.
+            .init(service: SchedulerService(scheduler: Scheduler(store: store, engine: engine, logger: logger))),
             .init(service: HeapTrimmer(events: { [engine] in await engine.memoryEvents }, logger: logger)),
             .init(service: try makeHTTPApplication()),
             .init(service: FeedCloser(engine: engine)),
+            .init(service: PlanRunnerService(runner: plans)),
         ]
         if let endpoint = config.metricsEndpoint {
             let box = metricsPortBox, cont = metricsPorts.continuation
@@ -156,7 +166,7 @@ public final class PushyServerApp: Service, Sendable {
         let api = PushyAPI(
             config: config, store: store, engine: engine, serverPublicKeyPEM: serverKey.publicKey.pemRepresentation,
             ports: ServerPorts(api: config.apiPort, heartbeat: transport.pubPort, command: transport.routerPort),
-            curvePublicKey: curve?.publicKey, curveAllowList: allowList, connectionBudget: connectionBudget)
+            curvePublicKey: curve?.publicKey, curveAllowList: allowList, connectionBudget: connectionBudget, plans: plans)
         let box = portBox
         let cont = apiPortContinuation
         var server: HTTPServerBuilder = .http1()

@@ -13,6 +13,12 @@ public actor InMemoryStore: PushyStore {
     var identity = IdentityTables()
     /// (org, template name) → versions, oldest first (`InMemoryStore+Templates.swift`).
     var templates: [Key: [TemplateRecord]] = [:]
+    /// Schedules by id and their runs by run time (`InMemoryStore+Schedules.swift`).
+    var schedules: [String: ScheduleRecord] = [:]
+    var scheduleRunTable: [String: [Date: ScheduleRunRecord]] = [:]
+    /// Plans by (org, name) and plan runs by id (`InMemoryStore+Plans.swift`).
+    var plans: [Key: PlanRecord] = [:]
+    var planRuns: [String: PlanRunRecord] = [:]
 
     /// An `(org, name)` or `(jobId, node)` pair.
     struct Key: Hashable {
@@ -42,6 +48,12 @@ public actor InMemoryStore: PushyStore {
         outputs = outputs.filter { !gone.contains($0.value.jobId) }
         identity.removeOrg(name)
         templates = templates.filter { $0.key.scope != name }
+        plans = plans.filter { $0.key.scope != name }
+        planRuns = planRuns.filter { $0.value.org != name }
+        for s in schedules.values where s.org == name {
+            schedules[s.id] = nil
+            scheduleRunTable[s.id] = nil
+        }
         return true
     }
 

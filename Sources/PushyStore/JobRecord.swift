@@ -35,12 +35,16 @@ public struct JobRecord: Sendable, Hashable {
     /// The template the job was made from, and its version (issue 13); nil for an ad-hoc job.
     public var template: String?
     public var templateVersion: Int?
+    /// What started the job when no person did directly (issue 14): `schedule:NAME` or
+    /// `plan_run:ID`; nil for a job started by a REST call.
+    public var origin: String?
 
     public init(
         id: String, org: String, command: String, quorum: Int, runTimeout: Int = 3600, status: JobStatus = .new,
         statusReason: String? = nil, requestor: String, user: String? = nil, dir: String? = nil, env: JSONValue? = nil,
         file: String? = nil, captureOutput: Bool = false, createdAt: Date, updatedAt: Date? = nil,
-        rateControl: RateControl? = nil, rerunOf: String? = nil, template: String? = nil, templateVersion: Int? = nil
+        rateControl: RateControl? = nil, rerunOf: String? = nil, template: String? = nil, templateVersion: Int? = nil,
+        origin: String? = nil
     ) {
         self.id = id
         self.org = org
@@ -61,5 +65,6 @@ public struct JobRecord: Sendable, Hashable {
         self.rerunOf = rerunOf
         self.template = template
         self.templateVersion = templateVersion
+        self.origin = origin
     }
 }

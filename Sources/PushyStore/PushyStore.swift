@@ -111,4 +111,48 @@ public protocol PushyStore: Sendable {
     /// Deletes every version of a template. Returns whether it existed. (Jobs keep its name
     /// and version; a template created again later starts at version 1.)
     func deleteTemplate(org: String, name: String) async throws(StoreError) -> Bool
+
+    // MARK: Schedules (issue 14)
+
+    /// `.duplicate` when the org has a schedule of that name, `.notFound` without the org.
+    func createSchedule(_ s: ScheduleRecord) async throws(StoreError)
+    func schedule(org: String, name: String) async throws(StoreError) -> ScheduleRecord?
+    /// The org's schedules by name.
+    func listSchedules(org: String) async throws(StoreError) -> [ScheduleRecord]
+    /// Every org's schedules (the scheduler's view), by org then name.
+    func allSchedules() async throws(StoreError) -> [ScheduleRecord]
+    /// Replaces owner, definition, paused, cursor, queued and updatedAt of the schedule with
+    /// `s.id`. `.notFound` when it is gone.
+    func updateSchedule(_ s: ScheduleRecord) async throws(StoreError)
+    /// The scheduler's progress only (cursor and queued run time), so it never overwrites a
+    /// pause or an edit made meanwhile. A schedule that is gone is ignored.
+    func setScheduleProgress(id: String, cursor: Date, queued: Date?) async throws(StoreError)
+    /// Deletes the schedule and its run history. Returns whether it existed.
+    func deleteSchedule(org: String, name: String) async throws(StoreError) -> Bool
+    /// Takes a run time: inserts the row unless `(scheduleId, tick)` exists. Returns false when
+    /// it did (another server, or an earlier life of this one, took it). Keeps the newest
+    /// `keep` rows of the schedule. `.notFound` when the schedule is gone.
+    func claimScheduleRun(_ r: ScheduleRunRecord, keep: Int) async throws(StoreError) -> Bool
+    /// Sets a claimed run's outcome, job and reason. `.notFound` for an unknown run.
+    func updateScheduleRun(_ r: ScheduleRunRecord) async throws(StoreError)
+    /// The schedule's newest `limit` runs, newest run time first.
+    func scheduleRuns(scheduleId: String, limit: Int) async throws(StoreError) -> [ScheduleRunRecord]
+
+    // MARK: Plans (issue 14)
+
+    /// `.duplicate` when the org has a plan of that name, `.notFound` without the org.
+    func createPlan(_ p: PlanRecord) async throws(StoreError)
+    func plan(org: String, name: String) async throws(StoreError) -> PlanRecord?
+    /// The org's plans by name.
+    func listPlans(org: String) async throws(StoreError) -> [PlanRecord]
+    /// Deletes the plan (its runs stay). Returns whether it existed.
+    func deletePlan(org: String, name: String) async throws(StoreError) -> Bool
+    /// Inserts or replaces the run with `r.id`. `.notFound` without the org.
+    func savePlanRun(_ r: PlanRunRecord) async throws(StoreError)
+    /// The run if it belongs to `org`.
+    func planRun(org: String, id: String) async throws(StoreError) -> PlanRunRecord?
+    /// The org's newest `limit` runs, newest first.
+    func listPlanRuns(org: String, limit: Int) async throws(StoreError) -> [PlanRunRecord]
+    /// At server start: every run still `running` becomes `failed` with `reason`. Returns their ids.
+    func failUnfinishedPlanRuns(reason: String, at: Date) async throws(StoreError) -> [String]
 }

@@ -72,7 +72,7 @@ extension SQLiteStore {
             file: row["file"], captureOutput: row["capture_output"],
             createdAt: date(row, "created_at"), updatedAt: date(row, "updated_at"),
             rateControl: rate, rerunOf: row["rerun_of"], template: row["template"],
-            templateVersion: row["template_version"])
+            templateVersion: row["template_version"], origin: row["origin"])
     }
 
     static func jobNode(_ row: Row) throws(StoreError) -> JobNodeRecord {

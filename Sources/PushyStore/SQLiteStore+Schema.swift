@@ -144,6 +144,66 @@ extension SQLiteStore {
                 ALTER TABLE jobs ADD COLUMN template_version INTEGER;
                 """)
         }
+        migrator.registerMigration("v6-job-origin") { db in
+            // Issue 14: what started a job when no REST caller did (`schedule:NAME`, `plan_run:ID`).
+            try db.execute(sql: "ALTER TABLE jobs ADD COLUMN origin TEXT;")
+        }
+        migrator.registerMigration("v7-schedules") { db in
+            // Issue 14: schedules and the run times they handled. The UNIQUE key is what makes
+            // a run time run once: a server takes it by inserting its row.
+            try db.execute(sql: """
+                CREATE TABLE schedules (
+                    id TEXT NOT NULL PRIMARY KEY,
+                    org TEXT NOT NULL REFERENCES orgs(name) ON DELETE CASCADE,
+                    name TEXT NOT NULL,
+                    owner TEXT NOT NULL,
+                    definition TEXT NOT NULL,
+                    paused INTEGER NOT NULL,
+                    cursor REAL NOT NULL,
+                    queued REAL,
+                    created_at REAL NOT NULL,
+                    updated_at REAL NOT NULL,
+                    UNIQUE (org, name)
+                );
+                CREATE TABLE schedule_runs (
+                    schedule_id TEXT NOT NULL REFERENCES schedules(id) ON DELETE CASCADE,
+                    tick REAL NOT NULL,
+                    at REAL NOT NULL,
+                    outcome TEXT NOT NULL,
+                    job_id TEXT,
+                    reason TEXT,
+                    UNIQUE (schedule_id, tick)
+                );
+                """)
+        }
+        migrator.registerMigration("v8-plans") { db in
+            // Issue 14: orchestration plans and their runs (each run keeps the definition it ran).
+            try db.execute(sql: """
+                CREATE TABLE plans (
+                    org TEXT NOT NULL REFERENCES orgs(name) ON DELETE CASCADE,
+                    name TEXT NOT NULL,
+                    definition TEXT NOT NULL,
+                    created_by TEXT NOT NULL,
+                    created_at REAL NOT NULL,
+                    updated_at REAL NOT NULL,
+                    PRIMARY KEY (org, name)
+                );
+                CREATE TABLE plan_runs (
+                    id TEXT NOT NULL PRIMARY KEY,
+                    org TEXT NOT NULL REFERENCES orgs(name) ON DELETE CASCADE,
+                    plan TEXT NOT NULL,
+                    definition TEXT NOT NULL,
+                    parameters TEXT NOT NULL,
+                    requestor TEXT NOT NULL,
+                    status TEXT NOT NULL,
+                    reason TEXT,
+                    steps TEXT NOT NULL,
+                    created_at REAL NOT NULL,
+                    updated_at REAL NOT NULL
+                );
+                CREATE INDEX plan_runs_by_org_age ON plan_runs (org, created_at DESC, id DESC);
+                """)
+        }
         return migrator
     }
 }

@@ -194,14 +194,14 @@ public final class SQLiteStore: PushyStore {
                 sql: """
                     INSERT INTO jobs (id, org, command, quorum, run_timeout, status, status_reason, requestor,
                         run_as_user, dir, env, file, capture_output, created_at, updated_at, rate_control, rerun_of,
-                        template, template_version)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        template, template_version, origin)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [
                     job.id, job.org, job.command, job.quorum, job.runTimeout, job.status.dbCode, job.statusReason,
                     job.requestor, job.user, job.dir, job.env?.serialized(), job.file, job.captureOutput,
                     Self.seconds(job.createdAt), Self.seconds(job.updatedAt), job.rateControl?.json.serialized(),
-                    job.rerunOf, job.template, job.templateVersion,
+                    job.rerunOf, job.template, job.templateVersion, job.origin,
                 ])
             var seen = Set<String>()
             for n in nodes where !seen.insert(n.node).inserted {

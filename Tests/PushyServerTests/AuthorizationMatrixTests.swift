@@ -124,6 +124,27 @@ struct MatrixEndpoint: CustomStringConvertible, Sendable {
         try await caller.ok("POST", "pushy/templates", json: templateBody(name))
     }
 
+    /// A one-shot job schedule an hour ahead.
+    static func scheduleBody(_ name: String) -> JSONValue {
+        ["name": .string(name), "at": .string(WireTime.iso8601(Date().addingTimeInterval(3600))),
+         "job": ["command": "ok", "nodes": ["web1"]]]
+    }
+
+    static func createSchedule(_ caller: Caller, _ name: String) async throws {
+        try await caller.ok("POST", "pushy/schedules", json: scheduleBody(name))
+    }
+
+    /// A one-step plan on web1 (which has no agent here: its job ends at once).
+    static func planBody(_ name: String) -> JSONValue {
+        ["name": .string(name), "steps": [["name": "one", "command": "ok", "nodes": ["web1"]]]]
+    }
+
+    /// A run of a plan from the body, started by the superuser; its id.
+    static func planRun(_ caller: Caller) async throws -> String {
+        let r = try await caller.json("POST", "pushy/plan_runs", json: ["plan": planBody("matrix")])
+        return try #require(r["id"]?.stringValue)
+    }
+
     static func newKeyBody(_ name: String) -> JSONValue {
         ["name": .string(name), "public_key": .string(TestKeys.sparePEM)]
     }
@@ -180,6 +201,62 @@ struct MatrixEndpoint: CustomStringConvertible, Sendable {
                 return ("\(o)/pushy/templates/gone-\(role)", nil)
             },
             .plain("POST", "\(r)/pushy/templates/:name/run", .writer, ok: 201, path: "\(o)/pushy/templates/mtmpl/run", body: [:]),
+            // Schedules (issue 14): a job-spec schedule, so the writer rule applies (a template
+            // schedule's own rules are in ScheduleAPITests).
+            .plain("GET", "\(r)/pushy/schedules", .reader, path: "\(o)/pushy/schedules"),
+            MatrixEndpoint(method: "POST", route: "\(r)/pushy/schedules", access: .writer, ok: 201) { _, role in
+                ("\(o)/pushy/schedules", MatrixEndpoint.scheduleBody("new-\(role)"))
+            },
+            MatrixEndpoint(method: "GET", route: "\(r)/pushy/schedules/:name", access: .reader, ok: 200) { w, role in
+                try await MatrixEndpoint.createSchedule(w.rig.admin, "show-\(role)")
+                return ("\(o)/pushy/schedules/show-\(role)", nil)
+            },
+            MatrixEndpoint(method: "DELETE", route: "\(r)/pushy/schedules/:name", access: .writer, ok: 200) { w, role in
+                try await MatrixEndpoint.createSchedule(w.rig.admin, "gone-\(role)")
+                return ("\(o)/pushy/schedules/gone-\(role)", nil)
+            },
+            MatrixEndpoint(method: "PUT", route: "\(r)/pushy/schedules/:name/pause", access: .writer, ok: 200) { w, role in
+                try await MatrixEndpoint.createSchedule(w.rig.admin, "pause-\(role)")
+                return ("\(o)/pushy/schedules/pause-\(role)/pause", [:])
+            },
+            MatrixEndpoint(method: "PUT", route: "\(r)/pushy/schedules/:name/resume", access: .writer, ok: 200) { w, role in
+                try await MatrixEndpoint.createSchedule(w.rig.admin, "resume-\(role)")
+                return ("\(o)/pushy/schedules/resume-\(role)/resume", [:])
+            },
+            MatrixEndpoint(method: "GET", route: "\(r)/pushy/schedules/:name/history", access: .reader, ok: 200) { w, role in
+                try await MatrixEndpoint.createSchedule(w.rig.admin, "history-\(role)")
+                return ("\(o)/pushy/schedules/history-\(role)/history", nil)
+            },
+            // Plans (issue 14): a command-step plan, so the writer rule applies.
+            .plain("GET", "\(r)/pushy/plans", .reader, path: "\(o)/pushy/plans"),
+            MatrixEndpoint(method: "POST", route: "\(r)/pushy/plans", access: .writer, ok: 201) { _, role in
+                ("\(o)/pushy/plans", MatrixEndpoint.planBody("new-\(role)"))
+            },
+            MatrixEndpoint(method: "GET", route: "\(r)/pushy/plans/:name", access: .reader, ok: 200) { w, role in
+                try await w.rig.admin.ok("POST", "pushy/plans", json: MatrixEndpoint.planBody("show-\(role)"))
+                return ("\(o)/pushy/plans/show-\(role)", nil)
+            },
+            MatrixEndpoint(method: "DELETE", route: "\(r)/pushy/plans/:name", access: .writer, ok: 200) { w, role in
+                try await w.rig.admin.ok("POST", "pushy/plans", json: MatrixEndpoint.planBody("gone-\(role)"))
+                return ("\(o)/pushy/plans/gone-\(role)", nil)
+            },
+            MatrixEndpoint(method: "POST", route: "\(r)/pushy/plans/:name/run", access: .writer, ok: 201) { w, role in
+                try await w.rig.admin.ok("POST", "pushy/plans", json: MatrixEndpoint.planBody("run-\(role)"))
+                return ("\(o)/pushy/plans/run-\(role)/run", [:])
+            },
+            .plain("GET", "\(r)/pushy/plan_runs", .reader, path: "\(o)/pushy/plan_runs"),
+            MatrixEndpoint(method: "POST", route: "\(r)/pushy/plan_runs", access: .writer, ok: 201) { _, role in
+                ("\(o)/pushy/plan_runs", ["plan": MatrixEndpoint.planBody("file-\(role)")])
+            },
+            MatrixEndpoint(method: "GET", route: "\(r)/pushy/plan_runs/:id", access: .reader, ok: 200) { w, _ in
+                ("\(o)/pushy/plan_runs/\(try await MatrixEndpoint.planRun(w.rig.admin))", nil)
+            },
+            MatrixEndpoint(method: "PUT", route: "\(r)/pushy/plan_runs/:id/abort", access: .writer, ok: 200) { w, _ in
+                ("\(o)/pushy/plan_runs/\(try await MatrixEndpoint.planRun(w.rig.admin))/abort", [:])
+            },
+            MatrixEndpoint(method: "GET", route: "\(r)/pushy/plan_runs/:id/feed", access: .reader, ok: 200,
+                           prepare: { w, _ in ("\(o)/pushy/plan_runs/\(try await MatrixEndpoint.planRun(w.rig.admin))/feed", nil) },
+                           accept: "text/event-stream"),
             .plain("GET", "\(r)/pushy/node_states", .reader, path: "\(o)/pushy/node_states"),
             .plain("GET", "\(r)/pushy/node_states/:node", .reader, path: "\(o)/pushy/node_states/web1"),
             .plain("GET", "\(r)/search/node", .reader, path: "\(o)/search/node?q=name:web1"),

@@ -80,7 +80,8 @@ final class RouterRig: Sendable {
             config: parts.config, store: parts.store, engine: parts.engine,
             serverPublicKeyPEM: parts.serverKey.publicKey.pemRepresentation,
             ports: ServerPorts(api: 0, heartbeat: 0, command: 0), curvePublicKey: curvePublicKey,
-            curveAllowList: CurveAllowList(), connectionBudget: ConnectionBudget(budget: 10_000))
+            curveAllowList: CurveAllowList(), connectionBudget: ConnectionBudget(budget: 10_000),
+            plans: PlanRunner(store: parts.store, engine: parts.engine, logger: Logger(label: "test-plans", factory: { _ in SwiftLogNoOpLogHandler() })))
         parts.transport.forward { identity, frames in agents.deliver(identity, frames) }
     }
 

@@ -14,7 +14,7 @@ extension StoreConformanceTests {
                 id: Fixture.jobId(1), org: "acme", command: "deploy", quorum: 2, runTimeout: 60, status: .voting,
                 statusReason: "waiting", requestor: "alice", user: "deploy", dir: "/srv/app",
                 env: ["B": "2", "A": "1"], file: "raw:#!/bin/sh\necho hi\n", captureOutput: true,
-                createdAt: Fixture.at(1), updatedAt: Fixture.at(2))
+                createdAt: Fixture.at(1), updatedAt: Fixture.at(2), origin: "schedule:nightly")
             let minimal = Fixture.job(2, org: "acme")
             // Node records carrying another job id are stored under the job's own id.
             var nodes = Fixture.nodes(["web2", "web1"], job: 99)

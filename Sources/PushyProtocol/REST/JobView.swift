@@ -29,13 +29,16 @@ public struct JobView: Sendable, Equatable {
     /// Pushy extension (issue 13): the template the job was made from, and its version.
     public var template: String?
     public var templateVersion: Int?
+    /// Pushy extension (issue 14): what started the job (`schedule:NAME`, `plan_run:ID`).
+    public var origin: String?
 
     public init(
         id: String, command: String, status: JobStatus, runTimeout: Int, createdAt: Date, updatedAt: Date,
         user: String? = nil, dir: String? = nil, env: JSONValue? = nil, captureOutput: Bool = false,
         fileSpecified: Bool = false, file: String? = nil, quorum: Int? = nil,
         nodes: [(NodeJobStatus, [String])]? = nil, nodeReasons: [(String, String)]? = nil, statusReason: String? = nil,
-        rateControl: RateControl? = nil, rerunOf: String? = nil, template: String? = nil, templateVersion: Int? = nil
+        rateControl: RateControl? = nil, rerunOf: String? = nil, template: String? = nil, templateVersion: Int? = nil,
+        origin: String? = nil
     ) {
         self.id = id
         self.command = command
@@ -57,6 +60,7 @@ public struct JobView: Sendable, Equatable {
         self.rerunOf = rerunOf
         self.template = template
         self.templateVersion = templateVersion
+        self.origin = origin
     }
 
     public static func == (a: JobView, b: JobView) -> Bool { a.json == b.json }
@@ -89,6 +93,7 @@ public struct JobView: Sendable, Equatable {
         if let rerunOf { o.append(("rerun_of", .string(rerunOf))) }
         if let template { o.append(("template", .string(template))) }
         if let templateVersion { o.append(("template_version", .number(Double(templateVersion)))) }
+        if let origin { o.append(("origin", .string(origin))) }
         return .object(o)
     }
 
@@ -115,6 +120,6 @@ public struct JobView: Sendable, Equatable {
             statusReason: v["status_reason"]?.stringValue,
             rateControl: v["rate_control"].flatMap { try? RateControl.parse($0) },
             rerunOf: v["rerun_of"]?.stringValue, template: v["template"]?.stringValue,
-            templateVersion: v["template_version"]?.intValue)
+            templateVersion: v["template_version"]?.intValue, origin: v["origin"]?.stringValue)
     }
 }
