@@ -22,7 +22,9 @@ final class FaultCluster: @unchecked Sendable {
     /// Job processes left behind by agents that were killed; killed at shutdown.
     var orphans: [Int32] = []
     /// Job commands the agents accept.
-    static let whitelist = ["ok=/bin/true", "sleep=/bin/sleep 20", "short=/bin/sleep 3", "long=/bin/sleep 120"]
+    static let whitelist = ["ok=/bin/true", "sleep=/bin/sleep 20", "short=/bin/sleep 3", "long=/bin/sleep 120",
+                            // Runs until the file named by the job's GATE exists (at most 60 s).
+                            #"gate=i=0; while [ ! -e "$GATE" ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done"#]
 
     /// `dataDir`: the server's data directory (default: `data` in a new temporary directory).
     init(dataDir: String? = nil, host: String = "127.0.0.1", heartbeat: Double = 0.5,

@@ -232,13 +232,18 @@ extension FaultTests {
                 try await c.startAgent("f1")
                 try await c.waitAvailable(["f1"])
                 #expect(try await c.runJob("ok", on: ["f1"]).status == .complete)
-                let inFlight = try await c.admin.startJob(JobRequest(command: "short", nodes: ["f1"]))
+                // The job in flight ends only once the disk is full (a 3 s sleep ended before a loaded
+                // machine had filled it, and its rows were written before the fault).
+                let gate = NSTemporaryDirectory() + "pushy-fault-gate-" + UUID().uuidString
+                defer { try? FileManager.default.removeItem(atPath: gate) }
+                let inFlight = try await c.admin.startJob(JobRequest(command: "gate", nodes: ["f1"], env: [("GATE", gate)]))
                 try await c.waitRunning(inFlight, nodes: 1)
 
                 let bytes = try fs.fill()
                 filled = true
                 let fullAt = Date()
                 FaultTests.report("store full: filled the filesystem with \(bytes / 1024) KB")
+                FileManager.default.createFile(atPath: gate, contents: Data())
                 // The job in flight still ends (kept in memory, its writes retried).
                 let (ended, _) = try await c.waitEnded(inFlight, timeout: 15)
                 #expect(ended.status == .complete, "\(FaultCluster.describe(ended))")

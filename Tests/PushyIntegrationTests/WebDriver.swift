@@ -88,7 +88,19 @@ final class WebDriver: @unchecked Sendable {
         return id
     }
 
-    func click(_ css: String) async throws { _ = try await command("POST", "element/\(try await find(css))/click", .object([])) }
+    /// Clicks the first element matching `css`. A live page may re-render it between the find
+    /// and the click ("stale element reference"): then it is found again, for up to 10 s.
+    func click(_ css: String) async throws {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while true {
+            do {
+                _ = try await command("POST", "element/\(try await find(css))/click", .object([]))
+                return
+            } catch let e as Failure where e.description.contains("stale element") && ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(100))
+            }
+        }
+    }
 
     func type(_ css: String, _ text: String) async throws {
         let id = try await find(css)

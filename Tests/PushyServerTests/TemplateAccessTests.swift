@@ -8,7 +8,7 @@ import Testing
 ///
 /// Two minutes: a few seconds alone, more beside every other suite in a full `swift test` on a
 /// loaded two-core machine.
-@Suite(.timeLimit(.minutes(2))) struct TemplateAccessTests {
+@Suite(.timeLimit(.minutes(5))) struct TemplateAccessTests {
     /// Who calls, in the matrix.
     enum Who: String, CaseIterable, CustomStringConvertible, Sendable {
         /// `rob`: in group `oncall`, nested in `deployers`, which the template's `run` names. No job rights.
