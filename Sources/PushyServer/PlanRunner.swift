@@ -30,6 +30,8 @@ actor PlanRunner {
     /// Finished runs still held (their feed replays in full), oldest first; past
     /// `finishedKept` the oldest is dropped (its feed is then a `summary` from the store).
     var finished: [String] = []
+    /// Set at shutdown: no step starts, and step waits end.
+    var stopping = false
     static let finishedKept = 100
 
     init(store: any PushyStore, engine: CommandEngine, logger: Logger = Logger(label: "pushy-plans")) {
@@ -99,6 +101,7 @@ actor PlanRunner {
     /// Ends every run's feed and stops driving (graceful shutdown); unfinished runs are failed
     /// at the next start.
     func shutdown() {
+        stopping = true
         for (id, l) in live {
             l.task?.cancel()
             for c in l.subscribers.values { c.finish() }
@@ -154,7 +157,8 @@ actor PlanRunner {
 
     /// Starts one step's job, then waits for it to end and reports how.
     func runStep(_ id: String, _ index: Int, nodes: [String]?) async {
-        guard let l = live[id] else { return }
+        // An abort (or the end of the run) may have come while this step's start was queued.
+        guard let l = live[id], l.machine.status == .running, !stopping else { return }
         let step = l.spec.steps[index]
         let started: JobStarter.Started
         do {
@@ -170,14 +174,22 @@ actor PlanRunner {
         }
         publish(id, "step_start", [("step", .number(Double(index + 1))), ("name", .string(step.name)), ("job", .string(started.id)),
                                    ("command", .string(started.job.command)), ("node_count", .number(Double(started.job.nodes.count)))])
+        // An abort that came while the job was being started found no job to abort: abort it now.
+        guard live[id]?.machine.status == .running, !stopping else {
+            _ = await engine.abortJob(org: l.record.org, id: started.id, requestor: l.principal.name)
+            return
+        }
         await apply(id, .started(step: index, jobId: started.id))
         var view: JobView?
-        while !Task.isCancelled {
+        while !Task.isCancelled, !stopping {
             await engine.waitUntilFinished(jobId: started.id, timeout: .seconds(30))
             if let v = await jobView(org: l.record.org, id: started.id), v.status.isTerminal {
                 view = v
                 break
             }
+            // Not ended (or not readable): look again in a second, never in a tight loop (at
+            // shutdown the engine's waits return at once).
+            try? await Task.sleep(for: .seconds(1))
         }
         guard let view else { return }
         let ok = view.nodes?.first { $0.0 == .succeeded }?.1.sorted() ?? []

@@ -26,6 +26,17 @@ extension PushyAPI {
             guard let r = try await store.job(org: orgName, id: id) else { throw APIError.notFound("job '\(id)' not found in organization '\(orgName)'") }
             record = r
         } catch let e as APIError { throw e } catch let e as StoreError { throw .from(e) } catch { throw .internalError("\(error)") }
+        // A template's runner who is not a job writer re-runs only what the template allows now:
+        // the job must come from its current version (an edit may have changed the command or
+        // narrowed the target; then the template is run again instead).
+        if !p.isSuperuser, !(try await accessRules(orgName)).canWrite(p.member), let name = record.template {
+            let version = record.templateVersion ?? 1
+            let latest = try? await store.template(org: orgName, name: name, version: nil)
+            guard let latest, latest.version == version else {
+                let now = latest.map { "it is at version \($0.version)" } ?? "it no longer exists"
+                throw .forbidden("\(p.name) may not re-run job \(id): it was made from version \(version) of template '\(name)' and \(now); run the template again instead (pushy template run \(name))")
+            }
+        }
         // The original's request order while it is in memory (canaries and batches keep their
         // meaning); a job read back from the store gives its nodes in name order.
         let nodes = selection.nodes(of: original, order: await engine.activeJobNodeOrder(org: orgName, id: id))

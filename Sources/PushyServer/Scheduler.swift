@@ -4,6 +4,7 @@ import PushyCore
 import PushyProtocol
 import PushyStore
 import ServiceLifecycle
+import Synchronization
 
 /// Runs the stored schedules (issue 14). Each pass reads every schedule, asks its
 /// `ScheduleMachine` what is due at `now`, takes each due run time by inserting its row (the
@@ -19,6 +20,9 @@ final class Scheduler: Sendable {
     let logger: Logger
     /// Runs kept per schedule.
     static let historyKept = 200
+    /// Each schedule's newest started job (id), for the overlap policy: the history alone can
+    /// hold only skipped rows after a long job (and is pruned).
+    let lastJob = Mutex<[String: String]>([:])
 
     init(store: any PushyStore, engine: CommandEngine, clock: @escaping @Sendable () -> Date = { Date() },
          logger: Logger = Logger(label: "pushy-scheduler")) {
@@ -85,6 +89,7 @@ final class Scheduler: Sendable {
             let started = try await starter.start(Self.source(spec), as: owner, origin: "schedule:\(s.name)")
             run.outcome = .started
             run.jobId = started.id
+            lastJob.withLock { $0[s.id] = started.id }
             let what = started.template.map { "template '\($0)' version \(started.templateVersion ?? 1)" } ?? "command '\(started.job.command)'"
             await audit(s, "schedule.run", target: "job:\(started.id)",
                         detail: "schedule '\(s.name)' run time \(WireTime.iso8601(tick)): \(what) on \(started.job.nodes.count) node(s)")
@@ -115,12 +120,14 @@ final class Scheduler: Sendable {
         return Principal(org: org, record: p)
     }
 
-    /// Whether the schedule's newest started job is still going.
+    /// Whether the schedule's newest started job is still going (remembered when started; after
+    /// a restart, the newest history row with a job, whatever number of skipped rows came since).
     func previousRunning(_ s: ScheduleRecord) async -> Bool {
-        guard let runs = try? await store.scheduleRuns(scheduleId: s.id, limit: 5),
-              let last = runs.first(where: { $0.jobId != nil }), let id = last.jobId,
-              let live = await engine.activeJobSnapshot(org: s.org, id: id)
-        else { return false }
+        var id = lastJob.withLock { $0[s.id] }
+        if id == nil, let runs = try? await store.scheduleRuns(scheduleId: s.id, limit: Self.historyKept) {
+            id = runs.first(where: { $0.jobId != nil })?.jobId
+        }
+        guard let id, let live = await engine.activeJobSnapshot(org: s.org, id: id) else { return false }
         return !live.view(includeNodes: false).status.isTerminal
     }
 

@@ -135,7 +135,10 @@ struct CronExpressionTests {
         ("* * * 13 *", "invalid month '13': 13 is outside 1-12"),
         ("* * * * 8", "invalid day-of-week '8': 8 is outside 0-7"),
         ("* * * foo *", "invalid month 'foo': 'foo' is not a number from 1 to 12 or a name (jan, feb"),
-        ("*/0 * * * *", "the step after '/' must be a whole number >= 1, not '0'"),
+        ("*/0 * * * *", "the step after '/' must be a whole number from 1 to 60, not '0'"),
+        // A huge step used to overflow the expansion loop (a crash through POST /schedules).
+        ("5/9223372036854775807 * * * *", "the step after '/' must be a whole number from 1 to 60, not '9223372036854775807'"),
+        ("* */25 * * *", "the step after '/' must be a whole number from 1 to 24, not '25'"),
         ("5-2 * * * *", "invalid minute '5-2': range 5-2 runs backwards"),
         ("1,,2 * * * *", "invalid minute '1,,2': empty list item"),
         ("1/2/3 * * * *", "more than one '/'"),

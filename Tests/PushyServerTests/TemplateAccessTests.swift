@@ -188,6 +188,16 @@ import Testing
             let view = try JSONValue.parse(try await rig.signed("GET", "\(p)/jobs/\(second)", json: nil, as: robSigner).text)
             #expect(view["template"] == "long" && view["rerun_of"] == .string(id), "\(view)")
             #expect(try await rig.signed("PUT", "\(p)/jobs/\(second)/abort", json: [:], as: robSigner).status == 200)
+            _ = try await admin.waitFinished(second)
+            // Once the template has changed, its runner runs it again rather than re-running an old job.
+            let edited = try await rig.signed("PUT", "\(p)/templates/long", json: [
+                "name": "long", "command": "ok", "nodes": ["web1"],
+                "access": ["run": ["users": ["rob"]], "edit": ["users": ["ed"]]],
+            ], as: edSigner)
+            #expect(edited.status == 200, "\(edited.text)")
+            let stale = try await rig.signed("POST", "\(p)/jobs/\(second)/rerun", json: ["nodes": "all"], as: robSigner)
+            #expect(stale.status == 403, "\(stale.text)")
+            #expect(stale.text.contains("it was made from version 1 of template 'long' and it is at version 2"), "\(stale.text)")
             _ = try await admin.abortJob(adHoc)
         }
     }

@@ -84,8 +84,11 @@ public struct CronExpression: Sendable, Equatable, CustomStringConvertible {
             guard stepParts.count <= 2 else { throw CronParseError("invalid \(name) '\(text)': more than one '/' in '\(item)'") }
             var step = 1
             if stepParts.count == 2 {
-                guard let s = Int(stepParts[1]), s >= 1 else {
-                    throw CronParseError("invalid \(name) '\(text)': the step after '/' must be a whole number >= 1, not '\(stepParts[1])'")
+                // At most the field's width: a larger step means the same, and a huge one would
+                // overflow the loop below (a remote crash through POST /schedules).
+                let widest = range.upperBound - range.lowerBound + 1
+                guard let s = Int(stepParts[1]), (1...widest).contains(s) else {
+                    throw CronParseError("invalid \(name) '\(text)': the step after '/' must be a whole number from 1 to \(widest), not '\(stepParts[1])'")
                 }
                 step = s
             }
