@@ -43,6 +43,24 @@ struct JobStarter: Sendable {
     let store: any PushyStore
     let engine: CommandEngine
 
+    /// `name` as a principal of `org` as they are now (for work done later on their behalf:
+    /// schedules, plan steps): a member of `org`, or a superuser of `defaultOrg` (who acts as
+    /// an admin of every organization, as in a signed request). 403 when gone.
+    func currentPrincipal(org orgName: String, name: String, defaultOrg: String?) async throws(APIError) -> Principal {
+        let org: OrgRecord?
+        var p: PrincipalRecord?
+        do {
+            org = try await store.org(named: orgName)
+            p = try await store.principal(org: orgName, name: name)
+            if p == nil, let defaultOrg, defaultOrg != orgName {
+                p = try await store.principal(org: defaultOrg, name: name).flatMap { $0.isSuperuser ? $0 : nil }
+            }
+        } catch { throw .from(error) }
+        guard let org else { throw .unknownOrg(orgName) }
+        guard let p else { throw .forbidden("'\(name)' no longer exists in organization '\(orgName)'") }
+        return Principal(org: org, record: p)
+    }
+
     /// What to start.
     enum Source: Sendable {
         /// A full job spec; a `search`, when given, picks the nodes instead of the spec's list.

@@ -34,7 +34,11 @@ actor PlanRunner {
     var stopping = false
     static let finishedKept = 100
 
-    init(store: any PushyStore, engine: CommandEngine, logger: Logger = Logger(label: "pushy-plans")) {
+    /// The organization whose superusers act in every organization.
+    let defaultOrg: String?
+
+    init(store: any PushyStore, engine: CommandEngine, logger: Logger = Logger(label: "pushy-plans"), defaultOrg: String? = nil) {
+        self.defaultOrg = defaultOrg
         self.store = store
         self.engine = engine
         self.logger = logger
@@ -163,7 +167,9 @@ actor PlanRunner {
         let started: JobStarter.Started
         do {
             let source = try await self.source(step, values: l.values, nodes: nodes, org: l.record.org)
-            started = try await starter.start(source, as: l.principal, origin: "plan_run:\(id)")
+            // The caller as they are now (a user deleted during a long plan runs no further step).
+            let who = try await starter.currentPrincipal(org: l.record.org, name: l.principal.name, defaultOrg: defaultOrg)
+            started = try await starter.start(source, as: who, origin: "plan_run:\(id)")
         } catch {
             await apply(id, .startFailed(step: index, reason: error.message)) { m in
                 self.publish(id, "step_finished", [("step", .number(Double(index + 1))), ("name", .string(step.name)),

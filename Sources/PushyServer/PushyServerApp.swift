@@ -85,7 +85,7 @@ public final class PushyServerApp: Service, Sendable {
          context: ZMQContext, logger: Logger, serverKey: RSAPrivateKey, curve: CurveKeyPair?, allowList: CurveAllowList,
          connectionBudget: ConnectionBudget) {
         self.connectionBudget = connectionBudget
-        plans = PlanRunner(store: store, engine: engine, logger: logger)
+        plans = PlanRunner(store: store, engine: engine, logger: logger, defaultOrg: config.defaultOrg)
         self.curve = curve
         self.allowList = allowList
         self.config = config
@@ -129,7 +129,7 @@ public final class PushyServerApp: Service, Sendable {
             .init(service: EngineTicker(engine: engine)),
             .init(service: InboundService(transport: transport, engine: engine)),
             // Schedules (issue 14): stops before the engine's timers and the store writer.
-            .init(service: SchedulerService(scheduler: Scheduler(store: store, engine: engine, logger: logger))),
+            .init(service: SchedulerService(scheduler: Scheduler(store: store, engine: engine, logger: logger, defaultOrg: config.defaultOrg))),
             .init(service: HeapTrimmer(events: { [engine] in await engine.memoryEvents }, logger: logger)),
             .init(service: try makeHTTPApplication()),
             .init(service: FeedCloser(engine: engine)),

@@ -18,6 +18,9 @@ final class Scheduler: Sendable {
     let engine: CommandEngine
     let clock: @Sendable () -> Date
     let logger: Logger
+    /// The organization whose superusers act in every organization (a superuser's schedule in
+    /// another org runs as them).
+    let defaultOrg: String?
     /// Runs kept per schedule.
     static let historyKept = 200
     /// Each schedule's newest started job (id), for the overlap policy: the history alone can
@@ -25,7 +28,8 @@ final class Scheduler: Sendable {
     let lastJob = Mutex<[String: String]>([:])
 
     init(store: any PushyStore, engine: CommandEngine, clock: @escaping @Sendable () -> Date = { Date() },
-         logger: Logger = Logger(label: "pushy-scheduler")) {
+         logger: Logger = Logger(label: "pushy-scheduler"), defaultOrg: String? = nil) {
+        self.defaultOrg = defaultOrg
         self.store = store
         self.engine = engine
         self.clock = clock
@@ -110,14 +114,10 @@ final class Scheduler: Sendable {
 
     /// The owner as a principal of the schedule's org, as they are now.
     func principal(_ s: ScheduleRecord) async throws(APIError) -> Principal {
-        let org: OrgRecord?, p: PrincipalRecord?
-        do {
-            org = try await store.org(named: s.org)
-            p = try await store.principal(org: s.org, name: s.owner)
-        } catch { throw .from(error) }
-        guard let org else { throw .unknownOrg(s.org) }
-        guard let p else { throw .forbidden("the owner '\(s.owner)' no longer exists in organization '\(s.org)'") }
-        return Principal(org: org, record: p)
+        do { return try await starter.currentPrincipal(org: s.org, name: s.owner, defaultOrg: defaultOrg) } catch {
+            if case .forbidden = error { throw .forbidden("the owner '\(s.owner)' no longer exists in organization '\(s.org)'") }
+            throw error
+        }
     }
 
     /// Whether the schedule's newest started job is still going (remembered when started; after

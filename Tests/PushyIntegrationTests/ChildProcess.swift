@@ -1,3 +1,4 @@
+import Synchronization
 import Foundation
 import Testing
 
@@ -163,10 +164,16 @@ func freePort(host: String = "127.0.0.1") throws -> Int {
     guard low > 20_100 else { return try kernelPickedPort(host: host) }
     for _ in 0..<200 {
         let port = Int.random(in: 20_000..<low)
+        // Never the same port twice in this test process: clusters running side by side pick
+        // their ports before their servers bind them (a port two of them picked was seen taken).
+        guard pickedPorts.withLock({ $0.insert(port).inserted }) else { continue }
         if try canBind(host: host, port: port) { return port }
     }
     throw FaultError.setup("no free port on \(host) in 20000..<\(low) after 200 tries")
 }
+
+/// Every port `freePort` has handed out in this process.
+private let pickedPorts = Mutex<Set<Int>>([])
 
 /// The first port of the kernel's ephemeral range (32768 by default).
 private func ephemeralLow() -> Int {

@@ -33,7 +33,7 @@ import Testing
             try await c.startAgent("web2")
             try await c.waitAvailable(["web1", "web2"])
 
-            let created = try await pushy(c, ["schedule", "create", "once", "--in", "3s", "--command", "ok", "--node", "web1", "--node", "web2"])
+            let created = try await pushy(c, ["schedule", "create", "once", "--in", "10s", "--command", "ok", "--node", "web1", "--node", "web2"])
             #expect(created.status == 0 && created.stdout.contains("Created schedule 'once': once at "), "\(created.stderr)")
             let nightly = try await pushy(c, ["schedule", "create", "nightly", "--cron", "30 2 * * *", "--time-zone", "Europe/Berlin",
                                               "--command", "ok", "--node", "web1", "--missed-runs", "run_once"])
@@ -57,7 +57,10 @@ import Testing
             try await c.startServer()
             // A probe one-shot after the restart: once it has run, the scheduler has made passes
             // over every schedule since the restart.
-            _ = try await pushy(c, ["schedule", "create", "probe", "--in", "2s", "--command", "ok", "--node", "web1"])
+            // `--in` is counted from when the CLI starts: on a loaded machine 2 s had passed before
+            // the server saw the request ("in the past"), so both one-shots are 10 s ahead.
+            let probe = try await pushy(c, ["schedule", "create", "probe", "--in", "10s", "--command", "ok", "--node", "web1"])
+            #expect(probe.status == 0, "\(probe.stderr)")
             try await c.eventually("the probe schedule to run after the restart", timeout: 60) {
                 try await history(c, "probe").first?["outcome"] == "started"
             }

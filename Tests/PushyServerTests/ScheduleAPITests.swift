@@ -19,6 +19,23 @@ import Testing
         try await caller.json("GET", "pushy/schedules/\(name)/history")["runs"]?.arrayValue ?? []
     }
 
+    /// A superuser of the default org acts in every org (as in a signed request), so their
+    /// schedules and plan steps elsewhere run as them; a name known nowhere is refused.
+    @Test func theOwnerIsLookedUpAsASignedRequestWould() async throws {
+        try await RouterRig.run { rig in
+            try await rig.admin.createOrganization("other")
+            let starter = JobStarter(store: rig.store, engine: rig.engine)
+            let p = try await starter.currentPrincipal(org: "other", name: "admin", defaultOrg: "pushy")
+            #expect(p.isSuperuser && p.org.name == "other")
+            await #expect(throws: APIError.self) {
+                _ = try await starter.currentPrincipal(org: "other", name: "admin", defaultOrg: nil)
+            }
+            await #expect(throws: APIError.self) {
+                _ = try await starter.currentPrincipal(org: "pushy", name: "nobody", defaultOrg: "pushy")
+            }
+        }
+    }
+
     @Test func aOneShotRunsOnceAcrossARestart() async throws {
         try await RouterRig.run { rig in
             let admin = rig.admin
