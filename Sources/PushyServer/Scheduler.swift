@@ -43,10 +43,12 @@ final class Scheduler: Sendable {
         let now = now ?? clock()
         let all: [ScheduleRecord]
         do { all = try await store.allSchedules() } catch {
+            // A read cut short by shutdown is not an error (the SIGTERM fault test saw it logged as one).
+            if Task.isCancelled { return }
             logger.error("scheduler cannot read schedules", metadata: ["pushy.error": "\(error)"])
             return
         }
-        for s in all { await step(s, now: now) }
+        for s in all where !Task.isCancelled { await step(s, now: now) }
     }
 
     func step(_ s: ScheduleRecord, now: Date) async {
