@@ -8,18 +8,7 @@ import Testing
 /// rebuild and restart HAProxy) succeeds, then fails at its middle step with a release the
 /// nodes refuse, and the step after it does not run. Each command and its output is logged.
 @Suite(.serialized, .timeLimit(.minutes(5))) struct PlanCLITests {
-    struct Run {
-        var status: Int32
-        var stdout: String
-        var stderr: String
-    }
-
-    func pushy(_ c: TestCluster, _ args: [String]) async throws -> Run {
-        let r = try await ProcessRun(c.cliProcess(args), name: "pushy " + args.joined(separator: " ")).wait()
-        let run = Run(status: r.status, stdout: r.stdoutText, stderr: r.stderrText)
-        print("$ pushy \(args.joined(separator: " "))\n\(run.stdout)\(run.stderr)[exit \(run.status)]\n")
-        return run
-    }
+    func pushy(_ c: TestCluster, _ args: [String]) async throws -> TestCluster.CLIRun { try await c.loggedCLI(args) }
 
     static let example = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("docs/examples/tomcat-rollout.yaml").path

@@ -8,18 +8,7 @@ import Testing
 /// so); after a server restart the history still shows the run, once, and nothing ran twice.
 /// Each command and what it printed is logged.
 @Suite(.serialized, .timeLimit(.minutes(5))) struct ScheduleCLITests {
-    struct Run {
-        var status: Int32
-        var stdout: String
-        var stderr: String
-    }
-
-    func pushy(_ c: TestCluster, _ args: [String]) async throws -> Run {
-        let r = try await ProcessRun(c.cliProcess(args), name: "pushy " + args.joined(separator: " ")).wait()
-        let run = Run(status: r.status, stdout: r.stdoutText, stderr: r.stderrText)
-        print("$ pushy \(args.joined(separator: " "))\n\(run.stdout)\(run.stderr)[exit \(run.status)]\n")
-        return run
-    }
+    func pushy(_ c: TestCluster, _ args: [String]) async throws -> TestCluster.CLIRun { try await c.loggedCLI(args) }
 
     /// The schedule's runs, read with the REST client (polled: the CLI's log stays readable).
     func history(_ c: TestCluster, _ name: String) async throws -> [JSONValue] {
