@@ -132,6 +132,8 @@ public enum DataDirectory {
         } catch let DecodingError.typeMismatch(type, context), let DecodingError.valueNotFound(type, context) {
             let key = context.codingPath.map(\.stringValue).joined(separator: ".")
             throw ServerStartError("cannot read \(path): \(key) must be \(ServerConfiguration.describe(type))")
+        } catch DecodingError.dataCorrupted {
+            throw ServerStartError("cannot read \(path): it is not valid JSON (an object of settings, e.g. {\"heartbeat_interval\": 10}; 'pushy-server config --list' lists them)")
         } catch {
             throw ServerStartError("cannot read \(path): \(error)")
         }

@@ -93,7 +93,8 @@ public struct ServerConfiguration: Sendable, Codable, Equatable {
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        var d = ServerConfiguration(dataDir: try c.decode(String.self, forKey: .dataDir))
+        // `data_dir` may be left out of the file: the directory the file is read from is the data directory.
+        var d = ServerConfiguration(dataDir: try c.decodeIfPresent(String.self, forKey: .dataDir) ?? "")
         func take<T: Decodable>(_ k: CodingKeys, _ path: WritableKeyPath<ServerConfiguration, T>) throws {
             if let v = try c.decodeIfPresent(T.self, forKey: k) { d[keyPath: path] = v }
         }
