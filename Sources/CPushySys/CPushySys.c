@@ -17,6 +17,40 @@ int pushy_spawn_addchdir(posix_spawn_file_actions_t *actions, const char *path) 
     return posix_spawn_file_actions_addchdir_np(actions, path);
 }
 
+extern char **environ;
+
+int pushy_pipe_cloexec(int fds[2]) {
+    return pipe2(fds, O_CLOEXEC);
+}
+
+int pushy_spawn_child(const char *path, char *const argv[], char *const envp[], const char *dir,
+                      int in_fd, int out_fd, int err_fd, pid_t *pid) {
+    posix_spawn_file_actions_t actions;
+    posix_spawnattr_t attrs;
+    int rc = posix_spawn_file_actions_init(&actions);
+    if (rc != 0) return rc;
+    rc = posix_spawnattr_init(&attrs);
+    if (rc != 0) {
+        posix_spawn_file_actions_destroy(&actions);
+        return rc;
+    }
+    sigset_t all, none;
+    sigfillset(&all);
+    sigemptyset(&none);
+    if (rc == 0) rc = posix_spawnattr_setsigdefault(&attrs, &all);
+    if (rc == 0) rc = posix_spawnattr_setsigmask(&attrs, &none);
+    if (rc == 0) rc = posix_spawnattr_setflags(&attrs, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+    if (rc == 0) rc = posix_spawn_file_actions_adddup2(&actions, in_fd, 0);
+    if (rc == 0) rc = posix_spawn_file_actions_adddup2(&actions, out_fd, 1);
+    if (rc == 0) rc = posix_spawn_file_actions_adddup2(&actions, err_fd, 2);
+    if (rc == 0) rc = posix_spawn_file_actions_addclosefrom_np(&actions, 3);
+    if (rc == 0 && dir != NULL) rc = posix_spawn_file_actions_addchdir_np(&actions, dir);
+    if (rc == 0) rc = posix_spawn(pid, path, &actions, &attrs, argv, envp != NULL ? envp : environ);
+    posix_spawnattr_destroy(&attrs);
+    posix_spawn_file_actions_destroy(&actions);
+    return rc;
+}
+
 /// What the child reports through the status pipe when a step before exec fails.
 struct child_failure {
     int err;

@@ -40,14 +40,18 @@ public final class DashboardSessions: Sendable {
     /// At most this many links and sessions each are kept; past it the oldest go first, so a
     /// flood of sign-ins cannot grow the server's memory without bound.
     public let capacity: Int
+    /// At most this many sessions per user of an organization; a new sign-in past it ends that
+    /// user's oldest session, so one user's links cannot push everyone else's sessions out.
+    public let perUser: Int
 
     private let state = Mutex<(links: [String: Link], sessions: [String: Session], expiredLinks: [String: Double])>(
         ([:], [:], [:]))
 
-    public init(linkLifetime: Double = 300, sessionLifetime: Double = 8 * 3600, capacity: Int = 10_000) {
+    public init(linkLifetime: Double = 300, sessionLifetime: Double = 8 * 3600, capacity: Int = 10_000, perUser: Int = 20) {
         self.linkLifetime = linkLifetime
         self.sessionLifetime = sessionLifetime
         self.capacity = capacity
+        self.perUser = perUser
     }
 
     /// A new one-time sign-in link token for `owner`.
@@ -64,6 +68,20 @@ public final class DashboardSessions: Sendable {
         return (token, expiresAt)
     }
 
+    /// What a link would sign in as, without using it (the confirmation page shows it).
+    public func peek(_ token: String, now: Double) -> LinkState {
+        state.withLock { s -> LinkState in
+            guard let link = s.links[token] else { return s.expiredLinks[token] != nil ? .expired : .unknown }
+            return now < link.expiresAt ? .valid(link.owner) : .expired
+        }
+    }
+
+    public enum LinkState: Sendable, Equatable {
+        case valid(Owner)
+        case unknown
+        case expired
+    }
+
     /// Turns a link into a session; the link is gone afterwards whatever the outcome.
     public func redeem(_ token: String, now: Double) -> Redemption {
         state.withLock { s -> Redemption in
@@ -75,7 +93,10 @@ public final class DashboardSessions: Sendable {
                 return .expired
             }
             Self.prune(&s, now: now)
-            if s.sessions.count >= capacity, let oldest = s.sessions.min(by: { $0.value.expiresAt < $1.value.expiresAt }) {
+            let own = s.sessions.filter { $0.value.owner == link.owner }
+            if own.count >= perUser, let oldest = own.min(by: { $0.value.expiresAt < $1.value.expiresAt }) {
+                s.sessions[oldest.key] = nil
+            } else if s.sessions.count >= capacity, let oldest = s.sessions.min(by: { $0.value.expiresAt < $1.value.expiresAt }) {
                 s.sessions[oldest.key] = nil
             }
             let session = Session(id: Self.randomToken(), owner: link.owner, csrfToken: Self.randomToken(),

@@ -18,6 +18,8 @@ enum DashboardAuth {
 extension PushyAPI {
     static let sessionCookie = "pushy_session"
     static let csrfHeader = HTTPField.Name("X-Pushy-CSRF")!
+    /// Where the browser says a request came from (`same-origin`, `same-site`, `cross-site`, `none`).
+    static let fetchSiteHeader = HTTPField.Name("Sec-Fetch-Site")!
 
     /// The REST routes the pages may call (by path pattern, with the methods allowed); the rest of
     /// the API (principals, groups, orgs, tokens, agents' config) stays signed-only.
@@ -103,7 +105,10 @@ extension PushyAPI {
             }])
         }
         dashboardPath(router, "/dashboard/static/:file", [.get: { _, context in Self.asset(context.parameters.get("file") ?? "") }])
-        dashboardPath(router, "/dashboard/signin", [.get: { request, _ in signIn(request) }])
+        dashboardPath(router, "/dashboard/signin", [
+            .get: { request, _ in confirmSignIn(request) },
+            .post: { request, _ in await signIn(request) },
+        ])
         dashboardPath(router, "/dashboard/signout", [.post: { request, context in await signOut(request, context) }])
         dashboardPath(router, "/dashboard/api/session", [.get: { request, _ in await sessionInfo(request) }])
         for r in table {
@@ -159,20 +164,45 @@ extension PushyAPI {
         }
     }
 
-    /// `GET /dashboard/signin?token=...`: a link from `pushy dashboard` becomes a session cookie.
-    func signIn(_ request: Request) -> Response {
+    /// `GET /dashboard/signin?token=...` (the link `pushy dashboard` prints): a page naming the
+    /// user and organization the link signs in as, with a button that posts the token. The GET
+    /// itself signs nobody in, so another site cannot sign a visitor in as someone else by
+    /// linking or framing it ("login CSRF"): the post must come from this page (see `signIn`).
+    func confirmSignIn(_ request: Request) -> Response {
         guard let token = request.uri.queryParameters.get("token").map({ String($0) }), !token.isEmpty else {
             return Self.page(.badRequest, "No sign-in token", "<p>This address needs a sign-in token.</p>" + Self.signInHelp)
         }
+        switch dashboard.peek(token, now: Date().timeIntervalSince1970) {
+        case .unknown: return unknownLinkPage()
+        case .expired: return expiredLinkPage()
+        case .valid(let owner):
+            return Self.page(.ok, "Sign in to the Pushy dashboard",
+                             "<p>This link signs you in as <b>\(Self.escape(owner.user))</b> in organization <b>\(Self.escape(owner.org))</b>.</p>"
+                             + "<form method=\"post\" action=\"/dashboard/signin\"><input type=\"hidden\" name=\"token\" value=\"\(Self.escape(token))\">"
+                             + "<button id=\"signin\" type=\"submit\">Sign in</button></form>"
+                             + "<p class=\"hint\">If you did not run <code>pushy dashboard</code> yourself, close this page.</p>")
+        }
+    }
+
+    /// `POST /dashboard/signin` (form field `token`, from the confirmation page): the link
+    /// becomes a session cookie. Refused when the browser says the post came from another site.
+    func signIn(_ request: Request) async -> Response {
+        if let site = request.headers[Self.fetchSiteHeader], site != "same-origin" {
+            return Self.page(.forbidden, "Sign-in refused",
+                             "<p>The sign-in came from another site (\(Self.escape(site))). Open the link <code>pushy dashboard</code> prints and press Sign in.</p>")
+        }
+        var token = ""
+        if let body = try? await collect(request) {
+            for pair in String(decoding: body, as: UTF8.self).split(separator: "&") where pair.hasPrefix("token=") {
+                token = String(pair.dropFirst(6)).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? ""
+            }
+        }
+        guard !token.isEmpty else {
+            return Self.page(.badRequest, "No sign-in token", "<p>The sign-in form carried no token.</p>" + Self.signInHelp)
+        }
         switch dashboard.redeem(token, now: Date().timeIntervalSince1970) {
-        case .unknown:
-            return Self.page(.forbidden, "This sign-in link does not work",
-                             "<p>The link is not one this server issued, or it was already used: each link signs in once."
-                             + " (A server restart also forgets links and sessions.)</p>" + Self.signInHelp)
-        case .expired:
-            return Self.page(.gone, "This sign-in link has expired",
-                             "<p>Sign-in links work for \(Int(dashboard.linkLifetime / 60)) minutes after <code>pushy dashboard</code> made them.</p>"
-                             + Self.signInHelp)
+        case .unknown: return unknownLinkPage()
+        case .expired: return expiredLinkPage()
         case .signedIn(let s):
             var response = Self.page(.ok, "Signed in",
                                      "<p>Signed in as <b>\(Self.escape(s.owner.user))</b> in organization <b>\(Self.escape(s.owner.org))</b>."
@@ -182,6 +212,18 @@ extension PushyAPI {
                                       path: "/dashboard", secure: true, httpOnly: true, sameSite: .strict))
             return response
         }
+    }
+
+    func unknownLinkPage() -> Response {
+        Self.page(.forbidden, "This sign-in link does not work",
+                  "<p>The link is not one this server issued, or it was already used: each link signs in once."
+                  + " (A server restart also forgets links and sessions.)</p>" + Self.signInHelp)
+    }
+
+    func expiredLinkPage() -> Response {
+        Self.page(.gone, "This sign-in link has expired",
+                  "<p>Sign-in links work for \(Int(dashboard.linkLifetime / 60)) minutes after <code>pushy dashboard</code> made them.</p>"
+                  + Self.signInHelp)
     }
 
     /// `POST /dashboard/signout` (CSRF token in `X-Pushy-CSRF` or a `csrf` form field): the

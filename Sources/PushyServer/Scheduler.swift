@@ -75,7 +75,9 @@ final class Scheduler: Sendable {
             }
         }
         if after != before {
-            do { try await store.setScheduleProgress(id: s.id, cursor: after.cursor, queued: after.queued) } catch {
+            // Not written when the schedule was paused, resumed or edited since it was read: the
+            // next pass starts from what the person set.
+            do { try await store.setScheduleProgress(id: s.id, cursor: after.cursor, queued: after.queued, readUpdatedAt: s.updatedAt) } catch {
                 logger.error("schedule progress not written", metadata: ["pushy.schedule": "\(s.org)/\(s.name)", "pushy.error": "\(error)"])
             }
         }

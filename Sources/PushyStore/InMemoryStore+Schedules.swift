@@ -34,9 +34,12 @@ extension InMemoryStore {
         schedules[s.id] = current
     }
 
-    public func setScheduleProgress(id: String, cursor: Date, queued: Date?) {
+    @discardableResult
+    public func setScheduleProgress(id: String, cursor: Date, queued: Date?, readUpdatedAt: Date) -> Bool {
+        guard schedules[id]?.updatedAt == readUpdatedAt else { return false }
         schedules[id]?.cursor = cursor
         schedules[id]?.queued = queued
+        return true
     }
 
     public func deleteSchedule(org: String, name: String) -> Bool {

@@ -124,9 +124,12 @@ public protocol PushyStore: Sendable {
     /// Replaces owner, definition, paused, cursor, queued and updatedAt of the schedule with
     /// `s.id`. `.notFound` when it is gone.
     func updateSchedule(_ s: ScheduleRecord) async throws(StoreError)
-    /// The scheduler's progress only (cursor and queued run time), so it never overwrites a
-    /// pause or an edit made meanwhile. A schedule that is gone is ignored.
-    func setScheduleProgress(id: String, cursor: Date, queued: Date?) async throws(StoreError)
+    /// The scheduler's progress only (cursor and queued run time), written only while the
+    /// schedule's `updatedAt` is still `readUpdatedAt` (the scheduler's read), so a pause, resume
+    /// or edit made meanwhile wins. Returns whether it was written (false too for a schedule
+    /// that is gone).
+    @discardableResult
+    func setScheduleProgress(id: String, cursor: Date, queued: Date?, readUpdatedAt: Date) async throws(StoreError) -> Bool
     /// Deletes the schedule and its run history. Returns whether it existed.
     func deleteSchedule(org: String, name: String) async throws(StoreError) -> Bool
     /// Takes a run time: inserts the row unless `(scheduleId, tick)` exists. Returns false when

@@ -55,10 +55,12 @@ extension SQLiteStore {
         }
     }
 
-    public func setScheduleProgress(id: String, cursor: Date, queued: Date?) async throws(StoreError) {
+    @discardableResult
+    public func setScheduleProgress(id: String, cursor: Date, queued: Date?, readUpdatedAt: Date) async throws(StoreError) -> Bool {
         try await write { db in
-            try db.execute(sql: "UPDATE schedules SET cursor = ?, queued = ? WHERE id = ?",
-                           arguments: [Self.seconds(cursor), queued.map(Self.seconds), id])
+            try db.execute(sql: "UPDATE schedules SET cursor = ?, queued = ? WHERE id = ? AND updated_at = ?",
+                           arguments: [Self.seconds(cursor), queued.map(Self.seconds), id, Self.seconds(readUpdatedAt)])
+            return db.changesCount > 0
         }
     }
 

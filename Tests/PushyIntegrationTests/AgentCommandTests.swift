@@ -1,4 +1,5 @@
 import Foundation
+import PushyTestSupport
 import Testing
 
 /// The real `pushy-client` binary's settings: every flag lands on its key, environment
@@ -17,12 +18,9 @@ import Testing
 
     func client(_ args: [String], env: [String: String] = [:], sourceLocation: SourceLocation = #_sourceLocation) async throws -> Run {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: TestCluster.binary("pushy-client"))
-        p.arguments = args
         // Only what the test gives: no PUSHY_* of the machine running the tests.
-        p.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("PUSHY_") }.merging(env) { $1 }
-        let r = try await ProcessRun(p, name: "pushy-client " + args.joined(separator: " ")).wait(within: .seconds(30), sourceLocation: sourceLocation)
+        let environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("PUSHY_") }.merging(env) { $1 }
+        let r = try await ProcessRun(Command(TestCluster.binary("pushy-client"), args, environment: environment), name: "pushy-client " + args.joined(separator: " ")).wait(within: .seconds(30), sourceLocation: sourceLocation)
         return Run(status: r.status, stdout: r.stdoutText, stderr: r.stderrText)
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import PushyTestSupport
 @testable import PushyAPIClient
 import PushyProtocol
 import Synchronization

@@ -1,4 +1,5 @@
 import Foundation
+import PushyTestSupport
 import PushyAPIClient
 import PushyProtocol
 import Testing

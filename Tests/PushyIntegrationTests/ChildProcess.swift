@@ -1,56 +1,35 @@
 import Synchronization
 import Foundation
+import PushyTestSupport
 import Testing
 
 /// A child process (a real `pushy-server` or `pushy-client`) with stdout and stderr in a log
 /// file. Every wait has a deadline; `stop` ends it on every path (also when it is stopped).
 final class ChildProcess: @unchecked Sendable {
-    enum Exit: Equatable, CustomStringConvertible {
-        case exited(Int32)
-        case signaled(Int32)
-        var description: String {
-            switch self {
-            case .exited(let c): "exit code \(c)"
-            case .signaled(let s): "killed by signal \(s)"
-            }
-        }
-    }
+    typealias Exit = Spawned.Exit
 
     let name: String
     let logPath: String
-    private let process: Process
+    private let process: Spawned
 
     init(name: String, executable: String, arguments: [String], logPath: String) throws {
         self.name = name
         self.logPath = logPath
-        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: executable)
-        p.arguments = arguments
-        p.standardInput = FileHandle.nullDevice
-        p.standardOutput = handle
-        p.standardError = handle
-        try p.run()
-        try? handle.close()
-        process = p
+        let log = try openForChild(logPath, writing: true)
+        let null = try openForChild("/dev/null", writing: false)
+        defer { close(log); close(null) }
+        process = try Spawned(Command(executable, arguments), stdin: null, stdout: log, stderr: log)
     }
 
-    var pid: Int32 { process.processIdentifier }
+    var pid: Int32 { process.pid }
     var isRunning: Bool { process.isRunning }
 
-    func signal(_ sig: Int32) {
-        if process.isRunning { kill(process.processIdentifier, sig) }
-    }
+    func signal(_ sig: Int32) { process.signal(sig) }
 
     /// The exit, or nil if it is still running at the deadline.
     func waitExit(timeout: Double) async -> Exit? {
-        let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning {
-            if Date() >= deadline { return nil }
-            try? await Task.sleep(for: .milliseconds(20))
-        }
-        return process.terminationReason == .uncaughtSignal ? .signaled(process.terminationStatus) : .exited(process.terminationStatus)
+        guard await process.exited.waitIgnoringCancellation(timeout: .milliseconds(Int(timeout * 1000))) else { return nil }
+        return process.exit
     }
 
     /// SIGKILL, and waits (≤ 10 s) until it is gone.
@@ -66,7 +45,7 @@ final class ChildProcess: @unchecked Sendable {
     /// after `grace` seconds. Returns how it ended (nil only if even SIGKILL did not end it).
     @discardableResult
     func stop(grace: Double = 10) async -> Exit? {
-        guard process.isRunning else { return await waitExit(timeout: 1) }
+        guard process.isRunning else { return process.exit }
         signal(SIGCONT)
         signal(SIGTERM)
         if let e = await waitExit(timeout: grace) { return e }

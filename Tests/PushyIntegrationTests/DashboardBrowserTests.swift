@@ -69,6 +69,7 @@ import Testing
         #expect(link.hasPrefix("https://127.0.0.1:\(c.apiPort)/dashboard/signin?token="))
         try await browser.startBrowser()
         try await browser.navigate(link)
+        try await browser.click("#signin")
         try await browser.waitFor("the nodes page after sign-in", "return location.pathname === '/dashboard/nodes'")
 
         // Nodes appear, available, with their roles; the search box narrows them.
@@ -159,6 +160,7 @@ import Testing
         let readerLink = try await rita.dashboardLink().url
         try await browser.deleteCookies()
         try await browser.navigate(readerLink)
+        try await browser.click("#signin")
         try await browser.waitFor("the reader's nodes page", "return location.pathname === '/dashboard/nodes' && document.getElementById('who').textContent.includes('rita')")
         try await browser.navigate(link.components(separatedBy: "/dashboard/")[0] + "/dashboard/job?id=\(sleeper)")
         try await browser.waitFor("the sleep job running", "return document.getElementById('job-status').textContent === 'running'")

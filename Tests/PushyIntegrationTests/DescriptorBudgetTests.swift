@@ -1,4 +1,5 @@
 import Foundation
+import PushyTestSupport
 import Logging
 import PushyAPIClient
 import PushyProtocol

@@ -1,22 +1,20 @@
 import Foundation
+import PushyTestSupport
 import Testing
 
 /// Runs a tool synchronously at test-planning time (for `.enabled(if:)`), with a deadline.
 func toolSucceeds(_ path: String, _ args: [String], timeout: Double = 10) -> Bool {
     guard FileManager.default.isExecutableFile(atPath: path) else { return false }
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: path)
-    p.arguments = args
-    p.standardOutput = FileHandle.nullDevice
-    p.standardError = FileHandle.nullDevice
-    do { try p.run() } catch { return false }
+    guard let null = try? openForChild("/dev/null", writing: true) else { return false }
+    defer { close(null) }
+    guard let p = try? Spawned(Command(path, args), stdin: null, stdout: null, stderr: null) else { return false }
     let deadline = Date().addingTimeInterval(timeout)
     while p.isRunning, Date() < deadline { usleep(10_000) }
     if p.isRunning {
-        kill(p.processIdentifier, SIGKILL)
+        p.signal(SIGKILL)
         return false
     }
-    return p.terminationReason == .exit && p.terminationStatus == 0
+    return p.exit == .exited(0)
 }
 
 /// A network namespace joined to the host by a veth pair, both made by the test itself; the

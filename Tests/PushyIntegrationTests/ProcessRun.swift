@@ -13,11 +13,10 @@ import Testing
 /// blocks the cooperative pool: the pipes are read on threads of their own and the exit is
 /// awaited through the process's termination handler.
 final class ProcessRun: @unchecked Sendable {
-    let process: Process
+    let process: Spawned
     let name: String
     let stdout: Collector
     let stderr: Collector
-    private let exited = Latch()
 
     /// What a finished run left behind.
     struct Output: Sendable {
@@ -30,31 +29,32 @@ final class ProcessRun: @unchecked Sendable {
         var stderrText: String { String(decoding: stderr, as: UTF8.self) }
     }
 
-    /// Starts `process` (not yet running) with its stdout and stderr piped to collectors and
-    /// stdin from /dev/null.
-    init(_ process: Process, name: String? = nil) throws {
-        self.process = process
-        self.name = name ?? ([process.executableURL?.lastPathComponent ?? "process"] + (process.arguments ?? []))
-            .joined(separator: " ")
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = FileHandle.nullDevice
-        process.terminationHandler = { [exited] _ in exited.open() }
-        try process.run()  // closes the parent's copies of the write ends
-        stdout = Collector(out)
-        stderr = Collector(err)
+    /// Starts `command` with its stdout and stderr piped to collectors and stdin from /dev/null.
+    init(_ command: Command, name: String? = nil) throws {
+        self.name = name ?? command.displayName
+        let out = try makePipe(), err = try makePipe()
+        let null = try openForChild("/dev/null", writing: false)
+        defer { close(null); close(out.write); close(err.write) }
+        do {
+            process = try Spawned(command, stdin: null, stdout: out.write, stderr: err.write)
+        } catch {
+            close(out.read)
+            close(err.read)
+            throw error
+        }
+        stdout = Collector(fd: out.read)
+        stderr = Collector(fd: err.read)
     }
 
-    var processIdentifier: Int32 { process.processIdentifier }
-    var isRunning: Bool { !exited.isOpen }
-    func interrupt() { process.interrupt() }
+    var processIdentifier: Int32 { process.pid }
+    var isRunning: Bool { process.isRunning }
+    func interrupt() { process.signal(SIGINT) }
 
     /// Waits for the process to exit by itself within `timeout`, and for its output to end; at
     /// the deadline (or on cancellation) kills it and records an issue with what it printed.
     func wait(within timeout: Duration = .seconds(120), sourceLocation: SourceLocation = #_sourceLocation) async -> Output {
         var killed = false
-        if await !exited.wait(timeout: timeout) {
+        if await !process.exited.wait(timeout: timeout) {
             killed = true
             let why = Task.isCancelled ? "the test was cancelled (time limit?)" : "it did not exit within \(timeout)"
             await kill()
@@ -69,7 +69,7 @@ final class ProcessRun: @unchecked Sendable {
         // A grandchild may hold the pipes open; the process's own output is in by now.
         _ = await stdout.finished.wait(timeout: .seconds(5))
         _ = await stderr.finished.wait(timeout: .seconds(5))
-        return Output(status: exited.isOpen ? process.terminationStatus : -1, stdout: stdout.current,
+        return Output(status: process.exit?.status ?? -1, stdout: stdout.current,
                       stderr: stderr.current, killed: killed)
     }
 
@@ -77,20 +77,19 @@ final class ProcessRun: @unchecked Sendable {
     /// issue if even that does not end it.
     func stop(within timeout: Duration = .seconds(10), sourceLocation: SourceLocation = #_sourceLocation) async {
         guard isRunning else { return }
-        process.terminate()
-        if await exited.wait(timeout: timeout) { return }
+        process.signal(SIGTERM)
+        if await process.exited.wait(timeout: timeout) { return }
         await kill()
         if isRunning { Issue.record("`\(name)` survived SIGKILL", sourceLocation: sourceLocation) }
     }
 
     /// SIGTERM, two seconds' grace, then SIGKILL; waits (boundedly) for the exit either way.
     private func kill() async {
-        let pid = process.processIdentifier
-        guard isRunning, pid > 0 else { return }
-        Glibc.kill(pid, SIGTERM)
-        if await exited.waitIgnoringCancellation(timeout: .seconds(2)) { return }
-        Glibc.kill(pid, SIGKILL)
-        _ = await exited.waitIgnoringCancellation(timeout: .seconds(5))
+        guard isRunning else { return }
+        process.signal(SIGTERM)
+        if await process.exited.waitIgnoringCancellation(timeout: .seconds(2)) { return }
+        process.signal(SIGKILL)
+        _ = await process.exited.waitIgnoringCancellation(timeout: .seconds(5))
     }
 }
 
@@ -100,8 +99,9 @@ final class Collector: Sendable {
     /// Opens at end of file.
     let finished = Latch()
 
-    init(_ pipe: Pipe) {
-        let handle = pipe.fileHandleForReading
+    /// Takes ownership of `fd` (closed at end of file).
+    init(fd: Int32) {
+        let handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
         Thread.detachNewThread { [self] in
             while true {
                 let chunk = handle.availableData

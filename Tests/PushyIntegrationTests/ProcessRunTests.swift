@@ -6,10 +6,7 @@ import Testing
 /// its output so far; a wait in a cancelled task stops at once.
 @Suite(.timeLimit(.minutes(1))) struct ProcessRunTests {
     @Test func aProcessPastItsDeadlineIsKilledAndReportedWithItsOutput() async throws {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/sh")
-        p.arguments = ["-c", "echo before; exec sleep 60"]
-        let run = try ProcessRun(p, name: "sleeper")
+        let run = try ProcessRun(Command("/bin/sh", ["-c", "echo before; exec sleep 60"]), name: "sleeper")
         await withKnownIssue {
             let r = await run.wait(within: .seconds(1))
             #expect(r.killed)

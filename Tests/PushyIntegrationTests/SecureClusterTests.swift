@@ -1,4 +1,5 @@
 import Foundation
+import PushyTestSupport
 import PushyAPIClient
 import PushyProtocol
 import Testing
@@ -25,14 +26,11 @@ import Testing
         // A new node enrols itself: no admin touches its private key.
         let token = try await c.admin.createEnrollmentToken(expiresIn: 600)
         let keyPath = c.dataDir + "/enrolled/newnode.pem"
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: TestCluster.binary("pushy-client"))
         var args = ["--server-url", c.orgURL, "--trusted-cert", c.certificatePath, "--node", "newnode",
                     "--key", keyPath, "--enroll-token", token.token, "--role", "web", "--log-level", "warning",
                     "--file-dir", c.dataDir + "/agent-newnode"]
         for w in TestCluster.whitelist { args += ["--whitelist", w] }
-        p.arguments = args
-        c.processes["newnode"] = try ProcessRun(p, name: "pushy-client newnode (enrolling)")
+        c.processes["newnode"] = try ProcessRun(Command(TestCluster.binary("pushy-client"), args), name: "pushy-client newnode (enrolling)")
         try await c.startAgent("inproc", roles: ["web"])
         try await c.waitAvailable(["newnode", "inproc"])
         let attrs = try FileManager.default.attributesOfItem(atPath: keyPath)

@@ -1,4 +1,5 @@
 import Foundation
+import PushyTestSupport
 import Testing
 
 extension TestCluster {

@@ -122,30 +122,23 @@ final class TestCluster: @unchecked Sendable {
     func startAgentProcess(_ name: String, roles: [String] = []) async throws {
         var keyPath = keys[name]?.1 ?? ""
         if keyPath.isEmpty { keyPath = try await createNode(name) }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: Self.binary("pushy-client"))
         var args = ["--server-url", orgURL, "--node", name, "--key", keyPath, "--log-level", "warning",
                     "--trusted-cert", certificatePath,
                     "--file-dir", dataDir + "/agent-\(name)"]
         for w in Self.whitelist { args += ["--whitelist", w] }
         for r in roles { args += ["--role", r] }
-        p.arguments = args
-        processes[name] = try ProcessRun(p, name: "pushy-client \(name)")
+        processes[name] = try ProcessRun(Command(Self.binary("pushy-client"), args), name: "pushy-client \(name)")
     }
 
     /// A `pushy` CLI process signed as the admin, trusting this cluster's certificate (not started).
-    func cliProcess(_ args: [String]) -> Process {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: Self.binary("pushy"))
-        p.arguments = args
+    func cliProcess(_ args: [String]) -> Command {
         var env = ProcessInfo.processInfo.environment
         env["PUSHY_SERVER_URL"] = orgURL
         env["PUSHY_USER"] = "admin"
         env["PUSHY_KEY"] = dataDir + "/admin.pem"
         env["PUSHY_CONFIG"] = nil
         env["PUSHY_TRUSTED_CERT"] = certificatePath
-        p.environment = env
-        return p
+        return Command(Self.binary("pushy"), args, environment: env)
     }
 
     /// Waits until `condition` holds, polling; fails the test at the deadline.

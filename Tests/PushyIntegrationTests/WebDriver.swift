@@ -36,10 +36,7 @@ final class WebDriver: @unchecked Sendable {
     init() async throws {
         port = try Self.freePort()
         profileDir = NSTemporaryDirectory() + "pushy-chromium-" + UUID().uuidString
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: Self.chromedriver)
-        p.arguments = ["--port=\(port)", "--allowed-ips=127.0.0.1"]
-        driver = try ProcessRun(p, name: "chromedriver")
+        driver = try ProcessRun(Command(Self.chromedriver, ["--port=\(port)", "--allowed-ips=127.0.0.1"]), name: "chromedriver")
         do {
             try await eventually("chromedriver ready on port \(port)", timeout: .seconds(30)) {
                 (try? await self.request("GET", "/status"))?["value"]?["ready"]?.boolValue == true

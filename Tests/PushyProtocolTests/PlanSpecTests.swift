@@ -51,6 +51,9 @@ import Testing
         (["name": "p", "steps": [["name": "a", "command": "ok", "nodes": ["a"]], ["name": "a", "command": "ok", "nodes": ["a"]]]], "two steps are named 'a'"),
         (["name": "p", "steps": [["template": "t", "run_timeout": 5]]], "'run_timeout' comes from the template"),
         (["name": "p", "steps": [["command": "ok", "nodes": ["a"], "quorum": -1]]], "invalid quorum supplied"),
+        // A template step's own quorum and rate control are checked when the plan is made.
+        (["name": "p", "steps": [["template": "t", "quorum": -1]]], "step 1 ('step-1'): invalid quorum supplied"),
+        (["name": "p", "steps": [["template": "t", "max_concurrency": 0]]], "step 1 ('step-1'):"),
         (["name": "bad name", "steps": [["command": "ok", "nodes": ["a"]]]], "invalid name supplied: 'bad name'"),
     ]
 

@@ -27,12 +27,15 @@ import Testing
         }
     }
 
-    /// Signs `caller` in as a browser does: a link from the signed API, then the link itself.
+    /// Signs `caller` in as a browser does: a link from the signed API, the link's page, then
+    /// its Sign in button (a same-origin form post of the token).
     static func signIn(_ rig: RouterRig, _ caller: Caller) async throws -> Browser {
         let link = try await caller.json("POST", "pushy/dashboard_links")
         let path = try #require(link["path"]?.stringValue)
         #expect(path.hasPrefix("/dashboard/signin?token="))
-        let r = try await rig.send("GET", path, headers: [], body: nil)
+        let page = try await rig.send("GET", path, headers: [], body: nil)
+        #expect(page.status == 200 && page.text.contains("<b>\(caller.name)</b>") && page.header("Set-Cookie") == nil)
+        let r = try await postToken(rig, String(path.dropFirst("/dashboard/signin?token=".count)))
         #expect(r.status == 200)
         let setCookie = try #require(r.header("Set-Cookie"))
         for attribute in ["HttpOnly", "Secure", "SameSite=Strict", "Max-Age=", "Path=/dashboard"] {
@@ -47,16 +50,31 @@ import Testing
         return browser
     }
 
+    /// The sign-in button's post, as a browser sends it from the link's page.
+    static func postToken(_ rig: RouterRig, _ token: String, site: String = "same-origin") async throws -> Reply {
+        try await rig.send("POST", "/dashboard/signin", headers: [
+            ("Content-Type", "application/x-www-form-urlencoded"), ("Sec-Fetch-Site", site),
+        ], body: Array("token=\(token)".utf8))
+    }
+
     @Test func aLinkWorksOnceAndAWrongOneGetsAPage() async throws {
         try await RouterRig.run { rig in
             let link = try await rig.admin.json("POST", "pushy/dashboard_links")
             let path = try #require(link["path"]?.stringValue)
+            let token = String(path.dropFirst("/dashboard/signin?token=".count))
+            // Opening the link signs nobody in (it may be opened again); a post from another
+            // site is refused ("login CSRF") and does not use the link up.
             #expect(try await rig.send("GET", path, headers: [], body: nil).status == 200)
-            let again = try await rig.send("GET", path, headers: [], body: nil)
+            #expect(try await rig.send("GET", path, headers: [], body: nil).status == 200)
+            let forged = try await Self.postToken(rig, token, site: "cross-site")
+            #expect(forged.status == 403 && forged.text.contains("another site") && forged.header("Set-Cookie") == nil)
+            #expect(try await Self.postToken(rig, token).status == 200)
+            let again = try await Self.postToken(rig, token)
             #expect(again.status == 403)
             #expect(again.header("Content-Type")?.hasPrefix("text/html") == true)
             #expect(again.text.contains("already used") && again.text.contains("pushy dashboard"))
             #expect(again.header("Set-Cookie") == nil)
+            #expect(try await rig.send("GET", path, headers: [], body: nil).status == 403)
             let wrong = try await rig.send("GET", "/dashboard/signin?token=nonsense", headers: [], body: nil)
             #expect(wrong.status == 403 && wrong.text.contains("does not work"))
             let none = try await rig.send("GET", "/dashboard/signin", headers: [], body: nil)
@@ -69,7 +87,7 @@ import Testing
         }
     }
 
-    @Test func expiredLinksAndSessions() {
+    @Test func expiredLinksAndSessions() throws {
         let s = DashboardSessions(linkLifetime: 300, sessionLifetime: 3600)
         let owner = DashboardSessions.Owner(org: "pushy", user: "admin")
         let late = s.issueLink(for: owner, now: 1000)
@@ -92,6 +110,18 @@ import Testing
             return nil
         }
         #expect(small.sessionCount == 2 && small.session(ids[0], now: 3) == nil && small.session(ids[2], now: 3) != nil)
+        // One user's sign-ins past `perUser` end that user's oldest session, not anyone else's.
+        let capped = DashboardSessions(perUser: 2)
+        let bob = DashboardSessions.Owner(org: "pushy", user: "bob")
+        func signIn(_ who: DashboardSessions.Owner, _ at: Double) -> String? {
+            if case .signedIn(let x) = capped.redeem(capped.issueLink(for: who, now: at).token, now: at) { return x.id }
+            return nil
+        }
+        let bobs = signIn(bob, 0)
+        let admins = (1...3).compactMap { signIn(owner, Double($0)) }
+        #expect(capped.sessionCount == 3)
+        #expect(capped.session(admins[0], now: 4) == nil && capped.session(admins[2], now: 4) != nil)
+        #expect(capped.session(try #require(bobs), now: 4) != nil)
     }
 
     @Test func sessionCallsUseTheUsersOwnRightsAndNeedTheCSRFToken() async throws {

@@ -67,9 +67,9 @@ import Testing
             // The same moment again, then a second scheduler (a restarted server) that has not
             // seen the cursor move: the run time's row is taken, nothing runs twice.
             await first.pass(now: when.addingTimeInterval(2))
-            try await rig.store.setScheduleProgress(
-                id: try #require(try await rig.store.schedule(org: "pushy", name: "once")).id,
-                cursor: when.addingTimeInterval(-60), queued: nil)
+            let once = try #require(try await rig.store.schedule(org: "pushy", name: "once"))
+            try await rig.store.setScheduleProgress(id: once.id, cursor: when.addingTimeInterval(-60), queued: nil,
+                                                    readUpdatedAt: once.updatedAt)
             await Self.scheduler(rig).pass(now: when.addingTimeInterval(3))
             runs = try await Self.history(admin, "once")
             #expect(runs.count == 1, "\(runs)")

@@ -38,15 +38,21 @@ extension StoreConformanceTests {
             paused.owner = "bob"
             paused.updatedAt = Fixture.at(10)
             try await store.updateSchedule(paused)
-            try await store.setScheduleProgress(id: nightly.id, cursor: Fixture.at(60), queued: Fixture.at(120))
+            // Progress computed from a read before that update is not written: the pause wins.
+            #expect(try await store.setScheduleProgress(id: nightly.id, cursor: Fixture.at(30), queued: Fixture.at(40),
+                                                        readUpdatedAt: nightly.updatedAt) == false)
+            #expect(try await store.schedule(org: "acme", name: "nightly")?.cursor == nightly.cursor)
+            #expect(try await store.setScheduleProgress(id: nightly.id, cursor: Fixture.at(60), queued: Fixture.at(120),
+                                                        readUpdatedAt: Fixture.at(10)))
             let read = try #require(try await store.schedule(org: "acme", name: "nightly"))
             #expect(read.paused && read.owner == "bob" && read.updatedAt == Fixture.at(10))
             #expect(read.cursor == Fixture.at(60) && read.queued == Fixture.at(120))
-            try await store.setScheduleProgress(id: nightly.id, cursor: Fixture.at(180), queued: nil)
+            try await store.setScheduleProgress(id: nightly.id, cursor: Fixture.at(180), queued: nil, readUpdatedAt: Fixture.at(10))
             #expect(try await store.schedule(org: "acme", name: "nightly")?.queued == nil)
             #expect(try await store.schedule(org: "acme", name: "nightly")?.paused == true)
             // Progress of a schedule deleted meanwhile is dropped quietly.
-            try await store.setScheduleProgress(id: String(repeating: "f", count: 32), cursor: Fixture.at(1), queued: nil)
+            #expect(try await store.setScheduleProgress(id: String(repeating: "f", count: 32), cursor: Fixture.at(1), queued: nil,
+                                                        readUpdatedAt: Fixture.at(10)) == false)
             await expectStoreError(.notFound) {
                 try await store.updateSchedule(Self.schedule("acme", "gone", id: String(repeating: "e", count: 32)))
             }

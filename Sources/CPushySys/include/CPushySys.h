@@ -31,6 +31,18 @@ typedef struct {
 /// otherwise returns an errno and writes which step failed (a static string) to *failed_step.
 int pushy_spawn_job(const pushy_job_spawn *spec, pid_t *pid, const char **failed_step);
 
+/// Starts `path` with posix_spawn (no fork of the caller's address space): descriptors `in_fd`,
+/// `out_fd` and `err_fd` become 0, 1 and 2, every other descriptor is closed, every signal has its
+/// default action and none is blocked; `dir` (or NULL) is the working directory; `envp` NULL means
+/// the caller's environment. Returns 0 and sets *pid, or an errno. (For programs that start
+/// helper processes, e.g. the tests: Foundation's `Process.run` of Swift 6.3.1 can crash while it
+/// lists /proc/self/fd.)
+int pushy_spawn_child(const char *path, char *const argv[], char *const envp[], const char *dir,
+                      int in_fd, int out_fd, int err_fd, pid_t *pid);
+
+/// pipe2(fds, O_CLOEXEC): a pipe whose ends are closed on exec. Returns 0 or -1 (errno set).
+int pushy_pipe_cloexec(int fds[2]);
+
 /// Returns freed heap memory to the system (glibc `malloc_trim(0)`: every arena, including free
 /// pages in the middle of a heap). Returns 1 when memory was released, 0 when not, -1 where the
 /// C library has no such call.

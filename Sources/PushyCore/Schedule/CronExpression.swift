@@ -127,12 +127,18 @@ public struct CronExpression: Sendable, Equatable, CustomStringConvertible {
         let afterSeconds = Int64(after.timeIntervalSince1970.rounded(.down))
         let startDay = CivilDate.floorDiv(afterSeconds + Int64(zone.secondsFromGMT(for: after)), 86400)
         let hs = hours.sorted(), ms = minutes.sorted()
+        // Local times more than a day's largest clock change (≤ 2 h anywhere; 3 h kept) before
+        // `after` cannot map to an instant after it: skipped without asking the zone, so a
+        // pass late in the day does not convert every earlier minute of it.
+        let earliestLocal = afterSeconds + Int64(zone.secondsFromGMT(for: after)) - 3 * 3600
         for dayNumber in startDay..<(startDay + Int64(366 * years)) {
             let d = CivilDate(daysSinceEpoch: dayNumber)
             guard matches(day: d) else { continue }
             for h in hs {
+                guard dayNumber * 86400 + Int64(h * 3600 + 3599) >= earliestLocal else { continue }
                 for m in ms {
                     let local = dayNumber * 86400 + Int64(h * 3600 + m * 60)
+                    guard local >= earliestLocal else { continue }
                     let (instant, gap) = clock.instant(local: local)
                     guard instant > afterSeconds else { continue }
                     let localTime = LocalTime(date: d, hour: h, minute: m)

@@ -166,6 +166,15 @@ public struct PlanSpec: Sendable, Equatable {
             for k in jobKeys where s[k] != nil && !RateControl.keys.contains(k) && k != "quorum" {
                 throw JobValidationError("\(label): '\(k)' comes from the template; a template step may set only quorum and rate control")
             }
+            // The step's own quorum and rate control, checked now as POST /jobs checks them (not
+            // first when the step runs).
+            let own = pairs.filter { $0.0 == "quorum" || RateControl.keys.contains($0.0) }
+            if !own.isEmpty {
+                let probe: [(String, JSONValue)] = [("command", "x"), ("nodes", ["x"])] + own
+                do { _ = try JobRequest.parse(JSONValue.object(probe).bytes) } catch {
+                    throw JobValidationError("\(label): \(error.message)")
+                }
+            }
             run = .template(name: template, parameters: values)
         } else {
             guard s["parameters"] == nil else { throw JobValidationError("\(label): 'parameters' goes with 'template' (a command step uses {{slots}})") }
