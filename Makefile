@@ -4,7 +4,7 @@ DEBIAN_PACKAGES := libzmq3-dev libsodium-dev libsqlite3-dev libssl-dev pkg-confi
 SWIFT_BUILD_FLAGS ?=
 BIN := .build/debug
 
-.PHONY: deps deps-browser zmq build test fuzz demo bench soak clean install install-files
+.PHONY: deps deps-browser zmq build test fuzz demo bench soak profile clean install install-files
 
 ## deps: install the Debian packages Pushy needs (only what is missing).
 deps:
@@ -126,6 +126,13 @@ soak: zmq
 	swift build -c release $(SWIFT_BUILD_FLAGS)
 	timeout --kill-after=30 $$(( $(SOAK_MINUTES) * 60 + 1200 )) .build/release/pushy-bench soak --bin .build/release \
 	  --agents 2000 --minutes $(SOAK_MINUTES) --strict-rss $(SOAK_ARGS)
+
+## profile: release build, then where the server's CPU goes during all-node jobs (perf record on
+##          PROFILE_AGENTS swarm agents, default 1000, and 10 jobs): top functions, CPU per job.
+PROFILE_AGENTS ?= 1000
+profile: zmq
+	swift build -c release $(SWIFT_BUILD_FLAGS)
+	timeout --kill-after=30 1800 bash scripts/profile-server.sh $(PROFILE_AGENTS) 10
 
 clean:
 	rm -rf .build .build-zmq .build-zmq-cache Fuzz/.build-fuzz
