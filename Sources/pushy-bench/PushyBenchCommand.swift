@@ -10,7 +10,7 @@ struct PushyBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pushy-bench",
         abstract: "Benchmark or soak a pushy-server with thousands of virtual agents (loopback only).",
-        subcommands: [PushyBenchCommand.self, SoakCommand.self],
+        subcommands: [PushyBenchCommand.self, SoakCommand.self, AgentsCommand.self],
         defaultSubcommand: PushyBenchCommand.self)
 }
 

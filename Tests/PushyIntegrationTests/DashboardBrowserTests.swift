@@ -51,7 +51,7 @@ import Testing
         }
         try await c.waitAvailable(["web1", "web2"])
         // A reader: may look, may not start or abort.
-        let ritaKey = try RSAPrivateKey.generate()
+        let ritaKey = try ClusterKeys.named("rita")
         try await c.admin.createUser(name: "rita", publicKeyPEM: ritaKey.publicKey.pemRepresentation)
         _ = try await c.admin.addGroupMember(group: "pushy_job_readers", type: "user", name: "rita")
         let rita = try PushyRESTClient(orgURL: c.orgURL, userId: "rita", key: ritaKey, tls: c.tls)

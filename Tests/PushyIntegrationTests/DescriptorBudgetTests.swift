@@ -82,7 +82,7 @@ import Testing
         let c = try await TestCluster { $0.maxAgentConnections = 6 }
         var logger = Logger(label: "swarm-budget-test")
         logger.logLevel = .critical
-        var config = SwarmConfiguration(orgURL: c.orgURL, count: 5, identity: .nodeKeys([try RSAPrivateKey.generate()]))
+        var config = SwarmConfiguration(orgURL: c.orgURL, count: 5, identity: .nodeKeys([try ClusterKeys.named("swarm-key-1")]))
         config.tls = c.tls
         config.prefix = "bs"
         // Spread over 3 s: a burst of simultaneous handshakes can also refuse an admitted

@@ -47,6 +47,7 @@ final class FaultCluster: @unchecked Sendable {
         c.waitCompleteTime = 1
         configure(&c)
         config = c
+        try ClusterKeys.seed(dataDir: c.dataDir, serverKeyPath: c.serverKeyPath)
         _ = try await DataDirectory.initialize(config: c)
         let key = try RSAPrivateKey(pemRepresentation: try String(contentsOfFile: dir + "/admin.pem", encoding: .utf8))
         admin = try PushyRESTClient(orgURL: "https://\(host):\(c.apiPort)/organizations/pushy", userId: "admin", key: key,
@@ -90,10 +91,10 @@ final class FaultCluster: @unchecked Sendable {
         return (exit, seconds)
     }
 
-    /// Registers a client (node identity) with a fresh key; returns the key path.
+    /// Registers a client (node identity) with its own key (`ClusterKeys`); returns the key path.
     @discardableResult
     func createNode(_ name: String) async throws -> String {
-        let key = try RSAPrivateKey.generate()
+        let key = try ClusterKeys.named(name)
         let path = workDir + "/\(name).pem"
         FileManager.default.createFile(atPath: path, contents: Data(key.pemRepresentation.utf8),
                                        attributes: [.posixPermissions: 0o600])

@@ -13,7 +13,7 @@ import Testing
         #expect(c.orgURL.hasPrefix("https://"))
 
         // A writer and a reader, each with their own key.
-        let writerKey = try RSAPrivateKey.generate(), readerKey = try RSAPrivateKey.generate()
+        let writerKey = try ClusterKeys.named("wendy"), readerKey = try ClusterKeys.named("rita")
         try await c.admin.createUser(name: "wendy", publicKeyPEM: writerKey.publicKey.pemRepresentation)
         try await c.admin.createUser(name: "rita", publicKeyPEM: readerKey.publicKey.pemRepresentation)
         _ = try await c.admin.addGroupMember(group: "pushy_job_writers", type: "user", name: "wendy")

@@ -96,7 +96,7 @@ struct SoakCheckTests {
         let c = try await TestCluster()
         var logger = Logger(label: "soak-test")
         logger.logLevel = .warning
-        var config = SwarmConfiguration(orgURL: c.orgURL, count: 30, identity: .nodeKeys([try RSAPrivateKey.generate()]))
+        var config = SwarmConfiguration(orgURL: c.orgURL, count: 30, identity: .nodeKeys([try ClusterKeys.named("swarm-key-1")]))
         config.tls = c.tls
         config.prefix = "sk"
         config.recordJobs = true

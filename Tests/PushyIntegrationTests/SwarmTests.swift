@@ -15,7 +15,7 @@ struct SwarmTests {
         logger.logLevel = .warning
         var config = SwarmConfiguration(
             orgURL: c.orgURL, count: 300,
-            identity: .nodeKeys([try RSAPrivateKey.generate(), try RSAPrivateKey.generate()]))
+            identity: .nodeKeys([try ClusterKeys.named("swarm-key-1"), try ClusterKeys.named("swarm-key-2")]))
         config.tls = c.tls
         config.tls = c.tls
         config.prefix = "vt"

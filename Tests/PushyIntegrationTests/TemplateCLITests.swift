@@ -31,7 +31,7 @@ import Testing
             for n in web { try await c.startAgent(n, roles: ["webapp"], whitelist: whitelist) }
             try await c.startAgent("db1", roles: ["db"], whitelist: whitelist)
             try await c.waitAvailable(web + ["db1"])
-            let robKey = try RSAPrivateKey.generate()
+            let robKey = try ClusterKeys.named("rob")
             let robPath = c.dataDir + "/rob.pem"
             FileManager.default.createFile(atPath: robPath, contents: Data(robKey.pemRepresentation.utf8),
                                            attributes: [.posixPermissions: 0o600])

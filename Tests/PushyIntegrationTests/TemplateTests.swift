@@ -25,7 +25,7 @@ import Testing
             try await c.startAgent("db1", roles: ["db"], whitelist: whitelist)
             try await c.waitAvailable(web + ["db1"])
 
-            let robKey = try RSAPrivateKey.generate()
+            let robKey = try ClusterKeys.named("rob")
             try await c.admin.createUser(name: "rob", publicKeyPEM: robKey.publicKey.pemRepresentation)
             // Job writers exist (rob is not one), so rob may not start arbitrary commands.
             try await c.admin.addGroupMember(group: "pushy_job_writers", type: "group", name: "admins")

@@ -46,6 +46,7 @@ final class TestCluster: @unchecked Sendable {
         c.rehabInterval = 0.25
         configure(&c)
         config = c
+        try ClusterKeys.seed(dataDir: c.dataDir, serverKeyPath: c.serverKeyPath)
         _ = try await DataDirectory.initialize(config: c)
         try await startServer()
     }
@@ -72,10 +73,11 @@ final class TestCluster: @unchecked Sendable {
         serverTask = nil
     }
 
-    /// Registers a client (node identity) with a fresh key; returns the key path.
+    /// Registers a client (node identity) with its own key (shared with same-named nodes of other
+    /// clusters: `ClusterKeys`); returns the key path.
     @discardableResult
     func createNode(_ name: String) async throws -> String {
-        let key = try RSAPrivateKey.generate()
+        let key = try ClusterKeys.named(name)
         let path = dataDir + "/\(name).pem"
         FileManager.default.createFile(atPath: path, contents: Data(key.pemRepresentation.utf8), attributes: [.posixPermissions: 0o600])
         try await admin.createClient(name: name, publicKeyPEM: key.publicKey.pemRepresentation)

@@ -1,0 +1,41 @@
+import Foundation
+import PushyProtocol
+import Synchronization
+
+/// RSA keys shared by the clusters of this test process. A 2048-bit key takes a good part of a
+/// second of CPU in a debug build, made synchronously on one of the two cooperative threads every
+/// test shares: with a server key, an admin key and a key per node for each of some hundred
+/// clusters, making them was a large share of the suite's CPU, and under load it kept the pool
+/// busy long enough for quick tests elsewhere to hit their time limits. Clusters have their own
+/// data directories and stores, so sharing keys between them changes nothing a test looks at;
+/// within a cluster every node still has a key of its own (one per name).
+enum ClusterKeys {
+    static let server = try! RSAPrivateKey.generate()
+    static let admin = try! RSAPrivateKey.generate()
+
+    private static let byName = Mutex<[String: RSAPrivateKey]>([:])
+
+    /// The key of node or user `name` (made on first use).
+    static func named(_ name: String) throws -> RSAPrivateKey {
+        if let key = byName.withLock({ $0[name] }) { return key }
+        let made = try RSAPrivateKey.generate()
+        return byName.withLock { keys in
+            if let key = keys[name] { return key }
+            keys[name] = made
+            return made
+        }
+    }
+
+    /// Puts the shared server and admin keys where `pushy-server init` (`DataDirectory.initialize`)
+    /// looks, so it uses them instead of making new ones.
+    static func seed(dataDir: String, serverKeyPath: String, adminName: String = "admin") throws {
+        try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o700])
+        for (key, path) in [(server, serverKeyPath), (admin, dataDir + "/\(adminName).pem")] {
+            guard FileManager.default.createFile(atPath: path, contents: Data(key.pemRepresentation.utf8),
+                                                 attributes: [.posixPermissions: 0o600]) else {
+                throw FaultError.setup("cannot write \(path)")
+            }
+        }
+    }
+}
