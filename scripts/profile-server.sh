@@ -22,9 +22,10 @@ if ! command -v perf >/dev/null; then
 fi
 
 dir=$(mktemp -d /tmp/pushy-profile-XXXXXX)
-server_pid="" swarm_pid=""
+server_pid="" swarm_pid="" stdin_pid=""
 cleanup() {
   [ -n "$swarm_pid" ] && kill "$swarm_pid" 2>/dev/null || true
+  [ -n "$stdin_pid" ] && kill "$stdin_pid" 2>/dev/null || true
   if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
     kill "$server_pid" 2>/dev/null || true
     for _ in $(seq 1 300); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
@@ -56,7 +57,11 @@ url=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["server_ur
 swarm_args=(--server-url "$url" --user admin --key "$dir/data/admin.pem" --trusted-cert "$dir/data/tls.crt"
             --count "$AGENTS" --prefix prof --duration-ms 0 --fail-ratio 0 --stats-interval 3600)
 timeout 600 "$BIN/pushy-swarm" "${swarm_args[@]}" --register-only >"$dir/register.log" 2>&1
-"$BIN/pushy-swarm" "${swarm_args[@]}" --no-register >"$dir/swarm.log" 2>&1 < <(sleep 100000) &
+# The swarm runs while its stdin stays open: a sleep holds it.
+mkfifo "$dir/swarm.stdin"
+sleep 100000 >"$dir/swarm.stdin" &
+stdin_pid=$!
+"$BIN/pushy-swarm" "${swarm_args[@]}" --no-register >"$dir/swarm.log" 2>&1 <"$dir/swarm.stdin" &
 swarm_pid=$!
 all_available() {
   [ "$("$BIN/pushy" node status --format json 2>/dev/null | python3 -c 'import json,sys; print(sum(1 for n in json.load(sys.stdin) if n.get("availability") == "available"))')" -ge "$AGENTS" ]
@@ -67,7 +72,7 @@ nodes=$(seq -f "prof-%06g" 0 $((AGENTS - 1)) | tr "\n" " ")
 ticks=$(getconf CLK_TCK)
 cpu_of() { awk '{ print $14 + $15 }' "/proc/$server_pid/stat"; }
 cpu_before=$(cpu_of)
-perf record -q -e cpu-clock -F 1999 -p "$server_pid" -o "$dir/perf.data" >/dev/null 2>&1 &
+perf record -q -e cpu-clock -F 1999 -p "$server_pid" -o "$dir/perf.data" >"$dir/perf.log" 2>&1 &
 perf_pid=$!
 sleep 1
 for j in $(seq 1 "$JOBS"); do
@@ -76,7 +81,9 @@ for j in $(seq 1 "$JOBS"); do
     || { echo "profile-server: job $j did not complete (see $dir/job-$j.txt)" >&2; exit 1; }
 done
 cpu_after=$(cpu_of)
-kill -INT "$perf_pid"; wait "$perf_pid" 2>/dev/null || true
+kill -INT "$perf_pid" 2>/dev/null || true
+wait "$perf_pid" 2>/dev/null || true
+[ -s "$dir/perf.data" ] || { echo "profile-server: perf recorded nothing:" >&2; cat "$dir/perf.log" >&2; exit 1; }
 
 echo "pushy-server profile: $AGENTS agents, $JOBS all-node jobs of /bin/true, $(git rev-parse --short HEAD), $(lscpu | sed -n 's/^Model name: *//p')"
 echo "server CPU: $(awk -v t="$(( cpu_after - cpu_before ))" -v h="$ticks" -v j="$JOBS" 'BEGIN { printf "%.0f ms per job", 1000 * t / h / j }')"

@@ -19,6 +19,14 @@ int pushy_spawn_addchdir(posix_spawn_file_actions_t *actions, const char *path) 
 
 extern char **environ;
 
+int pushy_wait_exited(pid_t pid) {
+    siginfo_t info;
+    while (waitid(P_PID, (id_t)pid, &info, WEXITED | WNOWAIT) != 0) {
+        if (errno != EINTR) return errno;
+    }
+    return 0;
+}
+
 int pushy_pipe_cloexec(int fds[2]) {
     return pipe2(fds, O_CLOEXEC);
 }

@@ -17,6 +17,8 @@ enum DashboardAuth {
 /// sessions, and the REST handlers the pages call under `/dashboard/api/...` (docs/dashboard.md).
 extension PushyAPI {
     static let sessionCookie = "pushy_session"
+    /// The sign-in page's nonce, also in its form: the post must carry both (`signIn`).
+    static let signInCookie = "pushy_signin"
     static let csrfHeader = HTTPField.Name("X-Pushy-CSRF")!
     /// Where the browser says a request came from (`same-origin`, `same-site`, `cross-site`, `none`).
     static let fetchSiteHeader = HTTPField.Name("Sec-Fetch-Site")!
@@ -176,11 +178,18 @@ extension PushyAPI {
         case .unknown: return unknownLinkPage()
         case .expired: return expiredLinkPage()
         case .valid(let owner):
-            return Self.page(.ok, "Sign in to the Pushy dashboard",
+            let nonce = DashboardSessions.randomToken()
+            var response = Self.page(.ok, "Sign in to the Pushy dashboard",
                              "<p>This link signs you in as <b>\(Self.escape(owner.user))</b> in organization <b>\(Self.escape(owner.org))</b>.</p>"
                              + "<form method=\"post\" action=\"/dashboard/signin\"><input type=\"hidden\" name=\"token\" value=\"\(Self.escape(token))\">"
+                             + "<input type=\"hidden\" name=\"nonce\" value=\"\(nonce)\">"
                              + "<button id=\"signin\" type=\"submit\">Sign in</button></form>"
                              + "<p class=\"hint\">If you did not run <code>pushy dashboard</code> yourself, close this page.</p>")
+            // Sent back only by a same-site request (SameSite=Strict): a form another site posts
+            // lacks it, in browsers too old to send Sec-Fetch-Site as well.
+            response.setCookie(Cookie(name: Self.signInCookie, value: nonce, maxAge: Int(dashboard.linkLifetime),
+                                      path: "/dashboard/signin", secure: true, httpOnly: true, sameSite: .strict))
+            return response
         }
     }
 
@@ -191,14 +200,20 @@ extension PushyAPI {
             return Self.page(.forbidden, "Sign-in refused",
                              "<p>The sign-in came from another site (\(Self.escape(site))). Open the link <code>pushy dashboard</code> prints and press Sign in.</p>")
         }
-        var token = ""
+        var form: [String: String] = [:]
         if let body = try? await collect(request) {
-            for pair in String(decoding: body, as: UTF8.self).split(separator: "&") where pair.hasPrefix("token=") {
-                token = String(pair.dropFirst(6)).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? ""
+            for pair in String(decoding: body, as: UTF8.self).split(separator: "&") {
+                let parts = pair.split(separator: "=", maxSplits: 1)
+                guard parts.count == 2 else { continue }
+                form[String(parts[0])] = String(parts[1]).replacingOccurrences(of: "+", with: " ").removingPercentEncoding
             }
         }
-        guard !token.isEmpty else {
+        guard let token = form["token"], !token.isEmpty else {
             return Self.page(.badRequest, "No sign-in token", "<p>The sign-in form carried no token.</p>" + Self.signInHelp)
+        }
+        guard let nonce = request.cookies[Self.signInCookie]?.value, Self.constantTimeEqual(form["nonce"] ?? "", nonce) else {
+            return Self.page(.forbidden, "Sign-in refused",
+                             "<p>The sign-in did not come from this server's sign-in page. Open the link <code>pushy dashboard</code> prints and press Sign in.</p>")
         }
         switch dashboard.redeem(token, now: Date().timeIntervalSince1970) {
         case .unknown: return unknownLinkPage()
@@ -210,6 +225,8 @@ extension PushyAPI {
                                      refresh: "/dashboard/nodes")
             response.setCookie(Cookie(name: Self.sessionCookie, value: s.id, maxAge: Int(dashboard.sessionLifetime),
                                       path: "/dashboard", secure: true, httpOnly: true, sameSite: .strict))
+            response.setCookie(Cookie(name: Self.signInCookie, value: "", maxAge: 0, path: "/dashboard/signin", secure: true,
+                                      httpOnly: true, sameSite: .strict))
             return response
         }
     }

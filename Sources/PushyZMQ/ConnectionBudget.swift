@@ -24,6 +24,8 @@ public final class ConnectionBudget: Sendable {
         public var acceptFailures: Int
         /// Connections promised to agents given a config that have not connected yet.
         public var promised: Int = 0
+        /// Connections accepted since start.
+        public var acceptedTotal: Int = 0
     }
 
     /// The soft `RLIMIT_NOFILE` the budget was derived from (nil when configured explicitly).
@@ -49,7 +51,8 @@ public final class ConnectionBudget: Sendable {
     public var snapshot: Snapshot {
         state.withLock {
             Snapshot(open: $0.open, budget: $0.budget, refusing: $0.refusing,
-                     refusedTotal: $0.refusedTotal, acceptFailures: $0.acceptFailures, promised: $0.promised)
+                     refusedTotal: $0.refusedTotal, acceptFailures: $0.acceptFailures, promised: $0.promised,
+                     acceptedTotal: $0.acceptedTotal)
         }
     }
 

@@ -45,6 +45,8 @@ public struct ConnectionBudgetState: Sendable, Equatable {
     public private(set) var open = 0
     public private(set) var refusing = false
     public private(set) var refusedTotal = 0
+    /// Connections accepted since start (never decreases; `open` is what is still open).
+    public private(set) var acceptedTotal = 0
     public private(set) var acceptFailures = 0
 
     private var refusalsUnreported = 0
@@ -120,6 +122,7 @@ public struct ConnectionBudgetState: Sendable, Equatable {
         switch event {
         case .accepted:
             open += 1
+            acceptedTotal += 1
             fulfilPromise()
             if !refusing, open >= budget {
                 refusing = true

@@ -43,8 +43,11 @@ struct AgentsCommand: AsyncParsableCommand {
         try await server.start()
         var agents: [Process] = []
         defer {
+            // SIGTERM, then SIGKILL to any still running 10 s later; no wait without a deadline.
             for p in agents where p.isRunning { p.terminate() }
-            for p in agents { p.waitUntilExit() }
+            let deadline = Date().addingTimeInterval(10)
+            while agents.contains(where: \.isRunning), Date() < deadline { usleep(50_000) }
+            for p in agents where p.isRunning { kill(p.processIdentifier, SIGKILL) }
             server.stop()
             try? FileManager.default.removeItem(atPath: server.dataDir)
         }

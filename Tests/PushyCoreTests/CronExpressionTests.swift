@@ -93,6 +93,11 @@ struct CronExpressionTests {
         Case(expr: "30 1 * * *", zone: "America/New_York", after: "2026-11-01T06:10:00Z", expect: ["2026-11-02T06:30:00Z"]),
         Case(expr: "*/30 * * * *", zone: "America/New_York", after: "2026-11-01T05:10:00Z",
              expect: ["2026-11-01T05:30:00Z", "2026-11-01T07:00:00Z", "2026-11-01T07:30:00Z"]),
+        // A 3-hour fall-back: Casey 2023-03-09 03:00 +11 -> 00:00 +08 (16:00Z). The repeated hours
+        // run once (their first pass, before `after`); `next` skips early local times by the
+        // zone's lowest offset, so the hour after the change is still found.
+        Case(expr: "0 * * * *", zone: "Antarctica/Casey", after: "2023-03-08T15:30:00Z",
+             expect: ["2023-03-08T19:00:00Z", "2023-03-08T20:00:00Z"]),
         // Southern hemisphere: Sydney goes forward 2026-10-04 02:00 AEST -> 03:00 AEDT (16:00Z the day before).
         Case(expr: "30 2 * * *", zone: "Australia/Sydney", after: "2026-10-03T00:00:00Z",
              expect: ["2026-10-03T16:00:00Z", "2026-10-04T15:30:00Z"]),

@@ -45,7 +45,7 @@ import Testing
             try await c.eventually("the CLI to see n1 start", timeout: 60) { follow.stderr.text.contains("-- n1 started") }
             let id = try #require(Self.jobID(follow.stderr.text))
             let feed = try pushy(c, via: proxy, ["job", "feed", id, "--stall-limit", "3"])
-            try await c.eventually("job feed to print run_start") { feed.stdout.text.contains("event: run_start") }
+            try await c.eventually("job feed to print run_start", timeout: 60) { feed.stdout.text.contains("event: run_start") }
 
             // Both feeds go silent; the job ends meanwhile.
             proxy.freeze()

@@ -16,8 +16,9 @@ final class ChildProcess: @unchecked Sendable {
         self.name = name
         self.logPath = logPath
         let log = try openForChild(logPath, writing: true)
+        defer { close(log) }
         let null = try openForChild("/dev/null", writing: false)
-        defer { close(log); close(null) }
+        defer { close(null) }
         process = try Spawned(Command(executable, arguments), stdin: null, stdout: log, stderr: log)
     }
 

@@ -11,7 +11,7 @@ import Testing
 /// deadline — or whose task is cancelled, e.g. by a suite's `.timeLimit` — sends SIGTERM, then
 /// SIGKILL two seconds later, and records an issue with the output captured so far. Nothing
 /// blocks the cooperative pool: the pipes are read on threads of their own and the exit is
-/// awaited through the process's termination handler.
+/// awaited through `Spawned`'s latch (opened by its reaper thread).
 final class ProcessRun: @unchecked Sendable {
     let process: Spawned
     let name: String
@@ -32,18 +32,23 @@ final class ProcessRun: @unchecked Sendable {
     /// Starts `command` with its stdout and stderr piped to collectors and stdin from /dev/null.
     init(_ command: Command, name: String? = nil) throws {
         self.name = name ?? command.displayName
-        let out = try makePipe(), err = try makePipe()
-        let null = try openForChild("/dev/null", writing: false)
-        defer { close(null); close(out.write); close(err.write) }
+        // Every descriptor is closed on every path; the read ends go to the collectors.
+        let out = try makePipe()
+        var readEnds = [out.read]
+        defer { close(out.write) }
         do {
+            let err = try makePipe()
+            readEnds.append(err.read)
+            defer { close(err.write) }
+            let null = try openForChild("/dev/null", writing: false)
+            defer { close(null) }
             process = try Spawned(command, stdin: null, stdout: out.write, stderr: err.write)
         } catch {
-            close(out.read)
-            close(err.read)
+            for fd in readEnds { close(fd) }
             throw error
         }
-        stdout = Collector(fd: out.read)
-        stderr = Collector(fd: err.read)
+        stdout = Collector(fd: readEnds[0])
+        stderr = Collector(fd: readEnds[1])
     }
 
     var processIdentifier: Int32 { process.pid }

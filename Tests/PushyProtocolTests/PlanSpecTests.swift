@@ -53,7 +53,7 @@ import Testing
         (["name": "p", "steps": [["command": "ok", "nodes": ["a"], "quorum": -1]]], "invalid quorum supplied"),
         // A template step's own quorum and rate control are checked when the plan is made.
         (["name": "p", "steps": [["template": "t", "quorum": -1]]], "step 1 ('step-1'): invalid quorum supplied"),
-        (["name": "p", "steps": [["template": "t", "max_concurrency": 0]]], "step 1 ('step-1'):"),
+        (["name": "p", "steps": [["template": "t", "max_concurrency": 0]]], "step 1 ('step-1'): invalid max_concurrency supplied"),
         (["name": "bad name", "steps": [["command": "ok", "nodes": ["a"]]]], "invalid name supplied: 'bad name'"),
     ]
 

@@ -33,11 +33,12 @@ import Testing
         let link = try await caller.json("POST", "pushy/dashboard_links")
         let path = try #require(link["path"]?.stringValue)
         #expect(path.hasPrefix("/dashboard/signin?token="))
-        let page = try await rig.send("GET", path, headers: [], body: nil)
-        #expect(page.status == 200 && page.text.contains("<b>\(caller.name)</b>") && page.header("Set-Cookie") == nil)
-        let r = try await postToken(rig, String(path.dropFirst("/dashboard/signin?token=".count)))
+        let page = try await openLink(rig, path)
+        #expect(page.reply.status == 200 && page.reply.text.contains("<b>\(caller.name)</b>"))
+        #expect(Self.setCookie(page.reply, "pushy_session") == nil)
+        let r = try await postToken(rig, String(path.dropFirst("/dashboard/signin?token=".count)), page: page)
         #expect(r.status == 200)
-        let setCookie = try #require(r.header("Set-Cookie"))
+        let setCookie = try #require(Self.setCookie(r, "pushy_session"))
         for attribute in ["HttpOnly", "Secure", "SameSite=Strict", "Max-Age=", "Path=/dashboard"] {
             #expect(setCookie.contains(attribute), "cookie has \(attribute): \(setCookie)")
         }
@@ -50,11 +51,33 @@ import Testing
         return browser
     }
 
-    /// The sign-in button's post, as a browser sends it from the link's page.
-    static func postToken(_ rig: RouterRig, _ token: String, site: String = "same-origin") async throws -> Reply {
+    /// The `Set-Cookie` field of the reply that sets `name`.
+    static func setCookie(_ r: Reply, _ name: String) -> String? {
+        r.headers[values: .setCookie].first { $0.hasPrefix(name + "=") }
+    }
+
+    /// A browser's view of the link's page: the reply, the nonce in its form and its cookie.
+    struct LinkPage {
+        var reply: Reply
+        var nonce: String
+        var cookie: String
+    }
+
+    static func openLink(_ rig: RouterRig, _ path: String) async throws -> LinkPage {
+        let reply = try await rig.send("GET", path, headers: [], body: nil)
+        let nonce = reply.text.components(separatedBy: "name=\"nonce\" value=\"").dropFirst().first?
+            .split(separator: "\"").first.map(String.init) ?? ""
+        let cookie = setCookie(reply, "pushy_signin")?.split(separator: ";").first.map(String.init) ?? ""
+        return LinkPage(reply: reply, nonce: nonce, cookie: cookie)
+    }
+
+    /// The sign-in button's post, as a browser sends it from the link's page (its nonce in the
+    /// form and in the cookie the page set).
+    static func postToken(_ rig: RouterRig, _ token: String, page: LinkPage, site: String = "same-origin",
+                          nonce: String? = nil) async throws -> Reply {
         try await rig.send("POST", "/dashboard/signin", headers: [
-            ("Content-Type", "application/x-www-form-urlencoded"), ("Sec-Fetch-Site", site),
-        ], body: Array("token=\(token)".utf8))
+            ("Content-Type", "application/x-www-form-urlencoded"), ("Sec-Fetch-Site", site), ("Cookie", page.cookie),
+        ], body: Array("token=\(token)&nonce=\(nonce ?? page.nonce)".utf8))
     }
 
     @Test func aLinkWorksOnceAndAWrongOneGetsAPage() async throws {
@@ -63,13 +86,21 @@ import Testing
             let path = try #require(link["path"]?.stringValue)
             let token = String(path.dropFirst("/dashboard/signin?token=".count))
             // Opening the link signs nobody in (it may be opened again); a post from another
-            // site is refused ("login CSRF") and does not use the link up.
-            #expect(try await rig.send("GET", path, headers: [], body: nil).status == 200)
-            #expect(try await rig.send("GET", path, headers: [], body: nil).status == 200)
-            let forged = try await Self.postToken(rig, token, site: "cross-site")
+            // site is refused ("login CSRF") and does not use the link up: one the browser marks
+            // cross-site, and one without the page's nonce cookie (what another site's form
+            // sends in a browser too old to mark it).
+            _ = try await Self.openLink(rig, path)
+            let page = try await Self.openLink(rig, path)
+            #expect(page.reply.status == 200 && !page.nonce.isEmpty && page.cookie == "pushy_signin=\(page.nonce)")
+            let forged = try await Self.postToken(rig, token, page: page, site: "cross-site")
             #expect(forged.status == 403 && forged.text.contains("another site") && forged.header("Set-Cookie") == nil)
-            #expect(try await Self.postToken(rig, token).status == 200)
-            let again = try await Self.postToken(rig, token)
+            var noCookie = page
+            noCookie.cookie = ""
+            let oldBrowser = try await Self.postToken(rig, token, page: noCookie)
+            #expect(oldBrowser.status == 403 && oldBrowser.text.contains("did not come from this server's sign-in page"))
+            #expect(try await Self.postToken(rig, token, page: page, nonce: "guessed").status == 403)
+            #expect(try await Self.postToken(rig, token, page: page).status == 200)
+            let again = try await Self.postToken(rig, token, page: page)
             #expect(again.status == 403)
             #expect(again.header("Content-Type")?.hasPrefix("text/html") == true)
             #expect(again.text.contains("already used") && again.text.contains("pushy dashboard"))
@@ -80,8 +111,8 @@ import Testing
             let none = try await rig.send("GET", "/dashboard/signin", headers: [], body: nil)
             #expect(none.status == 400)
             // Pages and API calls without a session.
-            let page = try await rig.send("GET", "/dashboard/nodes", headers: [("Cookie", "pushy_session=forged")], body: nil)
-            #expect(page.status == 401 && page.text.contains("pushy dashboard"))
+            let nodesPage = try await rig.send("GET", "/dashboard/nodes", headers: [("Cookie", "pushy_session=forged")], body: nil)
+            #expect(nodesPage.status == 401 && nodesPage.text.contains("pushy dashboard"))
             let call = try await rig.send("GET", "/dashboard/api/organizations/pushy/pushy/jobs", headers: [], body: nil)
             #expect(call.status == 401 && call.errorMessage?.contains("pushy dashboard") == true)
         }

@@ -50,6 +50,14 @@ extension StoreConformanceTests {
             try await store.setScheduleProgress(id: nightly.id, cursor: Fixture.at(180), queued: nil, readUpdatedAt: Fixture.at(10))
             #expect(try await store.schedule(org: "acme", name: "nightly")?.queued == nil)
             #expect(try await store.schedule(org: "acme", name: "nightly")?.paused == true)
+            // A change time with a fraction of a second, as the API writes it, compares equal
+            // once read back (the compare and set must not depend on whole seconds).
+            var edited = try #require(try await store.schedule(org: "acme", name: "backup"))
+            edited.updatedAt = Date(timeIntervalSince1970: 1_764_000_000.123_456_7)
+            try await store.updateSchedule(edited)
+            let readBack = try #require(try await store.schedule(org: "acme", name: "backup"))
+            #expect(try await store.setScheduleProgress(id: readBack.id, cursor: Fixture.at(5), queued: nil,
+                                                        readUpdatedAt: readBack.updatedAt))
             // Progress of a schedule deleted meanwhile is dropped quietly.
             #expect(try await store.setScheduleProgress(id: String(repeating: "f", count: 32), cursor: Fixture.at(1), queued: nil,
                                                         readUpdatedAt: Fixture.at(10)) == false)

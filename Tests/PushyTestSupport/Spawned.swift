@@ -29,21 +29,28 @@ public struct Command: Sendable {
 /// A child process started with posix_spawn (not Foundation's `Process`, whose `run()` in Swift
 /// 6.3.1 was seen crashing the test process while it listed /proc/self/fd). Its exit is reaped by
 /// a thread of its own that blocks in `waitpid`, so nothing blocks the cooperative pool.
+///
+/// Children stay in the test process's group, so a Ctrl-C at the terminal also ends them, and they
+/// get every signal's default action and an empty signal mask.
 public final class Spawned: Sendable {
     public enum Exit: Equatable, Sendable, CustomStringConvertible {
         case exited(Int32)
         case signaled(Int32)
+        /// `waitpid` failed (an errno): how the process ended is not known.
+        case unknown(Int32)
         public var description: String {
             switch self {
             case .exited(let c): "exit code \(c)"
             case .signaled(let s): "killed by signal \(s)"
+            case .unknown(let e): "ended, how is not known (waitpid: \(String(cString: strerror(e))))"
             }
         }
-        /// The exit code, or 128 + the signal (as a shell reports it).
+        /// The exit code, or 128 + the signal (as a shell reports it); -1 when not known.
         public var status: Int32 {
             switch self {
             case .exited(let c): c
             case .signaled(let s): 128 + s
+            case .unknown: -1
             }
         }
     }
@@ -55,10 +62,12 @@ public final class Spawned: Sendable {
     public let pid: pid_t
     /// Opens when the process has exited and was reaped.
     public let exited = Latch()
+    /// How it ended; nil while its pid is still ours to signal (running, or a zombie not yet reaped).
     private let exitState = Mutex<Exit?>(nil)
 
-    /// Starts `command` with `stdin`, `stdout` and `stderr` as its descriptors 0, 1 and 2; every
-    /// other descriptor of the test process is closed in the child.
+    /// Starts `command` with `stdin`, `stdout` and `stderr` as its descriptors 0, 1 and 2 (each
+    /// above 2, as descriptors the test opened are); every other descriptor of the test process
+    /// is closed in the child.
     public init(_ command: Command, stdin: Int32, stdout: Int32, stderr: Int32) throws {
         let argv = [command.executable] + command.arguments
         let envp = command.environment.map { $0.map { "\($0.key)=\($0.value)" } }
@@ -77,10 +86,19 @@ public final class Spawned: Sendable {
         let pid = child
         self.pid = pid
         Thread.detachNewThread { [self] in
-            var status: Int32 = 0
-            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-            let exit: Exit = (status & 0x7f) == 0 ? .exited((status >> 8) & 0xff) : .signaled(status & 0x7f)
-            exitState.withLock { $0 = exit }
+            // Wait without reaping, then reap and record under the lock `signal` takes: a
+            // signal is never sent to a pid that was reaped (and may belong to someone else).
+            let waited = pushy_wait_exited(pid)
+            exitState.withLock { exit in
+                var status: Int32 = 0
+                var rc: pid_t = -1
+                repeat { rc = waitpid(pid, &status, 0) } while rc < 0 && errno == EINTR
+                if waited != 0 || rc < 0 {
+                    exit = .unknown(waited != 0 ? waited : errno)
+                } else {
+                    exit = (status & 0x7f) == 0 ? .exited((status >> 8) & 0xff) : .signaled(status & 0x7f)
+                }
+            }
             exited.open()
         }
     }
@@ -89,9 +107,11 @@ public final class Spawned: Sendable {
     public var exit: Exit? { exitState.withLock { $0 } }
     public var isRunning: Bool { !exited.isOpen }
 
-    /// Sends `signal` unless the process has already been reaped (its pid may be reused then).
+    /// Sends `signal` unless the process has been reaped.
     public func signal(_ signal: Int32) {
-        if isRunning { kill(pid, signal) }
+        exitState.withLock { exit in
+            if exit == nil { kill(pid, signal) }
+        }
     }
 }
 

@@ -88,7 +88,10 @@ import Testing
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
         #expect(rc == 0)
-        #expect(try await eventually { budget.snapshot.open == 1 })
+        // Counted: the total, not `open == 1`, which libzmq ends by itself when the connection
+        // sends no greeting for its 30 s handshake interval (a test starved that long under load
+        // missed the window).
+        #expect(try await eventually { budget.snapshot.acceptedTotal == 1 })
         close(fd)
         #expect(try await eventually { budget.snapshot.open == 0 })
     }

@@ -40,6 +40,10 @@ int pushy_spawn_job(const pushy_job_spawn *spec, pid_t *pid, const char **failed
 int pushy_spawn_child(const char *path, char *const argv[], char *const envp[], const char *dir,
                       int in_fd, int out_fd, int err_fd, pid_t *pid);
 
+/// Blocks until child `pid` has exited, leaving it a zombie (waitid with WNOWAIT), so its pid is
+/// not reused until the caller reaps it with waitpid. Returns 0, or an errno.
+int pushy_wait_exited(pid_t pid);
+
 /// pipe2(fds, O_CLOEXEC): a pipe whose ends are closed on exec. Returns 0 or -1 (errno set).
 int pushy_pipe_cloexec(int fds[2]);
 

@@ -127,10 +127,13 @@ public struct CronExpression: Sendable, Equatable, CustomStringConvertible {
         let afterSeconds = Int64(after.timeIntervalSince1970.rounded(.down))
         let startDay = CivilDate.floorDiv(afterSeconds + Int64(zone.secondsFromGMT(for: after)), 86400)
         let hs = hours.sorted(), ms = minutes.sorted()
-        // Local times more than a day's largest clock change (≤ 2 h anywhere; 3 h kept) before
-        // `after` cannot map to an instant after it: skipped without asking the zone, so a
+        // A local time L stands for the instant L − offset; it is after `after` only if
+        // L > after + (the offset then). Offsets over the days scanned first are at least the
+        // smallest of the offsets now and a day and a half on (one clock change a day at most;
+        // an hour kept besides), so earlier local times are skipped without asking the zone: a
         // pass late in the day does not convert every earlier minute of it.
-        let earliestLocal = afterSeconds + Int64(zone.secondsFromGMT(for: after)) - 3 * 3600
+        let lowestOffset = min(zone.secondsFromGMT(for: after), zone.secondsFromGMT(for: after.addingTimeInterval(129_600)))
+        let earliestLocal = afterSeconds + Int64(lowestOffset) - 3600
         for dayNumber in startDay..<(startDay + Int64(366 * years)) {
             let d = CivilDate(daysSinceEpoch: dayNumber)
             guard matches(day: d) else { continue }
