@@ -73,8 +73,15 @@ struct FloorTests {
         }
         let one = await rig.server.job(nodes: 137..<138, timeout: 20)
         #expect(one.failure == nil, "\(one.failure ?? "")")
-        // Let a few broadcasts go out, then stop the heartbeats: the tallies must then agree exactly.
-        try await Task.sleep(for: .milliseconds(700))
+        // Three broadcasts after all connected, then the heartbeats stop: the tallies must then agree exactly.
+        let broadcasts = ContinuousClock.now + .seconds(10)
+        while await rig.server.counts().broadcasts < atConnected + 3 {
+            guard ContinuousClock.now < broadcasts else {
+                Issue.record("the floor server did not broadcast 3 times in 10 s: \(await rig.server.counts())")
+                throw FloorTestError.timeout
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
         for s in rig.swarms { await s.quiet() }
         let deadline = ContinuousClock.now + .seconds(10)
         var wrong: [String] = ["not compared yet"]
@@ -98,7 +105,7 @@ struct FloorTests {
         let rig = try rig(dropResultOf: 7)
         defer { rig.stop() }
         try await waitConnected(rig.server, 200)
-        let job = await rig.server.job(nodes: 0..<200, timeout: 2)
+        let job = await rig.server.job(nodes: 0..<200, timeout: 5)
         let failure = try #require(job.failure)
         #expect(failure.contains("no result from 1 of 200 node(s): 7"), "\(failure)")
         #expect(!failure.contains("ack_run from"), "\(failure)")
