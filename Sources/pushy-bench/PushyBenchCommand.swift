@@ -34,8 +34,13 @@ struct PushyBenchCommand: AsyncParsableCommand {
     @Flag(help: "Skip the dead-node and restart measurements.") var quick = false
     @Flag(help: "Print the tables only; leave the Markdown file alone.") var noWrite = false
     @Flag(help: "Skip the floor (pushy-floor, issue 16) after each size.") var noFloor = false
+    @Flag(help: "Run only the floor at each size (no Pushy server or swarm): checks the floor itself.") var floorOnly = false
     @Option(help: "Longest wait, seconds, for the server's RSS to stop growing after the jobs.") var settleMaxSeconds = 240.0
     @Flag(help: "Exit non-zero when a size stopped early (a failed floor always does).") var strict = false
+
+    func validate() throws {
+        guard !(noFloor && floorOnly) else { throw ValidationError("--no-floor and --floor-only exclude each other") }
+    }
 
     func run() async throws {
         let limit = ProcessProbe.fileLimit()
@@ -55,7 +60,7 @@ struct PushyBenchCommand: AsyncParsableCommand {
         }
         let perProcess = min(self.perProcess, Swarm.maximumAgents(fileLimit: limit))
         let commit = Self.shell("git rev-parse --short HEAD") ?? "?"
-        let engineBytes = try await EngineMemory.bytesPerNode(nodes: largest)
+        let engineBytes = floorOnly ? 0 : try await EngineMemory.bytesPerNode(nodes: largest)
         let frames = try FloorTraffic.pushyFrames()
         let header = """
             Run \(ISO8601DateFormatter().string(from: Date())) · commit `\(commit)` · \(ProcessProbe.machine())
@@ -73,7 +78,7 @@ struct PushyBenchCommand: AsyncParsableCommand {
             say("== \(n) agents")
             var r = SizeResult(size: n, interval: interval)
             do {
-                try await measure(&r, perProcess: perProcess)
+                if !floorOnly { try await measure(&r, perProcess: perProcess) }
             } catch {
                 r.notes.append("stopped early: \(error)")
                 say("   stopped early: \(error)")
