@@ -66,8 +66,7 @@ struct PushyBenchCommand: AsyncParsableCommand {
             Run \(ISO8601DateFormatter().string(from: Date())) · commit `\(commit)` · \(ProcessProbe.machine())
             · heartbeat interval \(interval) s · swarm processes of ≤ \(perProcess) agents · connections spread over \
             127.0.0.1–127.0.0.\(addressSpread) · CURVE on · no-op command (0 ms), no failures
-            · Pushy's own state per node, without libzmq (an engine in the bench process given \(largest) sessions): \
-            \(String(format: "%.1f", engineBytes / 1024)) KB
+            \(floorOnly ? "· the floor only (--floor-only): no Pushy figures" : "· Pushy's own state per node, without libzmq (an engine in the bench process given \(largest) sessions): \(String(format: "%.1f", engineBytes / 1024)) KB")
             \(noFloor ? "" : "· the floor (issue 16, `pushy-floor`, docs/performance.md \"The floor\"), after Pushy at each size: the same libzmq, connections, CURVE, interval and Pushy's frame sizes in bytes, header+body: \(frames)")
             """
         say(header)
@@ -95,13 +94,13 @@ struct PushyBenchCommand: AsyncParsableCommand {
                     say("   FLOOR FAILED: \(error)")
                 }
             }
-            say(r.markdown)
+            say(floorOnly ? r.floorMarkdown ?? "" : r.markdown)
             results.append(r)
         }
         if !noWrite {
             var section = header + "\n"
             if !skipped.isEmpty { section += "\nSkipped sizes:\n" + skipped.map { "- \($0)\n" }.joined() }
-            for r in results { section += "\n" + r.markdown }
+            for r in results { section += "\n" + (floorOnly ? r.floorMarkdown ?? "" : r.markdown) }
             try Self.update(output, section: section)
             say("wrote \(output)")
         }

@@ -156,6 +156,8 @@ struct SizeResult {
             ("  server CPU per all-node job, p50", Self.median(bigJobServerCPU), Self.median(f.bigJobServerCPU), ms),
             ("  agent-side CPU per all-node job, p50 (all swarm processes)", Self.median(bigJobSwarmCPU), Self.median(f.bigJobSwarmCPU), ms),
             ("single-node job, p50 (Pushy: POST → complete; floor: commit → result)", Self.median(singleJob), Self.median(f.singleJob), ms),
+            ("  the same without the REST call (Pushy: p50 POST → complete − p50 POST → 201)",
+             Self.median(singleJob).flatMap { a in Self.median(singleJobPost).map { a - $0 } }, Self.median(f.singleJob), ms),
             ("server CPU idle heartbeating, per 1,000 agents (% of one core)", idleCPUPercent.map { $0 / thousands },
              f.idleServerCPUPercent.map { $0 / thousands }, percent),
             ("agent-side CPU idle, per 1,000 agents (% of one core)", swarmIdleCPUPercent.map { $0 / thousands },
