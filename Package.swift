@@ -144,7 +144,7 @@ let package = Package(
         // The server's engine and API over in-memory twins (no sockets, no disk): the REST API at
         // router level through HummingbirdTesting.
         .testTarget(name: "PushyServerTests", dependencies: [
-            "PushyServer", "PushyStore", "PushyProtocol", "PushyCore", "PushyZMQ", "PushyTestSupport",
+            "PushyServer", "PushyStore", "PushyProtocol", "PushyCore", "PushyZMQ", "PushyTestSupport", "PushySwarm",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
