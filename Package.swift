@@ -10,6 +10,7 @@ let package = Package(
         .executable(name: "pushy", targets: ["pushy"]),
         .executable(name: "pushy-swarm", targets: ["pushy-swarm"]),
         .executable(name: "pushy-bench", targets: ["pushy-bench"]),
+        .executable(name: "pushy-floor", targets: ["pushy-floor"]),
         // The parser modules as libraries, for the fuzz package in Fuzz/ (docs/fuzzing.md).
         .library(name: "PushyProtocol", targets: ["PushyProtocol"]),
         .library(name: "PushyCore", targets: ["PushyCore"]),
@@ -118,8 +119,13 @@ let package = Package(
             "PushySwarm",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        // The floor (issue 16): Pushy's traffic over the same libzmq with no Pushy work; pushy-bench runs it.
+        .executableTarget(name: "pushy-floor", dependencies: [
+            "PushyZMQ",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
         .executableTarget(name: "pushy-bench", dependencies: [
-            "PushySwarm", "PushyAPIClient", "PushyProtocol", "PushyServer", "PushyStore",
+            "PushySwarm", "PushyAPIClient", "PushyProtocol", "PushyServer", "PushyStore", "PushyZMQ",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -138,7 +144,7 @@ let package = Package(
         // The server's engine and API over in-memory twins (no sockets, no disk): the REST API at
         // router level through HummingbirdTesting.
         .testTarget(name: "PushyServerTests", dependencies: [
-            "PushyServer", "PushyStore", "PushyProtocol", "PushyCore", "PushyZMQ", "PushyTestSupport",
+            "PushyServer", "PushyStore", "PushyProtocol", "PushyCore", "PushyZMQ", "PushyTestSupport", "PushySwarm",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "HTTPTypes", package: "swift-http-types"),

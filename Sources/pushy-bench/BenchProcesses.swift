@@ -107,7 +107,9 @@ final class SwarmFleet {
     }
 
     /// Shares of the agents: as even as possible, none above `perProcess`.
-    var shares: [(first: Int, count: Int)] {
+    var shares: [(first: Int, count: Int)] { Self.shares(count: count, perProcess: perProcess) }
+
+    static func shares(count: Int, perProcess: Int) -> [(first: Int, count: Int)] {
         let n = max(1, (count + perProcess - 1) / perProcess)
         var result: [(Int, Int)] = []
         var first = 0
@@ -179,6 +181,9 @@ final class SwarmFleet {
             entry.stdin.fileHandleForWriting.write(Data(("mute " + mine.map(String.init).joined(separator: " ") + "\n").utf8))
         }
     }
+
+    /// RSS of all the swarm processes together.
+    var rssTotal: Int { processes.compactMap { ProcessProbe.rss(pid: $0.process.processIdentifier) }.reduce(0, +) }
 
     var cpuSeconds: Double { processes.compactMap { ProcessProbe.cpuSeconds(pid: $0.process.processIdentifier) }.reduce(0, +) }
 

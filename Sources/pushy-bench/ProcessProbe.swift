@@ -73,7 +73,16 @@ enum ProcessProbe {
            let kb = line.split(separator: " ").compactMap({ Int($0) }).first {
             memory = String(format: "%.1f GB", Double(kb) / 1_048_576)
         }
-        return "\(cpus) CPUs (nproc), \(memory) RAM, file limit \(fileLimit()) per process"
+        return "\(cpus) CPUs (nproc) \(cpuModel()), \(memory) RAM, file limit \(fileLimit()) per process"
+    }
+
+    /// The CPU's model name (`lscpu`'s "Model name", from /proc/cpuinfo): absolute figures move
+    /// with it, ratios to the floor measured in the same run much less.
+    static func cpuModel() -> String {
+        guard let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+              let line = text.split(separator: "\n").first(where: { $0.hasPrefix("model name") }),
+              let colon = line.firstIndex(of: ":") else { return "(CPU model unknown)" }
+        return "(" + line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces) + ")"
     }
 
     static func fileLimit() -> Int {

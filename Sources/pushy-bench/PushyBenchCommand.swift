@@ -3,6 +3,7 @@ import Foundation
 import PushyAPIClient
 import PushyProtocol
 import PushySwarm
+import PushyZMQ
 
 /// `pushy-bench` (= `pushy-bench scale`, the scale benchmark) and `pushy-bench soak`.
 @main
@@ -32,6 +33,14 @@ struct PushyBenchCommand: AsyncParsableCommand {
     @Option(help: "Spread agents' connections over 127.0.0.1...127.0.0.N.") var addressSpread = 4
     @Flag(help: "Skip the dead-node and restart measurements.") var quick = false
     @Flag(help: "Print the tables only; leave the Markdown file alone.") var noWrite = false
+    @Flag(help: "Skip the floor (pushy-floor, issue 16) after each size.") var noFloor = false
+    @Flag(help: "Run only the floor at each size (no Pushy server or swarm): checks the floor itself.") var floorOnly = false
+    @Option(help: "Longest wait, seconds, for the server's RSS to stop growing after the jobs.") var settleMaxSeconds = 240.0
+    @Flag(help: "Exit non-zero when a size stopped early (a failed floor always does).") var strict = false
+
+    func validate() throws {
+        guard !(noFloor && floorOnly) else { throw ValidationError("--no-floor and --floor-only exclude each other") }
+    }
 
     func run() async throws {
         let limit = ProcessProbe.fileLimit()
@@ -51,35 +60,54 @@ struct PushyBenchCommand: AsyncParsableCommand {
         }
         let perProcess = min(self.perProcess, Swarm.maximumAgents(fileLimit: limit))
         let commit = Self.shell("git rev-parse --short HEAD") ?? "?"
-        let engineBytes = try await EngineMemory.bytesPerNode(nodes: largest)
+        let engineBytes = floorOnly ? 0 : try await EngineMemory.bytesPerNode(nodes: largest)
+        let frames = try FloorTraffic.pushyFrames()
         let header = """
             Run \(ISO8601DateFormatter().string(from: Date())) · commit `\(commit)` · \(ProcessProbe.machine())
             · heartbeat interval \(interval) s · swarm processes of ≤ \(perProcess) agents · connections spread over \
             127.0.0.1–127.0.0.\(addressSpread) · CURVE on · no-op command (0 ms), no failures
-            · Pushy's own state per node, without libzmq (an engine in the bench process given \(largest) sessions): \
-            \(String(format: "%.1f", engineBytes / 1024)) KB
+            \(floorOnly ? "· the floor only (--floor-only): no Pushy figures" : "· Pushy's own state per node, without libzmq (an engine in the bench process given \(largest) sessions): \(String(format: "%.1f", engineBytes / 1024)) KB")
+            \(noFloor ? "" : "· the floor (issue 16, `pushy-floor`, docs/performance.md \"The floor\"), after Pushy at each size: the same libzmq, connections, CURVE, interval and Pushy's frame sizes in bytes, header+body: \(frames)")
             """
         say(header)
         for s in skipped { say("skipped size \(s)") }
         var results: [SizeResult] = []
+        var failures: [String] = []
         for n in wanted {
             say("== \(n) agents")
             var r = SizeResult(size: n, interval: interval)
             do {
-                try await measure(&r, perProcess: perProcess)
+                if !floorOnly { try await measure(&r, perProcess: perProcess) }
             } catch {
                 r.notes.append("stopped early: \(error)")
                 say("   stopped early: \(error)")
+                if strict { failures.append("\(n) agents: stopped early: \(error)") }
             }
-            say(r.markdown)
+            if !noFloor {
+                let bench = FloorBench(binDir: bin, frames: frames, interval: interval, idleSeconds: idleSeconds, jobRuns: jobRuns,
+                                       addressSpread: addressSpread, shares: SwarmFleet.shares(count: n, perProcess: perProcess))
+                do {
+                    r.floor = try await bench.measure(size: n)
+                } catch {
+                    r.floorFailure = "\(error)"
+                    failures.append("\(n) agents: the floor failed: \(error)")
+                    say("   FLOOR FAILED: \(error)")
+                }
+            }
+            say(floorOnly ? r.floorMarkdown ?? "" : r.markdown)
             results.append(r)
         }
-        guard !noWrite else { return }
-        var section = header + "\n"
-        if !skipped.isEmpty { section += "\nSkipped sizes:\n" + skipped.map { "- \($0)\n" }.joined() }
-        for r in results { section += "\n" + r.markdown }
-        try Self.update(output, section: section)
-        say("wrote \(output)")
+        if !noWrite {
+            var section = header + "\n"
+            if !skipped.isEmpty { section += "\nSkipped sizes:\n" + skipped.map { "- \($0)\n" }.joined() }
+            for r in results { section += "\n" + (floorOnly ? r.floorMarkdown ?? "" : r.markdown) }
+            try Self.update(output, section: section)
+            say("wrote \(output)")
+        }
+        guard failures.isEmpty else {
+            for f in failures { say("FAILED: \(f)") }
+            throw ExitCode(1)
+        }
     }
 
     // MARK: One size
@@ -116,16 +144,17 @@ struct PushyBenchCommand: AsyncParsableCommand {
             r.libzmq = version + (z["built_in"]?.boolValue == true ? " built in" : " shared")
         }
         var samples: [Int] = []
-        let deadline = ContinuousClock.now + .seconds(240)
-        while ContinuousClock.now < deadline {
+        let deadline = ContinuousClock.now + .milliseconds(Int(settleMaxSeconds * 1000))
+        repeat {
             guard let now = ProcessProbe.rss(pid: server.pid) else { break }
             samples.append(now)
             if samples.count >= 4, Double(now - samples[samples.count - 4]) < 0.005 * Double(now) {
                 r.settled = true
                 break
             }
+            if ContinuousClock.now >= deadline { break }
             try await Task.sleep(for: .seconds(10))
-        }
+        } while ContinuousClock.now < deadline
         r.rssSettled = samples.last
         r.settleSeconds = Self.elapsed(since: start)
         say("   settled RSS \(SizeResult.megabytes(r.rssSettled)) after \(SizeResult.seconds(r.settleSeconds))\(r.settled ? "" : " (still growing)") (libzmq \(r.libzmq ?? "?"))")
@@ -156,6 +185,7 @@ struct PushyBenchCommand: AsyncParsableCommand {
         r.idleCPUPercent = ((ProcessProbe.cpuSeconds(pid: server.pid) ?? 0) - cpu0) / wall * 100
         r.swarmIdleCPUPercent = (fleet.cpuSeconds - swarm0) / wall * 100
         r.rss = ProcessProbe.rss(pid: server.pid)
+        r.swarmRSS = fleet.rssTotal
         r.serverFiles = ProcessProbe.openFiles(pid: server.pid)
         say("   idle CPU \(String(format: "%.2f", r.idleCPUPercent ?? -1)) %, RSS \(SizeResult.megabytes(r.rss))")
 

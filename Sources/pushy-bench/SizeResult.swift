@@ -43,6 +43,11 @@ struct SizeResult {
     /// Average CPU (% of one core) of the server and of all swarm processes while agents connect.
     var connectCPU: (server: Double, swarm: Double)?
     var restartSwarmCPU: Double?
+    /// RSS of all swarm processes after the idle phase (agent-side memory).
+    var swarmRSS: Int?
+    /// The floor at this size (issue 16), or why it failed.
+    var floor: FloorResult?
+    var floorFailure: String?
 
     static func median(_ v: [Double]) -> Double? {
         guard !v.isEmpty else { return nil }
@@ -122,6 +127,55 @@ struct SizeResult {
         var text = "### \(size) agents\n\n| measure | figure | target (issue 5) | verdict |\n|---|---|---|---|\n"
         for r in rows { text += "| \(r.0) | \(r.1) | \(r.2) | \(r.3) |\n" }
         for n in notes { text += "\n- \(n)" }
-        return text + (notes.isEmpty ? "" : "\n")
+        text += notes.isEmpty ? "" : "\n"
+        if let floorMarkdown { text += "\n" + floorMarkdown }
+        return text
+    }
+
+    /// Pushy against the floor measured right after it (issue 16): figure, floor, ratio.
+    var floorMarkdown: String? {
+        if let floorFailure {
+            return "#### \(size) agents against the floor\n\n**The floor failed, so there is no floor figure for this size:** \(floorFailure)\n"
+        }
+        guard let f = floor else { return nil }
+        let thousands = Double(size) / 1000
+        func ratio(_ a: Double?, _ b: Double?) -> String {
+            guard let a, let b, b > 0 else { return "—" }
+            return String(format: "%.1f×", a / b)
+        }
+        func percent(_ v: Double?) -> String { v.map { String(format: "%.3f %%", $0) } ?? "—" }
+        func perAgent(_ v: Int?) -> Double? { v.map { Double($0) / Double(size) } }
+        typealias Row = (String, Double?, Double?, (Double?) -> String)
+        let ms = { (v: Double?) in Self.millis(v) }
+        let kb = { (v: Double?) in v.map { String(format: "%.1f KB", $0 / 1024) } ?? "—" }
+        let pushyServerMemory = perAgentBytes.map(Double.init)
+        let floorServerMemory = Self.perAgent(f.rss, f.rssBaseline, size).map(Double.init)
+        let rows: [Row] = [
+            ("job over all \(size) nodes, p50 of \(bigJob.count) / \(f.bigJob.count) (Pushy: POST → complete; floor: first commit → last result)",
+             Self.median(bigJob), Self.median(f.bigJob), ms),
+            ("  server CPU per all-node job, p50", Self.median(bigJobServerCPU), Self.median(f.bigJobServerCPU), ms),
+            ("  agent-side CPU per all-node job, p50 (all swarm processes)", Self.median(bigJobSwarmCPU), Self.median(f.bigJobSwarmCPU), ms),
+            ("single-node job, p50 (Pushy: POST → complete; floor: commit → result)", Self.median(singleJob), Self.median(f.singleJob), ms),
+            ("  the same without the REST call (Pushy: p50 POST → complete − p50 POST → 201)",
+             Self.median(singleJob).flatMap { a in Self.median(singleJobPost).map { a - $0 } }, Self.median(f.singleJob), ms),
+            ("server CPU idle heartbeating, per 1,000 agents (% of one core)", idleCPUPercent.map { $0 / thousands },
+             f.idleServerCPUPercent.map { $0 / thousands }, percent),
+            ("agent-side CPU idle, per 1,000 agents (% of one core)", swarmIdleCPUPercent.map { $0 / thousands },
+             f.idleSwarmCPUPercent.map { $0 / thousands }, percent),
+            ("server memory per agent (RSS − baseline) / N (Pushy: settled; floor: after its jobs)", pushyServerMemory, floorServerMemory, kb),
+            ("agent-side memory per agent (whole swarm processes' RSS / N, fixed overhead included)", perAgent(swarmRSS), perAgent(f.swarmRSS), kb),
+        ]
+        var text = "#### \(size) agents against the floor\n\n| measure | Pushy | floor | Pushy ÷ floor |\n|---|---|---|---|\n"
+        for (what, pushy, floor, format) in rows {
+            text += "| \(what) | \(format(pushy)) | \(format(floor)) | \(ratio(pushy, floor)) |\n"
+        }
+        text += """
+
+            - floor checks passed: \(f.jobs) jobs, each node's ack_commit, ack_run and result arrived once and in order; \
+            the two sides' counts agree (server: \(f.server); agents: \(f.agents)); libzmq \(f.libzmq ?? "?"); \
+            all \(size) agents connected in \(Self.seconds(f.connectSeconds)).
+
+            """
+        return text
     }
 }

@@ -9,6 +9,8 @@ final class RecordingTransport: CommandTransport, @unchecked Sendable {
 
     private let lock = NSLock()
     private var bodies: [[UInt8]] = []
+    private var sent: [[[UInt8]]] = []
+    private var published: [[[UInt8]]] = []
     private var onSend: Delivery?
     private var caughtUp: Double?
 
@@ -20,6 +22,7 @@ final class RecordingTransport: CommandTransport, @unchecked Sendable {
     func send(to identity: [UInt8], frames: [[UInt8]]) {
         let delivery = lock.withLock {
             bodies.append(frames[1])
+            sent.append(frames)
             return onSend
         }
         delivery?(identity, frames)
@@ -29,7 +32,11 @@ final class RecordingTransport: CommandTransport, @unchecked Sendable {
         for m in messages { send(to: m.identity, frames: m.frames) }
     }
 
-    func publish(_ frames: [[UInt8]]) {}
+    func publish(_ frames: [[UInt8]]) { lock.withLock { published.append(frames) } }
+
+    /// Every message's frames as sent (header, body), and every broadcast's.
+    var sentFrames: [[[UInt8]]] { lock.withLock { sent } }
+    var publishedFrames: [[[UInt8]]] { lock.withLock { published } }
 
     /// What the transport says of its inbound messages (nil: always caught up).
     var caughtUpAt: Double? { lock.withLock { caughtUp } }
