@@ -4,7 +4,7 @@
 # 127.0.0.1 on a free port and runs as an unprivileged user (PostgreSQL refuses root: as root
 # the cluster runs as the `postgres` system user, created when missing).
 #
-#   scripts/pg-test-cluster.sh start            prints PUSHY_TEST_POSTGRES_DIR=… and PUSHY_TEST_POSTGRES_URL=…
+#   scripts/pg-test-cluster.sh start [PID]      prints PUSHY_TEST_POSTGRES_DIR=… and PUSHY_TEST_POSTGRES_URL=…
 #   scripts/pg-test-cluster.sh stop DIR         stops the cluster and deletes DIR
 #   scripts/pg-test-cluster.sh pause DIR [fast|immediate]   stops the server, keeps the data (tests of a lost database)
 #   scripts/pg-test-cluster.sh resume DIR       starts it again on the same port
@@ -12,7 +12,8 @@
 #
 # The URL names the `postgres` database of the superuser `pushy` (trust authentication, loopback
 # only); tests create a database of their own in it. fsync is off: the data is thrown away.
-# A cluster whose owner process is gone (a killed test run) is removed by the next `start`.
+# With PID (a test process; `run` gives its own), the cluster is that process's: once it is gone
+# (a killed test run), the next `start` removes the cluster. Without, it stays until `stop`.
 set -euo pipefail
 
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
@@ -51,7 +52,16 @@ server_options() {
 
 start_server() {
   local dir=$1 port=$2
-  as_owner "$PG_BIN/pg_ctl" start -w -t 60 -D "$dir/data" -l "$dir/postgres.log" -o "$(server_options "$dir" "$port")" >/dev/null
+  # In a subshell that first closes every inherited descriptor above 2: the server outlives this
+  # script, and a descriptor it kept open (a pipe the caller watches, e.g. how a test's process
+  # library sees its child end) would make the caller wait for the server instead of the script.
+  (
+    for fd in /proc/$BASHPID/fd/*; do
+      fd=${fd##*/}
+      [ "$fd" -gt 2 ] 2>/dev/null && eval "exec $fd>&-" 2>/dev/null
+    done
+    as_owner "$PG_BIN/pg_ctl" start -w -t 60 -D "$dir/data" -l "$dir/postgres.log" -o "$(server_options "$dir" "$port")" </dev/null >/dev/null
+  )
 }
 
 # Stops and deletes clusters left behind by test runs that were killed.
@@ -68,13 +78,13 @@ sweep() {
 }
 
 cmd_start() {
-  local owner=${1:-$PPID}
+  local owner=${1:-}
   need_binaries
   ensure_user
   sweep
   local dir
   dir=$(mktemp -d "${TMPDIR:-/tmp}/pushy-pg.XXXXXX")
-  echo "$owner" > "$dir/owner"
+  [ -n "$owner" ] && echo "$owner" > "$dir/owner"
   [ "$(id -u)" -eq 0 ] && chown postgres: "$dir"
   if ! as_owner "$PG_BIN/initdb" -D "$dir/data" -U pushy -A trust -E UTF8 --locale=C --no-sync >"$dir/initdb.log" 2>&1; then
     cat "$dir/initdb.log" >&2
@@ -138,5 +148,5 @@ case "${1:-}" in
   pause) shift; cmd_pause "$@" ;;
   resume) shift; cmd_resume "$@" ;;
   run) shift; cmd_run "$@" ;;
-  *) sed -n '2,16p' "$SELF" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+  *) sed -n '2,17p' "$SELF" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac
