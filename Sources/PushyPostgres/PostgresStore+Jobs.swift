@@ -51,22 +51,29 @@ extension PostgresStore {
     public func applyNodeUpdates(_ updates: [JobNodeUpdate]) async throws(StoreError) {
         guard !updates.isEmpty else { return }
         let folded = Self.fold(updates)
+        let jobIds = folded.map(\.jobId), nodes = folded.map(\.node)
         try await transaction { s in
-            let rows = try await s.rows("""
-                UPDATE job_nodes AS j SET status = u.status,
-                    reason = CASE WHEN u.has_reason THEN u.reason ELSE j.reason END, updated_at = u.at
-                FROM unnest(\(folded.map(\.jobId)), \(folded.map(\.node)), \(folded.map(\.status.dbCode)),
-                            \(folded.map { $0.reason ?? "" }), \(folded.map { $0.reason != nil }),
-                            \(folded.map { Self.seconds($0.at) }))
-                    AS u(job_id, node, status, reason, has_reason, at)
-                WHERE j.job_id = u.job_id AND j.node = u.node
-                RETURNING j.job_id, j.node
-                """)
-            guard rows.count != folded.count else { return }
-            var found = Set<String>()
-            for r in rows { found.insert(try r.string("job_id") + "\u{0}" + r.string("node")) }
-            let missing = folded.first { !found.contains($0.jobId + "\u{0}" + $0.node) }
-            throw StoreError.notFound("node '\(missing?.node ?? "?")' in job '\(missing?.jobId ?? "?")'")
+            // Only the count comes back (a row per changed node cost more than the update).
+            let changed = try await s.rawRows("""
+                WITH changed AS (
+                    UPDATE job_nodes AS j SET status = u.status,
+                        reason = CASE WHEN u.has_reason THEN u.reason ELSE j.reason END, updated_at = u.at
+                    FROM unnest(\(jobIds), \(nodes), \(folded.map(\.status.dbCode)),
+                                \(folded.map { $0.reason ?? "" }), \(folded.map { $0.reason != nil }),
+                                \(folded.map { Self.seconds($0.at) }))
+                        AS u(job_id, node, status, reason, has_reason, at)
+                    WHERE j.job_id = u.job_id AND j.node = u.node
+                    RETURNING 1)
+                SELECT count(*) FROM changed
+                """).first?.decode(Int.self) ?? 0
+            guard changed != folded.count else { return }
+            // Some (job, node) is unknown: name the first, and roll everything back.
+            let missing = try await s.rawRows("""
+                SELECT u.job_id, u.node FROM unnest(\(jobIds), \(nodes)) WITH ORDINALITY AS u(job_id, node, i)
+                WHERE NOT EXISTS (SELECT 1 FROM job_nodes j WHERE j.job_id = u.job_id AND j.node = u.node)
+                ORDER BY u.i LIMIT 1
+                """).first?.decode((String, String).self)
+            throw StoreError.notFound("node '\(missing?.1 ?? "?")' in job '\(missing?.0 ?? "?")'")
         }
     }
 
@@ -94,7 +101,16 @@ extension PostgresStore {
     }
 
     public func jobNodes(jobId: String) async throws(StoreError) -> [JobNodeRecord] {
-        try await read { s in try await s.rows("SELECT * FROM job_nodes WHERE job_id = \(jobId) ORDER BY node").map(Self.decodeJobNode) }
+        try await read { s in
+            try await s.rawRows("""
+                SELECT job_id, node, status, reason, updated_at FROM job_nodes WHERE job_id = \(jobId) ORDER BY node
+                """).map { row in
+                let (job, node, code, reason, at) = try row.decode((String, String, Int, String?, Double).self)
+                guard let status = NodeJobStatus(dbCode: code) else { throw StoreError.io("unknown node status code \(code)") }
+                return JobNodeRecord(jobId: job, node: node, status: status, reason: reason,
+                                     updatedAt: Date(timeIntervalSince1970: at))
+            }
+        }
     }
 
     public func listJobs(org: String) async throws(StoreError) -> [JobRecord] {

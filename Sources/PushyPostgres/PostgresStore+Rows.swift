@@ -67,14 +67,6 @@ extension PostgresStore {
             templateVersion: try r.optionalInt("template_version"), origin: try r.optionalString("origin"))
     }
 
-    static func decodeJobNode(_ r: PostgresRandomAccessRow) throws -> JobNodeRecord {
-        let code = try r.int("status")
-        guard let status = NodeJobStatus(dbCode: code) else { throw StoreError.io("unknown node status code \(code)") }
-        return JobNodeRecord(
-            jobId: try r.string("job_id"), node: try r.string("node"), status: status,
-            reason: try r.optionalString("reason"), updatedAt: try r.date("updated_at"))
-    }
-
     static func decodeOutput(_ r: PostgresRandomAccessRow) throws -> JobOutputRecord {
         JobOutputRecord(
             jobId: try r.string("job_id"), node: try r.string("node"), stdout: try r.bytes("stdout"),

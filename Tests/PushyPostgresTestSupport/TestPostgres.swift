@@ -32,9 +32,8 @@ public enum TestPostgres {
     public static func requireURL(sourceLocation: SourceLocation = #_sourceLocation) throws -> PostgresURL {
         guard let text = url else {
             if required {
-                Issue.record("PUSHY_REQUIRE_POSTGRES=1 but PUSHY_TEST_POSTGRES_URL is not set (run the tests through make test, or scripts/pg-test-cluster.sh run -- swift test)",
-                             sourceLocation: sourceLocation)
-                throw TestPostgresError("no PostgreSQL server for the tests")
+                throw TestPostgresError("PUSHY_REQUIRE_POSTGRES=1 but PUSHY_TEST_POSTGRES_URL is not set: run the tests "
+                                        + "through make test, or scripts/pg-test-cluster.sh run -- swift test")
             }
             if !toldSkip.exchange(true, ordering: .relaxed) {
                 FileHandle.standardError.write(Data("note: \(skipReason); the postgres cases of StoreConformanceTests were skipped too\n".utf8))
