@@ -190,6 +190,7 @@ extension PushyServerCommand {
                     "pushy.api": "\(config.scheme)://\(config.advertisedHost):\(port)/organizations/\(config.defaultOrg)",
                     "pushy.heartbeat_port": "\(app.heartbeatPort)", "pushy.command_port": "\(app.commandPort)",
                     "pushy.libzmq": "\(ZMQLibrary.summary)",
+                    "pushy.database": "\(config.databaseDescription)",
                 ])
             }
             let group = ServiceGroup(configuration: .init(

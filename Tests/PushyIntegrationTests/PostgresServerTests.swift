@@ -68,6 +68,7 @@ struct PostgresServerTests {
                 #expect(done.status == .complete, "\(FaultCluster.describe(done))")
                 #expect(done.count(.succeeded) == 2)
                 #expect(!FileManager.default.fileExists(atPath: c.dataDir + "/pushy.sqlite"))
+                #expect(c.server?.log.contains("pushy.database=PostgreSQL \(url.location)") == true, "\(c.server?.logTail() ?? "")")
 
                 let store = try await PostgresStore.open(url: url, logger: quietLogger)
                 #expect(try await store.job(org: "pushy", id: done.id)?.status == .complete)
