@@ -16,6 +16,11 @@ public enum TestPostgres {
         ProcessInfo.processInfo.environment["PUSHY_TEST_POSTGRES_URL"].flatMap { $0.isEmpty ? nil : $0 }
     }
 
+    /// The test cluster's directory, which holds its Unix socket (scripts/pg-test-cluster.sh).
+    public static var socketDirectory: String? {
+        ProcessInfo.processInfo.environment["PUSHY_TEST_POSTGRES_DIR"].flatMap { $0.isEmpty ? nil : $0 }
+    }
+
     public static var required: Bool { ProcessInfo.processInfo.environment["PUSHY_REQUIRE_POSTGRES"] == "1" }
 
     /// For `.enabled(if:)`: run when a server is given, or when one is required (and then fail without it).

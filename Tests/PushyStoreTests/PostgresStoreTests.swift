@@ -60,6 +60,24 @@ import Testing
         }
     }
 
+    /// `postgres://USER@:PORT/DB?host=/socket/dir`: the server's Unix socket (the test cluster's
+    /// is in its directory, `PUSHY_TEST_POSTGRES_DIR`).
+    @Test(.enabled(if: TestPostgres.socketDirectory != nil, "needs PUSHY_TEST_POSTGRES_DIR (scripts/pg-test-cluster.sh sets it)"))
+    func aUnixSocketURLReachesTheServer() async throws {
+        try await TestPostgres.withDatabase { url in
+            var socket = url
+            socket.host = nil
+            socket.socketDirectory = TestPostgres.socketDirectory
+            socket.tlsMode = .disable
+            let parsed = try PostgresURL(parsing: socket.text(showingPassword: true))
+            #expect(parsed.socketPath?.hasSuffix("/.s.PGSQL.\(url.port)") == true, "\(parsed)")
+            let store = try await PostgresStore.open(url: parsed, logger: quietLogger)
+            try await store.createOrg(Fixture.org("acme"))
+            #expect(try await store.listOrgs().map(\.name) == ["acme"])
+            await store.shutdown()
+        }
+    }
+
     @Test(.enabled(if: TestPostgres.enabled, Comment(rawValue: TestPostgres.skipReason)))
     func aMissingDatabaseIsNamed() async throws {
         let server = try TestPostgres.requireURL()
