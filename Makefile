@@ -1,6 +1,7 @@
 # Pushy — make demo (build, start a server + 3 agents, run a job) and make test (all tests).
 SHELL := /bin/bash
-DEBIAN_PACKAGES := libzmq3-dev libsodium-dev libsqlite3-dev libssl-dev pkg-config cmake curl patch xz-utils g++
+# postgresql: the PostgreSQL 15 server the tests start a throwaway cluster of (scripts/pg-test-cluster.sh).
+DEBIAN_PACKAGES := libzmq3-dev libsodium-dev libsqlite3-dev libssl-dev pkg-config cmake curl patch xz-utils g++ postgresql
 SWIFT_BUILD_FLAGS ?=
 BIN := .build/debug
 
@@ -40,7 +41,9 @@ build: zmq
 	swift build $(SWIFT_BUILD_FLAGS)
 
 ## test: check module boundaries, build and run every test (Swift Testing; the dashboard's test in
-##       headless Chromium, screenshots in TMPDIR/pushy-test-output/dashboard), a short run of every
+##       headless Chromium, screenshots in TMPDIR/pushy-test-output/dashboard; the store suite and the
+##       PostgreSQL server tests against a throwaway PostgreSQL 15 cluster that scripts/pg-test-cluster.sh
+##       starts on a free port and stops on every path), a short run of every
 ##       fuzz harness (FUZZ_TEST_RUNS inputs each), then a two-minute churn soak on the debug build
 ##       (2,000 agents; fails on a stuck job or a node state that disagrees with its agent).
 ##       SOAK_TEST_ARGS adds options to that soak. Before the fuzzers, a quick bench at 200 agents
@@ -51,7 +54,8 @@ BENCH_TEST_ARGS ?= --sizes 200 --quick --no-write --strict --interval 2 --idle-s
 test: zmq deps-browser
 	bash scripts/check-boundaries.sh
 	swift build --build-tests $(SWIFT_BUILD_FLAGS)
-	PUSHY_REQUIRE_BROWSER=1 swift test --skip-build $(SWIFT_BUILD_FLAGS)
+	bash scripts/pg-test-cluster.sh run -- env PUSHY_REQUIRE_BROWSER=1 PUSHY_REQUIRE_POSTGRES=1 \
+	  swift test --skip-build $(SWIFT_BUILD_FLAGS)
 	bash scripts/install-check.sh $(BIN)
 	timeout --kill-after=30 900 $(BIN)/pushy-bench scale --bin $(BIN) $(BENCH_TEST_ARGS)
 	bash scripts/fuzz.sh $(FUZZ_TEST_RUNS)

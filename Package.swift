@@ -31,6 +31,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams.git", from: "5.0.1"),
         .package(url: "https://github.com/apple/swift-metrics.git", exact: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", exact: "2.4.1"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         // libzmq (Debian libzmq3-dev) — only PushyZMQ imports it.
@@ -60,6 +61,17 @@ let package = Package(
             "PushyProtocol", "PushyCore",
             .product(name: "GRDB", package: "GRDB.swift"),
         ]),
+        // The PostgreSQL store (issue 17), a module of its own: only it imports postgres-nio, as
+        // only PushyStore imports GRDB (docs/decisions.md).
+        .target(name: "PushyPostgres", dependencies: [
+            "PushyProtocol", "PushyStore",
+            .product(name: "PostgresNIO", package: "postgres-nio"),
+            // Only for the pool's error type (a database unreachable for over a minute).
+            .product(name: "_ConnectionPoolModule", package: "postgres-nio"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .target(name: "PushyAPIClient", dependencies: [
             "PushyProtocol",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -68,7 +80,7 @@ let package = Package(
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
         ]),
         .target(name: "PushyServer", dependencies: [
-            "PushyProtocol", "PushyCore", "PushyZMQ", "PushyStore", "CPushySys",
+            "PushyProtocol", "PushyCore", "PushyZMQ", "PushyStore", "PushyPostgres", "CPushySys",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdTLS", package: "hummingbird"),
             .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -133,7 +145,17 @@ let package = Package(
         .testTarget(name: "PushyProtocolTests", dependencies: ["PushyProtocol"]),
         .testTarget(name: "PushyCoreTests", dependencies: ["PushyCore"]),
         .testTarget(name: "PushyZMQTests", dependencies: ["PushyZMQ"]),
-        .testTarget(name: "PushyStoreTests", dependencies: ["PushyStore"]),
+        .testTarget(name: "PushyStoreTests", dependencies: [
+            "PushyStore", "PushyPostgres", "PushyPostgresTestSupport",
+            .product(name: "PostgresNIO", package: "postgres-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        // Throwaway PostgreSQL databases for the tests (PUSHY_TEST_POSTGRES_URL, scripts/pg-test-cluster.sh).
+        .target(name: "PushyPostgresTestSupport", dependencies: [
+            "PushyPostgres",
+            .product(name: "PostgresNIO", package: "postgres-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ], path: "Tests/PushyPostgresTestSupport"),
         // The CLI's argument parsing and output formatting (no server, no sockets).
         .testTarget(name: "PushyCLITests", dependencies: [
             "PushyCLI", "PushyAPIClient", "PushyProtocol",
@@ -158,6 +180,7 @@ let package = Package(
         ]),
         .testTarget(name: "PushyIntegrationTests", dependencies: [
             "PushyTestSupport", "PushyServer", "PushyAgent", "PushyAPIClient", "PushyProtocol", "PushySwarm", "PushyZMQ",
+            "PushyStore", "PushyPostgres", "PushyPostgresTestSupport",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOCore", package: "swift-nio"),
         ]),

@@ -44,5 +44,19 @@ for m in Prometheus CoreMetrics Metrics; do
   fi
 done
 
-[ "$status" -eq 0 ] && echo "boundaries: ok (pure PushyProtocol/PushyCore, CLI on PushyAPIClient + PushyProtocol, thin pushy, metrics in PushyServer only)"
+# Storage drivers (issue 17): GRDB belongs to PushyStore, postgres-nio to PushyPostgres.
+only_in() {
+  local dir=$1; shift
+  local m
+  for m in "$@"; do
+    if grep -rlE "^(@testable )?import $m\$" Sources --include='*.swift' | grep -v "^Sources/$dir/" >&2; then
+      echo "boundary: only $dir may import $m (the files above do)" >&2
+      status=1
+    fi
+  done
+}
+only_in PushyStore GRDB
+only_in PushyPostgres PostgresNIO _ConnectionPoolModule
+
+[ "$status" -eq 0 ] && echo "boundaries: ok (pure PushyProtocol/PushyCore, CLI on PushyAPIClient + PushyProtocol, thin pushy, metrics in PushyServer only, GRDB in PushyStore and postgres-nio in PushyPostgres only)"
 exit "$status"

@@ -6,6 +6,11 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 RUNS="${1:-10}"
+# The PostgreSQL tests need a server: one throwaway cluster for all the runs (make test's way).
+if [ -z "${PUSHY_TEST_POSTGRES_URL:-}" ]; then
+  exec bash scripts/pg-test-cluster.sh run -- bash "$PWD/scripts/loaded-suite.sh" "$@"
+fi
+export PUSHY_REQUIRE_POSTGRES=1
 LOAD_CPUS="${LOAD_CPUS:-1}"
 PER_RUN_LIMIT="${PER_RUN_LIMIT:-900}"
 if ! command -v stress-ng >/dev/null; then

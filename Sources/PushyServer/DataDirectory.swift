@@ -1,4 +1,6 @@
 import Foundation
+import Logging
+import PushyPostgres
 import PushyProtocol
 import PushyStore
 
@@ -20,6 +22,12 @@ public enum DataDirectory {
                                   cliConfigPath: String? = nil) async throws -> Result {
         let fm = FileManager.default
         var created: [String] = []
+        if let url = config.postgresURL {
+            // Before anything is written: a URL that cannot work stops init with nothing half made.
+            do { _ = try PostgresURL(parsing: url) } catch {
+                throw ServerStartError("postgres_url = \(PostgresURL.redact(url)): \(error)")
+            }
+        }
         try fm.createDirectory(atPath: config.dataDir, withIntermediateDirectories: true,
                                attributes: [.posixPermissions: 0o700])
         if !fm.fileExists(atPath: config.serverKeyPath) {
@@ -36,17 +44,25 @@ public enum DataDirectory {
         try settingsFile(config).write(to: URL(fileURLWithPath: config.configFilePath))
         created.append(config.configFilePath)
 
-        let store = try SQLiteStore(path: config.databasePath)
+        var logger = Logger(label: "pushy-server-init")
+        logger.logLevel = .warning
+        let store = try await config.openStore(logger: logger)
         let adminKeyPath = (config.dataDir as NSString).appendingPathComponent("\(adminName).pem")
-        try await seed(store, org: config.defaultOrg, adminName: adminName) {
-            if fm.fileExists(atPath: adminKeyPath) {
-                return try RSAPrivateKey(pemRepresentation: try String(contentsOfFile: adminKeyPath, encoding: .utf8))
+        do {
+            try await seed(store, org: config.defaultOrg, adminName: adminName) {
+                if fm.fileExists(atPath: adminKeyPath) {
+                    return try RSAPrivateKey(pemRepresentation: try String(contentsOfFile: adminKeyPath, encoding: .utf8))
+                }
+                let key = try RSAPrivateKey.generate()
+                try writePrivate(key.pemRepresentation, to: adminKeyPath)
+                created.append(adminKeyPath)
+                return key
             }
-            let key = try RSAPrivateKey.generate()
-            try writePrivate(key.pemRepresentation, to: adminKeyPath)
-            created.append(adminKeyPath)
-            return key
+        } catch {
+            await store.shutdown()
+            throw error
         }
+        await store.shutdown()
         let host = config.advertisedHost.contains(":") ? "[\(config.advertisedHost)]" : config.advertisedHost
         let orgURL = "\(config.scheme)://\(host):\(config.apiPort)/organizations/\(config.defaultOrg)"
         let cliPath = cliConfigPath ?? (config.dataDir as NSString).appendingPathComponent("cli.json")

@@ -41,7 +41,18 @@ public final class PushyServerApp: Service, Sendable {
             throw ServerStartError("cannot read the server key \(config.serverKeyPath): run 'pushy-server init --data-dir \(config.dataDir)' first")
         }
         let serverKey = try RSAPrivateKey(pemRepresentation: keyPEM)
-        let store = try SQLiteStore(path: config.databasePath)
+        let store = try await config.openStore(logger: logger)
+        do {
+            return try await build(config: config, store: store, serverKey: serverKey, logger: logger)
+        } catch {
+            await store.shutdown()
+            throw error
+        }
+    }
+
+    /// The rest of `build`, once the store is open (closed again by the caller when this fails).
+    private static func build(config: ServerConfiguration, store: any PushyStore, serverKey: RSAPrivateKey,
+                              logger: Logger) async throws -> PushyServerApp {
         let engine = CommandEngine(config: config, store: store, serverKey: serverKey, logger: logger,
                                    metrics: PushyMetrics())
         let crashed = try await engine.crashUnfinishedJobs()
@@ -124,6 +135,17 @@ public final class PushyServerApp: Service, Sendable {
     /// drained, inbound messages handled, timers stopped, pending store writes written.
     public func run() async throws {
         defer { transport.shutdown() }
+        // The store closes last: the services write their pending changes as they stop.
+        do {
+            try await runServices()
+        } catch {
+            await store.shutdown()
+            throw error
+        }
+        await store.shutdown()
+    }
+
+    private func runServices() async throws {
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: JobWriterService(engine: engine)),
             .init(service: EngineTicker(engine: engine)),

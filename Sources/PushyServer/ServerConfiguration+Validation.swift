@@ -1,4 +1,5 @@
 import Foundation
+import PushyPostgres
 
 extension ServerConfiguration {
     /// Every key `server.json` may hold.
@@ -48,6 +49,11 @@ extension ServerConfiguration {
         }
         if let t = metricsToken, t.count < 16 {
             problems.append("metrics_token: must be at least 16 characters (e.g. the output of 'openssl rand -hex 24')")
+        }
+        if let url = postgresURL {
+            do { _ = try PostgresURL(parsing: url) } catch {
+                problems.append("postgres_url = \(PostgresURL.redact(url)): \(error)")
+            }
         }
         guard problems.isEmpty else {
             throw ServerStartError("invalid settings (\(configFilePath) or flags):\n  " + problems.joined(separator: "\n  "))

@@ -71,6 +71,9 @@ public struct ServerConfiguration: Sendable, Codable, Equatable {
     /// When set, `/metrics` is also served on the REST port to requests bearing
     /// `Authorization: Bearer TOKEN` (for scrapers that cannot reach the loopback listener).
     public var metricsToken: String?
+    /// The PostgreSQL database to keep everything in instead of `DATA_DIR/pushy.sqlite`
+    /// (`postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?…]`, issue 17); nil: the embedded SQLite file.
+    public var postgresURL: String?
 
     public init(dataDir: String) { self.dataDir = dataDir }
 
@@ -89,6 +92,7 @@ public struct ServerConfiguration: Sendable, Codable, Equatable {
         case maxAgentConnections = "max_agent_connections"
         case screenHeartbeatConnections = "screen_heartbeat_connections"
         case metricsListen = "metrics_listen", metricsToken = "metrics_token"
+        case postgresURL = "postgres_url"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -128,6 +132,7 @@ public struct ServerConfiguration: Sendable, Codable, Equatable {
         try take(.screenHeartbeatConnections, \.screenHeartbeatConnections)
         try take(.metricsListen, \.metricsListen)
         if let v = try c.decodeIfPresent(String.self, forKey: .metricsToken) { d.metricsToken = v }
+        if let v = try c.decodeIfPresent(String.self, forKey: .postgresURL) { d.postgresURL = v }
         self = d
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import PushyPostgres
 
 /// Every `pushy-server` setting, declared once: its `server.json` key, default, environment
 /// variable, flag and meaning. `ServerSettings.resolve` fills a `ServerConfiguration` from, in
@@ -153,6 +154,8 @@ public enum ServerSettings {
                 "Prometheus /metrics listener, HOST:PORT, plain HTTP (port 0 picks a free port; empty: off)."),
         Setting("metrics_token", .optionalString(\.metricsToken),
                 "When set, /metrics is also served on the REST port with 'Authorization: Bearer TOKEN' (16+ characters)."),
+        Setting("postgres_url", flag: "--postgres", .optionalString(\.postgresURL),
+                "Keep everything in this PostgreSQL database instead of DATA_DIR/pushy.sqlite: postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=…] (docs/operations.md)."),
     ]
 
     public static func setting(named name: String) -> Setting? { all.first { $0.name == name } }
@@ -202,6 +205,7 @@ public enum ServerSettings {
         return all.map { s in
             var value = s.kind.text(of: config).map { $0.isEmpty ? "\"\"" : $0 } ?? "(unset)"
             if s.name == "metrics_token", config.metricsToken != nil { value = "(set, \(config.metricsToken!.count) characters)" }
+            if s.name == "postgres_url", let url = config.postgresURL { value = PostgresURL.redact(url) }
             if s.name == "max_agent_connections", config.maxAgentConnections == nil { value = "(file limit minus reserve)" }
             if s.name == "tls_certificate", config.tlsCertificate == nil { value = config.certificatePath }
             if s.name == "tls_key", config.tlsKey == nil { value = config.certificateKeyPath }

@@ -2,7 +2,7 @@ import Foundation
 import PushyProtocol
 
 /// Everything the server persists, behind one async protocol so SQLite (the embedded default),
-/// PostgreSQL (later) and the in-memory twin used by tests are interchangeable.
+/// PostgreSQL (`PushyPostgres.PostgresStore`) and the in-memory twin used by tests are interchangeable.
 ///
 /// Shared rules, pinned by the conformance suite:
 /// - Records that belong to an organization need it to exist (`.notFound` otherwise).
@@ -158,4 +158,12 @@ public protocol PushyStore: Sendable {
     func listPlanRuns(org: String, limit: Int) async throws(StoreError) -> [PlanRunRecord]
     /// At server start: every run still `running` becomes `failed` with `reason`. Returns their ids.
     func failUnfinishedPlanRuns(reason: String, at: Date) async throws(StoreError) -> [String]
+
+    /// Releases what the store holds open (a PostgreSQL store's connections and their task); later
+    /// calls fail with `.io`. The server calls it when it stops. The default does nothing.
+    func shutdown() async
+}
+
+extension PushyStore {
+    public func shutdown() async {}
 }

@@ -52,6 +52,7 @@ struct ServerOptions: ParsableArguments {
     @Option(help: ServerOptions.help("screen_heartbeat_connections")) var screenHeartbeatConnections: String?
     @Option(help: ServerOptions.help("metrics_listen")) var metricsListen: String?
     @Option(help: ServerOptions.help("metrics_token")) var metricsToken: String?
+    @Option(name: .customLong("postgres"), help: ServerOptions.help("postgres_url")) var postgresURL: String?
 
     /// The flags given, by setting name (paths made absolute).
     var flags: [String: String] {
@@ -66,7 +67,7 @@ struct ServerOptions: ParsableArguments {
             ("disable_curve_encryption", disableCurveEncryption), ("output_cap", outputCap),
             ("keep_alive_time", keepAliveTime), ("org_feed_expiration", orgFeedExpiration), ("default_org", defaultOrg),
             ("max_agent_connections", maxAgentConnections), ("screen_heartbeat_connections", screenHeartbeatConnections),
-            ("metrics_listen", metricsListen), ("metrics_token", metricsToken),
+            ("metrics_listen", metricsListen), ("metrics_token", metricsToken), ("postgres_url", postgresURL),
         ]
         return Dictionary(uniqueKeysWithValues: given.compactMap { k, v in v.map { (k, $0) } })
     }
@@ -101,7 +102,14 @@ extension PushyServerCommand {
     struct Init: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Create a data directory: server key, database, default org, admin user and key, CLI config.",
-            discussion: "Safe to run again: existing keys are kept. Prints the org URL and the admin key path.")
+            discussion: """
+                Safe to run again: existing keys are kept. Prints the org URL and the admin key path.
+                With --postgres URL the database is that PostgreSQL database (it must exist; init creates \
+                the tables) and server.json keeps the URL, so 'run' uses it too (docs/operations.md).
+                Examples:
+                  pushy-server init --data-dir /var/lib/pushy
+                  pushy-server init --data-dir /var/lib/pushy --postgres postgres://pushy:secret@db.example.com/pushy
+                """)
 
         @OptionGroup var options: ServerOptions
         @Option(help: "Name of the admin user.") var admin: String = "admin"
@@ -135,13 +143,15 @@ extension PushyServerCommand {
                       organization URL: \(r.orgURL)
                       admin user:       \(r.adminName)
                       admin key:        \(r.adminKeyPath)
+                      database:         \(config.databaseDescription)
                       CLI config:       \(r.cliConfigPath)\(userConfigNote)
                       TLS certificate:  \(r.certificatePath ?? "(none: plain HTTP)")
                     Start the server:   pushy-server run --data-dir \(config.dataDir)
                     Use the CLI:        pushy --config \(r.cliConfigPath) node status
                     """)
             } catch {
-                throw CleanExit.message("error: \(error)")
+                // A failed init exits 1 (scripts and installers check it).
+                throw failure("\(error)")
             }
         }
     }
@@ -180,6 +190,7 @@ extension PushyServerCommand {
                     "pushy.api": "\(config.scheme)://\(config.advertisedHost):\(port)/organizations/\(config.defaultOrg)",
                     "pushy.heartbeat_port": "\(app.heartbeatPort)", "pushy.command_port": "\(app.commandPort)",
                     "pushy.libzmq": "\(ZMQLibrary.summary)",
+                    "pushy.database": "\(config.databaseDescription)",
                 ])
             }
             let group = ServiceGroup(configuration: .init(

@@ -75,6 +75,29 @@ import Testing
         #expect(c.metricsEndpoint?.host == "::1")
     }
 
+    /// postgres_url (issue 17): checked like every setting, its password never shown by `config`.
+    @Test func thePostgresURLIsCheckedAndItsPasswordHidden() throws {
+        var c = ServerConfiguration(dataDir: "/x")
+        c.postgresURL = "postgres://pushy:hunter2@db.example.com/pushy?sslmode=sometimes"
+        #expect {
+            try c.validate()
+        } throws: { error in
+            let m = "\(error)"
+            return m.contains("postgres_url = (unreadable URL): sslmode 'sometimes' is not one of") && !m.contains("hunter2")
+        }
+        let dir = try Self.dataDir(nil)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let (config, sources) = try ServerSettings.resolve(
+            dataDir: dir, environment: ["PUSHY_SERVER_POSTGRES_URL": "postgres://pushy:hunter2@db.example.com/pushy"])
+        #expect(config.postgresURL == "postgres://pushy:hunter2@db.example.com/pushy")
+        try config.validate()
+        let text = ServerSettings.describe(config, sources: sources)
+        #expect(text.contains("postgres_url                 = postgres://pushy:****@db.example.com:5432/pushy  (env $PUSHY_SERVER_POSTGRES_URL)"), "\(text)")
+        #expect(!text.contains("hunter2"))
+        #expect(config.databaseDescription == "PostgreSQL pushy@db.example.com:5432/pushy")
+        #expect(ServerConfiguration(dataDir: "/srv/p").databaseDescription == "SQLite /srv/p/pushy.sqlite")
+    }
+
     @Test func docsConfigurationIsTheTable() throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let doc = try String(contentsOf: root.appendingPathComponent("docs/configuration.md"), encoding: .utf8)

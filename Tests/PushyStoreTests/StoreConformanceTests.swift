@@ -3,7 +3,8 @@ import PushyProtocol
 import PushyStore
 import Testing
 
-/// One suite, run against every `PushyStore`, so the in-memory twin and SQLite cannot drift.
+/// One suite, run against every `PushyStore`, so the in-memory twin, SQLite and PostgreSQL cannot
+/// drift (PostgreSQL: each test case on a database of its own, `TestPostgres`).
 /// Jobs are in `StoreConformanceTests+Jobs.swift`.
 @Suite(.timeLimit(.minutes(3))) struct StoreConformanceTests {
     @Test(arguments: StoreKind.allCases)

@@ -1,4 +1,7 @@
 import Foundation
+import Logging
+import PushyPostgres
+import PushyPostgresTestSupport
 import PushyProtocol
 import PushyStore
 import Testing
@@ -21,6 +24,9 @@ struct TemporaryDirectory {
 enum StoreKind: String, CaseIterable, CustomStringConvertible, Sendable {
     case sqlite
     case memory
+    /// A new database on the test server (`PUSHY_TEST_POSTGRES_URL`); the case is skipped
+    /// without one, and fails when `PUSHY_REQUIRE_POSTGRES=1` (`make test`).
+    case postgres
 
     var description: String { rawValue }
 
@@ -35,9 +41,27 @@ enum StoreKind: String, CaseIterable, CustomStringConvertible, Sendable {
             let store = try SQLiteStore(path: dir.path("pushy.sqlite"))
             try await body(store)
             try store.close()
+        case .postgres:
+            try await TestPostgres.withDatabase { url in
+                let store = try await PostgresStore.open(url: url, logger: quietLogger)
+                do {
+                    try await body(store)
+                } catch {
+                    await store.shutdown()
+                    throw error
+                }
+                await store.shutdown()
+            }
         }
     }
 }
+
+/// Warnings and worse only: the PostgreSQL client logs its connections at lower levels.
+let quietLogger: Logger = {
+    var l = Logger(label: "pushy-store-tests")
+    l.logLevel = .warning
+    return l
+}()
 
 /// Expects `body` to fail with a `StoreError` of `kind`.
 func expectStoreError(
