@@ -26,6 +26,9 @@ for i in $(seq 1 "$RUNS"); do
   start=$(date +%s)
   timeout "$PER_RUN_LIMIT" swift test --skip-build > "$logdir/run-$i.log" 2>&1
   rc=$?
+  # A run killed at its limit leaves its children (servers, agents of this checkout) behind:
+  # end them, so they do not load the next run.
+  pkill -KILL -f "^$PWD/\.build/[^ ]*debug/pushy-" 2>/dev/null || true
   secs=$(( $(date +%s) - start ))
   summary=$(grep -E "Test run with [0-9]+ tests" "$logdir/run-$i.log" | tail -1)
   load1=$(cut -d' ' -f1 /proc/loadavg)
