@@ -162,7 +162,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Deadlines shared by the test targets (waits that cannot hang the run).
-        .target(name: "PushyTestSupport", dependencies: ["CPushySys"], path: "Tests/PushyTestSupport"),
+        .target(name: "PushyTestSupport", dependencies: ["CPushySys", "PushyProtocol"], path: "Tests/PushyTestSupport"),
         // The server's engine and API over in-memory twins (no sockets, no disk): the REST API at
         // router level through HummingbirdTesting.
         .testTarget(name: "PushyServerTests", dependencies: [

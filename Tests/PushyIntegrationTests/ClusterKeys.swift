@@ -1,5 +1,6 @@
 import Foundation
 import PushyProtocol
+import PushyTestSupport
 import Synchronization
 
 /// RSA keys shared by the clusters of this test process. A 2048-bit key takes a good part of a
@@ -13,18 +14,10 @@ enum ClusterKeys {
     static let server = try! RSAPrivateKey.generate()
     static let admin = try! RSAPrivateKey.generate()
 
-    private static let byName = Mutex<[String: RSAPrivateKey]>([:])
+    private static let byName = KeysByName()
 
     /// The key of node or user `name` (made on first use).
-    static func named(_ name: String) throws -> RSAPrivateKey {
-        if let key = byName.withLock({ $0[name] }) { return key }
-        let made = try RSAPrivateKey.generate()
-        return byName.withLock { keys in
-            if let key = keys[name] { return key }
-            keys[name] = made
-            return made
-        }
-    }
+    static func named(_ name: String) throws -> RSAPrivateKey { try byName.key(name) }
 
     /// Puts the shared server and admin keys where `pushy-server init` (`DataDirectory.initialize`)
     /// looks, so it uses them instead of making new ones.

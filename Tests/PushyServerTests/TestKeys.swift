@@ -1,4 +1,5 @@
 import PushyProtocol
+import PushyTestSupport
 import Synchronization
 
 /// RSA keys shared by this target's tests. A 2048-bit key takes a good part of a second to make
@@ -13,16 +14,8 @@ enum TestKeys {
     static let spare = try! RSAPrivateKey.generate()
     static var sparePEM: String { spare.publicKey.pemRepresentation }
 
-    private static let byName = Mutex<[String: RSAPrivateKey]>([:])
+    private static let byName = KeysByName()
 
     /// The key of principal `name` (made on first use).
-    static func named(_ name: String) throws -> RSAPrivateKey {
-        if let key = byName.withLock({ $0[name] }) { return key }
-        let made = try RSAPrivateKey.generate()
-        return byName.withLock { keys in
-            if let key = keys[name] { return key }
-            keys[name] = made
-            return made
-        }
-    }
+    static func named(_ name: String) throws -> RSAPrivateKey { try byName.key(name) }
 }
