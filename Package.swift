@@ -85,6 +85,7 @@ let package = Package(
             .product(name: "HummingbirdTLS", package: "hummingbird"),
             .product(name: "HummingbirdCore", package: "hummingbird"),
             .product(name: "X509", package: "swift-certificates"),
+            .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "Logging", package: "swift-log"),
@@ -161,8 +162,9 @@ let package = Package(
             "PushyCLI", "PushyAPIClient", "PushyProtocol",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        // Deadlines shared by the test targets (waits that cannot hang the run).
-        .target(name: "PushyTestSupport", dependencies: ["CPushySys", "PushyProtocol"], path: "Tests/PushyTestSupport"),
+        // Deadlines, child processes and fixture RSA keys shared by the test targets.
+        .target(name: "PushyTestSupport", dependencies: ["CPushySys", "PushyProtocol"], path: "Tests/PushyTestSupport",
+                exclude: ["Fixtures"]),
         // The server's engine and API over in-memory twins (no sockets, no disk): the REST API at
         // router level through HummingbirdTesting.
         .testTarget(name: "PushyServerTests", dependencies: [

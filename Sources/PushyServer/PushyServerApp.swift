@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import HummingbirdCore
 import HummingbirdTLS
+import NIOCore
 import NIOSSL
 import Logging
 import PushyProtocol
@@ -184,6 +185,12 @@ public final class PushyServerApp: Service, Sendable {
         try await running.value
     }
 
+    /// How long a closing TLS connection waits for the peer's close_notify before the socket
+    /// closes. NIO's default is 5 s, and HTTP clients idling in a keep-alive pool (curl, the CLI,
+    /// agents) rarely answer, so every stop took 5 s; the reply is only a courtesy (the responses
+    /// were flushed before close_notify went out), so a stop waits this long at most.
+    static let tlsCloseGrace = TimeAmount.milliseconds(250)
+
     func makeHTTPApplication() throws -> some Service {
         let api = PushyAPI(
             config: config, store: store, engine: engine, serverPublicKeyPEM: serverKey.publicKey.pemRepresentation,
@@ -196,8 +203,10 @@ public final class PushyServerApp: Service, Sendable {
             do {
                 let chain = try NIOSSLCertificate.fromPEMFile(config.certificatePath).map { NIOSSLCertificateSource.certificate($0) }
                 let key = try NIOSSLPrivateKey(file: config.certificateKeyPath, format: .pem)
-                server = try .tls(tlsConfiguration: TLSConfiguration.makeServerConfiguration(
-                    certificateChain: chain, privateKey: NIOSSLPrivateKeySource.privateKey(key)))
+                var tls = TLSConfiguration.makeServerConfiguration(
+                    certificateChain: chain, privateKey: NIOSSLPrivateKeySource.privateKey(key))
+                tls.shutdownTimeout = Self.tlsCloseGrace
+                server = try .tls(tlsConfiguration: tls)
             } catch {
                 throw ServerStartError("cannot load the TLS certificate \(config.certificatePath) / key \(config.certificateKeyPath): \(error) (run 'pushy-server init' to create them, or set tls_certificate/tls_key)")
             }

@@ -12,9 +12,9 @@ import Testing
 /// told), and sees every message the agent sends.
 final class AgentRig: Sendable {
     static let org = "acme"
-    /// RSA keys take a while to make; every rig shares these.
-    static let nodeKey = try! RSAPrivateKey.generate()
-    static let serverKey = try! RSAPrivateKey.generate()
+    /// Fixture keys (`KeysByName`); every rig shares these.
+    static let nodeKey = try! KeysByName.unused()
+    static let serverKey = try! KeysByName.unused()
 
     let link: FakeServerLink
     let launcher: FakeLauncher

@@ -3,18 +3,15 @@ import PushyProtocol
 import PushyTestSupport
 import Synchronization
 
-/// RSA keys shared by the clusters of this test process. A 2048-bit key takes a good part of a
-/// second of CPU in a debug build, made synchronously on one of the two cooperative threads every
-/// test shares: with a server key, an admin key and a key per node for each of some hundred
-/// clusters, making them was a large share of the suite's CPU, and under load it kept the pool
-/// busy long enough for quick tests elsewhere to hit their time limits. Clusters have their own
-/// data directories and stores, so sharing keys between them changes nothing a test looks at;
-/// within a cluster every node still has a key of its own (one per name).
+/// RSA keys shared by the clusters of this test process (fixture keys, `KeysByName`): making
+/// 2048-bit keys in a debug build, synchronously on one of the two cooperative threads every test
+/// shares, was a large share of the suite's CPU. Clusters have their own data directories and
+/// stores, so sharing keys between them changes nothing a test looks at; within a cluster every
+/// node still has a key of its own (one per name).
 enum ClusterKeys {
-    static let server = try! RSAPrivateKey.generate()
-    static let admin = try! RSAPrivateKey.generate()
-
     private static let byName = KeysByName()
+    static let server = try! byName.key("cluster server")
+    static let admin = try! byName.key("cluster admin")
 
     /// The key of node or user `name` (made on first use).
     static func named(_ name: String) throws -> RSAPrivateKey { try byName.key(name) }

@@ -1,6 +1,7 @@
 import Foundation
 import PushyAPIClient
 import PushyProtocol
+import PushyTestSupport
 import Testing
 
 /// One server and real agents on loopback: what needs real processes and a real restart (issue
@@ -44,7 +45,7 @@ import Testing
     /// validation errors are checked at router level (`JobAPITests`, `BadRequestTests`).
     @Test func anUnreachableServerIsNamedInTheError() async throws {
         let unreachable = try PushyRESTClient(orgURL: "http://127.0.0.1:1/organizations/pushy", userId: "admin",
-                                              key: try RSAPrivateKey.generate())
+                                              key: try KeysByName.unused())
         do {
             _ = try await unreachable.nodeStates()
             Issue.record("expected unreachable")

@@ -39,7 +39,7 @@ import Testing
         // The token was single use.
         do {
             try await PushyRESTClient.enroll(orgURL: c.orgURL, token: token.token, name: "another",
-                                             publicKeyPEM: try RSAPrivateKey.generate().publicKey.pemRepresentation,
+                                             publicKeyPEM: try KeysByName.unused().publicKey.pemRepresentation,
                                              httpClient: try c.tls.httpClient())
             Issue.record("a used token enrolled a second node")
         } catch let error as PushyClientError {
