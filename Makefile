@@ -40,26 +40,22 @@ zmq: deps
 build: zmq
 	swift build $(SWIFT_BUILD_FLAGS)
 
-## test: check module boundaries, build and run every test (Swift Testing; the dashboard's test in
-##       headless Chromium, screenshots in TMPDIR/pushy-test-output/dashboard; the store suite and the
-##       PostgreSQL server tests against a throwaway PostgreSQL 15 cluster that scripts/pg-test-cluster.sh
-##       starts on a free port and stops on every path), a short run of every
-##       fuzz harness (FUZZ_TEST_RUNS inputs each), then a two-minute churn soak on the debug build
-##       (2,000 agents; fails on a stuck job or a node state that disagrees with its agent).
-##       SOAK_TEST_ARGS adds options to that soak. Before the fuzzers, a quick bench at 200 agents
-##       with the floor beside Pushy (issue 16; no timing asserted, it fails when the floor's
-##       checks fail or a size stops early).
+## test: every check, each step timed (scripts/make-test.sh says what each does): module
+##       boundaries, the debug build, every test (Swift Testing; the dashboard's test in headless
+##       Chromium, screenshots in TMPDIR/pushy-test-output/dashboard; the store suite and the
+##       PostgreSQL server tests against a throwaway PostgreSQL 15 cluster that
+##       scripts/pg-test-cluster.sh starts on a free port and stops on every path), the install
+##       check, a quick bench at 200 agents with the floor beside Pushy (issue 16; no timing
+##       asserted, it fails when the floor's checks fail or a size stops early), a short run of
+##       every fuzz harness (FUZZ_TEST_RUNS inputs each, unoptimised build, built in the
+##       background at nice 19 while the tests run), then a two-minute churn soak on the debug
+##       build (2,000 agents; fails on a stuck job or a node state that disagrees with its agent).
+##       SOAK_TEST_ARGS adds options to that soak; BENCH_TEST_ARGS replaces the bench's.
 SOAK_TEST_ARGS ?=
 BENCH_TEST_ARGS ?= --sizes 200 --quick --no-write --strict --interval 2 --idle-seconds 4 --job-runs 2 --settle-max-seconds 0
 test: zmq deps-browser
-	bash scripts/check-boundaries.sh
-	swift build --build-tests $(SWIFT_BUILD_FLAGS)
-	bash scripts/pg-test-cluster.sh run -- env PUSHY_REQUIRE_BROWSER=1 PUSHY_REQUIRE_POSTGRES=1 \
-	  swift test --skip-build $(SWIFT_BUILD_FLAGS)
-	bash scripts/install-check.sh $(BIN)
-	timeout --kill-after=30 900 $(BIN)/pushy-bench scale --bin $(BIN) $(BENCH_TEST_ARGS)
-	bash scripts/fuzz.sh $(FUZZ_TEST_RUNS)
-	timeout --kill-after=30 900 $(BIN)/pushy-bench soak --bin $(BIN) --agents 2000 --minutes 2 $(SOAK_TEST_ARGS)
+	@BIN="$(BIN)" SWIFT_BUILD_FLAGS="$(SWIFT_BUILD_FLAGS)" BENCH_TEST_ARGS="$(BENCH_TEST_ARGS)" \
+	  FUZZ_TEST_RUNS="$(FUZZ_TEST_RUNS)" SOAK_TEST_ARGS="$(SOAK_TEST_ARGS)" bash scripts/make-test.sh
 
 ## install: build (release) and lay out the binaries, systemd units, default config and docs
 ##          under PREFIX (default /usr/local); DESTDIR stages it (packaging). An existing config
