@@ -37,14 +37,14 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 summary() {
-  echo "== make test: time per step"
+  echo "[make test] time per step"
   awk -F'\t' '{ printf "   %-14s %7.1f s  %s\n", $1, $2, $3; total += $2 } END { printf "   %-14s %7.1f s\n", "total", total }' "$steps"
 }
 
 # step NAME COMMAND [ARG…]: runs it, timed; a failure prints the table so far and exits.
 step() {
   local name=$1; shift
-  echo "== $name: $*"
+  echo "[make test] $name: $*"
   local start rc secs outcome
   start=$(date +%s%N)
   "$@"
@@ -52,7 +52,7 @@ step() {
   secs=$(awk -v ns=$(( $(date +%s%N) - start )) 'BEGIN { printf "%.1f", ns / 1e9 }')
   if [ $rc -eq 0 ]; then outcome=ok; else outcome="FAILED (exit $rc)"; fi
   printf '%s\t%s\t%s\n' "$name" "$secs" "$outcome" >> "$steps"
-  echo "== $name: $outcome after $secs s"
+  echo "[make test] $name: $outcome after $secs s"
   if [ $rc -ne 0 ]; then summary; exit $rc; fi
 }
 
@@ -70,7 +70,7 @@ step boundaries bash scripts/check-boundaries.sh
 step build swift build --build-tests $SWIFT_BUILD_FLAGS
 setsid nice -n 19 env FUZZ_CONFIG=debug FUZZ_BUILD_ONLY=1 bash scripts/fuzz.sh > "$fuzz_log" 2>&1 &
 fuzz_pid=$!
-echo "== fuzz build: started in the background at nice 19 (pid $fuzz_pid)"
+echo "[make test] fuzz build: started in the background at nice 19 (pid $fuzz_pid)"
 step tests bash scripts/pg-test-cluster.sh run -- env PUSHY_REQUIRE_BROWSER=1 PUSHY_REQUIRE_POSTGRES=1 \
   bash scripts/run-tests.sh "$BIN"
 step install-check bash scripts/install-check.sh "$BIN"
