@@ -97,6 +97,11 @@ public actor CommandEngine {
         sessionKeys.keyOrCreate(for: NodeKey(org: org, node: node))
     }
 
+    /// What the node's agent asked for in its config request (issue 16), for its next session.
+    public nonisolated func setAgentFeatures(org: String, node: String, commitRun: Bool) {
+        sessionKeys.setCommitRun(NodeKey(org: org, node: node), commitRun)
+    }
+
     func drop(_ reason: String, _ detail: @autoclosure () -> String = "") {
         dropped[reason, default: 0] += 1
         logger.debug("dropped message", metadata: ["pushy.reason": "\(reason)", "pushy.detail": "\(detail())"])
@@ -159,7 +164,8 @@ public actor CommandEngine {
             actions = first
             s = NodeSession(
                 identity: identity, machine: machine, liveness: NodeLiveness(now: now, parameters: livenessParameters),
-                outboundSequence: outboundSequences.removeValue(forKey: key) ?? 0, mac: mac)
+                outboundSequence: outboundSequences.removeValue(forKey: key) ?? 0, mac: mac,
+                runsAtCommit: sessionKeys.runsAtCommit(key))
             livenessWheel.schedule(key, at: now + livenessParameters.interval)
             sessions[key] = s
             identities[identity] = key
