@@ -129,7 +129,7 @@ public actor CommandEngine {
     /// agent process), then performs what it asks — answers, resets, and inputs for jobs.
     func handle(_ msg: AgentMessage, key: NodeKey, identity: [UInt8], now: Double) {
         // Known types only as labels: an agent's made-up type must not add a metric series.
-        counters.inbound[msg.messageType?.rawValue ?? "unknown", default: 0] += 1
+        counters.countInbound(msg.messageType)
         var session = sessions[key]
         if let s = session, s.machine.incarnation != msg.incarnationId {
             // A late message of the process this one replaced, still on its old connection.

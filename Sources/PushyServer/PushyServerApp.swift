@@ -17,6 +17,8 @@ public final class PushyServerApp: Service, Sendable {
     public let engine: CommandEngine
     public let store: any PushyStore
     let transport: ZMQServerTransport
+    /// Agent messages checked on the I/O thread, for `InboundService`.
+    let checked: CheckedInbound
     let context: ZMQContext
     let logger: Logger
     let serverKey: RSAPrivateKey
@@ -80,6 +82,9 @@ public final class PushyServerApp: Service, Sendable {
         // held at most 1 % of an interval (100 ms at 10 s), so liveness hardly notices.
         options.mayHold = { @Sendable in InboundVerifier.mayWait($0) }
         options.inboundHoldMilliseconds = Int(min(100, max(1, config.heartbeatInterval * 10)))
+        // Checked on the I/O thread, one hop to the engine (issue 16).
+        let checked = CheckedInbound(verifier: engine.verifier)
+        options.inboundSink = { @Sendable in checked.accept($0) }
         if let curve {
             options.curveSecretKey = curve.secretKey
             options.zapAuthorizer = { @Sendable key in allowList.admits(key) }
@@ -93,13 +98,14 @@ public final class PushyServerApp: Service, Sendable {
         await engine.attach(transport)
         return PushyServerApp(config: config, engine: engine, store: store, transport: transport, context: context,
                               logger: logger, serverKey: serverKey, curve: curve, allowList: allowList,
-                              connectionBudget: budget)
+                              connectionBudget: budget, checked: checked)
     }
 
     init(config: ServerConfiguration, engine: CommandEngine, store: any PushyStore, transport: ZMQServerTransport,
          context: ZMQContext, logger: Logger, serverKey: RSAPrivateKey, curve: CurveKeyPair?, allowList: CurveAllowList,
-         connectionBudget: ConnectionBudget) {
+         connectionBudget: ConnectionBudget, checked: CheckedInbound) {
         self.connectionBudget = connectionBudget
+        self.checked = checked
         plans = PlanRunner(store: store, engine: engine, logger: logger, defaultOrg: config.defaultOrg)
         self.curve = curve
         self.allowList = allowList
@@ -153,7 +159,7 @@ public final class PushyServerApp: Service, Sendable {
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: JobWriterService(engine: engine)),
             .init(service: EngineTicker(engine: engine)),
-            .init(service: InboundService(transport: transport, engine: engine)),
+            .init(service: InboundService(transport: transport, engine: engine, checked: checked)),
             // Schedules (issue 14): stops before the engine's timers and the store writer.
             .init(service: SchedulerService(scheduler: Scheduler(store: store, engine: engine, logger: logger, defaultOrg: config.defaultOrg))),
             .init(service: HeapTrimmer(events: { [engine] in await engine.memoryEvents }, logger: logger)),

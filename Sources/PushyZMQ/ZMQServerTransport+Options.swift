@@ -44,6 +44,11 @@ extension ZMQServerTransport {
         public var mayHold: (@Sendable (RouterMessage) -> Bool)?
         /// How long a held message may wait (see `mayHold`).
         public var inboundHoldMilliseconds = 100
+        /// When set, received batches go to this function, called on the I/O thread, instead of
+        /// `inbound` (which then only finishes at shutdown): the server checks them there and
+        /// hands them on in one hop. It must not block. Its messages count as unhandled until
+        /// `consumed`, as `inbound`'s do.
+        public var inboundSink: (@Sendable ([RouterMessage]) -> Void)?
 
         public init(
             routerEndpoint: String = "tcp://*:10002",

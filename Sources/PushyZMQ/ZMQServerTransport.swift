@@ -144,6 +144,7 @@ private final class ServerLoop: @unchecked Sendable {
     let receiveBatchLimit: Int
     let inboundLimit: Int
     let mayHold: (@Sendable (RouterMessage) -> Bool)?
+    let sink: (@Sendable ([RouterMessage]) -> Void)?
     let holdMilliseconds: Int
     /// Messages held back (`Options.mayHold`), in arrival order, and when the first arrived (ms).
     var held: [RouterMessage] = []
@@ -165,6 +166,7 @@ private final class ServerLoop: @unchecked Sendable {
         receiveBatchLimit = max(1, options.receiveBatchLimit)
         inboundLimit = max(1, options.inboundLimit)
         mayHold = options.mayHold
+        sink = options.inboundSink
         holdMilliseconds = max(1, options.inboundHoldMilliseconds)
     }
 
@@ -268,7 +270,12 @@ private final class ServerLoop: @unchecked Sendable {
 
     private func deliver(_ batch: [RouterMessage]) {
         counters.unhandled.wrappingAdd(batch.count, ordering: .relaxed)
-        counters.deliver(batch, count: batch.count, to: continuation)
+        if let sink {
+            counters.received.wrappingAdd(batch.count, ordering: .relaxed)
+            sink(batch)
+        } else {
+            counters.deliver(batch, count: batch.count, to: continuation)
+        }
     }
 
     private func deliverHeld() {
