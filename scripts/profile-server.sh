@@ -106,8 +106,8 @@ fi
 echo "top $TOP functions by their own samples (% of the server's samples):"
 perf report -i "$dir/perf.data" --no-children --sort symbol --stdio 2>/dev/null \
   | grep -E '^ +[0-9.]+%' | head -n "$TOP" \
-  | sed -E 's/^ +([0-9.]+%) +\[[.k]\] +/\1  /' | swift demangle --simplified | cut -c1-160 | sed -E "s/ +$//"
+  | sed -E 's/^ +([0-9.]+%) +\[[.k]\] +/\1  /' | swift demangle --simplified | cut -c1-160 | sed -E "s/ +$//" || true
 echo "by library (% of the server's samples):"
 perf report -i "$dir/perf.data" --no-children --sort dso --stdio 2>/dev/null | grep -E '^ +[0-9.]+%' | head -n 8 \
-  | sed -E 's/^ +([0-9.]+%) +/\1  /; s/ +$//'
+  | sed -E 's/^ +([0-9.]+%) +/\1  /; s/ +$//' || true
 echo "samples: $dir/perf.data (perf report -i $dir/perf.data)"
