@@ -242,11 +242,13 @@ private final class ServerLoop: @unchecked Sendable {
         var batch: [RouterMessage] = []
         var drained = false
         for _ in 0..<receiveBatchLimit {
-            guard let frames = try? router.receive(), let identity = frames.first else {
+            guard var frames = try? router.receive(), !frames.isEmpty else {
                 drained = true
                 break
             }
-            batch.append(RouterMessage(identity: identity, frames: Array(frames.dropFirst())))
+            // The identity out of the array in place (no second array for the rest).
+            let identity = frames.removeFirst()
+            batch.append(RouterMessage(identity: identity, frames: frames))
         }
         guard !batch.isEmpty else { return drained }
         if let mayHold {
