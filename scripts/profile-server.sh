@@ -7,12 +7,15 @@
 # crashes inside valgrind on this server: "VALGRIND INTERNAL ERROR ... SIGSEGV".)
 #   scripts/profile-server.sh [AGENTS] [JOBS]     (default 1000 agents, 10 jobs)
 #   BIN=.build/release (a release build: `swift build -c release`), TOP=15
+#   IDLE_SECONDS=N: instead of jobs, sample N seconds of idle heartbeating (after one interval
+#   of settling) and print the server's CPU per 1,000 agents.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 AGENTS="${1:-1000}"
 JOBS="${2:-10}"
 BIN="${BIN:-.build/release}"
 TOP="${TOP:-15}"
+IDLE_SECONDS="${IDLE_SECONDS:-}"
 for b in pushy-server pushy-swarm pushy; do
   [ -x "$BIN/$b" ] || { echo "profile-server: $BIN/$b is missing: run 'swift build -c release' (or set BIN)" >&2; exit 1; }
 done
@@ -71,27 +74,40 @@ wait_until "$AGENTS agents available" 600 all_available
 nodes=$(seq -f "prof-%06g" 0 $((AGENTS - 1)) | tr "\n" " ")
 ticks=$(getconf CLK_TCK)
 cpu_of() { awk '{ print $14 + $15 }' "/proc/$server_pid/stat"; }
+# Idle: let the connect burst settle for one heartbeat interval (the default 10 s) first.
+[ -n "$IDLE_SECONDS" ] && sleep 10
 cpu_before=$(cpu_of)
 perf record -q -e cpu-clock -F 1999 -p "$server_pid" -o "$dir/perf.data" >"$dir/perf.log" 2>&1 &
 perf_pid=$!
-sleep 1
-for j in $(seq 1 "$JOBS"); do
-  # shellcheck disable=SC2086
-  timeout 600 "$BIN/pushy" job start true $nodes --wait-timeout 500 >"$dir/job-$j.txt" 2>&1 \
-    || { echo "profile-server: job $j did not complete (see $dir/job-$j.txt)" >&2; exit 1; }
-done
+if [ -n "$IDLE_SECONDS" ]; then
+  cpu_before=$(cpu_of)
+  sleep "$IDLE_SECONDS"
+else
+  sleep 1
+  for j in $(seq 1 "$JOBS"); do
+    # shellcheck disable=SC2086
+    timeout 600 "$BIN/pushy" job start true $nodes --wait-timeout 500 >"$dir/job-$j.txt" 2>&1 \
+      || { echo "profile-server: job $j did not complete (see $dir/job-$j.txt)" >&2; exit 1; }
+  done
+fi
 cpu_after=$(cpu_of)
 kill -INT "$perf_pid" 2>/dev/null || true
 wait "$perf_pid" 2>/dev/null || true
 [ -s "$dir/perf.data" ] || { echo "profile-server: perf recorded nothing:" >&2; cat "$dir/perf.log" >&2; exit 1; }
 
-echo "pushy-server profile: $AGENTS agents, $JOBS all-node jobs of /bin/true, $(git rev-parse --short HEAD), $(lscpu | sed -n 's/^Model name: *//p')"
-echo "server CPU: $(awk -v t="$(( cpu_after - cpu_before ))" -v h="$ticks" -v j="$JOBS" 'BEGIN { printf "%.0f ms per job", 1000 * t / h / j }')"
+if [ -n "$IDLE_SECONDS" ]; then
+  echo "pushy-server profile: $AGENTS agents idle for ${IDLE_SECONDS} s, $(git rev-parse --short HEAD), $(lscpu | sed -n 's/^Model name: *//p')"
+  echo "server CPU: $(awk -v t="$(( cpu_after - cpu_before ))" -v h="$ticks" -v s="$IDLE_SECONDS" -v n="$AGENTS" \
+    'BEGIN { printf "%.3f %% of a core per 1,000 agents", 100 * t / h / s * 1000 / n }')"
+else
+  echo "pushy-server profile: $AGENTS agents, $JOBS all-node jobs of /bin/true, $(git rev-parse --short HEAD), $(lscpu | sed -n 's/^Model name: *//p')"
+  echo "server CPU: $(awk -v t="$(( cpu_after - cpu_before ))" -v h="$ticks" -v j="$JOBS" 'BEGIN { printf "%.0f ms per job", 1000 * t / h / j }')"
+fi
 echo "top $TOP functions by their own samples (% of the server's samples):"
 perf report -i "$dir/perf.data" --no-children --sort symbol --stdio 2>/dev/null \
   | grep -E '^ +[0-9.]+%' | head -n "$TOP" \
-  | sed -E 's/^ +([0-9.]+%) +\[[.k]\] +/\1  /' | swift demangle --simplified | cut -c1-160 | sed -E "s/ +$//"
+  | sed -E 's/^ +([0-9.]+%) +\[[.k]\] +/\1  /' | swift demangle --simplified | cut -c1-160 | sed -E "s/ +$//" || true
 echo "by library (% of the server's samples):"
 perf report -i "$dir/perf.data" --no-children --sort dso --stdio 2>/dev/null | grep -E '^ +[0-9.]+%' | head -n 8 \
-  | sed -E 's/^ +([0-9.]+%) +/\1  /; s/ +$//'
+  | sed -E 's/^ +([0-9.]+%) +/\1  /; s/ +$//' || true
 echo "samples: $dir/perf.data (perf report -i $dir/perf.data)"

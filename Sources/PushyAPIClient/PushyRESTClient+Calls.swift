@@ -14,9 +14,14 @@ extension PushyRESTClient {
         try await send("GET", "/pushy/_status").json()
     }
 
-    public func config(node: String, ccpk: String? = nil) async throws(PushyClientError) -> NodeConfig {
+    /// The node's config. `features`: optional agent features asked for (`features=a,b`; a
+    /// server that knows none of them ignores the parameter).
+    public func config(node: String, ccpk: String? = nil, features: [String] = []) async throws(PushyClientError) -> NodeConfig {
         var path = "pushy/config/\(Self.escape(node))"
-        if let ccpk { path += "?ccpk=\(Self.escapeQuery(ccpk))&version=2.0" }
+        var query: [String] = []
+        if let ccpk { query += ["ccpk=\(Self.escapeQuery(ccpk))", "version=2.0"] }
+        if !features.isEmpty { query.append("features=\(Self.escapeQuery(features.joined(separator: ",")))") }
+        if !query.isEmpty { path += "?" + query.joined(separator: "&") }
         do { return try NodeConfig.parse(try await send("GET", path).json()) } catch let e as PushyClientError {
             throw e
         } catch { throw .invalidResponse("config: \(error)") }

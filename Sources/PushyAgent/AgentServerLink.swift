@@ -27,7 +27,8 @@ struct ServerLink: AgentServerLink {
     }
 
     func nodeConfig(node: String, curvePublicKey: String) async throws -> NodeConfig {
-        try await rest.config(node: node, ccpk: curvePublicKey)
+        // `commit_run` (issue 16): `AgentRunner` runs a commit that asks for it at once.
+        try await rest.config(node: node, ccpk: curvePublicKey, features: [NodeConfig.commitRunFeature])
     }
 
     func reportNode(_ report: NodeReport) async throws {

@@ -47,10 +47,15 @@ extension CommandEngine {
             startFields.append(("template_version", .number(Double(template.version))))
         }
 
+        let limits = request.rateControl.map { LaunchLimits($0, nodeCount: request.nodes.count) }
+        // Nodes whose agents run at the commit (issue 16), when the job allows it at all.
+        var runsAtCommit = Set<String>()
+        if JobMachine.mayRunAtCommit(quorum: quorum, limits: limits) {
+            for n in request.nodes where sessions[NodeKey(org: org, node: n)]?.runsAtCommit == true { runsAtCommit.insert(n) }
+        }
         let (machine, actions) = JobMachine.start(
             id: id, nodes: request.nodes, quorum: quorum, runTimeout: runTimeout, now: now,
-            votingTimeout: config.votingTimeout,
-            limits: request.rateControl.map { LaunchLimits($0, nodeCount: request.nodes.count) },
+            votingTimeout: config.votingTimeout, limits: limits, runsAtCommit: runsAtCommit,
             startEvent: JobFeedEvent("start", startFields)
         ) { node in
             guard let s = self.sessions[NodeKey(org: org, node: node)] else {
@@ -123,10 +128,11 @@ extension CommandEngine {
         for action in actions {
             switch action {
             case .sendCommit(let nodes):
-                send(nodes.map { NodeKey(org: job.org, node: $0) }, ServerMessage(
-                    type: .commit, sequence: 0, timestamp: date, jobId: job.record.id, server: config.advertisedHost,
-                    command: job.record.command, user: job.record.user, dir: job.record.dir, env: job.record.env,
-                    file: job.record.file, capture: job.record.captureOutput, runTimeout: job.record.runTimeout))
+                send(nodes.map { NodeKey(org: job.org, node: $0) }, commitMessage(job, date))
+            case .sendCommitRun(let nodes):
+                var m = commitMessage(job, date)
+                m.commitRun = true
+                send(nodes.map { NodeKey(org: job.org, node: $0) }, m)
             case .sendRun(let nodes):
                 sendRun(job, nodes, at: date)
             case .rehab(let n):
@@ -166,6 +172,13 @@ extension CommandEngine {
             }
         }
         if job.machine.status.isTerminal { wake(job.record.id) }
+    }
+
+    func commitMessage(_ job: ActiveJob, _ date: Date) -> ServerMessage {
+        ServerMessage(
+            type: .commit, sequence: 0, timestamp: date, jobId: job.record.id, server: config.advertisedHost,
+            command: job.record.command, user: job.record.user, dir: job.record.dir, env: job.record.env,
+            file: job.record.file, capture: job.record.captureOutput, runTimeout: job.record.runTimeout)
     }
 
     /// Keeps the node's `held` job in step with its status in `job` (for `reconcile`).

@@ -97,6 +97,11 @@ public actor CommandEngine {
         sessionKeys.keyOrCreate(for: NodeKey(org: org, node: node))
     }
 
+    /// What the node's agent asked for in its config request (issue 16), for its next session.
+    public nonisolated func setAgentFeatures(org: String, node: String, commitRun: Bool) {
+        sessionKeys.setCommitRun(NodeKey(org: org, node: node), commitRun)
+    }
+
     func drop(_ reason: String, _ detail: @autoclosure () -> String = "") {
         dropped[reason, default: 0] += 1
         logger.debug("dropped message", metadata: ["pushy.reason": "\(reason)", "pushy.detail": "\(detail())"])
@@ -124,7 +129,7 @@ public actor CommandEngine {
     /// agent process), then performs what it asks — answers, resets, and inputs for jobs.
     func handle(_ msg: AgentMessage, key: NodeKey, identity: [UInt8], now: Double) {
         // Known types only as labels: an agent's made-up type must not add a metric series.
-        counters.inbound[msg.messageType?.rawValue ?? "unknown", default: 0] += 1
+        counters.countInbound(msg.messageType)
         var session = sessions[key]
         if let s = session, s.machine.incarnation != msg.incarnationId {
             // A late message of the process this one replaced, still on its old connection.
@@ -159,7 +164,8 @@ public actor CommandEngine {
             actions = first
             s = NodeSession(
                 identity: identity, machine: machine, liveness: NodeLiveness(now: now, parameters: livenessParameters),
-                outboundSequence: outboundSequences.removeValue(forKey: key) ?? 0, mac: mac)
+                outboundSequence: outboundSequences.removeValue(forKey: key) ?? 0, mac: mac,
+                runsAtCommit: sessionKeys.runsAtCommit(key))
             livenessWheel.schedule(key, at: now + livenessParameters.interval)
             sessions[key] = s
             identities[identity] = key

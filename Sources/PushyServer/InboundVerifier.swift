@@ -18,6 +18,32 @@ struct InboundVerifier: Sendable {
     let maxBodySize: Int
     let maxSkew: Double
 
+    /// Whether a received message may wait for the next batch (`ZMQServerTransport.Options.mayHold`):
+    /// a heartbeat, judged from its bytes on the I/O thread without parsing (a message that only
+    /// looks like one is checked as usual, a little later). Held messages keep their order with
+    /// the rest, so a heartbeat never overtakes a node's result.
+    static func mayWait(_ message: RouterMessage) -> Bool {
+        message.frames.count == 2 && contains(message.frames[1], heartbeatType)
+    }
+
+    static let heartbeatType = Array(#""type":"heartbeat""#.utf8)
+
+    static func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
+        let n = needle.count, h = haystack.count
+        guard n > 0, h >= n else { return false }
+        return haystack.withUnsafeBufferPointer { hb in
+            needle.withUnsafeBufferPointer { nb in
+                let first = nb[0]
+                var i = 0
+                while i <= h - n {
+                    if hb[i] == first, memcmp(hb.baseAddress! + i, nb.baseAddress!, n) == 0 { return true }
+                    i += 1
+                }
+                return false
+            }
+        }
+    }
+
     func verify(_ batch: [RouterMessage]) -> [InboundMessage] {
         let now = Date().timeIntervalSince1970
         return batch.map { verify(identity: $0.identity, frames: $0.frames, now: now) }

@@ -22,13 +22,17 @@ final class NodeSession {
     let mac: SessionMAC
     /// When the node's last heartbeat arrived (seconds since 1970; the dashboard shows it).
     var lastHeartbeat: Double?
+    /// The agent asked for `commit_run` (issue 16) when it fetched its config.
+    let runsAtCommit: Bool
 
-    init(identity: [UInt8], machine: NodeMachine, liveness: NodeLiveness, outboundSequence: Int, mac: SessionMAC) {
+    init(identity: [UInt8], machine: NodeMachine, liveness: NodeLiveness, outboundSequence: Int, mac: SessionMAC,
+         runsAtCommit: Bool = false) {
         self.identity = identity
         self.machine = machine
         self.liveness = liveness
         self.outboundSequence = outboundSequence
         self.mac = mac
+        self.runsAtCommit = runsAtCommit
     }
 
     var isAvailable: Bool { machine.availability == .idle }

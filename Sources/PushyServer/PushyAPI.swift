@@ -268,6 +268,10 @@ struct PushyAPI: Sendable {
         }
         if let clientKey { curveAllowList.register(clientKey) }
         let key = engine.sessionKey(org: orgName, node: node)
+        // Optional agent features asked for (issue 16), by whoever fetches the config (and so the
+        // session key) for the node's agent; a request without the parameter asks for none.
+        let asked = request.uri.queryParameters.get("features").map { $0.split(separator: ",").map(String.init) } ?? []
+        engine.setAgentFeatures(org: orgName, node: node, commitRun: asked.contains(NodeConfig.commitRunFeature))
         let encrypted: String
         do { encrypted = try SessionKey(bytes: key).encrypted(for: requestorKey) } catch {
             throw .internalError("could not encrypt the session key: \(error)")
@@ -282,7 +286,7 @@ struct PushyAPI: Sendable {
         c.onlineThreshold = config.onlineThreshold
         c.maxMessageSkew = config.maxMessageSkew
         c.maxBodySize = config.maxBodySize
-        c.features = [NodeConfig.outputStreamFeature, NodeConfig.binaryOutputFeature]
+        c.features = [NodeConfig.outputStreamFeature, NodeConfig.binaryOutputFeature, NodeConfig.commitRunFeature]
         return .json(c.json)
     }
 

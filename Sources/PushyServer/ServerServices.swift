@@ -7,25 +7,26 @@ import ServiceLifecycle
 // open feeds ended, REST drained (no new work), then inbound messages, then the timers, and the
 // store writer last, once everything that could still write has stopped.
 
-/// Agent messages from the ROUTER to the engine, in two stages so checking batch k+1 (parse,
+/// Agent messages from the ROUTER to the engine: checked on the transport's I/O thread
+/// (`CheckedInbound`, the transport's `inboundSink`), handled here, so checking batch k+1 (parse,
 /// HMAC) overlaps the engine handling batch k. At a graceful shutdown the sockets close, the
-/// stream ends, and what was received is still handled.
+/// transport's stream ends, and what was received is still handled.
 struct InboundService: Service {
     let transport: ZMQServerTransport
     let engine: CommandEngine
+    let checked: CheckedInbound
 
     func run() async {
-        let transport = self.transport, engine = self.engine
+        let transport = self.transport, engine = self.engine, checked = self.checked
         await withGracefulShutdownHandler {
-            let (checked, checkedInput) = AsyncStream.makeStream(of: (messages: [InboundMessage], received: Int).self)
-            let verifier = engine.verifier
             await withTaskGroup(of: Void.self) { group in
                 group.addTask {
-                    for await batch in transport.inbound { checkedInput.yield((verifier.verify(batch), batch.count)) }
-                    checkedInput.finish()
+                    // Empty with a sink: it only finishes once the I/O thread has stopped.
+                    for await _ in transport.inbound {}
+                    checked.finish()
                 }
                 group.addTask {
-                    for await batch in checked {
+                    for await batch in checked.batches {
                         await engine.receive(batch.messages)
                         transport.consumed(batch.received)
                     }

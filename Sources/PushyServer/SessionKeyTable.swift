@@ -12,6 +12,17 @@ final class SessionKeyTable: Sendable {
         keys.withLock { $0[node]?.mac }
     }
 
+    /// Nodes whose agent asked for `commit_run` in its last config request (issue 16). Kept
+    /// beside the keys: an agent must fetch its config (and key) from this server process
+    /// before it can say anything, so the answer is always that agent's.
+    private let commitRun = Mutex<Set<NodeKey>>([])
+
+    func setCommitRun(_ node: NodeKey, _ on: Bool) {
+        commitRun.withLock { if on { $0.insert(node) } else { $0.remove(node) } }
+    }
+
+    func runsAtCommit(_ node: NodeKey) -> Bool { commitRun.withLock { $0.contains(node) } }
+
     /// The node's key, created (32 random bytes) on first request and kept for this process.
     func keyOrCreate(for node: NodeKey) -> [UInt8] {
         keys.withLock { keys in

@@ -36,6 +36,9 @@ public enum FloorTraffic {
         let broadcast = ServerMessage(type: .heartbeat, sequence: serverSequence, timestamp: now, server: serverHostName,
                                       incarnationId: UUID().uuidString.lowercased())
         let rsaHeader = MessageHeader(method: .rsa2048SHA1, signature: Data(count: 256).base64EncodedString()).format()
+        var commitRun = ServerMessage(type: .commit, sequence: 0, timestamp: now, jobId: jobId, server: advertisedHost,
+                                      command: command, capture: false, runTimeout: 3600)
+        commitRun.commitRun = true
         return FloorFrames(
             heartbeat: agent(.heartbeat, job: nil, state: .idle),
             broadcast: FloorFrames.Size(header: rsaHeader.count, body: broadcast.bodyBytes.count),
@@ -44,7 +47,8 @@ public enum FloorTraffic {
             ackCommit: agent(.ackCommit, job: jobId),
             run: server(ServerMessage(type: .run, sequence: 0, timestamp: now, jobId: jobId)),
             ackRun: agent(.ackRun, job: jobId),
-            result: agent(.succeeded, job: jobId, exit: 0))
+            result: agent(.succeeded, job: jobId, exit: 0),
+            commitRun: server(commitRun))
     }
 
     static func size(_ frames: [[UInt8]]) -> FloorFrames.Size {

@@ -244,7 +244,8 @@ public final class Swarm: Sendable {
     func fetch(_ r: FetchRequest) async {
         do {
             let (client, key) = try restClient(for: r.name)
-            let config = try await client.config(node: r.name, ccpk: r.curve.publicKey)
+            let config = try await client.config(node: r.name, ccpk: r.curve.publicKey,
+                                                 features: configuration.commitRun ? [NodeConfig.commitRunFeature] : [])
             let session = try SessionKey.decrypt(base64: config.encodedSessionKey, with: key)
             let serverKey = try serverKey(config.publicKey)
             liveStats.add(.configFetches)

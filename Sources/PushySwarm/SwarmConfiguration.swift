@@ -55,6 +55,9 @@ public struct SwarmConfiguration: Sendable {
     /// Keep, per job and agent, what the agent did (`AgentJobEvent`s) until `Swarm.report(job:)`
     /// hands it out: the soak compares it with the server's view of the job. Off for the bench.
     public var recordJobs = false
+    /// Ask for `commit_run` (issue 16) as `pushy-client` does: a commit that carries it is
+    /// answered `ack_run` and run at once. Off: the reference exchange only (a Push Jobs client).
+    public var commitRun = true
     /// Longest wait for one REST call.
     public var requestTimeoutSeconds = 30
 

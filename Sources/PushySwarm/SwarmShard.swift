@@ -371,6 +371,10 @@ final class SwarmShard: ZMQSwarmHandler, @unchecked Sendable {
                 stats.add(.nacks)
                 note(slot, job: job, .nackCommit)
                 send(slot, .nackCommit, jobId: job, reason: "simulated nack")
+            } else if m.commitRun == true {
+                // `commit_run` (issue 16): accepted means started, answered `ack_run`.
+                agents[slot] = a
+                start(slot, job: job)
             } else {
                 a.job = .committed(job)
                 agents[slot] = a
@@ -387,20 +391,28 @@ final class SwarmShard: ZMQSwarmHandler, @unchecked Sendable {
                 note(slot, job: m.jobId, .nackRun)
                 return send(slot, .nackRun, jobId: m.jobId)
             }
-            stats.add(.runs)
-            a.job = .running(job)
-            a.jobToken += 1
-            a.finishAt = Self.now() + a.runSeconds
             agents[slot] = a
-            note(slot, job: job, .ackRun)
-            send(slot, .ackRun, jobId: job)
-            if a.runSeconds <= 0 {
-                finish(slot, job: job)
-            } else {
-                timers.push(.init(at: a.finishAt!, slot: slot, token: a.jobToken, kind: .finish))
-            }
+            start(slot, job: job)
         case .heartbeat, nil:
             break
+        }
+    }
+
+    /// Starts the simulated command of `job` (after `run`, or a `commit_run` commit): `ack_run`,
+    /// then the result at once or when its time is up.
+    func start(_ slot: Int, job: String) {
+        var a = agents[slot]
+        stats.add(.runs)
+        a.job = .running(job)
+        a.jobToken += 1
+        a.finishAt = Self.now() + a.runSeconds
+        agents[slot] = a
+        note(slot, job: job, .ackRun)
+        send(slot, .ackRun, jobId: job)
+        if a.runSeconds <= 0 {
+            finish(slot, job: job)
+        } else {
+            timers.push(.init(at: a.finishAt!, slot: slot, token: a.jobToken, kind: .finish))
         }
     }
 

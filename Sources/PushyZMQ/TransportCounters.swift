@@ -17,6 +17,8 @@ public struct TransportCounters: Sendable, Equatable {
     public var inboundDropped = 0
     /// Times a server stopped reading because its consumer was `inboundLimit` messages behind.
     public var backPressurePauses = 0
+    /// Messages a server transport holds back right now (`Options.mayHold`), not yet delivered.
+    public var inboundHeld = 0
 }
 
 /// Live counters, updated by the I/O thread and read from anywhere.
@@ -27,6 +29,7 @@ final class AtomicCounters: Sendable {
     let received = Atomic(0)
     let inboundDropped = Atomic(0)
     let backPressurePauses = Atomic(0)
+    let held = Atomic(0)
     /// Messages delivered but not yet reported handled (server transport back-pressure).
     let unhandled = Atomic(0)
     /// Wall-clock milliseconds when the server transport last had nothing left to read and
@@ -40,7 +43,8 @@ final class AtomicCounters: Sendable {
             deferred: deferred.load(ordering: .relaxed),
             received: received.load(ordering: .relaxed),
             inboundDropped: inboundDropped.load(ordering: .relaxed),
-            backPressurePauses: backPressurePauses.load(ordering: .relaxed))
+            backPressurePauses: backPressurePauses.load(ordering: .relaxed),
+            inboundHeld: held.load(ordering: .relaxed))
     }
 
     func countSent() { sent.wrappingAdd(1, ordering: .relaxed) }

@@ -36,6 +36,19 @@ extension ZMQServerTransport {
         /// Largest frame the ROUTER and PUB accept (`ZMQ_MAXMSGSIZE`, bytes); a peer that sends a
         /// bigger one is disconnected before libzmq buffers it. -1 = no limit.
         public var maxFrameSize: Int64 = -1
+        /// Received messages that may wait (idle heartbeats): the I/O thread holds those this
+        /// says yes to and delivers them later in one batch, in order — with the next message it
+        /// says no to, once `inboundHoldMilliseconds` passed since the oldest, or once
+        /// `receiveBatchLimit` are held. One hand-off per hold instead of one per message. nil:
+        /// every batch is delivered at once.
+        public var mayHold: (@Sendable (RouterMessage) -> Bool)?
+        /// How long a held message may wait (see `mayHold`).
+        public var inboundHoldMilliseconds = 100
+        /// When set, received batches go to this function, called on the I/O thread, instead of
+        /// `inbound` (which then only finishes at shutdown): the server checks them there and
+        /// hands them on in one hop. It must not block. Its messages count as unhandled until
+        /// `consumed`, as `inbound`'s do.
+        public var inboundSink: (@Sendable ([RouterMessage]) -> Void)?
 
         public init(
             routerEndpoint: String = "tcp://*:10002",

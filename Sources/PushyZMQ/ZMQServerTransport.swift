@@ -143,6 +143,12 @@ private final class ServerLoop: @unchecked Sendable {
     let pollTimeout: Int
     let receiveBatchLimit: Int
     let inboundLimit: Int
+    let mayHold: (@Sendable (RouterMessage) -> Bool)?
+    let sink: (@Sendable ([RouterMessage]) -> Void)?
+    let holdMilliseconds: Int
+    /// Messages held back (`Options.mayHold`), in arrival order, and when the first arrived (ms).
+    var held: [RouterMessage] = []
+    var heldSince = 0
 
     init(
         router: ZMQSocket, pub: ZMQSocket, zap: ZAPHandler?, monitors: [ConnectionMonitor],
@@ -159,7 +165,12 @@ private final class ServerLoop: @unchecked Sendable {
         pollTimeout = max(1, options.pollTimeoutMilliseconds)
         receiveBatchLimit = max(1, options.receiveBatchLimit)
         inboundLimit = max(1, options.inboundLimit)
+        mayHold = options.mayHold
+        sink = options.inboundSink
+        holdMilliseconds = max(1, options.inboundHoldMilliseconds)
     }
+
+    static func nowMilliseconds() -> Int { Int(Date().timeIntervalSince1970 * 1000) }
 
     func run() {
         var items = [queue.wake.pollItem, router.pollItem]
@@ -174,8 +185,10 @@ private final class ServerLoop: @unchecked Sendable {
             if behind && !paused { counters.countPause() }
             paused = behind
             items[1].events = behind ? 0 : pollIn
+            var timeout = behind ? 5 : pollTimeout
+            if !held.isEmpty { timeout = max(0, min(timeout, heldSince + holdMilliseconds - Self.nowMilliseconds())) }
             let ready = items.withUnsafeMutableBufferPointer {
-                zmq_poll($0.baseAddress, Int32($0.count), behind ? 5 : pollTimeout)
+                zmq_poll($0.baseAddress, Int32($0.count), Int(timeout))
             }
             if ready < 0 {
                 if zmq_errno() == EINTR { continue }
@@ -196,10 +209,13 @@ private final class ServerLoop: @unchecked Sendable {
             if let zap, zapReady { zap.handlePending() }
             var drained = items[1].revents & pollIn == 0
             if !behind, !drained { drained = receive() }
+            if !held.isEmpty, Self.nowMilliseconds() - heldSince >= holdMilliseconds { deliverHeld() }
             if !behind, drained, counters.unhandled.load(ordering: .relaxed) == 0 {
-                counters.caughtUp.store(Int(Date().timeIntervalSince1970 * 1000), ordering: .relaxed)
+                // Held messages are not in hand yet: caught up only to the first of them.
+                counters.caughtUp.store(held.isEmpty ? Self.nowMilliseconds() : heldSince, ordering: .relaxed)
             }
         }
+        deliverHeld()
         for monitor in monitors { monitor.close() }
         router.close()
         pub.close()
@@ -226,15 +242,48 @@ private final class ServerLoop: @unchecked Sendable {
         var batch: [RouterMessage] = []
         var drained = false
         for _ in 0..<receiveBatchLimit {
-            guard let frames = try? router.receive(), let identity = frames.first else {
+            guard var frames = try? router.receive(), !frames.isEmpty else {
                 drained = true
                 break
             }
-            batch.append(RouterMessage(identity: identity, frames: Array(frames.dropFirst())))
+            // The identity out of the array in place (no second array for the rest).
+            let identity = frames.removeFirst()
+            batch.append(RouterMessage(identity: identity, frames: frames))
         }
         guard !batch.isEmpty else { return drained }
-        counters.unhandled.wrappingAdd(batch.count, ordering: .relaxed)
-        counters.deliver(batch, count: batch.count, to: continuation)
+        if let mayHold {
+            if batch.allSatisfy(mayHold) {
+                if held.isEmpty { heldSince = Self.nowMilliseconds() }
+                held += batch
+                counters.held.store(held.count, ordering: .relaxed)
+                if held.count >= receiveBatchLimit { deliverHeld() }
+                return drained
+            }
+            // Something that may not wait: what was held goes first, in order, in the same batch.
+            if !held.isEmpty {
+                batch = held + batch
+                held = []
+                counters.held.store(0, ordering: .relaxed)
+            }
+        }
+        deliver(batch)
         return drained
+    }
+
+    private func deliver(_ batch: [RouterMessage]) {
+        counters.unhandled.wrappingAdd(batch.count, ordering: .relaxed)
+        if let sink {
+            counters.received.wrappingAdd(batch.count, ordering: .relaxed)
+            sink(batch)
+        } else {
+            counters.deliver(batch, count: batch.count, to: continuation)
+        }
+    }
+
+    private func deliverHeld() {
+        guard !held.isEmpty else { return }
+        deliver(held)
+        held = []
+        counters.held.store(0, ordering: .relaxed)
     }
 }

@@ -115,6 +115,8 @@ final class ZMQSocket {
     /// Receives one whole multipart message, or nil when none is waiting.
     func receive() throws(ZMQError) -> [[UInt8]]? {
         var frames: [[UInt8]] = []
+        // Identity, header and body on a ROUTER: one allocation, not three growths.
+        frames.reserveCapacity(3)
         repeat {
             while zmq_msg_recv(message, handle, ZMQ_DONTWAIT) < 0 {
                 let code = zmq_errno()

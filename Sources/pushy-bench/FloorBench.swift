@@ -98,9 +98,10 @@ struct FloorBench {
         let broadcastsAtConnected = counts.broadcasts
         say("   floor: \(n) agents connected in \(SizeResult.seconds(f.connectSeconds)) (libzmq \(f.libzmq ?? "?"))")
 
-        func job(_ first: Int, _ count: Int) async throws -> Double {
+        func job(_ first: Int, _ count: Int, runAtCommit: Bool = false) async throws -> Double {
             let timeout = 60 + count / 100
-            let answer = try await server.request("job \(first) \(count) \(timeout)", expect: "job", timeout: Double(timeout + 30))
+            let answer = try await server.request("job \(first) \(count) \(timeout)\(runAtCommit ? " commit_run" : "")", expect: "job",
+                                                  timeout: Double(timeout + 30))
             f.jobs += 1
             guard answer.hasPrefix("job ok"), let s = answer.split(separator: " ").last?.split(separator: "=").last,
                   let seconds = Double(s) else {
@@ -116,7 +117,8 @@ struct FloorBench {
             try await Task.sleep(for: .milliseconds(500))
         }
         for i in 0..<jobRuns {
-            f.singleJob.append(try await job((i * 7919) % n, 1))
+            // As Pushy runs it: quorum 1, so the swarm's agents (which ask for commit_run) run at the commit.
+            f.singleJob.append(try await job((i * 7919) % n, 1, runAtCommit: true))
             try await Task.sleep(for: .milliseconds(200))
         }
         say("   floor jobs: all \(SizeResult.millis(SizeResult.median(f.bigJob))), single \(SizeResult.millis(SizeResult.median(f.singleJob)))")

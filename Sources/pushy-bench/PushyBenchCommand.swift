@@ -190,9 +190,12 @@ struct PushyBenchCommand: AsyncParsableCommand {
         say("   idle CPU \(String(format: "%.2f", r.idleCPUPercent ?? -1)) %, RSS \(SizeResult.megabytes(r.rss))")
 
         // Jobs, with the CPU the server and the swarm spent on each (where the time goes).
+        // The org feed is open from here on: single-node jobs are timed to their job_complete on it.
+        let watch = CompletionWatch(admin)
+        defer { watch.stop() }
         for _ in 0..<jobRuns {
             let cpu = ProcessProbe.cpuSeconds(pid: server.pid) ?? 0, swarmCPU = fleet.cpuSeconds
-            let (seconds, post, status) = try await timeJob(admin, nodes: names, poll: .milliseconds(20))
+            let (seconds, post, status, _, _) = try await timeJob(admin, nodes: names, poll: .milliseconds(20))
             r.bigJob.append(seconds)
             r.bigJobPost.append(post)
             r.bigJobServerCPU.append((ProcessProbe.cpuSeconds(pid: server.pid) ?? 0) - cpu)
@@ -201,9 +204,15 @@ struct PushyBenchCommand: AsyncParsableCommand {
             try await Task.sleep(for: .milliseconds(500))
         }
         for i in 0..<jobRuns {
-            let (seconds, post, _) = try await timeJob(admin, nodes: [names[(i * 7919) % names.count]], poll: .milliseconds(1))
-            r.singleJob.append(seconds)
+            let (seconds, post, _, id, fed) = try await timeJob(admin, nodes: [names[(i * 7919) % names.count]],
+                                                                 poll: .milliseconds(1), watch: watch)
+            r.singleJob.append(fed ?? seconds)
+            r.singleJobPolled.append(seconds)
             r.singleJobPost.append(post)
+            // The REST read that saw the job end, alone: the same request of the finished job.
+            let t = ContinuousClock.now
+            _ = try await admin.job(id, nodes: false, wait: 20)
+            r.singleJobRead.append(Self.elapsed(since: t))
             try await Task.sleep(for: .milliseconds(200))
         }
         say("   jobs: all \(SizeResult.millis(SizeResult.median(r.bigJob))), single \(SizeResult.millis(SizeResult.median(r.singleJob)))")
@@ -277,11 +286,15 @@ struct PushyBenchCommand: AsyncParsableCommand {
 
     /// POST a no-op job and poll it until it ends (≤ 120 s); seconds measured at the client,
     /// request signing included.
-    /// Returns (POST → complete, POST → 201, final status).
-    func timeJob(_ admin: PushyRESTClient, nodes: [String], poll: Duration) async throws -> (Double, Double, String) {
+    /// Returns (POST → complete, POST → 201, final status, job id, POST → its job_complete on
+    /// `watch`'s feed when given).
+    func timeJob(_ admin: PushyRESTClient, nodes: [String], poll: Duration,
+                 watch: CompletionWatch? = nil) async throws -> (Double, Double, String, String, Double?) {
         let t = ContinuousClock.now
         let id = try await admin.startJob(JobRequest(command: "noop", nodes: nodes))
         let post = Self.elapsed(since: t)
+        // The feed's job_complete and the long poll, side by side (the poll starts after the 201).
+        async let seen: ContinuousClock.Instant? = watch?.completed(id, timeout: .seconds(20))
         let deadline = Date().addingTimeInterval(120)
         while Date() < deadline {
             // A long poll without the node groups: the server answers when the job has ended
@@ -295,7 +308,11 @@ struct PushyBenchCommand: AsyncParsableCommand {
                     let reasons = Dictionary((v.nodeReasons ?? []).map { ($0.1, 1) }, uniquingKeysWith: +)
                     print("   job \(id) ended \(v.status.rawValue): \(v.statusReason ?? "no reason"); nodes: \(groups); reasons: \(reasons)")
                 }
-                return (elapsed, post, v.status.rawValue)
+                let fed = await seen.map { at -> Double in
+                    let d = t.duration(to: at)
+                    return Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
+                }
+                return (elapsed, post, v.status.rawValue, id, fed)
             }
             try await Task.sleep(for: poll)
         }

@@ -27,6 +27,12 @@ struct SizeResult {
     /// POST → 201 only, and CPU seconds spent per all-node job by the server and the swarm.
     var bigJobPost: [Double] = []
     var singleJobPost: [Double] = []
+    /// Single-node jobs POST → complete seen by a long poll (`GET …?wait=`) started after the 201
+    /// (`singleJob` is POST → its job_complete on the org feed, opened before).
+    var singleJobPolled: [Double] = []
+    /// The long poll that saw a single-node job end, repeated alone once the job had ended:
+    /// what the REST read costs (signing, TLS, authentication, the answer) without the job.
+    var singleJobRead: [Double] = []
     var bigJobServerCPU: [Double] = []
     var bigJobSwarmCPU: [Double] = []
     var muted = 0
@@ -109,7 +115,8 @@ struct SizeResult {
         rows.append(("single-node job, POST → complete, p50 / max of \(singleJob.count)",
                      "\(Self.millis(single)) / \(Self.millis(singleJob.max()))", "≤ 10 ms + command (0 here)",
                      Self.verdict(single.map { $0 <= 0.010 })))
-        rows.append(("  of which POST → 201 (p50)", Self.millis(Self.median(singleJobPost)), "—", "—"))
+        rows.append(("  of which POST → 201 (p50); seen by a long poll instead of the feed; that GET alone, job ended (p50)",
+                     "\(Self.millis(Self.median(singleJobPost))); \(Self.millis(Self.median(singleJobPolled))); \(Self.millis(Self.median(singleJobRead)))", "—", "—"))
         rows.append(("silent nodes (\(muted) = 1 %) marked offline: first / last",
                      "\(Self.seconds(deadFirst)) / \(Self.seconds(deadLast)) (\(deadDetected) of \(muted))", "≤ 30 s",
                      Self.verdict(muted == 0 ? nil : (deadLast.map { $0 <= 30 } ?? false))))
@@ -155,9 +162,12 @@ struct SizeResult {
              Self.median(bigJob), Self.median(f.bigJob), ms),
             ("  server CPU per all-node job, p50", Self.median(bigJobServerCPU), Self.median(f.bigJobServerCPU), ms),
             ("  agent-side CPU per all-node job, p50 (all swarm processes)", Self.median(bigJobSwarmCPU), Self.median(f.bigJobSwarmCPU), ms),
-            ("single-node job, p50 (Pushy: POST → complete; floor: commit → result)", Self.median(singleJob), Self.median(f.singleJob), ms),
+            ("single-node job, p50 (Pushy: POST → job_complete on the org feed, opened before; floor: commit → result)",
+             Self.median(singleJob), Self.median(f.singleJob), ms),
             ("  the same without the REST call (Pushy: p50 POST → complete − p50 POST → 201)",
              Self.median(singleJob).flatMap { a in Self.median(singleJobPost).map { a - $0 } }, Self.median(f.singleJob), ms),
+            ("  Pushy seen by a long poll after the 201 instead (a second signed REST call), for comparison",
+             Self.median(singleJobPolled), Self.median(f.singleJob), ms),
             ("server CPU idle heartbeating, per 1,000 agents (% of one core)", idleCPUPercent.map { $0 / thousands },
              f.idleServerCPUPercent.map { $0 / thousands }, percent),
             ("agent-side CPU idle, per 1,000 agents (% of one core)", swarmIdleCPUPercent.map { $0 / thousands },

@@ -49,11 +49,12 @@ struct FloorServerCommand: AsyncParsableCommand {
             case "counts":
                 reply("counts \(await server.counts())")
             case "job":
-                guard words.count == 4, let first = Int(words[1]), let count = Int(words[2]), let timeout = Double(words[3]) else {
-                    reply("error usage: job FIRST COUNT TIMEOUT_SECONDS")
+                guard words.count == 4 || (words.count == 5 && words[4] == "commit_run"),
+                      let first = Int(words[1]), let count = Int(words[2]), let timeout = Double(words[3]) else {
+                    reply("error usage: job FIRST COUNT TIMEOUT_SECONDS [commit_run]")
                     continue
                 }
-                let r = await server.job(nodes: first..<(first + count), timeout: timeout)
+                let r = await server.job(nodes: first..<(first + count), timeout: timeout, runAtCommit: words.count == 5)
                 if let failure = r.failure {
                     reply("job failed nodes=\(r.nodes) \(failure)")
                     FileHandle.standardError.write(Data("pushy-floor server: job \(r.job) failed: \(failure)\n".utf8))

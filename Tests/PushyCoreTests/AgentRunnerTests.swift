@@ -49,6 +49,30 @@ import Testing
         #expect(plan.lock == nil)
     }
 
+    /// `commit_run` (issue 16): an accepted commit starts the job at once, answered `ack_run`
+    /// (the lock taken for the vote is let go as for `run`); a refused one is nacked as usual,
+    /// and a `run` that follows anyway is acked again.
+    @Test func commitRunStartsAtOnce() throws {
+        var r = try Self.runner()
+        var m = Self.commit(command: "locked")
+        m.commitRun = true
+        let out = r.commit(m, checks: Self.allOK)
+        #expect(r.state == .running(jobId: Self.job))
+        guard out.count == 3, case .spawn(let plan) = out[2] else { Issue.record("no spawn: \(out)"); return }
+        #expect(out[0] == .send(.ackRun, jobId: Self.job, reason: nil))
+        #expect(out[1] == .releaseLock(r.defaultLockPath))
+        #expect(plan.commandLine == "sleep 1")
+        #expect(r.run(jobId: Self.job) == [.send(.ackRun, jobId: Self.job, reason: nil)])
+        var busy = m
+        busy.jobId = Self.other
+        #expect(r.commit(busy, checks: Self.allOK).first == .send(.nackCommit, jobId: Self.other, reason: "busy: already working on job \(Self.job)"))
+        var refused = try Self.runner()
+        var unknown = Self.commit(command: "rm -rf /")
+        unknown.commitRun = true
+        #expect(Self.nackReason(refused.commit(unknown, checks: Self.allOK)) == "not whitelisted: 'rm -rf /'")
+        #expect(refused.state == .idle)
+    }
+
     @Test func lockEntryIsCarriedInThePlan() throws {
         var r = try Self.runner()
         _ = r.commit(Self.commit(command: "locked"), checks: Self.allOK)

@@ -37,4 +37,21 @@ struct FloorTrafficTests {
             #expect(broadcast[1].count == bodies.broadcast)
         }
     }
+
+    /// The single-node job of the bench runs on agents that asked for `commit_run` (issue 16):
+    /// one commit that runs, of the size the floor's commit_run has.
+    @Test func commitRunIsTheSizeTheFloorSends() async throws {
+        let floor = try FloorTraffic.pushyFrames(nodeName: "web1", org: EngineRig.org)
+        try await EngineRig.with(connect: false) { rig in
+            rig.engine.setAgentFeatures(org: rig.org, node: "web1", commitRun: true)
+            await rig.say(.heartbeat, job: nil, state: .idle)
+            await rig.say(.aborted, job: nil)
+            _ = try await rig.engine.startJob(org: rig.org, orgGUID: String(repeating: "a", count: 32),
+                                              request: JobRequest(command: "noop", nodes: ["web1"]), requestor: "admin")
+            let commit = try #require(rig.transport.sentFrames.last)
+            #expect(try ServerMessage.parse(commit[1]).commitRun == true)
+            #expect(commit[0].count == floor.commitRun.header)
+            #expect(commit[1].count == (try Self.expected(floor.commitRun.body, for: commit[1])))
+        }
+    }
 }

@@ -73,6 +73,9 @@ struct FloorTests {
         }
         let one = await rig.server.job(nodes: 137..<138, timeout: 20)
         #expect(one.failure == nil, "\(one.failure ?? "")")
+        // Pushy's commit_run exchange (issue 16): commit_run → ack_run → result, no run.
+        let combined = await rig.server.job(nodes: 42..<43, timeout: 20, runAtCommit: true)
+        #expect(combined.failure == nil, "\(combined.failure ?? "")")
         // Three broadcasts after all connected, then the heartbeats stop: the tallies must then agree exactly.
         let broadcasts = ContinuousClock.now + .seconds(10)
         while await rig.server.counts().broadcasts < atConnected + 3 {
@@ -94,8 +97,8 @@ struct FloorTests {
             if !wrong.isEmpty { try await Task.sleep(for: .milliseconds(20)) }
         }
         #expect(wrong.isEmpty, "\(wrong)")
-        #expect(server.results == 401)
-        #expect(server.commits == 401 && server.runs == 401)
+        #expect(server.results == 402)
+        #expect(server.commits == 402 && server.runs == 401 && server.ackCommits == 401 && server.ackRuns == 402)
         #expect(agents.nodes == 200)
         #expect(agents.fewestBroadcasts >= 2)
         #expect(server.heartbeats >= 400)

@@ -100,6 +100,7 @@ public struct AgentRunner: Sendable {
     }
 
     /// A `commit` from the server: ack if idle, whitelisted and the user/dir/file are usable.
+    /// With `commit_run` an accepted commit starts the job at once and is answered `ack_run`.
     public mutating func commit(_ m: ServerMessage, checks: Checks) -> [Output] {
         guard let jobId = m.jobId else { return [] }
         func nack(_ reason: String) -> [Output] { [.send(.nackCommit, jobId: jobId, reason: reason)] }
@@ -126,8 +127,13 @@ public struct AgentRunner: Sendable {
         let env = (m.env?.objectValue ?? []).compactMap { k, v in v.stringValue.map { (k, $0) } }
         let plan = Plan(jobId: jobId, commandLine: match.commandLine, lock: match.lock, user: m.user, dir: m.dir,
                         env: env, file: m.file, capture: m.capture ?? false, runTimeout: m.runTimeout)
-        state = .committed(plan)
         failureReason = nil
+        if m.commitRun == true {
+            // `commit_run` (issue 16): accepted means started; `ack_run` is the vote.
+            state = .running(jobId: jobId)
+            return [.send(.ackRun, jobId: jobId, reason: nil)] + releaseHeldLock() + [.spawn(plan)]
+        }
+        state = .committed(plan)
         return [.send(.ackCommit, jobId: jobId, reason: nil)]
     }
 

@@ -28,6 +28,9 @@ public struct JobMachine: Sendable {
     /// What the caller must do.
     public enum Action: Sendable, Equatable {
         case sendCommit([String])
+        /// `commit` with `commit_run` (issue 16): the node runs at once when it accepts, and
+        /// answers `ack_run`. Only after the job's rows are durable, as for `run`.
+        case sendCommitRun([String])
         case sendRun([String])
         /// Put the node in rehab (send `abort` until it answers `aborted`).
         case rehab(String)
@@ -61,17 +64,26 @@ public struct JobMachine: Sendable {
     /// When each node was told to run, for rate-controlled jobs: each node's run timeout counts
     /// from its own launch (a job in waves has no job-wide run deadline).
     public private(set) var launchedAt: [String: Double] = [:]
+    /// Nodes told to run at their commit (`commit_run`, issue 16): no separate vote and `run`.
+    /// Only in jobs whose quorum no vote can fail (`mayRunAtCommit`), for nodes that asked.
+    public private(set) var runAtCommit: Set<String> = []
+
+    /// Whether nodes may run as they accept the commit: when one accepting node meets the
+    /// quorum (quorum ≤ 1), the vote decides nothing the node's own answer does not, and
+    /// without rate control no launch waits its turn.
+    public static func mayRunAtCommit(quorum: Int, limits: LaunchLimits?) -> Bool { quorum <= 1 && limits == nil }
 
     /// Creates a job and starts voting. `isAvailable` says whether a node is online and idle
     /// (not in rehab); other nodes are `unavailable` at once, like the reference.
     public static func start(
         id: String, nodes: [String], quorum: Int, runTimeout: Int, now: Double, votingTimeout: Double,
-        limits: LaunchLimits? = nil,
+        limits: LaunchLimits? = nil, runsAtCommit: Set<String> = [],
         startEvent: JobFeedEvent, isAvailable: (String) -> (available: Bool, reason: String)
     ) -> (JobMachine, [Action]) {
         var job = JobMachine(id: id, nodeNames: nodes, quorum: quorum, runTimeout: runTimeout,
                              votingDeadline: now + votingTimeout, now: now)
         job.launcher = limits.map(Launcher.init(limits:))
+        let combined = mayRunAtCommit(quorum: quorum, limits: limits) ? runsAtCommit : []
         var actions: [Action] = [.event(startEvent)]
         job.status = .voting
         actions.append(.jobChanged(status: .voting, reason: nil))
@@ -79,7 +91,8 @@ public struct JobMachine: Sendable {
         for n in nodes {
             let a = isAvailable(n)
             if a.available {
-                commit.append(n)
+                // Their commit starts the command: it waits for the job's rows (`markRecorded`).
+                if combined.contains(n) { job.runAtCommit.insert(n) } else { commit.append(n) }
             } else {
                 job.set(n, .unavailable, reason: a.reason, into: &actions)
                 actions.append(.event(.vote(n, "down")))
@@ -165,6 +178,7 @@ public struct JobMachine: Sendable {
         guard let current = nodes[node] else { return [] }
         var actions: [Action] = []
         switch status {
+        case .voting where runAtCommit.contains(node): handleRunAtCommit(node, current, input, now, &actions)
         case .voting: handleVoting(node, current, input, now, &actions)
         case .running:
             handleRunning(node, current, input, now, &actions)
@@ -226,6 +240,30 @@ public struct JobMachine: Sendable {
             break
         default:
             rehab(node, into: &actions)
+        }
+        evaluateQuorumIfVoted(now: now, into: &actions)
+    }
+
+    /// A node told to run at its commit, while the job still votes: its `ack_run` is its vote
+    /// and its start; its result may come before the vote ends. Anything else is as for a vote
+    /// (a nack, going down) or, once it runs, as for a running node.
+    mutating func handleRunAtCommit(_ node: String, _ current: NodeJobStatus, _ input: Input, _ now: Double,
+                                    _ actions: inout [Action]) {
+        switch (current, input) {
+        case (.new, .ackRun):
+            set(node, .running, reason: nil, into: &actions)
+            actions.append(.event(.vote(node, "success")))
+            actions.append(.event(JobFeedEvent("run_start", [("node", .string(node))])))
+        case (.new, .succeeded), (.new, .failed):
+            // Its `ack_run` was lost on the way, but the result says it ran.
+            actions.append(.event(.vote(node, "success")))
+            set(node, .running, reason: nil, into: &actions)
+            handleRunning(node, .running, input, now, &actions)
+        case (.new, _), (.ready, _):
+            handleVoting(node, current, input, now, &actions)
+            return
+        default:
+            handleRunning(node, current, input, now, &actions)
         }
         evaluateQuorumIfVoted(now: now, into: &actions)
     }
@@ -351,7 +389,11 @@ public struct JobMachine: Sendable {
     mutating func evaluateQuorumIfVoted(now: Double, into actions: inout [Action]) {
         guard status == .voting, !nodes.values.contains(.new) else { return }
         let ready = nodeNames.filter { nodes[$0] == .ready }
-        if ready.count >= quorum {
+        // Nodes that ran at their commit voted yes by starting (whatever their result since).
+        let started = runAtCommit.isEmpty ? 0 : runAtCommit.count {
+            [.running, .succeeded, .failed, .crashed].contains(nodes[$0] ?? .new)
+        }
+        if ready.count + started >= quorum {
             status = .running
             updatedAt = now
             actions.append(.event(JobFeedEvent("quorum_succeeded")))
@@ -397,6 +439,10 @@ public struct JobMachine: Sendable {
     public mutating func markRecorded(now: Double? = nil) -> [Action] {
         guard !recorded else { return [] }
         recorded = true
+        if status == .voting, !runAtCommit.isEmpty {
+            let waiting = nodeNames.filter { runAtCommit.contains($0) && nodes[$0] == .new }
+            return waiting.isEmpty ? [] : [.sendCommitRun(waiting)]
+        }
         guard status == .running else { return [] }
         if launcher != nil {
             var actions: [Action] = []

@@ -26,7 +26,9 @@ public struct AgentMessage: Sendable, Equatable {
     public var protocolVersion: String
     public var org: String
     /// Raw type string; `messageType` is nil for types Pushy does not know.
-    public var type: String
+    public var type: String {
+        didSet { messageType = AgentMessageType(rawValue: type) }
+    }
     public var sequence: Int
     public var timestamp: Date
     public var incarnationId: String
@@ -49,7 +51,8 @@ public struct AgentMessage: Sendable, Equatable {
     public var offset: Int?
     public var data: String?
 
-    public var messageType: AgentMessageType? { AgentMessageType(rawValue: type) }
+    /// `type` as a known type, kept with it (the server asks for it several times per message).
+    public private(set) var messageType: AgentMessageType?
 
     public init(
         node: String, client: String, org: String, type: AgentMessageType, sequence: Int, timestamp: Date,
@@ -61,6 +64,7 @@ public struct AgentMessage: Sendable, Equatable {
         self.protocolVersion = protocolVersion
         self.org = org
         self.type = type.rawValue
+        self.messageType = type
         self.sequence = sequence
         self.timestamp = timestamp
         self.incarnationId = incarnationId

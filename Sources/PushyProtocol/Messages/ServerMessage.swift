@@ -23,6 +23,10 @@ public struct ServerMessage: Sendable, Equatable {
     public var capture: Bool?
     /// Pushy extension (spec 12 point 2): lets the agent enforce the run timeout itself.
     public var runTimeout: Int?
+    /// Pushy extension (issue 16, `commit_run`): on a commit, run at once when accepting it and
+    /// answer `ack_run` instead of `ack_commit` (no separate `run`). Sent only to agents that
+    /// asked for the feature, for jobs whose quorum needs no vote.
+    public var commitRun: Bool?
 
     public var messageType: ServerMessageType? { ServerMessageType(rawValue: type) }
 
@@ -65,6 +69,7 @@ public struct ServerMessage: Sendable, Equatable {
         if let file { o.append(("file", .string(file))) }
         if let capture { o.append(("capture", .bool(capture))) }
         if let runTimeout { o.append(("run_timeout", .number(Double(runTimeout)))) }
+        if let commitRun { o.append(("commit_run", .bool(commitRun))) }
         if let incarnationId { o.append(("incarnation_id", .string(incarnationId))) }
         return .object(o)
     }
@@ -125,15 +130,18 @@ public struct ServerMessage: Sendable, Equatable {
             env: field(.env).flatMap { $0.isNull ? JSONValue?.none : $0 }, file: field(.file)?.stringValue,
             capture: field(.capture)?.boolValue, runTimeout: field(.runTimeout)?.intValue)
         m.type = type
+        m.commitRun = field(.commitRun)?.boolValue
         return m
     }
 
     /// The body fields `parse` reads.
     private enum Field: Int, CaseIterable {
         case type, timestamp, sequence, jobId, server, incarnationId, command, user, dir, env, file, capture, runTimeout
+        case commitRun
 
         var wireName: String {
             switch self {
+            case .commitRun: "commit_run"
             case .jobId: "job_id"
             case .incarnationId: "incarnation_id"
             case .runTimeout: "run_timeout"

@@ -21,6 +21,10 @@ public struct NodeConfig: Sendable, Equatable {
 
     public static let outputStreamFeature = "output_stream"
     public static let binaryOutputFeature = "binary_output"
+    /// Issue 16: the server sends `commit` with `commit_run: true` to agents that ask for it
+    /// (`features=commit_run` on this config request) when a job's quorum needs no vote; such
+    /// an agent runs at once and answers `ack_run` (docs/decisions.md "Fewer messages").
+    public static let commitRunFeature = "commit_run"
 
     public init(
         host: String, outAddr: String, commandAddr: String, interval: Double, node: String, organization: String,

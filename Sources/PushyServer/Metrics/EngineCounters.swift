@@ -3,8 +3,21 @@ import PushyProtocol
 /// What the engine counts as it goes, for `/metrics` (read at scrape time, so the hot paths
 /// only bump integers in the engine's own actor: no metrics library call per message).
 struct EngineCounters: Sendable {
-    /// Agent messages handled (checked and routed), by wire type.
-    var inbound: [String: Int] = [:]
+    /// Agent messages handled (checked and routed), by type in `AgentMessageType.allCases`
+    /// order, then types Pushy does not know: an array, because every heartbeat bumps it.
+    var inboundCounts = [Int](repeating: 0, count: AgentMessageType.allCases.count + 1)
+
+    mutating func countInbound(_ type: AgentMessageType?) {
+        inboundCounts[type.flatMap { AgentMessageType.allCases.firstIndex(of: $0) } ?? AgentMessageType.allCases.count] += 1
+    }
+
+    /// Agent messages handled, by wire type (`unknown` for the others); types never seen are absent.
+    var inbound: [String: Int] {
+        var out: [String: Int] = [:]
+        for (i, t) in AgentMessageType.allCases.enumerated() where inboundCounts[i] > 0 { out[t.rawValue] = inboundCounts[i] }
+        if let unknown = inboundCounts.last, unknown > 0 { out["unknown"] = unknown }
+        return out
+    }
     /// Messages sent to agents, by wire type (heartbeat broadcasts are counted once each).
     var outbound: [String: Int] = [:]
     var jobsStarted = 0

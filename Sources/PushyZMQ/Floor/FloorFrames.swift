@@ -1,6 +1,7 @@
 /// The floor (issue 16): what libzmq and the kernel cost for Pushy's traffic with no Pushy
 /// work on top. `FloorServer` and `FloorSwarm` exchange, per node, the messages of a Pushy job
-/// (commit → ack_commit → run → ack_run → result) and Pushy's heartbeats, each as two frames
+/// (commit → ack_commit → run → ack_run → result, or for a job whose quorum needs no vote
+/// Pushy's `commit_run` exchange: commit_run → ack_run → result) and Pushy's heartbeats, each as two frames
 /// (header, body) of the sizes Pushy's frames have (`FloorFrames`, filled in from the real
 /// messages by `FloorTraffic` in PushySwarm), with no JSON, HMAC, state machine or store.
 /// Benchmark-only code; it lives here because PushyZMQ is the one module that calls libzmq.
@@ -8,6 +9,8 @@
 /// The kinds of floor message, in the first byte of every body.
 enum FloorKind: UInt8, CaseIterable {
     case heartbeat = 1, broadcast, commit, ackCommit, run, ackRun, result
+    /// A commit that runs at once (Pushy's `commit_run`, issue 16): answered ack_run, result.
+    case commitRun
 }
 
 /// Sizes of the two frames of every kind of message, copied from Pushy's.
@@ -33,11 +36,14 @@ public struct FloorFrames: Sendable, Equatable, CustomStringConvertible {
     public var run: Size
     public var ackRun: Size
     public var result: Size
+    /// Server → agent: a commit with `commit_run` (single-node jobs, quorum ≤ 1).
+    public var commitRun: Size
 
     /// Every body carries its kind, the node's index and the job's number (9 bytes).
     public static let minimumBody = 9
 
-    public init(heartbeat: Size, broadcast: Size, commit: Size, ackCommit: Size, run: Size, ackRun: Size, result: Size) {
+    public init(heartbeat: Size, broadcast: Size, commit: Size, ackCommit: Size, run: Size, ackRun: Size, result: Size,
+                commitRun: Size? = nil) {
         self.heartbeat = heartbeat
         self.broadcast = broadcast
         self.commit = commit
@@ -45,11 +51,13 @@ public struct FloorFrames: Sendable, Equatable, CustomStringConvertible {
         self.run = run
         self.ackRun = ackRun
         self.result = result
+        // `,"commit_run":true` on the commit's body when not given.
+        self.commitRun = commitRun ?? Size(header: commit.header, body: commit.body + 18)
     }
 
-    static let names = ["heartbeat", "broadcast", "commit", "ack_commit", "run", "ack_run", "result"]
+    static let names = ["heartbeat", "broadcast", "commit", "ack_commit", "run", "ack_run", "result", "commit_run"]
 
-    var all: [Size] { [heartbeat, broadcast, commit, ackCommit, run, ackRun, result] }
+    var all: [Size] { [heartbeat, broadcast, commit, ackCommit, run, ackRun, result, commitRun] }
 
     func size(_ kind: FloorKind) -> Size { all[Int(kind.rawValue) - 1] }
 
@@ -74,7 +82,7 @@ public struct FloorFrames: Sendable, Equatable, CustomStringConvertible {
             throw .invalid("frame sizes must name every kind: \(names.joined(separator: ", "))")
         }
         return FloorFrames(heartbeat: sizes[0]!, broadcast: sizes[1]!, commit: sizes[2]!, ackCommit: sizes[3]!,
-                           run: sizes[4]!, ackRun: sizes[5]!, result: sizes[6]!)
+                           run: sizes[4]!, ackRun: sizes[5]!, result: sizes[6]!, commitRun: sizes[7]!)
     }
 }
 

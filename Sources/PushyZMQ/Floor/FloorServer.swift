@@ -40,7 +40,7 @@ public final class FloorServer: Sendable {
     }
 
     enum Command: Sendable {
-        case job(first: Int, count: Int, timeout: Double, reply: @Sendable (FloorJobResult) -> Void)
+        case job(first: Int, count: Int, timeout: Double, runAtCommit: Bool, reply: @Sendable (FloorJobResult) -> Void)
         case counts(@Sendable (FloorCounts) -> Void)
     }
 
@@ -86,10 +86,13 @@ public final class FloorServer: Sendable {
 
     /// Runs a job over nodes `nodes` (global indexes); fails when any answer is missing after
     /// `timeout` seconds, or anything arrives twice, out of order or for another job.
-    public func job(nodes: Range<Int>, timeout: Double) async -> FloorJobResult {
+    /// `runAtCommit`: Pushy's `commit_run` exchange (commit_run → ack_run → result), as Pushy runs a
+    /// job whose quorum needs no vote on agents that asked for it.
+    public func job(nodes: Range<Int>, timeout: Double, runAtCommit: Bool = false) async -> FloorJobResult {
         await withCheckedContinuation { (c: CheckedContinuation<FloorJobResult, Never>) in
             let accepted = queue.enqueue(CollectionOfOne(Command.job(
-                first: nodes.lowerBound, count: nodes.count, timeout: timeout, reply: { c.resume(returning: $0) })))
+                first: nodes.lowerBound, count: nodes.count, timeout: timeout, runAtCommit: runAtCommit,
+                reply: { c.resume(returning: $0) })))
             if !accepted { c.resume(returning: FloorJobResult(job: 0, nodes: nodes.count, seconds: 0, failure: "the floor server is stopping")) }
         }
     }
@@ -120,6 +123,8 @@ private final class FloorServerLoop: @unchecked Sendable {
     /// One job's progress: per node, bit 1 ack_commit, 2 ack_run, 4 result.
     final class Job {
         let number: UInt32
+        /// commit_run: no ack_commit expected, ack_run first.
+        var runAtCommit = false
         let first: Int
         var flags: [UInt8]
         var votes = 0
@@ -210,7 +215,7 @@ private final class FloorServerLoop: @unchecked Sendable {
     func abandon(_ command: FloorServer.Command) {
         switch command {
         case .counts(let reply): reply(counts)
-        case .job(_, let count, _, let reply): reply(FloorJobResult(job: 0, nodes: count, seconds: 0, failure: "the floor server stopped"))
+        case .job(_, let count, _, _, let reply): reply(FloorJobResult(job: 0, nodes: count, seconds: 0, failure: "the floor server stopped"))
         }
     }
 
@@ -218,7 +223,7 @@ private final class FloorServerLoop: @unchecked Sendable {
         switch command {
         case .counts(let reply):
             reply(counts)
-        case .job(let first, let count, let timeout, let reply):
+        case .job(let first, let count, let timeout, let runAtCommit, let reply):
             func refuse(_ why: String) { reply(FloorJobResult(job: 0, nodes: count, seconds: 0, failure: why)) }
             guard job == nil else { return refuse("a job is already running") }
             guard first >= 0, count > 0, first + count <= agents else { return refuse("nodes \(first)..<\(first + count) are not all within 0..<\(agents)") }
@@ -227,10 +232,12 @@ private final class FloorServerLoop: @unchecked Sendable {
             jobNumber &+= 1
             let now = floorClock()
             let j = Job(number: jobNumber, first: first, count: count, started: now, deadline: now + timeout, reply: reply)
+            j.runAtCommit = runAtCommit
+            j.running = runAtCommit
             job = j
             var failed: [Int] = []
             for i in first..<(first + count) {
-                if wire.send(router.handle, .commit, index: i, job: j.number, identity: identities[i]) {
+                if wire.send(router.handle, runAtCommit ? .commitRun : .commit, index: i, job: j.number, identity: identities[i]) {
                     counts.commits += 1
                 } else {
                     counts.sendFailures += 1
@@ -261,11 +268,11 @@ private final class FloorServerLoop: @unchecked Sendable {
             answer(r, bit: 1, after: 0)
         case .ackRun:
             counts.ackRuns += 1
-            answer(r, bit: 2, after: 1)
+            answer(r, bit: 2, after: job?.runAtCommit == true ? 0 : 1)
         case .result:
             counts.results += 1
-            answer(r, bit: 4, after: 3)
-        case .broadcast, .commit, .run:
+            answer(r, bit: 4, after: job?.runAtCommit == true ? 2 : 3)
+        case .broadcast, .commit, .run, .commitRun:
             counts.unexpected += 1
             job?.unexpected += 1
         }
@@ -306,7 +313,7 @@ private final class FloorServerLoop: @unchecked Sendable {
     /// Which nodes lack which answer.
     func missing(_ j: Job) -> String {
         var parts: [String] = []
-        for (bit, name) in [(UInt8(1), "ack_commit"), (2, "ack_run"), (4, "result")] {
+        for (bit, name) in [(UInt8(1), "ack_commit"), (2, "ack_run"), (4, "result")] where bit != 1 || !j.runAtCommit {
             let lacking = j.flags.indices.filter { j.flags[$0] & bit == 0 }.map { $0 + j.first }
             if !lacking.isEmpty { parts.append("no \(name) from \(lacking.count) of \(j.flags.count) node(s): \(Self.list(lacking))") }
         }

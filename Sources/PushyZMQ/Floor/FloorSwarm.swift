@@ -244,6 +244,11 @@ private final class FloorSwarmLoop: @unchecked Sendable {
             case (.commit, true) where r.index == first + slot:
                 counts.commits += 1
                 if send(slot, .ackCommit, job: r.job) { counts.ackCommits += 1 }
+            case (.commitRun, true) where r.index == first + slot:
+                // Pushy's commit_run: counted as a commit, answered as a run.
+                counts.commits += 1
+                if send(slot, .ackRun, job: r.job) { counts.ackRuns += 1 }
+                if first + slot != dropResultOf, send(slot, .result, job: r.job) { counts.results += 1 }
             case (.run, true) where r.index == first + slot:
                 counts.runs += 1
                 if send(slot, .ackRun, job: r.job) { counts.ackRuns += 1 }
