@@ -50,7 +50,7 @@ extension CommandEngine {
         let limits = request.rateControl.map { LaunchLimits($0, nodeCount: request.nodes.count) }
         // Nodes whose agents run at the commit (issue 16), when the job allows it at all.
         var runsAtCommit = Set<String>()
-        if JobMachine.mayRunAtCommit(quorum: quorum, limits: limits) {
+        if JobMachine.offersRunAtCommit(nodes: request.nodes.count, quorum: quorum, limits: limits) {
             for n in request.nodes where sessions[NodeKey(org: org, node: n)]?.runsAtCommit == true { runsAtCommit.insert(n) }
         }
         let (machine, actions) = JobMachine.start(

@@ -268,10 +268,13 @@ struct PushyAPI: Sendable {
         }
         if let clientKey { curveAllowList.register(clientKey) }
         let key = engine.sessionKey(org: orgName, node: node)
-        // Optional agent features asked for (issue 16), by whoever fetches the config (and so the
-        // session key) for the node's agent; a request without the parameter asks for none.
-        let asked = request.uri.queryParameters.get("features").map { $0.split(separator: ",").map(String.init) } ?? []
-        engine.setAgentFeatures(org: orgName, node: node, commitRun: asked.contains(NodeConfig.commitRunFeature))
+        // Optional agent features asked for (issue 16), by the node's own agent only: a user who
+        // may read a node's config must not switch them for the agent. A request without the
+        // parameter asks for none.
+        if !p.isUser {
+            let asked = request.uri.queryParameters.get("features").map { $0.split(separator: ",").map(String.init) } ?? []
+            engine.setAgentFeatures(org: orgName, node: node, commitRun: asked.contains(NodeConfig.commitRunFeature))
+        }
         let encrypted: String
         do { encrypted = try SessionKey(bytes: key).encrypted(for: requestorKey) } catch {
             throw .internalError("could not encrypt the session key: \(error)")

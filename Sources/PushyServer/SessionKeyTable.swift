@@ -14,7 +14,7 @@ final class SessionKeyTable: Sendable {
 
     /// Nodes whose agent asked for `commit_run` in its last config request (issue 16). Kept
     /// beside the keys: an agent must fetch its config (and key) from this server process
-    /// before it can say anything, so the answer is always that agent's.
+    /// before it can say anything; only the node's own requests set it (`PushyAPI`).
     private let commitRun = Mutex<Set<NodeKey>>([])
 
     func setCommitRun(_ node: NodeKey, _ on: Bool) {

@@ -149,6 +149,9 @@ private final class ServerLoop: @unchecked Sendable {
     /// Messages held back (`Options.mayHold`), in arrival order, and when the first arrived (ms).
     var held: [RouterMessage] = []
     var heldSince = 0
+    /// The same moment on the monotonic clock: how long messages have been held is measured on it,
+    /// so a wall clock stepped back (NTP, a resumed VM) cannot hold them indefinitely.
+    private var heldSinceMonotonic = 0
 
     init(
         router: ZMQSocket, pub: ZMQSocket, zap: ZAPHandler?, monitors: [ConnectionMonitor],
@@ -172,6 +175,13 @@ private final class ServerLoop: @unchecked Sendable {
 
     static func nowMilliseconds() -> Int { Int(Date().timeIntervalSince1970 * 1000) }
 
+    /// Milliseconds on a clock that never steps (CLOCK_MONOTONIC).
+    static func monotonicMilliseconds() -> Int {
+        var t = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &t)
+        return t.tv_sec * 1000 + t.tv_nsec / 1_000_000
+    }
+
     func run() {
         var items = [queue.wake.pollItem, router.pollItem]
         if let zap { items.append(zap.socket.pollItem) }
@@ -186,7 +196,7 @@ private final class ServerLoop: @unchecked Sendable {
             paused = behind
             items[1].events = behind ? 0 : pollIn
             var timeout = behind ? 5 : pollTimeout
-            if !held.isEmpty { timeout = max(0, min(timeout, heldSince + holdMilliseconds - Self.nowMilliseconds())) }
+            if !held.isEmpty { timeout = max(0, min(timeout, heldSinceMonotonic + holdMilliseconds - Self.monotonicMilliseconds())) }
             let ready = items.withUnsafeMutableBufferPointer {
                 zmq_poll($0.baseAddress, Int32($0.count), Int(timeout))
             }
@@ -209,7 +219,7 @@ private final class ServerLoop: @unchecked Sendable {
             if let zap, zapReady { zap.handlePending() }
             var drained = items[1].revents & pollIn == 0
             if !behind, !drained { drained = receive() }
-            if !held.isEmpty, Self.nowMilliseconds() - heldSince >= holdMilliseconds { deliverHeld() }
+            if !held.isEmpty, Self.monotonicMilliseconds() - heldSinceMonotonic >= holdMilliseconds { deliverHeld() }
             if !behind, drained, counters.unhandled.load(ordering: .relaxed) == 0 {
                 // Held messages are not in hand yet: caught up only to the first of them.
                 counters.caughtUp.store(held.isEmpty ? Self.nowMilliseconds() : heldSince, ordering: .relaxed)
@@ -253,7 +263,10 @@ private final class ServerLoop: @unchecked Sendable {
         guard !batch.isEmpty else { return drained }
         if let mayHold {
             if batch.allSatisfy(mayHold) {
-                if held.isEmpty { heldSince = Self.nowMilliseconds() }
+                if held.isEmpty {
+                    heldSince = Self.nowMilliseconds()
+                    heldSinceMonotonic = Self.monotonicMilliseconds()
+                }
                 held += batch
                 counters.held.store(held.count, ordering: .relaxed)
                 if held.count >= receiveBatchLimit { deliverHeld() }

@@ -37,6 +37,10 @@ struct JobMachineRunAtCommitTests {
         #expect(JobMachine.mayRunAtCommit(quorum: 1, limits: nil))
         #expect(!JobMachine.mayRunAtCommit(quorum: 2, limits: nil))
         #expect(!JobMachine.mayRunAtCommit(quorum: 1, limits: LaunchLimits(maxConcurrency: 1)))
+        // Servers offer it for single-node jobs only (the feed's order, spec 2.3).
+        #expect(JobMachine.offersRunAtCommit(nodes: 1, quorum: 1, limits: nil))
+        #expect(!JobMachine.offersRunAtCommit(nodes: 2, quorum: 1, limits: nil))
+        #expect(!JobMachine.offersRunAtCommit(nodes: 1, quorum: 1, limits: LaunchLimits(maxConcurrency: 1)))
         // Not allowed: every node gets the reference commit at once.
         let (quorumTwo, a1) = Self.started(["a", "b"], quorum: 2, capable: ["a", "b"])
         #expect(Self.sends(a1) == [.sendCommit(["a", "b"])])
@@ -56,7 +60,7 @@ struct JobMachineRunAtCommitTests {
         let acked = job.handle(node: "a", input: .ackRun, now: 101)
         #expect(job.nodes["a"] == .running)
         #expect(job.status == .running)
-        #expect(Self.events(acked) == ["quorum_vote", "run_start", "quorum_succeeded"])
+        #expect(Self.events(acked) == ["quorum_vote", "quorum_succeeded", "run_start"], "the reference order")
         #expect(Self.sends(acked).isEmpty, "no separate run")
         let done = job.handle(node: "a", input: .succeeded, now: 102)
         #expect(job.nodes["a"] == .succeeded)
@@ -149,6 +153,28 @@ struct JobMachineRunAtCommitTests {
         #expect(running.nodes["a"] == .aborted)
         #expect(abort.contains(.rehab("a")))
         #expect(running.status == .aborted)
+    }
+
+    /// A lost `ack_run`: the result is the vote and the start; the feed keeps the reference order.
+    @Test func aResultBeforeItsAckRunKeepsTheOrder() {
+        var (job, _) = Self.started(["a"], quorum: 1, capable: ["a"])
+        _ = job.markRecorded(now: 100)
+        let done = job.handle(node: "a", input: .succeeded, now: 101)
+        #expect(Self.events(done) == ["quorum_vote", "quorum_succeeded", "run_complete", "job_complete"]
+                || Self.events(done).starts(with: ["quorum_vote", "quorum_succeeded"]), "\(Self.events(done))")
+        #expect(job.nodes["a"] == .succeeded)
+        #expect(job.status == .complete)
+    }
+
+    /// The voting time of a node whose commit waited for the job's rows counts from when it went.
+    @Test func votingTimeCountsFromTheCommitThatRuns() {
+        var (job, _) = Self.started(["a"], quorum: 1, capable: ["a"])
+        #expect(job.votingDeadline == 160)
+        _ = job.markRecorded(now: 150)
+        #expect(job.votingDeadline == 210)
+        #expect(job.tick(now: 170).isEmpty, "the commit went out at 150: its 60 s are not over")
+        _ = job.handle(node: "a", input: .ackRun, now: 171)
+        #expect(job.nodes["a"] == .running)
     }
 
     /// A job that ended before its rows were durable sends no commit that would run.

@@ -49,6 +49,9 @@ public struct JobMachine: Sendable {
     public private(set) var nodes: [String: NodeJobStatus]
     public private(set) var reasons: [String: String] = [:]
     public private(set) var votingDeadline: Double
+    /// How long voting may take (`votingDeadline` is set from it at the start, or later for
+    /// nodes whose commit waits for the job's rows).
+    public private(set) var votingTimeout: Double = 0
     public private(set) var runDeadline: Double?
     /// When the job reached a terminal status.
     public private(set) var finishedAt: Double?
@@ -70,8 +73,16 @@ public struct JobMachine: Sendable {
 
     /// Whether nodes may run as they accept the commit: when one accepting node meets the
     /// quorum (quorum ≤ 1), the vote decides nothing the node's own answer does not, and
-    /// without rate control no launch waits its turn.
+    /// without rate control no launch waits its turn. The machine handles such nodes in any job
+    /// (`start`'s `runsAtCommit`); servers offer it only where `offersRunAtCommit` says.
     public static func mayRunAtCommit(quorum: Int, limits: LaunchLimits?) -> Bool { quorum <= 1 && limits == nil }
+
+    /// Whether a server offers `commit_run` for a job: single-node jobs only. In a job of several
+    /// nodes the reference feed reports `quorum_succeeded` before any node's `run_start`
+    /// (spec 2.3), and a node that runs at its commit would start while others still vote.
+    public static func offersRunAtCommit(nodes: Int, quorum: Int, limits: LaunchLimits?) -> Bool {
+        nodes == 1 && mayRunAtCommit(quorum: quorum, limits: limits)
+    }
 
     /// Creates a job and starts voting. `isAvailable` says whether a node is online and idle
     /// (not in rehab); other nodes are `unavailable` at once, like the reference.
@@ -83,6 +94,7 @@ public struct JobMachine: Sendable {
         var job = JobMachine(id: id, nodeNames: nodes, quorum: quorum, runTimeout: runTimeout,
                              votingDeadline: now + votingTimeout, now: now)
         job.launcher = limits.map(Launcher.init(limits:))
+        job.votingTimeout = votingTimeout
         let combined = mayRunAtCommit(quorum: quorum, limits: limits) ? runsAtCommit : []
         var actions: [Action] = [.event(startEvent)]
         job.status = .voting
@@ -253,12 +265,22 @@ public struct JobMachine: Sendable {
         case (.new, .ackRun):
             set(node, .running, reason: nil, into: &actions)
             actions.append(.event(.vote(node, "success")))
+            // The reference order: the vote, `quorum_succeeded` (when this was the last vote),
+            // then `run_start`.
+            evaluateQuorumIfVoted(now: now, into: &actions)
             actions.append(.event(JobFeedEvent("run_start", [("node", .string(node))])))
+            return
         case (.new, .succeeded), (.new, .failed):
             // Its `ack_run` was lost on the way, but the result says it ran.
             actions.append(.event(.vote(node, "success")))
             set(node, .running, reason: nil, into: &actions)
+            evaluateQuorumIfVoted(now: now, into: &actions)
             handleRunning(node, .running, input, now, &actions)
+            if status == .running {
+                if let after = nodes[node], after.isTerminal { ended(node, after, now: now, into: &actions) }
+                completeIfDone(now: now, into: &actions)
+            }
+            return
         case (.new, _), (.ready, _):
             handleVoting(node, current, input, now, &actions)
             return
@@ -441,6 +463,10 @@ public struct JobMachine: Sendable {
         recorded = true
         if status == .voting, !runAtCommit.isEmpty {
             let waiting = nodeNames.filter { runAtCommit.contains($0) && nodes[$0] == .new }
+            // Their commit goes out only now: the voting time counts from here, or a slow insert
+            // would leave a node that starts its command just before the deadline marked
+            // unavailable and reset mid-run.
+            if !waiting.isEmpty, let now { votingDeadline = max(votingDeadline, now + votingTimeout) }
             return waiting.isEmpty ? [] : [.sendCommitRun(waiting)]
         }
         guard status == .running else { return [] }
