@@ -4,14 +4,14 @@ import PushyAPIClient
 import PushyProtocol
 import Testing
 
-/// Issue 16 point 2 with real `pushy-client` processes: they ask for `commit_run`, so a job whose
-/// quorum needs no vote (≤ 1) costs each node one commit (run at once), its ack_run and its
-/// result; a job whose quorum needs the vote keeps the reference exchange. The server's own
+/// Issue 16 point 2 with real `pushy-client` processes: they ask for `commit_run`, so a
+/// single-node job costs one commit (run at once), its ack_run and its result; jobs of several
+/// nodes keep the reference exchange. The server's own
 /// message counters (`/metrics`) show which exchange ran.
 @Suite(.serialized, .timeLimit(.minutes(5))) struct CommitRunTests {
     static let token = "metrics-token-for-the-test-0123456789"
 
-    @Test func realAgentsRunAtCommitOnlyWhenTheQuorumNeedsNoVote() async throws {
+    @Test func realAgentsRunAtCommitInSingleNodeJobsOnly() async throws {
         let c = try await TestCluster { $0.metricsToken = Self.token }
         do {
             let port = try #require(await c.server.waitUntilMetricsListening())
@@ -53,7 +53,9 @@ import Testing
             #expect(after.ackCommit - before.ackCommit == 2)
             #expect(after.ackRun - before.ackRun == 2)
 
-            // Both nodes, quorum 1: each runs at its commit; a failing command still reports.
+            // Both nodes, quorum 1: still the reference exchange. commit_run is offered for
+            // single-node jobs only, so that the feed of a job of several nodes keeps the
+            // reference order (every vote and quorum_succeeded before any run_start).
             before = after
             var request = JobRequest(command: "fail", nodes: ["real1", "real2"])
             request.quorum = .count(1)
@@ -63,8 +65,19 @@ import Testing
             #expect(job.count(.failed) == 2)
             after = try await counts()
             #expect(after.commit - before.commit == 2)
-            #expect(after.run - before.run == 0)
+            #expect(after.run - before.run == 2)
+            #expect(after.ackCommit - before.ackCommit == 2)
             #expect(after.ackRun - before.ackRun == 2)
+
+            // Single-node jobs, one after another: each one commit that runs.
+            before = after
+            for _ in 0..<3 {
+                let one = try await c.admin.startJob(JobRequest(command: "ok", nodes: ["real2"]))
+                #expect(try await c.waitFinished(one).count(.succeeded) == 1)
+            }
+            after = try await counts()
+            #expect(after.commit - before.commit == 3)
+            #expect(after.run - before.run == 0)
         } catch {
             await c.shutdown()
             throw error
