@@ -15,8 +15,9 @@ final class CompletionWatch: Sendable {
     private let state = Mutex(State())
     private let task: Mutex<Task<Void, Never>?> = Mutex(nil)
 
-    /// Starts reading `client`'s org feed; `ready` once the feed answered (its first event or
-    /// keep-alive is not needed: the subscription exists once the request is in).
+    /// Starts reading `client`'s org feed. The bench runs its all-node jobs before any job is
+    /// timed on it, so the subscription is in place by then; a job the feed misses fails the
+    /// bench (`timeJobOnFeed`).
     init(_ client: PushyRESTClient) {
         let t = Task { [self] in
             do {
@@ -70,6 +71,9 @@ final class CompletionWatch: Sendable {
             return first
         }
     }
+
+    /// Why the feed stopped, once it did.
+    var failure: String? { state.withLock { $0.failed } }
 
     func stop() { task.withLock { $0?.cancel() } }
 }

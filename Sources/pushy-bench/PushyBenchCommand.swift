@@ -204,11 +204,15 @@ struct PushyBenchCommand: AsyncParsableCommand {
             try await Task.sleep(for: .milliseconds(500))
         }
         for i in 0..<jobRuns {
-            let (seconds, post, _, id, fed) = try await timeJob(admin, nodes: [names[(i * 7919) % names.count]],
-                                                                 poll: .milliseconds(1), watch: watch)
-            r.singleJob.append(fed ?? seconds)
-            r.singleJobPolled.append(seconds)
+            let node = names[(i * 7919) % names.count]
+            // Timed on the feed alone (no long poll competing for the cores while it runs) ...
+            let (fed, post) = try await timeJobOnFeed(admin, node: node, watch: watch)
+            r.singleJob.append(fed)
             r.singleJobPost.append(post)
+            try await Task.sleep(for: .milliseconds(200))
+            // ... then another job on the same node timed by the long poll, for comparison.
+            let (seconds, _, _, id, _) = try await timeJob(admin, nodes: [node], poll: .milliseconds(1))
+            r.singleJobPolled.append(seconds)
             // The REST read that saw the job end, alone: the same request of the finished job.
             let t = ContinuousClock.now
             _ = try await admin.job(id, nodes: false, wait: 20)
@@ -288,6 +292,23 @@ struct PushyBenchCommand: AsyncParsableCommand {
     /// request signing included.
     /// Returns (POST → complete, POST → 201, final status, job id, POST → its job_complete on
     /// `watch`'s feed when given).
+    /// A single-node job timed POST → its `job_complete` on `watch`'s feed, with no other request
+    /// in flight. Returns (POST → complete, POST → 201); fails the bench when the feed does not
+    /// report it (a figure is never quietly taken another way).
+    func timeJobOnFeed(_ admin: PushyRESTClient, node: String, watch: CompletionWatch) async throws -> (Double, Double) {
+        let t = ContinuousClock.now
+        let id = try await admin.startJob(JobRequest(command: "noop", nodes: [node]))
+        let post = Self.elapsed(since: t)
+        guard let at = await watch.completed(id, timeout: .seconds(20)) else {
+            throw BenchFailure("the org feed did not report job \(id)'s completion within 20 s"
+                               + (watch.failure.map { " (the feed failed: \($0))" } ?? ""))
+        }
+        let v = try await admin.job(id, nodes: false)
+        if v.status != .complete { print("   single-node job \(id) ended \(v.status.rawValue): \(v.statusReason ?? "no reason")") }
+        let d = t.duration(to: at)
+        return (Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18, post)
+    }
+
     func timeJob(_ admin: PushyRESTClient, nodes: [String], poll: Duration,
                  watch: CompletionWatch? = nil) async throws -> (Double, Double, String, String, Double?) {
         let t = ContinuousClock.now
