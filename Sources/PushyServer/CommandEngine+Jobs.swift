@@ -47,6 +47,8 @@ extension CommandEngine {
             startFields.append(("template_version", .number(Double(template.version))))
         }
 
+        // Nodes held by other servers of the cluster (none on a single server).
+        let remote = await locateRemote(org: org, request.nodes)
         let (machine, actions) = JobMachine.start(
             id: id, nodes: request.nodes, quorum: quorum, runTimeout: runTimeout, now: now,
             votingTimeout: config.votingTimeout,
@@ -54,12 +56,16 @@ extension CommandEngine {
             startEvent: JobFeedEvent("start", startFields)
         ) { node in
             guard let s = self.sessions[NodeKey(org: org, node: node)] else {
+                if let r = remote[node] {
+                    return r.available ? (true, "") : (false, "unavailable: the node is being reset (rehab)")
+                }
                 return (false, "offline: no heartbeat from the node")
             }
             return s.isAvailable ? (true, "") : (false, "unavailable: the node is being reset (rehab)")
         }
         let job = ActiveJob(org: org, record: record, machine: machine)
         jobs[id] = job
+        if !remote.isEmpty { cluster?.placement[id] = remote.mapValues(\.server) }
         logger.info("job started", metadata: ["pushy.job": "\(id)", "pushy.nodes": "\(request.nodes.count)"])
         perform(actions, job: job, now: now)
         if case .failure(let failure) = await inserted.value {
@@ -89,6 +95,7 @@ extension CommandEngine {
     /// Drops a job from memory (its rows are in the store, or it was never recorded).
     func forget(_ job: ActiveJob) {
         wake(job.record.id)
+        cluster?.placement[job.record.id] = nil
         jobs[job.record.id] = nil
     }
 
@@ -122,18 +129,23 @@ extension CommandEngine {
         let date = Date(timeIntervalSince1970: now)
         for action in actions {
             switch action {
-            case .sendCommit(let nodes):
+            case .sendCommit(let all):
+                let (nodes, remote) = splitByServer(job, all)
+                sendRemoteCommit(job, remote)
                 send(nodes.map { NodeKey(org: job.org, node: $0) }, ServerMessage(
                     type: .commit, sequence: 0, timestamp: date, jobId: job.record.id, server: config.advertisedHost,
                     command: job.record.command, user: job.record.user, dir: job.record.dir, env: job.record.env,
                     file: job.record.file, capture: job.record.captureOutput, runTimeout: job.record.runTimeout))
             case .sendRun(let nodes):
                 sendRun(job, nodes, at: date)
+                sendRemoteRun(job, nodes)
             case .rehab(let n):
                 sendAbort(NodeKey(org: job.org, node: n), now: now)
+                sendRemoteRehab(job, n)
             case .nodeChanged(let node, let status, let reason):
                 counters.nodeChanged(status, reason: reason)
                 track(node, status, job: job)
+                sendRemoteStatus(job, node, status)
                 pendingNodeUpdates.append(JobNodeUpdate(jobId: job.record.id, node: node, status: status, reason: reason, at: date))
             case .jobChanged(let status, let reason):
                 let updated = Date(timeIntervalSince1970: now.rounded(.down))
@@ -156,6 +168,7 @@ extension CommandEngine {
                     try await store.updateJob(id: id, status: status, reason: reason, updatedAt: updated)
                 }
                 if status.isTerminal {
+                    sendRemoteEnd(job)
                     counters.jobsEnded[status.rawValue, default: 0] += 1
                     logger.info("job finished", metadata: ["pushy.job": "\(id)", "pushy.status": "\(status.rawValue)"])
                     memoryEvents += 1

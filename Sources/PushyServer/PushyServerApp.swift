@@ -33,6 +33,8 @@ public final class PushyServerApp: Service, Sendable {
     let metricsPorts = AsyncStream.makeStream(of: Int.self, bufferingPolicy: .bufferingNewest(1))
     /// Orchestration plan runs (issue 14).
     let plans: PlanRunner
+    /// This server's row in the cluster (PostgreSQL only; `ClusterService`).
+    let cluster: ServerRecord?
 
     public static func build(config: ServerConfiguration, logger: Logger = Logger(label: "pushy-server")) async throws -> PushyServerApp {
         try config.validate()
@@ -87,14 +89,16 @@ public final class PushyServerApp: Service, Sendable {
             throw ServerStartError("cannot listen on the ZeroMQ ports (command \(config.commandPort), heartbeat \(config.heartbeatPort)) at \(config.listenAddress): \(error)")
         }
         await engine.attach(transport)
+        let cluster = try await joinCluster(config: config, store: store, engine: engine, transport: transport, budget: budget)
         return PushyServerApp(config: config, engine: engine, store: store, transport: transport, context: context,
                               logger: logger, serverKey: serverKey, curve: curve, allowList: allowList,
-                              connectionBudget: budget)
+                              connectionBudget: budget, cluster: cluster)
     }
 
     init(config: ServerConfiguration, engine: CommandEngine, store: any PushyStore, transport: ZMQServerTransport,
          context: ZMQContext, logger: Logger, serverKey: RSAPrivateKey, curve: CurveKeyPair?, allowList: CurveAllowList,
-         connectionBudget: ConnectionBudget) {
+         connectionBudget: ConnectionBudget, cluster: ServerRecord? = nil) {
+        self.cluster = cluster
         self.connectionBudget = connectionBudget
         plans = PlanRunner(store: store, engine: engine, logger: logger, defaultOrg: config.defaultOrg)
         self.curve = curve
@@ -157,6 +161,16 @@ public final class PushyServerApp: Service, Sendable {
             .init(service: FeedCloser(engine: engine)),
             .init(service: PlanRunnerService(runner: plans)),
         ]
+        if let me = cluster, let clusterStore = store as? any ClusterStore {
+            // After the engine's timers and the store writer, before inbound messages: stops first of the three.
+            let budget = connectionBudget, engine = self.engine
+            services.insert(.init(service: ClusterService(
+                engine: engine, store: clusterStore, server: me, lease: config.clusterLease,
+                agents: {
+                    let snapshot = budget.snapshot
+                    return (await engine.sessionCount, max(0, (snapshot.budget - snapshot.open) / 2))
+                }, logger: logger)), at: 2)
+        }
         if let endpoint = config.metricsEndpoint {
             let box = metricsPortBox, cont = metricsPorts.continuation
             services.insert(.init(service: MetricsEndpoint.application(
