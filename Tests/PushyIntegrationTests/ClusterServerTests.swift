@@ -1,0 +1,142 @@
+import Foundation
+import PushyAPIClient
+import PushyPostgres
+import PushyPostgresTestSupport
+import PushyProtocol
+import PushyServer
+import PushyStore
+import Testing
+
+/// Issue 17 points 2-3 end to end: two real `pushy-server` processes on one PostgreSQL database
+/// with real `pushy-client` agents split between them.
+@Suite(.serialized, .timeLimit(.minutes(6)),
+       .enabled(if: TestPostgres.enabled, Comment(rawValue: TestPostgres.skipReason)))
+struct ClusterServerTests {
+    static func report(_ line: String) { print("cluster-timing: \(line)") }
+
+    /// Servers A and B on the database of `url` (B shares A's TLS certificate, so one
+    /// `trusted_cert` serves agents that may use either). Both are stopped on every path.
+    static func withTwoServers(_ url: PostgresURL, lease: Double = 3,
+                               _ body: (FaultCluster, FaultCluster) async throws -> Void) async throws {
+        let configure: (inout ServerConfiguration) -> Void = {
+            $0.postgresURL = url.text(showingPassword: true)
+            $0.clusterLease = lease
+        }
+        let a = try await FaultCluster(configure: configure)
+        let bDir = a.workDir + "/data-b"
+        do {
+            try FileManager.default.createDirectory(atPath: bDir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            for file in ["tls.crt", "tls.key"] {
+                try FileManager.default.copyItem(atPath: a.dataDir + "/" + file, toPath: bDir + "/" + file)
+            }
+        } catch {
+            await a.shutdown()
+            throw error
+        }
+        let b: FaultCluster
+        do { b = try await FaultCluster(dataDir: bDir, configure: configure) } catch {
+            await a.shutdown()
+            throw error
+        }
+        do {
+            try await a.startServer()
+            try await b.startServer()
+            try await body(a, b)
+        } catch {
+            await b.shutdown()
+            await a.shutdown()
+            throw error
+        }
+        await b.shutdown()
+        await a.shutdown()
+    }
+
+    /// Agents on both servers: one job over all of them, started on either server, completes
+    /// with every node's result; either server's REST API shows the same nodes and jobs.
+    @Test func oneJobRunsOverAgentsOfTwoServers() async throws {
+        try await TestPostgres.withDatabase { url in
+            try await Self.withTwoServers(url) { a, b in
+                let onA = ["ca1", "ca2"], onB = ["cb1", "cb2"], all = onA + onB
+                for n in onA { try await a.startAgent(n) }
+                for n in onB { try await b.startAgent(n) }
+                let seenA = try await a.waitAvailable(all)
+                try await b.waitAvailable(all)
+                Self.report("4 agents on 2 servers available on server A after \(String(format: "%.1f", seenA)) s")
+
+                let started = Date()
+                let first = try await a.runJob("ok", on: all)
+                Self.report("job over 2+2 agents started on A: \(first.status.rawValue) in \(String(format: "%.2f", Date().timeIntervalSince(started))) s")
+                #expect(first.status == .complete, "\(FaultCluster.describe(first))")
+                #expect(first.count(.succeeded) == 4, "\(FaultCluster.describe(first))")
+                let second = try await b.runJob("ok", on: all)
+                #expect(second.status == .complete, "\(FaultCluster.describe(second))")
+                #expect(second.count(.succeeded) == 4, "\(FaultCluster.describe(second))")
+
+                // Either server answers for either job, and lists the same jobs and nodes.
+                for server in [a, b] {
+                    for job in [first, second] {
+                        let v = try await server.admin.job(job.id)
+                        #expect(v.status == .complete && v.count(.succeeded) == 4, "\(FaultCluster.describe(v))")
+                    }
+                    #expect(Set(try await server.admin.jobs().map(\.id)) == [first.id, second.id])
+                    let states = try await server.admin.nodeStates()
+                    #expect(states.map(\.nodeName) == all.sorted(), "\(states)")
+                    #expect(states.allSatisfy { $0.availability == .available && $0.status == .online }, "\(states)")
+                    #expect(try await server.admin.nodeState("cb2").availability == .available)
+                }
+
+                // A node that fails on the other server: its result reaches the owner.
+                let mixed = try await a.runJob("nope", on: ["ca1", "cb1"])
+                #expect(mixed.status != .complete || mixed.count(.succeeded) == 0, "\(FaultCluster.describe(mixed))")
+                #expect(mixed.status.isTerminal)
+            }
+        }
+    }
+
+    /// Server A is killed -9 with a job of its own running on both servers' agents: the job
+    /// ends with a reason (B's sweep, once A's lease runs out), A's agents come back on B within
+    /// the failover budget, and B runs the next job over all of them; nothing committed is lost.
+    @Test func aKilledServersAgentsMoveToTheOtherAndRunTheNextJob() async throws {
+        try await TestPostgres.withDatabase { url in
+            try await Self.withTwoServers(url) { a, b in
+                let both = "\(a.orgURL),\(b.orgURL)"
+                let onA = ["fa1", "fa2"], onB = ["fb1"], all = onA + onB
+                for n in onA { try await a.startAgent(n, serverURL: both) }
+                for n in onB { try await b.startAgent(n, serverURL: "\(b.orgURL),\(a.orgURL)") }
+                try await b.waitAvailable(all)
+                let done = try await a.runJob("ok", on: all)
+                #expect(done.status == .complete && done.count(.succeeded) == 3, "\(FaultCluster.describe(done))")
+
+                let running = try await a.admin.startJob(JobRequest(command: "sleep", nodes: all))
+                try await a.waitRunning(running, nodes: 3)
+                try await a.killServer()
+                let killed = Date()
+
+                let store = try await PostgresStore.open(url: url, logger: quietLogger)
+                defer { Task { await store.shutdown() } }
+                let ended = try await waitFor("A's job to end on B", timeout: 30, logs: b.processes) { () -> Probe<JobView> in
+                    let v = try await b.admin.job(running)
+                    return v.status.isTerminal ? .done(v) : .notYet(FaultCluster.describe(v))
+                }
+                #expect(ended.value.status == .crashed, "\(FaultCluster.describe(ended.value))")
+                #expect(ended.value.statusReason?.contains("the server that owned the job stopped") == true,
+                        "\(FaultCluster.describe(ended.value))")
+                #expect(try await store.liveServers().count == 1)
+
+                let moved = try await waitFor("A's agents on B", timeout: 60, logs: b.processes) { () -> Probe<Void> in
+                    let held = try await store.presence(org: "pushy", names: all, excluding: "nobody")
+                    let states = try await b.admin.nodeStates()
+                    let onB = Set(held.map(\.server)).count == 1 && held.count == 3
+                    let ready = all.allSatisfy { n in states.contains { $0.nodeName == n && $0.availability == .available } }
+                    return onB && ready ? .done(()) : .notYet("\(held) \(states)")
+                }
+                Self.report("server killed: its job ended after \(String(format: "%.1f", ended.seconds)) s; its agents available on the other after \(String(format: "%.1f", Date().timeIntervalSince(killed))) s (moved: \(String(format: "%.1f", moved.seconds)) s after the job ended)")
+
+                let next = try await b.runJob("ok", on: all)
+                #expect(next.status == .complete, "\(FaultCluster.describe(next))")
+                #expect(next.count(.succeeded) == 3, "\(FaultCluster.describe(next))")
+                #expect(try await b.admin.job(done.id).status == .complete)
+            }
+        }
+    }
+}
