@@ -85,6 +85,15 @@ struct ClusterServerTests {
                     #expect(try await server.admin.nodeState("cb2").availability == .available)
                 }
 
+                // A running job of A, followed on B: summaries from running to complete.
+                let slow = try await a.admin.startJob(JobRequest(command: "short", nodes: all))
+                var statuses: [String] = []
+                for try await e in b.admin.jobFeed(id: slow, idleTimeout: .seconds(20)) {
+                    if let s = e.data["status"]?.stringValue, statuses.last != s { statuses.append(s) }
+                }
+                #expect(statuses.last == "complete", "\(statuses)")
+                #expect(statuses.contains("running"), "\(statuses)")
+
                 // A node that fails on the other server: its result reaches the owner.
                 let mixed = try await a.runJob("nope", on: ["ca1", "cb1"])
                 #expect(mixed.status != .complete || mixed.count(.succeeded) == 0, "\(FaultCluster.describe(mixed))")
