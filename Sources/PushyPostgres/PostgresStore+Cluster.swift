@@ -198,6 +198,11 @@ extension PostgresStore: ClusterStore {
                     WHERE job_id = \(id) AND status = ANY(\(liveNodes))
                     """)
             }
+            // Plan runs of such servers stop too (a plan runs where it started).
+            try await s.run("""
+                UPDATE plan_runs SET status = 'failed', reason = 'the server running the plan stopped (server ' || owner || ')', updated_at = \(seconds)
+                WHERE status = 'running' AND owner IS NOT NULL AND owner NOT IN (SELECT id FROM pushy_servers)
+                """)
             if !dead.isEmpty {
                 try await s.run("DELETE FROM node_presence WHERE server = ANY(\(dead))")
                 try await s.run("DELETE FROM cluster_messages WHERE to_server = ANY(\(dead))")

@@ -217,6 +217,7 @@ extension PostgresStore {
         // live, which server holds which node, and the messages between servers.
         Migration(version: "v2", statements: [
             "ALTER TABLE jobs ADD COLUMN owner TEXT COLLATE \"C\"",
+            "ALTER TABLE plan_runs ADD COLUMN owner TEXT COLLATE \"C\"",
             """
             CREATE TABLE pushy_servers (
                 id TEXT COLLATE "C" PRIMARY KEY,

@@ -14,6 +14,11 @@ struct ClusterStoreTests {
         ServerRecord(id: id, restURL: "https://\(id):10003", commandAddress: "tcp://\(id):10002", heartbeatAddress: "tcp://\(id):10000")
     }
 
+    static func run(_ n: Int) -> PlanRunRecord {
+        PlanRunRecord(id: Fixture.jobId(n), org: "acme", plan: "rollout", definition: ["steps": []], parameters: [:],
+                      requestor: "amy", status: "running", steps: [], createdAt: Fixture.at(0))
+    }
+
     static func withTwoStores(_ body: (PostgresStore, PostgresStore) async throws -> Void) async throws {
         try await TestPostgres.withDatabase { url in
             let a = try await PostgresStore.open(url: url, logger: quietLogger)
@@ -45,6 +50,15 @@ struct ClusterStoreTests {
             #expect(Set(x + y) == Set((1...6).map(Fixture.jobId)))
             #expect(try await a.job(org: "acme", id: Fixture.jobId(7))?.status == .voting)
             #expect(try await a.jobNodes(jobId: Fixture.jobId(1)).map(\.status) == [.crashed])
+
+            // Plan runs likewise: an ownerless one fails once, the live peer's goes on.
+            try await a.savePlanRun(Self.run(1))
+            try await b.savePlanRun(Self.run(2))
+            async let p1 = a.failUnfinishedPlanRuns(reason: "restart", at: Fixture.at(9))
+            async let p2 = b.failUnfinishedPlanRuns(reason: "restart", at: Fixture.at(9))
+            let failed = try await p1 + p2
+            #expect(failed == [Fixture.jobId(1)])
+            #expect(try await a.planRun(org: "acme", id: Fixture.jobId(2))?.status == "running")
         }
     }
 
@@ -74,6 +88,7 @@ struct ClusterStoreTests {
             try await a.register(Self.server("dead-a"), lease: 1)
             try await a.insertJob(Fixture.job(1, org: "acme"), nodes: Fixture.nodes(["n1", "n2"], job: 1))
             try await a.writePresence(server: "dead-a", [PresenceChange(org: "acme", node: "n1", available: true)])
+            try await a.savePlanRun(Self.run(3))
             try await b.register(Self.server("live-b"), lease: 60)
             try await b.insertJob(Fixture.job(2, org: "acme"), nodes: Fixture.nodes(["n3"], job: 2))
             try await b.writePresence(server: "live-b", [PresenceChange(org: "acme", node: "n3", available: true),
@@ -98,6 +113,9 @@ struct ClusterStoreTests {
             #expect(try await b.job(org: "acme", id: Fixture.jobId(2))?.status == .voting)
             #expect(try await a.presence(org: "acme", names: nil, excluding: "x").map(\.node) == ["n3", "n4"])
             #expect(try await a.receive(server: "dead-a", limit: 10).isEmpty)
+            let plan = try await b.planRun(org: "acme", id: Fixture.jobId(3))
+            #expect(plan?.status == "failed")
+            #expect(plan?.reason == "the server running the plan stopped (server dead-a)")
         }
     }
 
