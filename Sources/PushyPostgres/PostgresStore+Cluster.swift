@@ -20,6 +20,11 @@ extension PostgresStore: ClusterStore {
 
     public func register(_ server: ServerRecord, lease: Double) async throws(StoreError) {
         try await transaction { s in
+            // Two live servers cannot share a command address: a row with this one is this
+            // server's previous life (a restart), dead now, whatever its lease says.
+            try await s.run("""
+                UPDATE pushy_servers SET lease_until = 0 WHERE command_address = \(server.commandAddress) AND id <> \(server.id)
+                """)
             try await s.run("""
                 INSERT INTO pushy_servers (id, rest_url, command_address, heartbeat_address, agents, room, started_at, lease_until)
                 VALUES (\(server.id), \(server.restURL), \(server.commandAddress), \(server.heartbeatAddress), \(server.agents),

@@ -57,14 +57,6 @@ public final class PushyServerApp: Service, Sendable {
                               logger: Logger) async throws -> PushyServerApp {
         let engine = CommandEngine(config: config, store: store, serverKey: serverKey, logger: logger,
                                    metrics: PushyMetrics())
-        let crashed = try await engine.crashUnfinishedJobs()
-        if !crashed.isEmpty {
-            logger.warning("jobs left unfinished by the previous run are now crashed", metadata: ["pushy.jobs": "\(crashed)"])
-        }
-        let unfinishedPlans = try await store.failUnfinishedPlanRuns(reason: "the server stopped during the run", at: Date())
-        if !unfinishedPlans.isEmpty {
-            logger.warning("plan runs left unfinished by the previous run are now failed", metadata: ["pushy.plan_runs": "\(unfinishedPlans)"])
-        }
         let context = try ZMQContext(ioThreads: 1, maxSockets: 20_000)
         // A fresh CURVE key pair per start (spec 4.5); the ZAP handler admits only client keys
         // registered by a signed config request in the last 60 s.
@@ -89,7 +81,17 @@ public final class PushyServerApp: Service, Sendable {
             throw ServerStartError("cannot listen on the ZeroMQ ports (command \(config.commandPort), heartbeat \(config.heartbeatPort)) at \(config.listenAddress): \(error)")
         }
         await engine.attach(transport)
+        // In a cluster, after joining: this server's previous life (same address) is dead by then,
+        // so its jobs are crashed here, and a live peer's are not (`joinCluster`).
         let cluster = try await joinCluster(config: config, store: store, engine: engine, transport: transport, budget: budget)
+        let crashed = try await engine.crashUnfinishedJobs()
+        if !crashed.isEmpty {
+            logger.warning("jobs left unfinished by the previous run are now crashed", metadata: ["pushy.jobs": "\(crashed)"])
+        }
+        let unfinishedPlans = try await store.failUnfinishedPlanRuns(reason: "the server stopped during the run", at: Date())
+        if !unfinishedPlans.isEmpty {
+            logger.warning("plan runs left unfinished by the previous run are now failed", metadata: ["pushy.plan_runs": "\(unfinishedPlans)"])
+        }
         return PushyServerApp(config: config, engine: engine, store: store, transport: transport, context: context,
                               logger: logger, serverKey: serverKey, curve: curve, allowList: allowList,
                               connectionBudget: budget, cluster: cluster)

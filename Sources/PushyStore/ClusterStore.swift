@@ -74,7 +74,8 @@ public struct ClusterEnvelope: Sendable, Equatable {
 /// offers it). Every time is the database's clock; a server is live while its lease runs.
 public protocol ClusterStore: Sendable {
     /// Inserts or replaces the server's row with a lease of `lease` seconds from now, and makes
-    /// `server.id` the owner written into the jobs this store inserts from now on.
+    /// `server.id` the owner written into the jobs this store inserts from now on. A row of
+    /// another id with the same command address (this server before a restart) is dead at once.
     func register(_ server: ServerRecord, lease: Double) async throws(StoreError)
     /// Extends the lease and updates the counts; false when the row is gone (the server was
     /// taken for dead: it must not go on as if live).
