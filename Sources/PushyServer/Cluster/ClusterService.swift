@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import PushyStore
 import ServiceLifecycle
+import Synchronization
 
 /// This server's membership in a cluster on one PostgreSQL database (issue 17 points 2-3), as
 /// one `Service` with three loops: the lease (renewed every `lease / 3`, with a look at which
@@ -16,6 +17,9 @@ struct ClusterService: Service {
     let lease: Double
     let agents: @Sendable () async -> (agents: Int, room: Int)
     let logger: Logger
+
+    /// While the database is away every loop fails each time: said once per 30 s.
+    let quiet = LogGate(every: 30)
 
     /// Reason given to the jobs of a server found dead.
     static let deadOwnerReason = "the server that owned the job stopped"
@@ -61,7 +65,7 @@ struct ClusterService: Service {
                     "pushy.servers": "\(swept.servers)", "pushy.jobs": "\(swept.jobs)"])
             }
         } catch {
-            logger.error("cluster lease not renewed (retrying)", metadata: ["pushy.error": "\(error)"])
+            if quiet.open() { logger.error("cluster lease not renewed (retrying)", metadata: ["pushy.error": "\(error)"]) }
         }
     }
 
@@ -87,7 +91,7 @@ struct ClusterService: Service {
                     messages = []
                 }
             } catch {
-                logger.error("cluster messages not written (retrying)", metadata: ["pushy.error": "\(error)"])
+                if quiet.open() { logger.error("cluster messages not written (retrying)", metadata: ["pushy.error": "\(error)"]) }
                 if Task.isCancelled { return }
                 try? await Task.sleep(for: .milliseconds(500))
             }
@@ -130,9 +134,25 @@ struct ClusterService: Service {
                 await engine.clusterReceive(batch)
                 if batch.count < 500 { return }
             } catch {
-                logger.error("cluster messages not read (retrying)", metadata: ["pushy.error": "\(error)"])
+                if quiet.open() { logger.error("cluster messages not read (retrying)", metadata: ["pushy.error": "\(error)"]) }
                 return
             }
+        }
+    }
+}
+
+/// Lets a repeated log line through at most once per `every` seconds.
+final class LogGate: Sendable {
+    private let last = Mutex<Double>(-.infinity)
+    let every: Double
+
+    init(every: Double) { self.every = every }
+
+    func open(now: Double = Date().timeIntervalSince1970) -> Bool {
+        last.withLock { at in
+            guard now - at >= every else { return false }
+            at = now
+            return true
         }
     }
 }
