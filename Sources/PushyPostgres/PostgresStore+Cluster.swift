@@ -152,6 +152,12 @@ extension PostgresStore: ClusterStore {
         }
     }
 
+    public func jobOwner(id: String) async throws(StoreError) -> String? {
+        try await read { s in
+            try await s.rawRows("SELECT owner FROM jobs WHERE id = \(id)").first?.decode(String?.self) ?? nil
+        }
+    }
+
     /// One pooled connection `LISTEN`s for as long as the stream is iterated; after an error it
     /// listens again a second later (the receiver polls meanwhile).
     public func wakeUps(server: String) -> AsyncStream<Void> {

@@ -92,6 +92,8 @@ public protocol ClusterStore: Sendable {
     func send(from: String, _ messages: [(to: String, body: String)]) async throws(StoreError)
     /// Takes (deletes and returns) up to `limit` messages for `server`, oldest first.
     func receive(server: String, limit: Int) async throws(StoreError) -> [ClusterEnvelope]
+    /// The server that owns job `id` (nil: unknown job, or no owner recorded).
+    func jobOwner(id: String) async throws(StoreError) -> String?
     /// Yields whenever a message for `server` may be waiting; holds one connection while iterated.
     func wakeUps(server: String) -> AsyncStream<Void>
     /// Once across the cluster (an advisory lock; nil when another server holds it now): deletes

@@ -75,6 +75,11 @@ public actor InMemoryClusterStore: ClusterStore {
         return mine.map(\.envelope)
     }
 
+    /// Owners as tests set them (`InMemoryStore` records none).
+    private var owners: [String: String] = [:]
+    public func setJobOwner(id: String, owner: String) { owners[id] = owner }
+    public func jobOwner(id: String) throws(StoreError) -> String? { owners[id] }
+
     public nonisolated func wakeUps(server: String) -> AsyncStream<Void> {
         let (stream, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         continuation.yield()

@@ -94,6 +94,14 @@ struct ClusterServerTests {
                 #expect(statuses.last == "complete", "\(statuses)")
                 #expect(statuses.contains("running"), "\(statuses)")
 
+                // A job of A aborted through B: B asks A, which runs it.
+                let long = try await a.admin.startJob(JobRequest(command: "long", nodes: all))
+                try await a.waitRunning(long, nodes: 4)
+                let aborted = try await b.admin.abortJob(long)
+                #expect(aborted.status == .aborted, "\(FaultCluster.describe(aborted))")
+                let afterAbort = try await a.waitEnded(long).view
+                #expect(afterAbort.status == .aborted, "\(FaultCluster.describe(afterAbort))")
+
                 // A node that fails on the other server: its result reaches the owner.
                 let mixed = try await a.runJob("nope", on: ["ca1", "cb1"])
                 #expect(mixed.status != .complete || mixed.count(.succeeded) == 0, "\(FaultCluster.describe(mixed))")

@@ -19,6 +19,8 @@ enum ClusterMessage: Equatable {
     case end(job: String)
     /// Holder → owner: what these nodes said or did in the job.
     case inputs(job: String, [NodeInput])
+    /// Any server → owner: a user aborted the job through another server's REST API.
+    case abort(job: String, org: String, by: String)
 
     struct NodeStatusChange: Equatable {
         var node: String
@@ -34,7 +36,7 @@ enum ClusterMessage: Equatable {
     var job: String? {
         switch self {
         case .commit(let spec, _): spec.id
-        case .run(let j, _), .status(let j, _), .end(let j), .inputs(let j, _): j
+        case .run(let j, _), .status(let j, _), .end(let j), .inputs(let j, _), .abort(let j, _, _): j
         case .rehab: nil
         }
     }
@@ -69,6 +71,8 @@ enum ClusterMessage: Equatable {
             return .object([("t", "end"), ("job", .string(job))])
         case .inputs(let job, let inputs):
             return .object([("t", "inputs"), ("job", .string(job)), ("inputs", .array(inputs.map(Self.encode)))])
+        case .abort(let job, let org, let by):
+            return .object([("t", "abort"), ("job", .string(job)), ("org", .string(org)), ("by", .string(by))])
         }
     }
 
@@ -97,6 +101,9 @@ enum ClusterMessage: Equatable {
         case "inputs":
             guard let j = v["job"]?.stringValue, let items = v["inputs"]?.arrayValue else { return nil }
             self = .inputs(job: j, items.compactMap(Self.decode))
+        case "abort":
+            guard let j = v["job"]?.stringValue, let o = v["org"]?.stringValue, let by = v["by"]?.stringValue else { return nil }
+            self = .abort(job: j, org: o, by: by)
         default:
             return nil
         }

@@ -129,6 +129,17 @@ extension CommandEngine {
         send([key], ServerMessage(type: .run, sequence: 0, timestamp: Date(timeIntervalSince1970: now), jobId: jobId))
     }
 
+    /// Asks the live server that owns job `id` to abort it (a REST abort that reached this
+    /// server); false when no live server other than this one owns it.
+    public func relayAbort(org: String, id: String, requestor: String) async -> Bool {
+        guard let cluster else { return false }
+        let store = cluster.store, me = cluster.id
+        guard let owner = try? await store.jobOwner(id: id), owner != me,
+              (try? await store.liveServers())?.contains(where: { $0.id == owner }) == true else { return false }
+        cluster.send(.abort(job: id, org: org, by: requestor), to: owner)
+        return true
+    }
+
     // MARK: Messages from other servers
 
     /// Handles a batch of messages from other servers, in order.
@@ -188,6 +199,8 @@ extension CommandEngine {
         case .inputs(let id, let inputs):
             guard let job = jobs[id] else { return }
             for i in inputs { forward(job, NodeKey(org: job.org, node: i.node), i.input, now: now) }
+        case .abort(let id, let org, let by):
+            _ = abortJob(org: org, id: id, requestor: by)
         }
     }
 

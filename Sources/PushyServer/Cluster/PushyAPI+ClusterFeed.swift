@@ -2,6 +2,16 @@ import Foundation
 import PushyProtocol
 
 extension PushyAPI {
+    /// The job's view once it has ended (an abort relayed to its owner), or as it is after 5 s.
+    func awaitRelayedAbort(org: String, id: String) async throws(APIError) -> JobView {
+        let deadline = ContinuousClock.now + .seconds(5)
+        while true {
+            let view = try await jobView(org: org, id: id)
+            if view.status.isTerminal || ContinuousClock.now >= deadline { return view }
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+    }
+
     /// The feed of a job another server of the cluster runs (issue 17): its stored state as a
     /// `summary` event now and again at each change (read every half second) until it ends.
     /// The owner's own feed has the finer events (votes, output); this one has every state.
