@@ -5,6 +5,8 @@ import PushyPostgresTestSupport
 import PushyProtocol
 import PushyServer
 import PushyStore
+import PushySwarm
+import Logging
 import Testing
 
 /// Issue 17 points 2-3 end to end: two real `pushy-server` processes on one PostgreSQL database
@@ -106,6 +108,53 @@ struct ClusterServerTests {
                 let mixed = try await a.runJob("nope", on: ["ca1", "cb1"])
                 #expect(mixed.status != .complete || mixed.count(.succeeded) == 0, "\(FaultCluster.describe(mixed))")
                 #expect(mixed.status.isTerminal)
+            }
+        }
+    }
+
+    /// Swarms of virtual agents on both servers: one job over all of them, started on A, has
+    /// every node's result (the failures the swarm prescribes included), in batches between servers.
+    @Test func aJobOverTwoSwarmsOnTwoServers() async throws {
+        try await TestPostgres.withDatabase { url in
+            try await Self.withTwoServers(url) { a, b in
+                var logger = Logger(label: "cluster-swarm")
+                logger.logLevel = .warning
+                var swarms: [Swarm] = []
+                defer { for s in swarms { s.stop() } }
+                for (server, prefix) in [(a, "sa"), (b, "sb")] {
+                    var config = SwarmConfiguration(
+                        orgURL: server.orgURL, count: 250,
+                        identity: .nodeKeys([try ClusterKeys.named("swarm-key-1"), try ClusterKeys.named("swarm-key-2")]))
+                    config.tls = ClientTLS(trustedCertificatePath: server.certificatePath)
+                    config.prefix = prefix
+                    config.failRatio = 0.1
+                    config.connectSplaySeconds = 0.5
+                    config.shardSize = 125
+                    let swarm = try Swarm(config, logger: logger)
+                    try await swarm.register(admin: server.admin)
+                    swarm.start()
+                    swarms.append(swarm)
+                }
+                let names = swarms.flatMap(\.nodeNames)
+                let seen = try await waitFor("all \(names.count) swarm agents available on B", timeout: 90, logs: a.processes + b.processes) { () -> Probe<Void> in
+                    let n = try await b.admin.nodeStates().filter { $0.availability == .available }.count
+                    return n == names.count ? .done(()) : .notYet("\(n) available")
+                }
+                let started = Date()
+                let id = try await a.admin.startJob(JobRequest(command: "noop", nodes: names))
+                let view = try await a.waitEnded(id, timeout: 90).view
+                Self.report("\(names.count) swarm agents on 2 servers available after \(String(format: "%.1f", seen.seconds)) s; a job over all of them (debug build): \(view.status.rawValue) in \(String(format: "%.2f", Date().timeIntervalSince(started))) s")
+                #expect(view.status == .complete, "\(FaultCluster.describe(view))")
+                let failed = Set(view.nodes?.first { $0.0 == .failed }?.1 ?? [])
+                let succeeded = Set(view.nodes?.first { $0.0 == .succeeded }?.1 ?? [])
+                let expectedFailed = Set(swarms.flatMap { s in
+                    s.nodeNames.enumerated().filter { Swarm.isSelected(index: $0.offset, ratio: 0.1) }.map(\.element)
+                })
+                #expect(failed == expectedFailed)
+                #expect(succeeded == Set(names).subtracting(expectedFailed))
+                #expect(swarms.allSatisfy { $0.stats.badMessages == 0 })
+                let onB = try await b.admin.job(id)
+                #expect(onB.status == .complete && onB.count(.failed) == expectedFailed.count)
             }
         }
     }
