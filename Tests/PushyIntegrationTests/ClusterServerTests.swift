@@ -23,6 +23,7 @@ struct ClusterServerTests {
         let configure: (inout ServerConfiguration) -> Void = {
             $0.postgresURL = url.text(showingPassword: true)
             $0.clusterLease = lease
+            $0.metricsToken = MetricsTests.token
         }
         let a = try await FaultCluster(configure: configure)
         let bDir = a.workDir + "/data-b"
@@ -103,6 +104,15 @@ struct ClusterServerTests {
                 #expect(aborted.status == .aborted, "\(FaultCluster.describe(aborted))")
                 let afterAbort = try await a.waitEnded(long).view
                 #expect(afterAbort.status == .aborted, "\(FaultCluster.describe(afterAbort))")
+
+                // Both servers count the other and the messages between them.
+                for server in [a, b] {
+                    let http = try ClientTLS(trustedCertificatePath: server.certificatePath).httpClient()
+                    let text = try await MetricsTests.scrape(http, "https://127.0.0.1:\(server.config.apiPort)/metrics",
+                                                             bearer: MetricsTests.token).text
+                    #expect(text.contains("pushy_cluster_servers_live 2"), "\(text.split(separator: "\n").filter { $0.contains("cluster") })")
+                    #expect(text.contains("pushy_cluster_messages_total{direction=\"received\"}"))
+                }
 
                 // A node that fails on the other server: its result reaches the owner.
                 let mixed = try await a.runJob("nope", on: ["ca1", "cb1"])
