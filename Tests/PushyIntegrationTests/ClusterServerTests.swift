@@ -150,10 +150,14 @@ struct ClusterServerTests {
                     let n = try await b.admin.nodeStates().filter { $0.availability == .available }.count
                     return n == names.count ? .done(()) : .notYet("\(n) available")
                 }
+                let before = try await Self.messagesSent([a, b])
                 let started = Date()
                 let id = try await a.admin.startJob(JobRequest(command: "noop", nodes: names))
                 let view = try await a.waitEnded(id, timeout: 90).view
-                Self.report("\(names.count) swarm agents on 2 servers available after \(String(format: "%.1f", seen.seconds)) s; a job over all of them (debug build): \(view.status.rawValue) in \(String(format: "%.2f", Date().timeIntervalSince(started))) s")
+                let took = Date().timeIntervalSince(started)
+                try await Task.sleep(for: .milliseconds(500))  // the end message (a figure only)
+                let sent = try await Self.messagesSent([a, b]) - before
+                Self.report("\(names.count) swarm agents on 2 servers available after \(String(format: "%.1f", seen.seconds)) s; a job over all of them (debug build): \(view.status.rawValue) in \(String(format: "%.2f", took)) s, \(sent) messages between the servers")
                 #expect(view.status == .complete, "\(FaultCluster.describe(view))")
                 let failed = Set(view.nodes?.first { $0.0 == .failed }?.1 ?? [])
                 let succeeded = Set(view.nodes?.first { $0.0 == .succeeded }?.1 ?? [])
@@ -167,6 +171,18 @@ struct ClusterServerTests {
                 #expect(onB.status == .complete && onB.count(.failed) == expectedFailed.count)
             }
         }
+    }
+
+    /// Messages the servers sent each other so far (`/metrics`).
+    static func messagesSent(_ servers: [FaultCluster]) async throws -> Int {
+        var total = 0.0
+        for server in servers {
+            let http = try ClientTLS(trustedCertificatePath: server.certificatePath).httpClient()
+            let samples = try await MetricsTests.scrape(http, "https://127.0.0.1:\(server.config.apiPort)/metrics",
+                                                        bearer: MetricsTests.token).samples
+            total += samples["pushy_cluster_messages_total{direction=\"sent\"}"] ?? 0
+        }
+        return Int(total)
     }
 
     /// Server A is killed -9 with a job of its own running on both servers' agents: the job
