@@ -147,6 +147,25 @@ import Testing
         }
     }
 
+    /// Swept by a peer (its lease ran out): the engine's own jobs end here with no write, their
+    /// nodes reset, and the servers holding their other nodes are told.
+    @Test func aServerWhoseLeaseRanOutStopsItsJobs() async throws {
+        try await Self.with { p in
+            await p.connect(p.a, "web1")
+            await p.connect(p.b, "web2")
+            try await p.pump()
+            let job = try await p.a.startJob(org: Self.org, orgGUID: Self.guid,
+                                             request: JobRequest(command: "noop", nodes: ["web1", "web2"]), requestor: "admin").id
+            try await p.pump()
+            #expect(await p.b.isRemoteJob(job))
+            await p.a.clusterLeaseLost()
+            #expect(await p.a.activeJobView(org: Self.org, id: job) == nil)
+            #expect(p.ta.types.last == "abort", "web1 is reset")
+            try await p.pump()
+            #expect(await p.b.isRemoteJob(job) == false)
+        }
+    }
+
     @Test func messagesRoundTrip() throws {
         let spec = RemoteJobSpec(id: "j1", org: "acme", command: "ls", user: "u", dir: nil, env: ["A": "1"], file: nil,
                                  capture: true, runTimeout: 60)

@@ -52,6 +52,7 @@ struct ClusterService: Service {
             if try await !store.renew(id: server.id, agents: agents, room: room, lease: lease) {
                 // Taken for dead by a peer (a long pause): come back under the same id.
                 logger.warning("this server's lease had run out and its row was swept; registering again")
+                await engine.clusterLeaseLost()
                 var me = server
                 me.agents = agents
                 me.room = room

@@ -226,6 +226,24 @@ extension CommandEngine {
         }
     }
 
+    /// This server's lease ran out and a peer swept it (the database was out of reach for
+    /// longer than `cluster_lease`): the jobs it ran are crashed in the database already, so
+    /// they end here without another write (their nodes are reset) rather than go on and
+    /// overwrite what the database says.
+    func clusterLeaseLost() {
+        guard cluster != nil else { return }
+        let now = clock()
+        for job in jobs.values where !job.machine.status.isTerminal {
+            logger.error("this server's cluster lease ran out and another server ended its job; stopping it here",
+                         metadata: ["pushy.job": "\(job.record.id)"])
+            let abort = job.machine.abort(now: now, by: "the server (its cluster lease ran out)")
+            perform(abort.filter { if case .jobChanged = $0 { false } else { true } }, job: job, now: now)
+            pendingNodeUpdates.removeAll { $0.jobId == job.record.id }
+            sendRemoteEnd(job)
+            forget(job)
+        }
+    }
+
     /// The live set seen by the membership loop.
     func clusterMembership(_ live: Set<String>) {
         guard let cluster else { return }
