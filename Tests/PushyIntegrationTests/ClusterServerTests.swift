@@ -97,6 +97,26 @@ struct ClusterServerTests {
                 #expect(statuses.last == "complete", "\(statuses)")
                 #expect(statuses.contains("running"), "\(statuses)")
 
+                // B's org feed has A's jobs' start and job_complete (replayed from its retention).
+                let admin = b.admin
+                let seen = try await withThrowingTaskGroup(of: [String]?.self) { group in
+                    group.addTask {
+                        var seen: [String] = []
+                        for try await e in admin.orgFeed(lastEventID: "org-unknown", idleTimeout: .seconds(20)) {
+                            if e.data["job"]?.stringValue == slow { seen.append(e.name) }
+                            if seen.contains("job_complete") { break }
+                        }
+                        return seen
+                    }
+                    group.addTask {
+                        try await Task.sleep(for: .seconds(20))
+                        return nil
+                    }
+                    defer { group.cancelAll() }
+                    return try await group.next() ?? nil
+                }
+                #expect(seen == ["start", "job_complete"], "\(String(describing: seen)) (nil: not within 20 s)")
+
                 // A job of A aborted through B: B asks A, which runs it.
                 let long = try await a.admin.startJob(JobRequest(command: "long", nodes: all))
                 try await a.waitRunning(long, nodes: 4)

@@ -174,7 +174,7 @@ import Testing
             .status(job: "j1", [.init(node: "n1", status: .wasReady)]), .rehab(org: "acme", nodes: ["n2"]), .end(job: "j1"),
             .inputs(job: "j1", [.init(node: "n1", input: .failed(reason: "exit 2")), .init(node: "n2", input: .ackRun),
                                 .init(node: "n2", input: .down(reason: "gone"))]),
-            .abort(job: "j1", org: "acme", by: "amy"),
+            .abort(job: "j1", org: "acme", by: "amy"), .orgEvent(org: "acme", name: "start", data: ["job": "j1"]),
         ]
         #expect(ClusterMessage.batch(ClusterMessage.body(batch)) == batch)
         #expect(ClusterMessage.run(job: "j", nodes: ["a"]).folding(.run(job: "j", nodes: ["b"])) == .run(job: "j", nodes: ["a", "b"]))

@@ -21,6 +21,8 @@ enum ClusterMessage: Equatable {
     case inputs(job: String, [NodeInput])
     /// Any server → owner: a user aborted the job through another server's REST API.
     case abort(job: String, org: String, by: String)
+    /// Owner → every other server: a `start` or `job_complete` for their org feeds.
+    case orgEvent(org: String, name: String, data: JSONValue)
 
     struct NodeStatusChange: Equatable {
         var node: String
@@ -37,7 +39,7 @@ enum ClusterMessage: Equatable {
         switch self {
         case .commit(let spec, _): spec.id
         case .run(let j, _), .status(let j, _), .end(let j), .inputs(let j, _), .abort(let j, _, _): j
-        case .rehab: nil
+        case .rehab, .orgEvent: nil
         }
     }
 
@@ -73,6 +75,8 @@ enum ClusterMessage: Equatable {
             return .object([("t", "inputs"), ("job", .string(job)), ("inputs", .array(inputs.map(Self.encode)))])
         case .abort(let job, let org, let by):
             return .object([("t", "abort"), ("job", .string(job)), ("org", .string(org)), ("by", .string(by))])
+        case .orgEvent(let org, let name, let data):
+            return .object([("t", "org_event"), ("org", .string(org)), ("name", .string(name)), ("data", data)])
         }
     }
 
@@ -101,6 +105,9 @@ enum ClusterMessage: Equatable {
         case "inputs":
             guard let j = v["job"]?.stringValue, let items = v["inputs"]?.arrayValue else { return nil }
             self = .inputs(job: j, items.compactMap(Self.decode))
+        case "org_event":
+            guard let o = v["org"]?.stringValue, let n = v["name"]?.stringValue, let d = v["data"] else { return nil }
+            self = .orgEvent(org: o, name: n, data: d)
         case "abort":
             guard let j = v["job"]?.stringValue, let o = v["org"]?.stringValue, let by = v["by"]?.stringValue else { return nil }
             self = .abort(job: j, org: o, by: by)

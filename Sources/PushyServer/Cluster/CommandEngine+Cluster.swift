@@ -129,6 +129,23 @@ extension CommandEngine {
         send([key], ServerMessage(type: .run, sequence: 0, timestamp: Date(timeIntervalSince1970: now), jobId: jobId))
     }
 
+    /// A `start` or `job_complete` of a job run here goes to the other live servers' org feeds.
+    func relayOrgEvent(org: String, name: String, data: JSONValue) {
+        guard let cluster else { return }
+        for server in cluster.liveServers where server != cluster.id {
+            cluster.send(.orgEvent(org: org, name: name, data: data), to: server)
+        }
+    }
+
+    /// Another server's job event, in this server's org feed (with this server's `org-N` ids).
+    func publishOrgEvent(org: String, name: String, data: JSONValue, at now: Double) {
+        orgSequence += 1
+        let event = FeedEvent(name: name, id: "org-\(orgSequence)", data: data)
+        orgEvents.append((at: now, org: org, event: event))
+        expireOrgEvents()
+        for (_, s) in orgSubscribers where s.org == org { s.continuation.yield(event) }
+    }
+
     /// Asks the live server that owns job `id` to abort it (a REST abort that reached this
     /// server); false when no live server other than this one owns it.
     public func relayAbort(org: String, id: String, requestor: String) async -> Bool {
@@ -201,6 +218,8 @@ extension CommandEngine {
             for i in inputs { forward(job, NodeKey(org: job.org, node: i.node), i.input, now: now) }
         case .abort(let id, let org, let by):
             _ = abortJob(org: org, id: id, requestor: by)
+        case .orgEvent(let org, let name, let data):
+            publishOrgEvent(org: org, name: name, data: data, at: now)
         }
     }
 
