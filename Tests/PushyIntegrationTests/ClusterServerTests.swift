@@ -16,9 +16,13 @@ import Testing
 struct ClusterServerTests {
     static func report(_ line: String) { print("cluster-timing: \(line)") }
 
+    /// A lease long enough that a loaded CI machine never misses enough renewals for a peer to
+    /// take a live server for dead (renewed every second).
+    static let safeLease = 15.0
+
     /// Servers A and B on the database of `url` (B shares A's TLS certificate, so one
     /// `trusted_cert` serves agents that may use either). Both are stopped on every path.
-    static func withTwoServers(_ url: PostgresURL, lease: Double = 3,
+    static func withTwoServers(_ url: PostgresURL, lease: Double = safeLease,
                                _ body: (FaultCluster, FaultCluster) async throws -> Void) async throws {
         let configure: (inout ServerConfiguration) -> Void = {
             $0.postgresURL = url.text(showingPassword: true)
@@ -134,10 +138,12 @@ struct ClusterServerTests {
                     #expect(text.contains("pushy_cluster_messages_total{direction=\"received\"}"))
                 }
 
-                // A node that fails on the other server: its result reaches the owner.
+                // A command the agents refuse, on a node of each server: the other server's nack
+                // and its reason reach the owner.
                 let mixed = try await a.runJob("nope", on: ["ca1", "cb1"])
-                #expect(mixed.status != .complete || mixed.count(.succeeded) == 0, "\(FaultCluster.describe(mixed))")
-                #expect(mixed.status.isTerminal)
+                #expect(mixed.status == .quorumFailed, "\(FaultCluster.describe(mixed))")
+                #expect(FaultCluster.nodes(mixed, .nacked) == ["ca1", "cb1"], "\(FaultCluster.describe(mixed))")
+                #expect(FaultCluster.reason(mixed, "cb1")?.contains("not whitelisted") == true, "\(FaultCluster.describe(mixed))")
             }
         }
     }
@@ -210,7 +216,8 @@ struct ClusterServerTests {
     /// the failover budget, and B runs the next job over all of them; nothing committed is lost.
     @Test func aKilledServersAgentsMoveToTheOtherAndRunTheNextJob() async throws {
         try await TestPostgres.withDatabase { url in
-            try await Self.withTwoServers(url) { a, b in
+            // A short lease so the kill is noticed soon; the waits below allow for a loaded machine.
+            try await Self.withTwoServers(url, lease: 6) { a, b in
                 let both = "\(a.orgURL),\(b.orgURL)"
                 let onA = ["fa1", "fa2"], onB = ["fb1"], all = onA + onB
                 for n in onA { try await a.startAgent(n, serverURL: both) }
@@ -225,24 +232,29 @@ struct ClusterServerTests {
                 let killed = Date()
 
                 let store = try await PostgresStore.open(url: url, logger: quietLogger)
-                defer { Task { await store.shutdown() } }
-                let ended = try await waitFor("A's job to end on B", timeout: 30, logs: b.processes) { () -> Probe<JobView> in
-                    let v = try await b.admin.job(running)
-                    return v.status.isTerminal ? .done(v) : .notYet(FaultCluster.describe(v))
-                }
-                #expect(ended.value.status == .crashed, "\(FaultCluster.describe(ended.value))")
-                #expect(ended.value.statusReason?.contains("the server that owned the job stopped") == true,
-                        "\(FaultCluster.describe(ended.value))")
-                #expect(try await store.liveServers().count == 1)
+                do {
+                    let ended = try await waitFor("A's job to end on B", timeout: 60, logs: b.processes) { () -> Probe<JobView> in
+                        let v = try await b.admin.job(running)
+                        return v.status.isTerminal ? .done(v) : .notYet(FaultCluster.describe(v))
+                    }
+                    #expect(ended.value.status == .crashed, "\(FaultCluster.describe(ended.value))")
+                    #expect(ended.value.statusReason?.contains("the server that owned the job stopped") == true,
+                            "\(FaultCluster.describe(ended.value))")
+                    #expect(try await store.liveServers().count == 1)
 
-                let moved = try await waitFor("A's agents on B", timeout: 60, logs: b.processes) { () -> Probe<Void> in
-                    let held = try await store.presence(org: "pushy", names: all, excluding: "nobody")
-                    let states = try await b.admin.nodeStates()
-                    let onB = Set(held.map(\.server)).count == 1 && held.count == 3
-                    let ready = all.allSatisfy { n in states.contains { $0.nodeName == n && $0.availability == .available } }
-                    return onB && ready ? .done(()) : .notYet("\(held) \(states)")
+                    let moved = try await waitFor("A's agents on B", timeout: 90, logs: b.processes) { () -> Probe<Void> in
+                        let held = try await store.presence(org: "pushy", names: all, excluding: "nobody")
+                        let states = try await b.admin.nodeStates()
+                        let onB = Set(held.map(\.server)).count == 1 && held.count == 3
+                        let ready = all.allSatisfy { n in states.contains { $0.nodeName == n && $0.availability == .available } }
+                        return onB && ready ? .done(()) : .notYet("\(held) \(states)")
+                    }
+                    Self.report("server killed: its job ended after \(String(format: "%.1f", ended.seconds)) s; its agents available on the other after \(String(format: "%.1f", Date().timeIntervalSince(killed))) s (moved: \(String(format: "%.1f", moved.seconds)) s after the job ended)")
+                } catch {
+                    await store.shutdown()
+                    throw error
                 }
-                Self.report("server killed: its job ended after \(String(format: "%.1f", ended.seconds)) s; its agents available on the other after \(String(format: "%.1f", Date().timeIntervalSince(killed))) s (moved: \(String(format: "%.1f", moved.seconds)) s after the job ended)")
+                await store.shutdown()
 
                 let next = try await b.runJob("ok", on: all)
                 #expect(next.status == .complete, "\(FaultCluster.describe(next))")

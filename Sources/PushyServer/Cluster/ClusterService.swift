@@ -5,7 +5,7 @@ import ServiceLifecycle
 import Synchronization
 
 /// This server's membership in a cluster on one PostgreSQL database (issue 17 points 2-3), as
-/// one `Service` with three loops: the lease (renewed every `lease / 3`, with a look at which
+/// one `Service` with three loops: the lease (renewed every second at most `lease / 3`, with a look at which
 /// servers live and the dead-server sweep), the sender (the engine's queued messages and
 /// presence changes, written as soon as they gather) and the receiver (woken by `NOTIFY`, and
 /// polling every second so a lost notification only delays). At a graceful stop the server's
@@ -37,8 +37,10 @@ struct ClusterService: Service {
         }
     }
 
+    /// Every second (at most `lease / 3`): a peer that just started is seen within a second
+    /// (org events, relays), and a long lease still gets many renewals before it runs out.
     func leaseLoop() async {
-        let period = Duration.milliseconds(Int(lease * 1000 / 3))
+        let period = Duration.milliseconds(Int(min(lease / 3, 1) * 1000))
         while !Task.isCancelled {
             await leaseOnce()
             try? await Task.sleep(for: period)
