@@ -140,15 +140,20 @@ extension PostgresStore: ClusterStore {
     }
 
     public func receive(server: String, limit: Int) async throws(StoreError) -> [ClusterEnvelope] {
-        try await transaction { s in
+        try await read { s in
             try await s.rawRows("""
-                DELETE FROM cluster_messages WHERE id IN (
-                    SELECT id FROM cluster_messages WHERE to_server = \(server) ORDER BY id LIMIT \(limit) FOR UPDATE SKIP LOCKED)
-                RETURNING id, from_server, body
+                SELECT id, from_server, body FROM cluster_messages WHERE to_server = \(server) ORDER BY id LIMIT \(limit)
                 """).map { row in
                 let (id, from, body) = try row.decode((Int64, String, String).self)
                 return ClusterEnvelope(id: id, from: from, body: body)
-            }.sorted { $0.id < $1.id }
+            }
+        }
+    }
+
+    public func acknowledge(server: String, ids: [Int64]) async throws(StoreError) {
+        guard !ids.isEmpty else { return }
+        try await transaction { s in
+            try await s.run("DELETE FROM cluster_messages WHERE to_server = \(server) AND id = ANY(\(ids))")
         }
     }
 

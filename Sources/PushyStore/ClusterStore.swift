@@ -90,8 +90,12 @@ public protocol ClusterStore: Sendable {
     func presence(org: String, names: [String]?, excluding: String) async throws(StoreError) -> [PresenceRecord]
     /// Sends each body to its server (one row each) and wakes the receivers, in one transaction.
     func send(from: String, _ messages: [(to: String, body: String)]) async throws(StoreError)
-    /// Takes (deletes and returns) up to `limit` messages for `server`, oldest first.
+    /// Reads (without deleting) up to `limit` messages for `server`, oldest first: they stay
+    /// until `acknowledge`d, so a message is never lost between the read and its handling.
     func receive(server: String, limit: Int) async throws(StoreError) -> [ClusterEnvelope]
+    /// Deletes the messages `ids` of `server` once handled (by id, not "up to": ids are handed
+    /// out at insert, so a sender's late commit may carry a lower id than one already read).
+    func acknowledge(server: String, ids: [Int64]) async throws(StoreError)
     /// The server that owns job `id` (nil: unknown job, or no owner recorded).
     func jobOwner(id: String) async throws(StoreError) -> String?
     /// Yields whenever a message for `server` may be waiting; holds one connection while iterated.

@@ -69,10 +69,12 @@ public actor InMemoryClusterStore: ClusterStore {
     }
 
     public func receive(server: String, limit: Int) throws(StoreError) -> [ClusterEnvelope] {
-        let mine = messages.filter { $0.to == server }.prefix(limit)
-        let taken = Set(mine.map(\.id))
-        messages.removeAll { taken.contains($0.id) }
-        return mine.map(\.envelope)
+        messages.filter { $0.to == server }.prefix(limit).map(\.envelope)
+    }
+
+    public func acknowledge(server: String, ids: [Int64]) throws(StoreError) {
+        let done = Set(ids)
+        messages.removeAll { $0.to == server && done.contains($0.id) }
     }
 
     /// Owners as tests set them (`InMemoryStore` records none).

@@ -75,7 +75,9 @@ import Testing
                     moved += batch.messages.count + batch.presence.count
                 }
                 for (engine, id) in [(a, "server-a"), (b, "server-b")] {
-                    await engine.clusterReceive(try await cluster.receive(server: id, limit: 1000))
+                    let batch = try await cluster.receive(server: id, limit: 1000)
+                    await engine.clusterReceive(batch)
+                    try await cluster.acknowledge(server: id, ids: batch.map(\.id))
                 }
                 if moved == 0 { return }
             }
@@ -115,6 +117,12 @@ import Testing
             try await p.pump()
             #expect(p.messages(p.ta, "run", job: job) == 1)
             #expect(p.messages(p.tb, "run", job: job) == 1, "B sends web2 its run")
+
+            // The commit handled a second time (its delete failed): web2, ready now, is left alone.
+            let spec = RemoteJobSpec(id: job, org: Self.org, command: "noop", user: nil, dir: nil, env: nil, file: nil,
+                                     capture: false, runTimeout: 3600)
+            await p.b.clusterReceive([ClusterEnvelope(id: 999, from: "server-a", body: ClusterMessage.body([.commit(spec, nodes: ["web2"])]))])
+            #expect(p.messages(p.tb, "commit", job: job) == 1, "no second commit to web2")
 
             await p.say(p.a, "web1", .ackRun, job: job)
             await p.say(p.b, "web2", .ackRun, job: job)

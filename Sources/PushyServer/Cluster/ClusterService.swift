@@ -20,6 +20,8 @@ struct ClusterService: Service {
 
     /// While the database is away every loop fails each time: said once per 30 s.
     let quiet = LogGate(every: 30)
+    /// Messages handled but not yet deleted (the delete failed): not handled twice.
+    let handled = HandledMessages()
 
     /// Reason given to the jobs of a server found dead.
     static let deadOwnerReason = "the server that owned the job stopped"
@@ -128,13 +130,19 @@ struct ClusterService: Service {
         }
     }
 
-    /// Takes every message waiting for this server and hands it to the engine, in order.
+    /// Reads every message waiting for this server, hands it to the engine in order, and only
+    /// then deletes it: a message read is never lost to a failure before it is handled.
     func receivePending() async {
         while !Task.isCancelled {
             do {
                 let batch = try await store.receive(server: server.id, limit: 500)
                 if batch.isEmpty { return }
-                await engine.clusterReceive(batch)
+                let ids = batch.map(\.id)
+                let fresh = handled.withLock { done in batch.filter { !done.contains($0.id) } }
+                if !fresh.isEmpty { await engine.clusterReceive(fresh) }
+                handled.withLock { $0.formUnion(ids) }
+                try await store.acknowledge(server: server.id, ids: ids)
+                handled.withLock { $0.subtract(ids) }
                 if batch.count < 500 { return }
             } catch {
                 if quiet.open() { logger.error("cluster messages not read (retrying)", metadata: ["pushy.error": "\(error)"]) }
@@ -142,6 +150,13 @@ struct ClusterService: Service {
             }
         }
     }
+}
+
+/// Ids of messages handled but not yet deleted.
+final class HandledMessages: Sendable {
+    private let ids = Mutex<Set<Int64>>([])
+
+    func withLock<T>(_ body: (inout Set<Int64>) -> T) -> T { ids.withLock { body(&$0) } }
 }
 
 /// Lets a repeated log line through at most once per `every` seconds.

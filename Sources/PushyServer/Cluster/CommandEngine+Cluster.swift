@@ -179,7 +179,8 @@ extension CommandEngine {
             let job = cluster.remoteJobs[spec.id] ?? RemoteJob(spec: spec, owner: owner)
             cluster.remoteJobs[spec.id] = job
             var here: [NodeKey] = []
-            for n in nodes {
+            // A repeated commit (a message handled twice) leaves nodes it already reached alone.
+            for n in nodes where job.nodes[n] == nil {
                 let key = NodeKey(org: spec.org, node: n)
                 if sessions[key] != nil {
                     job.nodes[n] = .new
@@ -190,6 +191,7 @@ extension CommandEngine {
                                  to: owner)
                 }
             }
+            guard !here.isEmpty else { return }
             send(here, ServerMessage(
                 type: .commit, sequence: 0, timestamp: date, jobId: spec.id, server: config.advertisedHost,
                 command: spec.command, user: spec.user, dir: spec.dir, env: spec.env, file: spec.file,
