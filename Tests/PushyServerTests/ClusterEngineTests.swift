@@ -155,6 +155,24 @@ import Testing
         }
     }
 
+    /// A server already missing from the look before the job started (no change between two
+    /// looks): its node in the job still goes down at the next look.
+    @Test func aNodeOnAServerMissingAtEveryLookGoesDown() async throws {
+        try await Self.with { p in
+            await p.connect(p.a, "web1")
+            await p.connect(p.b, "web2")
+            try await p.pump()
+            await p.a.clusterMembership(["server-a"])
+            let job = try await p.a.startJob(org: Self.org, orgGUID: Self.guid,
+                                             request: JobRequest(command: "noop", nodes: ["web1", "web2"], quorum: .count(1)),
+                                             requestor: "admin").id
+            await p.a.clusterMembership(["server-a"])
+            let view = try #require(await p.a.activeJobView(org: Self.org, id: job))
+            #expect(view.nodes?.first { $0.1.contains("web2") }?.0.isTerminal == true, "\(view)")
+            #expect(view.nodeReasons?.first { $0.0 == "web2" }?.1.contains("server-b") == true, "\(String(describing: view.nodeReasons))")
+        }
+    }
+
     /// Swept by a peer (its lease ran out): the engine's own jobs end here with no write, their
     /// nodes reset, and the servers holding their other nodes are told.
     @Test func aServerWhoseLeaseRanOutStopsItsJobs() async throws {

@@ -265,10 +265,14 @@ extension CommandEngine {
         }
     }
 
-    /// The live set seen by the membership loop.
+    /// The live set seen by the membership loop. Every server this one's jobs still count on
+    /// (placements, owners of remote jobs) and not live is gone, each time (not only when it
+    /// left between two looks, which a missed look or a restart would hide); handling is idempotent.
     func clusterMembership(_ live: Set<String>) {
         guard let cluster else { return }
-        let gone = cluster.liveServers.subtracting(live)
+        var gone = cluster.liveServers.subtracting(live)
+        for placed in cluster.placement.values { gone.formUnion(placed.values.filter { !live.contains($0) }) }
+        gone.formUnion(cluster.remoteJobs.values.map(\.owner).filter { !live.contains($0) })
         cluster.liveServers = live
         serversGone(gone)
     }
