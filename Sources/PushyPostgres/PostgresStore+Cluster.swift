@@ -219,10 +219,10 @@ extension PostgresStore: ClusterStore {
                 UPDATE plan_runs SET status = 'failed', reason = 'the server running the plan stopped (server ' || owner || ')', updated_at = \(seconds)
                 WHERE status = 'running' AND owner IS NOT NULL AND owner NOT IN (SELECT id FROM pushy_servers)
                 """)
-            if !dead.isEmpty {
-                try await s.run("DELETE FROM node_presence WHERE server = ANY(\(dead))")
-                try await s.run("DELETE FROM cluster_messages WHERE to_server = ANY(\(dead))")
-            }
+            // Presence and messages of any server without a row: swept now or earlier, or a
+            // message sent to a server just as it went (nobody would ever read it).
+            try await s.run("DELETE FROM node_presence WHERE server NOT IN (SELECT id FROM pushy_servers)")
+            try await s.run("DELETE FROM cluster_messages WHERE to_server NOT IN (SELECT id FROM pushy_servers)")
             return (crashed.map(\.0), dead)
         }
     }

@@ -92,10 +92,11 @@ extension CommandEngine {
         send(waiting, ServerMessage(type: .run, sequence: 0, timestamp: date, jobId: job.record.id))
     }
 
-    /// Drops a job from memory (its rows are in the store, or it was never recorded).
+    /// Drops a job from memory (its rows are in the store, or it was never recorded); the
+    /// servers holding its other nodes forget it too.
     func forget(_ job: ActiveJob) {
         wake(job.record.id)
-        cluster?.placement[job.record.id] = nil
+        sendRemoteEnd(job)
         jobs[job.record.id] = nil
     }
 

@@ -101,7 +101,8 @@ public protocol ClusterStore: Sendable {
     /// Yields whenever a message for `server` may be waiting; holds one connection while iterated.
     func wakeUps(server: String) -> AsyncStream<Void>
     /// Once across the cluster (an advisory lock; nil when another server holds it now): deletes
-    /// the rows, presence and messages of servers whose lease ran out, and crashes the unfinished
+    /// the rows of servers whose lease ran out, the presence and messages of every server without
+    /// a row (orphans included), and crashes the unfinished
     /// jobs whose owner has no live lease with `reason` + " (server ID)". Returns the crashed
     /// jobs and the servers found dead.
     func sweepDeadServers(reason: String, at: Date) async throws(StoreError) -> (jobs: [String], servers: [String])?

@@ -96,6 +96,8 @@ public actor InMemoryClusterStore: ClusterStore {
     public func sweepDeadServers(reason: String, at: Date) throws(StoreError) -> (jobs: [String], servers: [String])? {
         let dead = servers.keys.filter { !isLive($0) }.sorted()
         for id in dead { try deregister(id: id) }
+        presenceRows = presenceRows.filter { servers[$0.value.server] != nil }
+        messages.removeAll { servers[$0.to] == nil }
         return ([], dead)
     }
 }

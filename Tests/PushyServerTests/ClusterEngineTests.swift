@@ -148,28 +148,56 @@ import Testing
                                              requestor: "admin").id
             try await p.pump()
             await p.say(p.a, "web1", .ackCommit, job: job)
-            await p.a.clusterMembership(["server-a"])
+            // Heard from at the job's start: gone at the look after next (the one after the
+            // interval it was last heard in).
+            for _ in 0..<3 { await p.a.clusterMembership(["server-a"]) }
             let view = try #require(await p.a.activeJobView(org: Self.org, id: job))
             #expect(view.nodes?.first { $0.1.contains("web2") }?.0.isTerminal == true, "\(view)")
             #expect(view.nodeReasons?.first { $0.0 == "web2" }?.1.contains("server-b") == true, "\(String(describing: view.nodeReasons))")
         }
     }
 
-    /// A server already missing from the look before the job started (no change between two
-    /// looks): its node in the job still goes down at the next look.
-    @Test func aNodeOnAServerMissingAtEveryLookGoesDown() async throws {
+    /// An owner that B's looks never saw live (it registered just after one): B takes its job
+    /// while it hears from it, and ends it once two looks in a row missed it and it went quiet
+    /// (not only when it left between two looks, which never happened here).
+    @Test func anOwnerMissingAtEveryLookIsGoneOnceQuiet() async throws {
+        try await Self.with { p in
+            await p.connect(p.a, "web1")
+            await p.connect(p.b, "web2")
+            try await p.pump()
+            await p.b.clusterMembership(["server-b"])
+            let job = try await p.a.startJob(org: Self.org, orgGUID: Self.guid,
+                                             request: JobRequest(command: "noop", nodes: ["web1", "web2"]), requestor: "admin").id
+            try await p.pump()
+            #expect(await p.b.isRemoteJob(job))
+            await p.say(p.a, "web1", .ackCommit, job: job)
+            await p.say(p.b, "web2", .ackCommit, job: job)
+            try await p.pump()
+            #expect(p.messages(p.ta, "run", job: job) == 1, "B's ack reached A though B's look missed A")
+            await p.b.clusterMembership(["server-b"])
+            #expect(await p.b.isRemoteJob(job), "heard from A since the look before")
+            await p.b.clusterMembership(["server-b"])
+            await p.b.clusterMembership(["server-b"])
+            #expect(await p.b.isRemoteJob(job) == false)
+        }
+    }
+
+    /// A server neither seen live at the looks nor heard from gets no messages (its org events
+    /// here); one whose nodes a job start just found live does, before any look saw it.
+    @Test func messagesOnlyToServersLive() async throws {
         try await Self.with { p in
             await p.connect(p.a, "web1")
             await p.connect(p.b, "web2")
             try await p.pump()
             await p.a.clusterMembership(["server-a"])
-            let job = try await p.a.startJob(org: Self.org, orgGUID: Self.guid,
-                                             request: JobRequest(command: "noop", nodes: ["web1", "web2"], quorum: .count(1)),
-                                             requestor: "admin").id
             await p.a.clusterMembership(["server-a"])
-            let view = try #require(await p.a.activeJobView(org: Self.org, id: job))
-            #expect(view.nodes?.first { $0.1.contains("web2") }?.0.isTerminal == true, "\(view)")
-            #expect(view.nodeReasons?.first { $0.0 == "web2" }?.1.contains("server-b") == true, "\(String(describing: view.nodeReasons))")
+            _ = await p.a.takeClusterBatch()
+            await p.a.relayOrgEvent(org: Self.org, name: "start", data: ["job": "x"])
+            #expect(await p.a.takeClusterBatch().messages.isEmpty)
+            let job = try await p.a.startJob(org: Self.org, orgGUID: Self.guid,
+                                             request: JobRequest(command: "noop", nodes: ["web1", "web2"]), requestor: "admin").id
+            try await p.pump()
+            #expect(p.messages(p.tb, "commit", job: job) == 1)
         }
     }
 

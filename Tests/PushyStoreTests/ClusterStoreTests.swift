@@ -93,7 +93,7 @@ struct ClusterStoreTests {
             try await b.insertJob(Fixture.job(2, org: "acme"), nodes: Fixture.nodes(["n3"], job: 2))
             try await b.writePresence(server: "live-b", [PresenceChange(org: "acme", node: "n3", available: true),
                                                           PresenceChange(org: "acme", node: "n4", available: false)])
-            try await b.send(from: "live-b", [(to: "dead-a", body: "[]")])
+            try await b.send(from: "live-b", [(to: "dead-a", body: "[]"), (to: "never-registered", body: "[]")])
             #expect(try await b.presence(org: "acme", names: nil, excluding: "live-b").map(\.node) == ["n1"])
 
             // dead-a's lease runs out (a lease that ended a second ago).
@@ -111,6 +111,7 @@ struct ClusterStoreTests {
             #expect(try await b.job(org: "acme", id: Fixture.jobId(2))?.status == .voting)
             #expect(try await a.presence(org: "acme", names: nil, excluding: "x").map(\.node) == ["n3", "n4"])
             #expect(try await a.receive(server: "dead-a", limit: 10).isEmpty)
+            #expect(try await a.receive(server: "never-registered", limit: 10).isEmpty, "an orphan message goes too")
             let plan = try await b.planRun(org: "acme", id: Fixture.jobId(3))
             #expect(plan?.status == "failed")
             #expect(plan?.reason == "the server running the plan stopped (server dead-a)")

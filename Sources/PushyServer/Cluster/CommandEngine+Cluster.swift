@@ -31,7 +31,9 @@ extension CommandEngine {
         let store = cluster.store, id = cluster.id
         do {
             var out: [String: (server: String, available: Bool)] = [:]
+            // The read joins live leases: its servers are live now, whatever the last look said.
             for p in try await store.presence(org: org, names: missing, excluding: id) {
+                cluster.heard.insert(p.server)
                 out[p.node] = (p.server, p.available)
             }
             return out
@@ -153,6 +155,7 @@ extension CommandEngine {
         let store = cluster.store, me = cluster.id
         guard let owner = try? await store.jobOwner(id: id), owner != me,
               (try? await store.liveServers())?.contains(where: { $0.id == owner }) == true else { return false }
+        cluster.heard.insert(owner)  // seen live just now
         cluster.send(.abort(job: id, org: org, by: requestor), to: owner)
         return true
     }
@@ -164,6 +167,7 @@ extension CommandEngine {
         guard let cluster else { return }
         let now = clock()
         for e in envelopes {
+            cluster.heard.insert(e.from)
             for m in ClusterMessage.batch(e.body) {
                 cluster.received += 1
                 handle(m, from: e.from, now: now)
@@ -273,7 +277,11 @@ extension CommandEngine {
         var gone = cluster.liveServers.subtracting(live)
         for placed in cluster.placement.values { gone.formUnion(placed.values.filter { !live.contains($0) }) }
         gone.formUnion(cluster.remoteJobs.values.map(\.owner).filter { !live.contains($0) })
+        // Heard from lately: the look may have been read just before it registered.
+        gone.subtract(cluster.heard.union(cluster.heardBefore))
         cluster.liveServers = live
+        cluster.heardBefore = cluster.heard
+        cluster.heard = []
         serversGone(gone)
     }
 

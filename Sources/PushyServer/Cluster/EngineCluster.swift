@@ -23,6 +23,14 @@ final class EngineCluster {
     let signals: AsyncStream<Void>
     /// Servers seen live at the last look (membership), to notice the ones that went.
     var liveServers: Set<String> = []
+    /// Servers heard from since the last look, and in the interval before: live for sending
+    /// and not taken for gone although a look (read a moment before they registered) missed them.
+    var heard: Set<String> = [], heardBefore: Set<String> = []
+
+    /// Live at the last look, or heard from since the look before.
+    func isLive(_ server: String) -> Bool {
+        liveServers.contains(server) || heard.contains(server) || heardBefore.contains(server)
+    }
     /// Messages sent and received (for tests and `/metrics` later).
     var sent = 0, received = 0
 
@@ -32,8 +40,10 @@ final class EngineCluster {
         (signals, signal) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
-    /// Queues `message` for `server`, folded into the last one queued for it when they match.
+    /// Queues `message` for `server`, folded into the last one queued for it when they match;
+    /// dropped when `server` is not live (nobody would read it: the sweep deletes such rows).
     func send(_ message: ClusterMessage, to server: String) {
+        guard isLive(server) else { return }
         var queue = outbox[server, default: []]
         if let last = queue.last, let folded = last.folding(message) {
             queue[queue.count - 1] = folded
