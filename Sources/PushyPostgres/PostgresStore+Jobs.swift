@@ -38,13 +38,17 @@ extension PostgresStore {
         }
     }
 
+    /// In a cluster (registered: issue 17) only a live job changes: a job the dead-server sweep
+    /// crashed keeps what the sweep wrote even if its owner, cut off meanwhile, still writes.
     public func updateJob(id: String, status: JobStatus, reason: String?, updatedAt: Date) async throws(StoreError) {
+        let live = serverId == nil ? JobStatus.allCases.map(\.dbCode) : [JobStatus.new, .voting, .running].map(\.dbCode)
         try await transaction { s in
             let changed = try await s.run("""
                 UPDATE jobs SET status = \(status.dbCode), status_reason = \(reason), updated_at = \(Self.seconds(updatedAt))
-                WHERE id = \(id) RETURNING 1
+                WHERE id = \(id) AND status = ANY(\(live)) RETURNING 1
                 """)
-            if changed == 0 { throw StoreError.notFound("job '\(id)'") }
+            if changed > 0 { return }
+            if try await s.rawRows("SELECT 1 FROM jobs WHERE id = \(id)").isEmpty { throw StoreError.notFound("job '\(id)'") }
         }
     }
 

@@ -201,6 +201,27 @@ import Testing
         }
     }
 
+    /// Swept by a peer: other owners' jobs it held are dropped (nodes reset), and once
+    /// registered again every session's presence is written in full.
+    @Test func aServerWhoseLeaseRanOutDropsRemoteJobsAndRewritesPresence() async throws {
+        try await Self.with { p in
+            await p.connect(p.a, "web1")
+            await p.connect(p.b, "web2")
+            try await p.pump()
+            let job = try await p.a.startJob(org: Self.org, orgGUID: Self.guid,
+                                             request: JobRequest(command: "noop", nodes: ["web1", "web2"]), requestor: "admin").id
+            try await p.pump()
+            #expect(await p.b.isRemoteJob(job))
+            await p.b.clusterLeaseLost()
+            #expect(await p.b.isRemoteJob(job) == false)
+            #expect(p.tb.types.last == "abort", "web2 is reset")
+            _ = await p.b.takeClusterBatch()
+            await p.b.clusterPresenceSnapshot()
+            let presence = await p.b.takeClusterBatch().presence
+            #expect(presence == [PresenceChange(org: Self.org, node: "web2", available: false)], "\(presence)")
+        }
+    }
+
     /// Swept by a peer (its lease ran out): the engine's own jobs end here with no write, their
     /// nodes reset, and the servers holding their other nodes are told.
     @Test func aServerWhoseLeaseRanOutStopsItsJobs() async throws {

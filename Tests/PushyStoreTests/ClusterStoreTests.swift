@@ -108,6 +108,9 @@ struct ClusterStoreTests {
             #expect(job?.status == .crashed)
             #expect(job?.statusReason == "its owner stopped (server dead-a)")
             #expect(try await b.jobNodes(jobId: Fixture.jobId(1)).map(\.status) == [.crashed, .crashed])
+            // The swept owner, cut off meanwhile, writes late: the sweep's word stands.
+            try await a.updateJob(id: Fixture.jobId(1), status: .complete, reason: nil, updatedAt: Fixture.at(6))
+            #expect(try await b.job(org: "acme", id: Fixture.jobId(1))?.status == .crashed)
             #expect(try await b.job(org: "acme", id: Fixture.jobId(2))?.status == .voting)
             #expect(try await a.presence(org: "acme", names: nil, excluding: "x").map(\.node) == ["n3", "n4"])
             #expect(try await a.receive(server: "dead-a", limit: 10).isEmpty)

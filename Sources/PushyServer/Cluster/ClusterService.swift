@@ -61,6 +61,7 @@ struct ClusterService: Service {
                 me.agents = agents
                 me.room = room
                 try await store.register(me, lease: lease)
+                await engine.clusterPresenceSnapshot()
             }
             let live = Set(try await store.liveServers().map(\.id))
             await engine.clusterMembership(live)

@@ -267,6 +267,21 @@ extension CommandEngine {
             sendRemoteEnd(job)
             forget(job)
         }
+        // Other owners' jobs: this server was taken for dead, so their owners ended its part.
+        for (id, job) in cluster?.remoteJobs ?? [:] {
+            cluster?.remoteJobs[id] = nil
+            job.finished = true
+            for (node, status) in job.nodes where !status.isTerminal {
+                sendAbort(NodeKey(org: job.spec.org, node: node), now: now)
+            }
+        }
+    }
+
+    /// Registered (again): every session's presence is written in full, since presence is
+    /// otherwise written only on change and a swept server's rows are gone.
+    func clusterPresenceSnapshot() {
+        guard let cluster else { return }
+        for (key, s) in sessions { cluster.presenceChanged(key, available: s.isAvailable) }
     }
 
     /// The live set seen by the membership loop. Every server this one's jobs still count on
