@@ -12,6 +12,12 @@ protocol AgentServerLink: Sendable {
     func reportNode(_ report: NodeReport) async throws
     /// Opens the SUB and DEALER for `config`; CURVE with `curveKeys` when the server offers it.
     func openTransport(_ config: NodeConfig, curveKeys: CurveKeyPair) throws -> any AgentTransport
+    /// The current server stopped sending heartbeats: the next config request starts elsewhere.
+    func serverWentSilent()
+}
+
+extension AgentServerLink {
+    func serverWentSilent() {}
 }
 
 /// The production link: `PushyRESTClient` and `ZMQAgentTransport` on one ZeroMQ context.
@@ -56,6 +62,13 @@ struct ServerLink: AgentServerLink {
 
     func reportNode(_ report: NodeReport) async throws {
         try await rest.reportNode(report)
+    }
+
+    /// Starts the next config request with the next URL, not the silent one (a dead host may
+    /// take the whole request timeout to fail); it comes last in the round.
+    func serverWentSilent() {
+        guard servers.count > 1 else { return }
+        current.index = (current.index + 1) % servers.count
     }
 
     func openTransport(_ config: NodeConfig, curveKeys: CurveKeyPair) throws -> any AgentTransport {

@@ -211,6 +211,7 @@ public actor PushyAgentRuntime {
             s.online = false
             session = s
             reconnectSplay = min(10, s.nodeConfig.interval)
+            link.serverWentSilent()
             reconfigure()
             return false
         }
