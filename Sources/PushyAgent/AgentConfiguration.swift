@@ -64,8 +64,17 @@ public struct AgentConfiguration: Sendable {
 
     public var orgName: String? { Self.orgName(in: serverURL) }
 
-    /// The org name in an org URL (`…/organizations/ORG`), nil when it has none.
-    public static func orgName(in url: String) -> String? {
+    /// The servers to try, in order (issue 17: `server_url` may list several, comma-separated,
+    /// e.g. every server of a cluster on one database).
+    public var serverURLs: [String] { Self.urls(in: serverURL) }
+
+    public static func urls(in text: String) -> [String] {
+        text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    }
+
+    /// The org name in an org URL (`…/organizations/ORG`; the first of a list), nil when it has none.
+    public static func orgName(in text: String) -> String? {
+        let url = urls(in: text).first ?? text
         let parts = url.split(separator: "/")
         guard let i = parts.lastIndex(of: "organizations"), i + 1 < parts.count else { return nil }
         return String(parts[i + 1])

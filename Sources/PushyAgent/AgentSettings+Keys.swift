@@ -73,7 +73,7 @@ extension AgentSettings {
     public static var keys: [Key] {
         [
             Key("server_url", aliases: ["chef_server_url"], flag: "--server-url", .optionalString(\.serverURL),
-                "The org URL, e.g. https://127.0.0.1:10003/organizations/pushy (required)."),
+                "The org URL, e.g. https://127.0.0.1:10003/organizations/pushy (required); for several servers on one database, their org URLs, comma-separated (tried in turn)."),
             Key("node_name", flag: "--node", .optionalString(\.nodeName), "Node (and client) name (required)."),
             Key("client_key", flag: "--key", .optionalString(\.clientKey),
                 "Path of the node's private key, PEM (required; made by 'pushy client create' or by enrolment)."),

@@ -23,8 +23,11 @@ extension AgentSettings {
             "\(name) = \(shown)" + (sources[name].map { " (\($0))" } ?? "")
         }
         if let url = serverURL, !url.isEmpty {
-            if orgName == nil {
-                problems.append("\(value("server_url", "'\(url)'")): must contain /organizations/ORG")
+            let orgs = Set(AgentConfiguration.urls(in: url).map(AgentConfiguration.orgName(in:)))
+            if orgName == nil || orgs.contains(nil) {
+                problems.append("\(value("server_url", "'\(url)'")): must contain /organizations/ORG (each URL of a comma-separated list)")
+            } else if orgs.count > 1 {
+                problems.append("\(value("server_url", "'\(url)'")): the URLs of a list must name the same organization")
             }
         } else {
             problems.append("missing server_url: the org URL, e.g. https://127.0.0.1:10003/organizations/pushy (--server-url, $PUSHY_SERVER_URL or server_url in the config file)")

@@ -32,6 +32,8 @@ public actor PushyAgentRuntime {
     var reconfigureAt: Double?
     /// The pending reconfigure is for a server restart (not a config lifetime expiry).
     var serverRestarted = false
+    /// Set when the server went silent: the longest random wait before reconnecting (splay).
+    var reconnectSplay: Double?
     /// Job messages not yet taken by a socket: sent again, re-signed, on the next session.
     var outbox = AgentOutbox()
     /// What the agent has seen, for tests and logs.
@@ -110,6 +112,12 @@ public actor PushyAgentRuntime {
                 continue
             }
             await serveSession()
+            if let splay = reconnectSplay {
+                // The server went silent: wait a random part of an interval, so its agents do not
+                // all reach the next server at once (issue 17).
+                reconnectSplay = nil
+                try? await Task.sleep(for: .seconds(Double.random(in: 0..<max(0.001, splay))))
+            }
         }
         closeSession()
         stopCurrentJob()
@@ -202,6 +210,8 @@ public actor PushyAgentRuntime {
             logger.warning("no heartbeat from the server; reconnecting")
             s.online = false
             session = s
+            reconnectSplay = min(10, s.nodeConfig.interval)
+            link.serverWentSilent()
             reconfigure()
             return false
         }

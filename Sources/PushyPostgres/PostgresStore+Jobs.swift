@@ -8,6 +8,7 @@ import PushyStore
 /// whatever their number: the rows travel as array parameters and `unnest` them.
 extension PostgresStore {
     public func insertJob(_ job: JobRecord, nodes: [JobNodeRecord]) async throws(StoreError) {
+        let owner = serverId
         var seen = Set<String>()
         for n in nodes where !seen.insert(n.node).inserted {
             throw .duplicate("node '\(n.node)' in job '\(job.id)'")
@@ -19,11 +20,12 @@ extension PostgresStore {
             }
             try await s.run("""
                 INSERT INTO jobs (id, org, command, quorum, run_timeout, status, status_reason, requestor, run_as_user, dir,
-                    env, file, capture_output, created_at, updated_at, rate_control, rerun_of, template, template_version, origin)
+                    env, file, capture_output, created_at, updated_at, rate_control, rerun_of, template, template_version, origin, owner)
                 VALUES (\(job.id), \(job.org), \(job.command), \(job.quorum), \(job.runTimeout), \(job.status.dbCode),
                     \(job.statusReason), \(job.requestor), \(job.user), \(job.dir), \(job.env?.serialized()), \(job.file),
                     \(job.captureOutput), \(Self.seconds(job.createdAt)), \(Self.seconds(job.updatedAt)),
-                    \(job.rateControl?.json.serialized()), \(job.rerunOf), \(job.template), \(job.templateVersion), \(job.origin))
+                    \(job.rateControl?.json.serialized()), \(job.rerunOf), \(job.template), \(job.templateVersion), \(job.origin),
+                    \(owner))
                 """)
             guard !nodes.isEmpty else { return }
             try await s.run("""
@@ -36,13 +38,17 @@ extension PostgresStore {
         }
     }
 
+    /// In a cluster (registered: issue 17) only a live job changes: a job the dead-server sweep
+    /// crashed keeps what the sweep wrote even if its owner, cut off meanwhile, still writes.
     public func updateJob(id: String, status: JobStatus, reason: String?, updatedAt: Date) async throws(StoreError) {
+        let live = serverId == nil ? JobStatus.allCases.map(\.dbCode) : [JobStatus.new, .voting, .running].map(\.dbCode)
         try await transaction { s in
             let changed = try await s.run("""
                 UPDATE jobs SET status = \(status.dbCode), status_reason = \(reason), updated_at = \(Self.seconds(updatedAt))
-                WHERE id = \(id) RETURNING 1
+                WHERE id = \(id) AND status = ANY(\(live)) RETURNING 1
                 """)
-            if changed == 0 { throw StoreError.notFound("job '\(id)'") }
+            if changed > 0 { return }
+            if try await s.rawRows("SELECT 1 FROM jobs WHERE id = \(id)").isEmpty { throw StoreError.notFound("job '\(id)'") }
         }
     }
 
@@ -123,10 +129,14 @@ extension PostgresStore {
         let live = [JobStatus.new, .voting, .running].map(\.dbCode)
         let liveNodes = NodeJobStatus.allCases.filter { !$0.isTerminal }.map(\.dbCode)
         return try await transaction { s in
+            // Once across servers starting together; a live peer's jobs are not touched (issue 17).
+            try await s.run("SELECT pg_advisory_xact_lock(\(Self.recoveryLock))")
             let ids = try await s.strings("""
                 WITH crashed AS (
                     UPDATE jobs SET status = \(JobStatus.crashed.dbCode), status_reason = \(reason), updated_at = \(Self.seconds(at))
-                    WHERE status = ANY(\(live)) RETURNING id, created_at)
+                    WHERE status = ANY(\(live)) AND (owner IS NULL OR owner NOT IN (
+                        SELECT id FROM pushy_servers WHERE lease_until >= extract(epoch FROM clock_timestamp())))
+                    RETURNING id, created_at)
                 SELECT id FROM crashed ORDER BY created_at, id
                 """)
             guard !ids.isEmpty else { return [] }

@@ -31,12 +31,15 @@ extension PostgresStore {
     }
 
     public func savePlanRun(_ r: PlanRunRecord) async throws(StoreError) {
+        let owner = serverId
         try await transaction { s in
             try await s.requireOrg(r.org)
             try await s.run("""
-                INSERT INTO plan_runs (id, org, plan, definition, parameters, requestor, status, reason, steps, created_at, updated_at)
+                INSERT INTO plan_runs (id, org, plan, definition, parameters, requestor, status, reason, steps, created_at, updated_at,
+                                       owner)
                 VALUES (\(r.id), \(r.org), \(r.plan), \(r.definition.serialized()), \(r.parameters.serialized()), \(r.requestor),
-                        \(r.status), \(r.reason), \(r.steps.serialized()), \(Self.seconds(r.createdAt)), \(Self.seconds(r.updatedAt)))
+                        \(r.status), \(r.reason), \(r.steps.serialized()), \(Self.seconds(r.createdAt)), \(Self.seconds(r.updatedAt)),
+                        \(owner))
                 ON CONFLICT (id) DO UPDATE SET org = excluded.org, plan = excluded.plan, definition = excluded.definition,
                     parameters = excluded.parameters, requestor = excluded.requestor, status = excluded.status,
                     reason = excluded.reason, steps = excluded.steps, created_at = excluded.created_at,
@@ -59,10 +62,14 @@ extension PostgresStore {
 
     public func failUnfinishedPlanRuns(reason: String, at: Date) async throws(StoreError) -> [String] {
         try await transaction { s in
-            try await s.strings("""
+            // Once across servers starting together; a live peer's runs are not touched (issue 17).
+            try await s.run("SELECT pg_advisory_xact_lock(\(Self.recoveryLock))")
+            return try await s.strings("""
                 WITH failed AS (
                     UPDATE plan_runs SET status = 'failed', reason = \(reason), updated_at = \(Self.seconds(at))
-                    WHERE status = 'running' RETURNING id, created_at)
+                    WHERE status = 'running' AND (owner IS NULL OR owner NOT IN (
+                        SELECT id FROM pushy_servers WHERE lease_until >= extract(epoch FROM clock_timestamp())))
+                    RETURNING id, created_at)
                 SELECT id FROM failed ORDER BY created_at, id
                 """)
         }

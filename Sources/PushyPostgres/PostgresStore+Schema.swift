@@ -213,6 +213,44 @@ extension PostgresStore {
             """,
             "CREATE INDEX plan_runs_by_org_age ON plan_runs (org, created_at DESC, id DESC)",
         ]),
+        // Several servers on one database (issue 17 points 2-3): who owns a job, which servers
+        // live, which server holds which node, and the messages between servers.
+        Migration(version: "v2", statements: [
+            "ALTER TABLE jobs ADD COLUMN owner TEXT COLLATE \"C\"",
+            "ALTER TABLE plan_runs ADD COLUMN owner TEXT COLLATE \"C\"",
+            """
+            CREATE TABLE pushy_servers (
+                id TEXT COLLATE "C" PRIMARY KEY,
+                rest_url TEXT NOT NULL,
+                command_address TEXT NOT NULL,
+                heartbeat_address TEXT NOT NULL,
+                agents BIGINT NOT NULL,
+                room BIGINT NOT NULL,
+                started_at DOUBLE PRECISION NOT NULL,
+                lease_until DOUBLE PRECISION NOT NULL
+            )
+            """,
+            """
+            CREATE TABLE node_presence (
+                org TEXT COLLATE "C" NOT NULL,
+                node TEXT COLLATE "C" NOT NULL,
+                server TEXT COLLATE "C" NOT NULL,
+                available BOOLEAN NOT NULL,
+                updated_at DOUBLE PRECISION NOT NULL,
+                PRIMARY KEY (org, node)
+            )
+            """,
+            "CREATE INDEX node_presence_by_server ON node_presence (server)",
+            """
+            CREATE TABLE cluster_messages (
+                id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                to_server TEXT COLLATE "C" NOT NULL,
+                from_server TEXT NOT NULL,
+                body TEXT NOT NULL
+            )
+            """,
+            "CREATE INDEX cluster_messages_by_server ON cluster_messages (to_server, id)",
+        ]),
     ]
 
     /// Brings the database to the newest schema. A database migrated by a newer Pushy (a version

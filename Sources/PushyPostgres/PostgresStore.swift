@@ -22,6 +22,12 @@ public final class PostgresStore: PushyStore {
     let logger: Logger
     private let running: Task<Void, Never>
     private let leaseTimeout: Duration
+    /// This server's id once it registered (`ClusterStore.register`): the owner of the jobs it inserts.
+    private let owner = Mutex<String?>(nil)
+    var serverId: String? {
+        get { owner.withLock { $0 } }
+        set { owner.withLock { $0 = newValue } }
+    }
 
     /// Connects to `url`, waits for the database (at most its `connect_timeout`) and migrates it
     /// to the current schema. Fails with `.io` and a message naming the database when it cannot.

@@ -25,6 +25,7 @@ extension CommandEngine {
             // RSS growth).
             expireOrgEvents()
             for (_, s) in orgSubscribers where s.org == job.org { s.continuation.yield(orgEvent) }
+            relayOrgEvent(org: job.org, name: e.name, data: .object(fields))
         }
     }
 

@@ -53,18 +53,24 @@ extension CommandEngine {
         if JobMachine.offersRunAtCommit(nodes: request.nodes.count, quorum: quorum, limits: limits) {
             for n in request.nodes where sessions[NodeKey(org: org, node: n)]?.runsAtCommit == true { runsAtCommit.insert(n) }
         }
+        // Nodes held by other servers of the cluster (none on a single server).
+        let remote = await locateRemote(org: org, request.nodes)
         let (machine, actions) = JobMachine.start(
             id: id, nodes: request.nodes, quorum: quorum, runTimeout: runTimeout, now: now,
             votingTimeout: config.votingTimeout, limits: limits, runsAtCommit: runsAtCommit,
             startEvent: JobFeedEvent("start", startFields)
         ) { node in
             guard let s = self.sessions[NodeKey(org: org, node: node)] else {
+                if let r = remote[node] {
+                    return r.available ? (true, "") : (false, "unavailable: the node is being reset (rehab)")
+                }
                 return (false, "offline: no heartbeat from the node")
             }
             return s.isAvailable ? (true, "") : (false, "unavailable: the node is being reset (rehab)")
         }
         let job = ActiveJob(org: org, record: record, machine: machine)
         jobs[id] = job
+        if !remote.isEmpty { cluster?.placement[id] = remote.mapValues(\.server) }
         logger.info("job started", metadata: ["pushy.job": "\(id)", "pushy.nodes": "\(request.nodes.count)"])
         perform(actions, job: job, now: now)
         if case .failure(let failure) = await inserted.value {
@@ -91,9 +97,11 @@ extension CommandEngine {
         send(waiting, ServerMessage(type: .run, sequence: 0, timestamp: date, jobId: job.record.id))
     }
 
-    /// Drops a job from memory (its rows are in the store, or it was never recorded).
+    /// Drops a job from memory (its rows are in the store, or it was never recorded); the
+    /// servers holding its other nodes forget it too.
     func forget(_ job: ActiveJob) {
         wake(job.record.id)
+        sendRemoteEnd(job)
         jobs[job.record.id] = nil
     }
 
@@ -127,19 +135,25 @@ extension CommandEngine {
         let date = Date(timeIntervalSince1970: now)
         for action in actions {
             switch action {
-            case .sendCommit(let nodes):
+            case .sendCommit(let all):
+                let (nodes, remote) = splitByServer(job, all)
+                sendRemoteCommit(job, remote)
                 send(nodes.map { NodeKey(org: job.org, node: $0) }, commitMessage(job, date))
             case .sendCommitRun(let nodes):
+                // Only nodes of this server's own sessions run at their commit (`runsAtCommit`).
                 var m = commitMessage(job, date)
                 m.commitRun = true
                 send(nodes.map { NodeKey(org: job.org, node: $0) }, m)
             case .sendRun(let nodes):
                 sendRun(job, nodes, at: date)
+                sendRemoteRun(job, nodes)
             case .rehab(let n):
                 sendAbort(NodeKey(org: job.org, node: n), now: now)
+                sendRemoteRehab(job, n)
             case .nodeChanged(let node, let status, let reason):
                 counters.nodeChanged(status, reason: reason)
                 track(node, status, job: job)
+                sendRemoteStatus(job, node, status)
                 pendingNodeUpdates.append(JobNodeUpdate(jobId: job.record.id, node: node, status: status, reason: reason, at: date))
             case .jobChanged(let status, let reason):
                 let updated = Date(timeIntervalSince1970: now.rounded(.down))
@@ -162,6 +176,7 @@ extension CommandEngine {
                     try await store.updateJob(id: id, status: status, reason: reason, updatedAt: updated)
                 }
                 if status.isTerminal {
+                    sendRemoteEnd(job)
                     counters.jobsEnded[status.rawValue, default: 0] += 1
                     logger.info("job finished", metadata: ["pushy.job": "\(id)", "pushy.status": "\(status.rawValue)"])
                     memoryEvents += 1

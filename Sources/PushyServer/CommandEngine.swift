@@ -15,6 +15,8 @@ public actor CommandEngine {
     public nonisolated let incarnationId: String
     let hostName: String
     var transport: (any CommandTransport)?
+    /// Several servers on one PostgreSQL database (issue 17): nil on a single server.
+    var cluster: EngineCluster?
 
     let sessionKeys = SessionKeyTable()
     /// Checks inbound messages; nonisolated so the inbound task runs it beside the actor.
@@ -170,6 +172,7 @@ public actor CommandEngine {
             sessions[key] = s
             identities[identity] = key
             logger.info("node connected", metadata: ["pushy.node": "\(key.org)/\(key.node)"])
+            notePresence(key, available: false)
             memoryEvents += 1
         }
         if msg.messageType == .heartbeat {
@@ -185,7 +188,7 @@ public actor CommandEngine {
 
     /// What a node's machine needs to know of a job its message names.
     func facts(of jobId: String, org: String, node: String) -> NodeMachine.JobFacts? {
-        guard let job = jobs[jobId], job.org == org else { return nil }
+        guard let job = jobs[jobId], job.org == org else { return remoteFacts(jobId, org: org, node: node) }
         return NodeMachine.JobFacts(nodeStatus: job.machine.nodes[node], running: job.machine.status == .running,
                                     finished: job.machine.status.isTerminal)
     }
@@ -198,17 +201,27 @@ public actor CommandEngine {
                 send(s, ServerMessage(type: .ack, sequence: 0, timestamp: Date(timeIntervalSince1970: now)))
             case .abort:
                 rehabNodes.insert(key)
+                notePresence(key, available: false)
                 send(s, ServerMessage(type: .abort, sequence: 0, timestamp: Date(timeIntervalSince1970: now)))
             case .available:
                 logger.debug("node available", metadata: ["pushy.node": "\(key.org)/\(key.node)"])
+                notePresence(key, available: true)
             case .forward(let jobId, let input):
-                guard let job = jobs[jobId] else { continue }
+                guard let job = jobs[jobId] else {
+                    remoteInput(jobId, key, input, message: msg)
+                    continue
+                }
                 if JobMachine.isResult(input) { receiveFinalOutput(msg, key: key, job: job) }
                 forward(job, key, input, now: now)
             case .output:
+                // Live output of another server's job is not relayed (its final capture is saved).
+                if let id = msg.jobId, isRemoteJob(id) { continue }
                 receiveOutput(msg, key: key)
             case .resendRun(let jobId):
-                guard let job = jobs[jobId] else { continue }
+                guard let job = jobs[jobId] else {
+                    resendRemoteRun(jobId, key, now: now)
+                    continue
+                }
                 runsResent += 1
                 logger.warning("node still committed to a running job: run sent again (a message was lost)",
                                metadata: ["pushy.node": "\(key.org)/\(key.node)", "pushy.job": "\(jobId)"])
@@ -273,6 +286,7 @@ public actor CommandEngine {
             switch action {
             case .abort:
                 rehabNodes.insert(key)
+                notePresence(key, available: false)
                 send(s, ServerMessage(type: .abort, sequence: 0, timestamp: Date(timeIntervalSince1970: now)))
             case .reconcile(let jobId, let reason):
                 reconcile(jobId, key, reason: reason, now: now)
@@ -285,7 +299,7 @@ public actor CommandEngine {
     /// A node left job `jobId` without its result arriving (a message was lost): its part ends
     /// with `reason`, without a reset (it is idle, or busy with a job that must go on). Counted.
     func reconcile(_ jobId: String, _ key: NodeKey, reason: String, now: Double) {
-        guard let job = jobs[jobId] else { return }
+        guard let job = jobs[jobId] else { return remoteInput(jobId, key, .disowned(reason: reason), message: nil) }
         reconciliations += 1
         logger.warning("node left its job without a result (a message was lost): its part ends", metadata: [
             "pushy.node": "\(key.org)/\(key.node)", "pushy.job": "\(jobId)", "pushy.reason": "\(reason)",
@@ -300,6 +314,8 @@ public actor CommandEngine {
         outboundSequences[key] = s.outboundSequence
         if identities[s.identity] == key { identities[s.identity] = nil }
         logger.info("node offline", metadata: ["pushy.node": "\(key.org)/\(key.node)", "pushy.reason": "\(reason)"])
+        notePresence(key, available: nil)
+        remoteNodeDown(key, reason: reason)
         // Few jobs are active at once: asking each beats keeping a job set per node.
         for job in jobs.values where job.org == key.org && !job.machine.status.isTerminal {
             if let status = job.machine.nodes[key.node], !status.isTerminal { forward(job, key, .down(reason: reason), now: now) }

@@ -51,6 +51,11 @@ extension PushyAPI {
             return sse(replay: replay, live: live, endless: false, keep: keep)
         case .notActive:
             let view = try await jobView(org: orgName, id: id)
+            if await engine.clusterId != nil, !view.status.isTerminal {
+                // Run by another server of the cluster: follow its stored state.
+                let feed = polledJobFeed(org: orgName, id: id, first: view)
+                return sse(replay: feed.replay, live: feed.live, endless: false, keep: keep)
+            }
             var fields = view.json.objectValue ?? []
             fields.insert(("timestamp", .string(WireTime.feed(Date()))), at: 0)
             return sse(replay: [FeedEvent(name: "summary", id: "job-1", data: .object(fields))], live: nil, endless: false)

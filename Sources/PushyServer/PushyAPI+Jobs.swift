@@ -117,6 +117,11 @@ extension PushyAPI {
             await audit(p, request, context, "job.aborted", target: "job:\(id)")
             return .json(v.view().json)
         }
+        if await engine.relayAbort(org: orgName, id: id, requestor: p.name) {
+            // Another server runs it: answer once the abort shows (or after a few seconds).
+            await audit(p, request, context, "job.aborted", target: "job:\(id)")
+            return .json(try await awaitRelayedAbort(org: orgName, id: id).json)
+        }
         return .json(try await jobView(org: orgName, id: id).json)
     }
 }

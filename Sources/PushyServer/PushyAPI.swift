@@ -298,13 +298,13 @@ struct PushyAPI: Sendable {
     func nodeStates(_ request: Request, _ context: Context, _ body: [UInt8]) async throws(APIError) -> Response {
         let orgName = param(context, "org")
         try await requireReader(try await authenticate(request, org: orgName, body: body))
-        return .json(.array(await engine.nodeStates(org: orgName).map(\.json)))
+        return .json(.array(await engine.clusterNodeStates(org: orgName).map(\.json)))
     }
 
     func nodeState(_ request: Request, _ context: Context, _ body: [UInt8]) async throws(APIError) -> Response {
         let orgName = param(context, "org")
         try await requireReader(try await authenticate(request, org: orgName, body: body))
-        return .json(await engine.nodeState(org: orgName, node: param(context, "node")).json)
+        return .json(await engine.clusterNodeState(org: orgName, node: param(context, "node")).json)
     }
 }
 

@@ -36,6 +36,8 @@ public final class PushyServerApp: Service, Sendable {
     let metricsPorts = AsyncStream.makeStream(of: Int.self, bufferingPolicy: .bufferingNewest(1))
     /// Orchestration plan runs (issue 14).
     let plans: PlanRunner
+    /// This server's row in the cluster (PostgreSQL only; `ClusterService`).
+    let cluster: ServerRecord?
 
     public static func build(config: ServerConfiguration, logger: Logger = Logger(label: "pushy-server")) async throws -> PushyServerApp {
         try config.validate()
@@ -58,14 +60,6 @@ public final class PushyServerApp: Service, Sendable {
                               logger: Logger) async throws -> PushyServerApp {
         let engine = CommandEngine(config: config, store: store, serverKey: serverKey, logger: logger,
                                    metrics: PushyMetrics())
-        let crashed = try await engine.crashUnfinishedJobs()
-        if !crashed.isEmpty {
-            logger.warning("jobs left unfinished by the previous run are now crashed", metadata: ["pushy.jobs": "\(crashed)"])
-        }
-        let unfinishedPlans = try await store.failUnfinishedPlanRuns(reason: "the server stopped during the run", at: Date())
-        if !unfinishedPlans.isEmpty {
-            logger.warning("plan runs left unfinished by the previous run are now failed", metadata: ["pushy.plan_runs": "\(unfinishedPlans)"])
-        }
         let context = try ZMQContext(ioThreads: 1, maxSockets: 20_000)
         // A fresh CURVE key pair per start (spec 4.5); the ZAP handler admits only client keys
         // registered by a signed config request in the last 60 s.
@@ -97,14 +91,26 @@ public final class PushyServerApp: Service, Sendable {
             throw ServerStartError("cannot listen on the ZeroMQ ports (command \(config.commandPort), heartbeat \(config.heartbeatPort)) at \(config.listenAddress): \(error)")
         }
         await engine.attach(transport)
+        // In a cluster, after joining: this server's previous life (same address) is dead by then,
+        // so its jobs are crashed here, and a live peer's are not (`joinCluster`).
+        let cluster = try await joinCluster(config: config, store: store, engine: engine, transport: transport, budget: budget)
+        let crashed = try await engine.crashUnfinishedJobs()
+        if !crashed.isEmpty {
+            logger.warning("jobs left unfinished by the previous run are now crashed", metadata: ["pushy.jobs": "\(crashed)"])
+        }
+        let unfinishedPlans = try await store.failUnfinishedPlanRuns(reason: "the server stopped during the run", at: Date())
+        if !unfinishedPlans.isEmpty {
+            logger.warning("plan runs left unfinished by the previous run are now failed", metadata: ["pushy.plan_runs": "\(unfinishedPlans)"])
+        }
         return PushyServerApp(config: config, engine: engine, store: store, transport: transport, context: context,
                               logger: logger, serverKey: serverKey, curve: curve, allowList: allowList,
-                              connectionBudget: budget, checked: checked)
+                              connectionBudget: budget, checked: checked, cluster: cluster)
     }
 
     init(config: ServerConfiguration, engine: CommandEngine, store: any PushyStore, transport: ZMQServerTransport,
          context: ZMQContext, logger: Logger, serverKey: RSAPrivateKey, curve: CurveKeyPair?, allowList: CurveAllowList,
-         connectionBudget: ConnectionBudget, checked: CheckedInbound) {
+         connectionBudget: ConnectionBudget, checked: CheckedInbound, cluster: ServerRecord? = nil) {
+        self.cluster = cluster
         self.connectionBudget = connectionBudget
         self.checked = checked
         plans = PlanRunner(store: store, engine: engine, logger: logger, defaultOrg: config.defaultOrg)
@@ -168,6 +174,16 @@ public final class PushyServerApp: Service, Sendable {
             .init(service: FeedCloser(engine: engine)),
             .init(service: PlanRunnerService(runner: plans)),
         ]
+        if let me = cluster, let clusterStore = store as? any ClusterStore {
+            // After the engine's timers and the store writer, before inbound messages: stops first of the three.
+            let budget = connectionBudget, engine = self.engine
+            services.insert(.init(service: ClusterService(
+                engine: engine, store: clusterStore, server: me, lease: config.clusterLease,
+                agents: {
+                    let snapshot = budget.snapshot
+                    return (await engine.sessionCount, max(0, (snapshot.budget - snapshot.open) / 2))
+                }, logger: logger)), at: 2)
+        }
         if let endpoint = config.metricsEndpoint {
             let box = metricsPortBox, cont = metricsPorts.continuation
             services.insert(.init(service: MetricsEndpoint.application(

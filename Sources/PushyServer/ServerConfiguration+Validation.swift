@@ -30,6 +30,8 @@ extension ServerConfiguration {
         check(votingTimeout.isFinite && votingTimeout > 0, .votingTimeout, votingTimeout, "must be a positive number of seconds")
         check(defaultRunTimeout > 0, .defaultRunTimeout, defaultRunTimeout, "must be a positive number of seconds")
         check(waitCompleteTime.isFinite && waitCompleteTime >= 0, .waitCompleteTime, waitCompleteTime, "must be 0 or more seconds")
+        check(clusterLease.isFinite && clusterLease >= 1 && clusterLease <= 3600, .clusterLease, clusterLease,
+              "must be 1 to 3600 seconds")
         check(rehabInterval.isFinite && rehabInterval >= 0.05, .rehabInterval, rehabInterval, "must be at least 0.05 seconds")
         check(maxMessageSkew > 0, .maxMessageSkew, maxMessageSkew, "must be a positive number of seconds")
         check(maxBodySize >= 1024 && maxBodySize <= 64 << 20, .maxBodySize, maxBodySize, "must be between 1024 bytes and 64 MiB")

@@ -74,6 +74,9 @@ public struct ServerConfiguration: Sendable, Codable, Equatable {
     /// The PostgreSQL database to keep everything in instead of `DATA_DIR/pushy.sqlite`
     /// (`postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?…]`, issue 17); nil: the embedded SQLite file.
     public var postgresURL: String?
+    /// Several servers on one PostgreSQL database: a server whose lease (renewed every third of
+    /// it) has run out this many seconds counts as dead (its jobs end, its nodes go down).
+    public var clusterLease: Double = 15
 
     public init(dataDir: String) { self.dataDir = dataDir }
 
@@ -92,7 +95,7 @@ public struct ServerConfiguration: Sendable, Codable, Equatable {
         case maxAgentConnections = "max_agent_connections"
         case screenHeartbeatConnections = "screen_heartbeat_connections"
         case metricsListen = "metrics_listen", metricsToken = "metrics_token"
-        case postgresURL = "postgres_url"
+        case postgresURL = "postgres_url", clusterLease = "cluster_lease"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -133,6 +136,7 @@ public struct ServerConfiguration: Sendable, Codable, Equatable {
         try take(.metricsListen, \.metricsListen)
         if let v = try c.decodeIfPresent(String.self, forKey: .metricsToken) { d.metricsToken = v }
         if let v = try c.decodeIfPresent(String.self, forKey: .postgresURL) { d.postgresURL = v }
+        try take(.clusterLease, \.clusterLease)
         self = d
     }
 

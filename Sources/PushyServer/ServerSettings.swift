@@ -156,6 +156,8 @@ public enum ServerSettings {
                 "When set, /metrics is also served on the REST port with 'Authorization: Bearer TOKEN' (16+ characters)."),
         Setting("postgres_url", flag: "--postgres", .optionalString(\.postgresURL),
                 "Keep everything in this PostgreSQL database instead of DATA_DIR/pushy.sqlite: postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=…] (docs/operations.md)."),
+        Setting("cluster_lease", .double(\.clusterLease),
+                "With postgres_url: seconds after which a server that stopped renewing its lease counts as dead (its jobs end)."),
     ]
 
     public static func setting(named name: String) -> Setting? { all.first { $0.name == name } }

@@ -72,7 +72,7 @@ struct PushyClientCommand: AsyncParsableCommand {
         let configuration: AgentConfiguration
         do {
             let privateKey = try await AgentEnrollment.key(
-                at: settings.clientKey ?? "", enrollToken: settings.enrollmentToken, orgURL: settings.serverURL ?? "",
+                at: settings.clientKey ?? "", enrollToken: settings.enrollmentToken, orgURL: settings.serverURL.flatMap { AgentConfiguration.urls(in: $0).first } ?? "",
                 node: settings.nodeName ?? "", tls: settings.tls)
             configuration = try settings.configuration(key: privateKey)
         } catch {

@@ -53,6 +53,7 @@ struct ServerOptions: ParsableArguments {
     @Option(help: ServerOptions.help("metrics_listen")) var metricsListen: String?
     @Option(help: ServerOptions.help("metrics_token")) var metricsToken: String?
     @Option(name: .customLong("postgres"), help: ServerOptions.help("postgres_url")) var postgresURL: String?
+    @Option(help: ServerOptions.help("cluster_lease")) var clusterLease: String?
 
     /// The flags given, by setting name (paths made absolute).
     var flags: [String: String] {
@@ -68,6 +69,7 @@ struct ServerOptions: ParsableArguments {
             ("keep_alive_time", keepAliveTime), ("org_feed_expiration", orgFeedExpiration), ("default_org", defaultOrg),
             ("max_agent_connections", maxAgentConnections), ("screen_heartbeat_connections", screenHeartbeatConnections),
             ("metrics_listen", metricsListen), ("metrics_token", metricsToken), ("postgres_url", postgresURL),
+            ("cluster_lease", clusterLease),
         ]
         return Dictionary(uniqueKeysWithValues: given.compactMap { k, v in v.map { (k, $0) } })
     }

@@ -22,6 +22,18 @@ import Testing
         #expect(Self.problems().isEmpty)
     }
 
+    /// Several servers of one database (issue 17): a comma-separated list of org URLs of one org.
+    @Test func serverURLMayListSeveralServersOfOneOrg() {
+        let both = "https://a:10003/organizations/pushy, https://b:10003/organizations/pushy"
+        #expect(Self.problems(flags: ["server_url": .string(both)]).isEmpty)
+        #expect(AgentConfiguration.urls(in: both) == ["https://a:10003/organizations/pushy", "https://b:10003/organizations/pushy"])
+        #expect(AgentConfiguration.orgName(in: both) == "pushy")
+        let mixed = Self.problems(flags: ["server_url": "https://a:10003/organizations/pushy,https://b:10003/organizations/other"])
+        #expect(mixed.count == 1 && mixed[0].contains("must name the same organization"), "\(mixed)")
+        let bad = Self.problems(flags: ["server_url": "https://a:10003/organizations/pushy,https://b:10003/"])
+        #expect(bad.count == 1 && bad[0].contains("each URL of a comma-separated list"), "\(bad)")
+    }
+
     @Test func theThreeRequiredKeysAreReportedTogetherWithHowToGiveThem() throws {
         let s = AgentSettings.resolve()
         let error = try #require(throws: AgentSettingsError.self) { try s.validate() }

@@ -105,10 +105,11 @@ final class FaultCluster: @unchecked Sendable {
 
     /// Starts a real `pushy-client`; inside network namespace `netns` when given (`ip netns exec`).
     @discardableResult
-    func startAgent(_ name: String, netns: String? = nil) async throws -> ChildProcess {
+    /// `serverURL`: what the agent is given as `server_url` (default: this cluster's org URL).
+    func startAgent(_ name: String, netns: String? = nil, serverURL: String? = nil) async throws -> ChildProcess {
         var keyPath = keyPaths[name] ?? ""
         if keyPath.isEmpty { keyPath = try await createNode(name) }
-        var args = ["--server-url", orgURL, "--node", name, "--key", keyPath, "--log-level", "info",
+        var args = ["--server-url", serverURL ?? orgURL, "--node", name, "--key", keyPath, "--log-level", "info",
                     "--trusted-cert", certificatePath, "--file-dir", workDir + "/agent-\(name)"]
         for w in Self.whitelist { args += ["--whitelist", w] }
         var executable = TestCluster.binary("pushy-client")

@@ -100,5 +100,6 @@ extension PushyMetrics {
         counter("pushy_store_writes_total", "Job store writes done", total: w.written)
         counter("pushy_store_write_failures_total", "Job store write attempts that failed", total: w.failures)
         gauge("pushy_store_writes_pending", "Job store writes queued or waiting for a retry", Double(w.pending))
+        await sampleCluster(engine: engine)
     }
 }

@@ -1,0 +1,177 @@
+import Foundation
+import Logging
+import PushyStore
+import ServiceLifecycle
+import Synchronization
+
+/// This server's membership in a cluster on one PostgreSQL database (issue 17 points 2-3), as
+/// one `Service` with three loops: the lease (renewed every second at most `lease / 3`, with a look at which
+/// servers live and the dead-server sweep), the sender (the engine's queued messages and
+/// presence changes, written as soon as they gather) and the receiver (woken by `NOTIFY`, and
+/// polling every second so a lost notification only delays). At a graceful stop the server's
+/// row and presence are deleted, so its peers need not wait for the lease to run out.
+struct ClusterService: Service {
+    let engine: CommandEngine
+    let store: any ClusterStore
+    let server: ServerRecord
+    let lease: Double
+    let agents: @Sendable () async -> (agents: Int, room: Int)
+    let logger: Logger
+
+    /// While the database is away every loop fails each time: said once per 30 s.
+    let quiet = LogGate(every: 30)
+    /// Messages handled but not yet deleted (the delete failed): not handled twice.
+    let handled = HandledMessages()
+
+    /// Reason given to the jobs of a server found dead.
+    static let deadOwnerReason = "the server that owned the job stopped"
+
+    func run() async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await cancelWhenGracefulShutdown { await self.leaseLoop() } }
+            group.addTask { await cancelWhenGracefulShutdown { await self.sendLoop() } }
+            group.addTask { await cancelWhenGracefulShutdown { await self.receiveLoop() } }
+        }
+        // Last words: what is still queued, then leave.
+        await sendPending()
+        do { try await store.deregister(id: server.id) } catch {
+            logger.warning("could not leave the cluster cleanly; peers will see the lease run out", metadata: ["pushy.error": "\(error)"])
+        }
+    }
+
+    /// Every second (at most `lease / 3`): a peer that just started is seen within a second
+    /// (org events, relays), and a long lease still gets many renewals before it runs out.
+    func leaseLoop() async {
+        let period = Duration.milliseconds(Int(min(lease / 3, 1) * 1000))
+        while !Task.isCancelled {
+            await leaseOnce()
+            try? await Task.sleep(for: period)
+        }
+    }
+
+    /// Renews the lease, tells the engine who lives, and sweeps the dead (once across servers).
+    func leaseOnce() async {
+        do {
+            let (agents, room) = await agents()
+            if try await !store.renew(id: server.id, agents: agents, room: room, lease: lease) {
+                // Taken for dead by a peer (a long pause): come back under the same id.
+                logger.warning("this server's lease had run out and its row was swept; registering again")
+                await engine.clusterLeaseLost()
+                var me = server
+                me.agents = agents
+                me.room = room
+                try await store.register(me, lease: lease)
+                await engine.clusterPresenceSnapshot()
+            }
+            let live = Set(try await store.liveServers().map(\.id))
+            await engine.clusterMembership(live)
+            if let swept = try await store.sweepDeadServers(reason: Self.deadOwnerReason, at: Date()),
+               !swept.jobs.isEmpty || !swept.servers.isEmpty {
+                logger.warning("servers found dead; their unfinished jobs are crashed", metadata: [
+                    "pushy.servers": "\(swept.servers)", "pushy.jobs": "\(swept.jobs)"])
+            }
+        } catch {
+            if quiet.open() { logger.error("cluster lease not renewed (retrying)", metadata: ["pushy.error": "\(error)"]) }
+        }
+    }
+
+    func sendLoop() async {
+        guard let signals = await engine.clusterSignals() else { return }
+        for await _ in signals {
+            await sendPending()
+        }
+    }
+
+    /// Writes what the engine queued; on failure it is tried again (in order) a moment later.
+    func sendPending() async {
+        let batch = await engine.takeClusterBatch()
+        var presence = batch.presence, messages = batch.messages
+        while !presence.isEmpty || !messages.isEmpty {
+            do {
+                if !presence.isEmpty {
+                    try await store.writePresence(server: server.id, presence)
+                    presence = []
+                }
+                if !messages.isEmpty {
+                    try await store.send(from: server.id, messages)
+                    messages = []
+                }
+            } catch {
+                if quiet.open() { logger.error("cluster messages not written (retrying)", metadata: ["pushy.error": "\(error)"]) }
+                if Task.isCancelled { return }
+                try? await Task.sleep(for: .milliseconds(500))
+            }
+        }
+    }
+
+    func receiveLoop() async {
+        let wakeUps = store.wakeUps(server: server.id)
+        let (ticks, tick) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for await _ in wakeUps { tick.yield() }
+            }
+            group.addTask {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .seconds(1))
+                    tick.yield()
+                }
+                tick.finish()
+            }
+            group.addTask {
+                for await _ in ticks { await self.receivePending() }
+            }
+            // Cancelled (shutdown): end the loops.
+            await withTaskCancellationHandler {
+                await group.next()
+            } onCancel: {
+                tick.finish()
+            }
+            group.cancelAll()
+        }
+    }
+
+    /// Reads every message waiting for this server, hands it to the engine in order, and only
+    /// then deletes it: a message read is never lost to a failure before it is handled.
+    func receivePending() async {
+        while !Task.isCancelled {
+            do {
+                let batch = try await store.receive(server: server.id, limit: 500)
+                if batch.isEmpty { return }
+                let ids = batch.map(\.id)
+                let fresh = handled.withLock { done in batch.filter { !done.contains($0.id) } }
+                if !fresh.isEmpty { await engine.clusterReceive(fresh) }
+                handled.withLock { $0.formUnion(ids) }
+                try await store.acknowledge(server: server.id, ids: ids)
+                handled.withLock { $0.subtract(ids) }
+                if batch.count < 500 { return }
+            } catch {
+                if quiet.open() { logger.error("cluster messages not read (retrying)", metadata: ["pushy.error": "\(error)"]) }
+                return
+            }
+        }
+    }
+}
+
+/// Ids of messages handled but not yet deleted.
+final class HandledMessages: Sendable {
+    private let ids = Mutex<Set<Int64>>([])
+
+    func withLock<T>(_ body: (inout Set<Int64>) -> T) -> T { ids.withLock { body(&$0) } }
+}
+
+/// Lets a repeated log line through at most once per `every` seconds.
+final class LogGate: Sendable {
+    private let last = Mutex<Double>(-.infinity)
+    let every: Double
+
+    init(every: Double) { self.every = every }
+
+    func open(now: Double = Date().timeIntervalSince1970) -> Bool {
+        last.withLock { at in
+            guard now - at >= every else { return false }
+            at = now
+            return true
+        }
+    }
+}

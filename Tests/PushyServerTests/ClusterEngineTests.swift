@@ -1,0 +1,258 @@
+import Foundation
+import Logging
+import PushyCore
+import PushyProtocol
+@testable import PushyServer
+import PushyStore
+import PushyTestSupport
+import Synchronization
+import Testing
+
+/// Two engines of one cluster (issue 17 point 2) over one in-memory store and the in-memory
+/// cluster twin, with messages between them moved by hand (`pump`): one job over nodes of both,
+/// step by step, with no processes or database.
+@Suite(.timeLimit(.minutes(2))) struct ClusterEngineTests {
+    static let org = "acme", guid = String(repeating: "a", count: 32)
+
+    final class Pair: Sendable {
+        let store = InMemoryStore()
+        let cluster = InMemoryClusterStore()
+        let a: CommandEngine, b: CommandEngine
+        let ta = RecordingTransport(), tb = RecordingTransport()
+        let writers: [Task<Void, Never>]
+        let sequences = Mutex<[String: Int]>([:])
+
+        init() async throws {
+            var logger = Logger(label: "test")
+            logger.logLevel = .critical
+            try await store.createOrg(OrgRecord(name: ClusterEngineTests.org, guid: ClusterEngineTests.guid, createdAt: Date()))
+            var config = ServerConfiguration(dataDir: NSTemporaryDirectory())
+            config.heartbeatInterval = 10
+            a = CommandEngine(config: config, store: store, serverKey: TestKeys.server, logger: logger)
+            b = CommandEngine(config: config, store: store, serverKey: TestKeys.server, logger: logger)
+            await a.attach(ta)
+            await b.attach(tb)
+            for (engine, id, port) in [(a, "server-a", 1), (b, "server-b", 2)] {
+                try await cluster.register(ServerRecord(id: id, restURL: "https://\(id)", commandAddress: "tcp://h:\(port)",
+                                                        heartbeatAddress: "tcp://h:\(port)0"), lease: 60)
+                await engine.attachCluster(id: id, store: cluster)
+                await engine.clusterMembership(["server-a", "server-b"])
+            }
+            let (a, b) = (self.a, self.b)
+            writers = [Task { await a.runWriter() }, Task { await b.runWriter() }]
+        }
+
+        func stop() async {
+            a.stopWriter()
+            b.stopWriter()
+            for w in writers { await w.value }
+        }
+
+        /// `node`, connected to `engine`, sends one message.
+        func say(_ engine: CommandEngine, _ node: String, _ type: AgentMessageType, job: String? = nil,
+                 state: AgentJobState? = nil) async {
+            let seq = sequences.withLock { $0[node, default: 0] += 1; return $0[node]! }
+            let m = AgentMessage(node: node, client: node, org: ClusterEngineTests.org, type: type, sequence: seq,
+                                 timestamp: Date(), incarnationId: "inc-\(node)", jobId: job, jobState: state)
+            let key = engine.sessionKey(org: ClusterEngineTests.org, node: node)
+            await engine.receive(identity: Array(node.utf8), frames: MessageSigner.hmacFrames(body: m.bodyBytes, key: key))
+        }
+
+        /// Connects `node` to `engine` and makes it available.
+        func connect(_ engine: CommandEngine, _ node: String) async {
+            await say(engine, node, .heartbeat, state: .idle)
+            await say(engine, node, .aborted)
+        }
+
+        /// Moves what each engine queued for the other (presence and messages) until nothing is left.
+        func pump() async throws {
+            for _ in 0..<10 {
+                var moved = 0
+                for (engine, id) in [(a, "server-a"), (b, "server-b")] {
+                    let batch = await engine.takeClusterBatch()
+                    try await cluster.writePresence(server: id, batch.presence)
+                    try await cluster.send(from: id, batch.messages)
+                    moved += batch.messages.count + batch.presence.count
+                }
+                for (engine, id) in [(a, "server-a"), (b, "server-b")] {
+                    let batch = try await cluster.receive(server: id, limit: 1000)
+                    await engine.clusterReceive(batch)
+                    try await cluster.acknowledge(server: id, ids: batch.map(\.id))
+                }
+                if moved == 0 { return }
+            }
+        }
+
+        func messages(_ t: RecordingTransport, _ type: String, job: String) -> Int {
+            t.messages.filter { $0.type == type && $0.jobId == job }.count
+        }
+    }
+
+    static func with(_ body: (Pair) async throws -> Void) async throws {
+        let p = try await Pair()
+        do { try await body(p) } catch {
+            await p.stop()
+            throw error
+        }
+        await p.stop()
+    }
+
+    @Test func oneJobOverNodesOfTwoEngines() async throws {
+        try await Self.with { p in
+            await p.connect(p.a, "web1")
+            await p.connect(p.b, "web2")
+            try await p.pump()
+            // Either engine shows both nodes.
+            #expect(await p.a.clusterNodeStates(org: Self.org).map(\.nodeName) == ["web1", "web2"])
+            #expect(await p.b.clusterNodeState(org: Self.org, node: "web1").availability == .available)
+
+            let job = try await p.a.startJob(org: Self.org, orgGUID: Self.guid,
+                                             request: JobRequest(command: "noop", nodes: ["web1", "web2"]), requestor: "admin").id
+            #expect(p.messages(p.ta, "commit", job: job) == 1)
+            try await p.pump()
+            #expect(p.messages(p.tb, "commit", job: job) == 1, "B sends web2 its commit")
+
+            await p.say(p.a, "web1", .ackCommit, job: job)
+            await p.say(p.b, "web2", .ackCommit, job: job)
+            try await p.pump()
+            #expect(p.messages(p.ta, "run", job: job) == 1)
+            #expect(p.messages(p.tb, "run", job: job) == 1, "B sends web2 its run")
+
+            // The commit handled a second time (its delete failed): web2, ready now, is left alone.
+            let spec = RemoteJobSpec(id: job, org: Self.org, command: "noop", user: nil, dir: nil, env: nil, file: nil,
+                                     capture: false, runTimeout: 3600)
+            await p.b.clusterReceive([ClusterEnvelope(id: 999, from: "server-a", body: ClusterMessage.body([.commit(spec, nodes: ["web2"])]))])
+            #expect(p.messages(p.tb, "commit", job: job) == 1, "no second commit to web2")
+
+            await p.say(p.a, "web1", .ackRun, job: job)
+            await p.say(p.b, "web2", .ackRun, job: job)
+            await p.say(p.a, "web1", .succeeded, job: job)
+            await p.say(p.b, "web2", .succeeded, job: job)
+            try await p.pump()
+            let view = try #require(await p.a.activeJobView(org: Self.org, id: job))
+            #expect(view.status == .complete)
+            #expect(view.nodes?.first { $0.0 == .succeeded }?.1.sorted() == ["web1", "web2"])
+            #expect(await p.b.isRemoteJob(job) == false, "B forgot the job once it ended")
+        }
+    }
+
+    /// The server holding a job's node goes (its lease runs out): the owner's job sees the node
+    /// go down at once, with the reason, instead of waiting for its timeouts.
+    @Test func aNodeOnAServerThatWentGoesDownInTheJob() async throws {
+        try await Self.with { p in
+            await p.connect(p.a, "web1")
+            await p.connect(p.b, "web2")
+            try await p.pump()
+            let job = try await p.a.startJob(org: Self.org, orgGUID: Self.guid,
+                                             request: JobRequest(command: "noop", nodes: ["web1", "web2"], quorum: .count(1)),
+                                             requestor: "admin").id
+            try await p.pump()
+            await p.say(p.a, "web1", .ackCommit, job: job)
+            // Heard from at the job's start: gone at the look after next (the one after the
+            // interval it was last heard in).
+            for _ in 0..<3 { await p.a.clusterMembership(["server-a"]) }
+            let view = try #require(await p.a.activeJobView(org: Self.org, id: job))
+            #expect(view.nodes?.first { $0.1.contains("web2") }?.0.isTerminal == true, "\(view)")
+            #expect(view.nodeReasons?.first { $0.0 == "web2" }?.1.contains("server-b") == true, "\(String(describing: view.nodeReasons))")
+        }
+    }
+
+    /// An owner that B's looks never saw live (it registered just after one): B takes its job
+    /// while it hears from it, and ends it once two looks in a row missed it and it went quiet
+    /// (not only when it left between two looks, which never happened here).
+    @Test func anOwnerMissingAtEveryLookIsGoneOnceQuiet() async throws {
+        try await Self.with { p in
+            await p.connect(p.a, "web1")
+            await p.connect(p.b, "web2")
+            try await p.pump()
+            await p.b.clusterMembership(["server-b"])
+            let job = try await p.a.startJob(org: Self.org, orgGUID: Self.guid,
+                                             request: JobRequest(command: "noop", nodes: ["web1", "web2"]), requestor: "admin").id
+            try await p.pump()
+            #expect(await p.b.isRemoteJob(job))
+            await p.say(p.a, "web1", .ackCommit, job: job)
+            await p.say(p.b, "web2", .ackCommit, job: job)
+            try await p.pump()
+            #expect(p.messages(p.ta, "run", job: job) == 1, "B's ack reached A though B's look missed A")
+            await p.b.clusterMembership(["server-b"])
+            #expect(await p.b.isRemoteJob(job), "heard from A since the look before")
+            await p.b.clusterMembership(["server-b"])
+            await p.b.clusterMembership(["server-b"])
+            #expect(await p.b.isRemoteJob(job) == false)
+        }
+    }
+
+    /// A server neither seen live at the looks nor heard from gets no messages (its org events
+    /// here); one whose nodes a job start just found live does, before any look saw it.
+    @Test func messagesOnlyToServersLive() async throws {
+        try await Self.with { p in
+            await p.connect(p.a, "web1")
+            await p.connect(p.b, "web2")
+            try await p.pump()
+            await p.a.clusterMembership(["server-a"])
+            await p.a.clusterMembership(["server-a"])
+            _ = await p.a.takeClusterBatch()
+            await p.a.relayOrgEvent(org: Self.org, name: "start", data: ["job": "x"])
+            #expect(await p.a.takeClusterBatch().messages.isEmpty)
+            let job = try await p.a.startJob(org: Self.org, orgGUID: Self.guid,
+                                             request: JobRequest(command: "noop", nodes: ["web1", "web2"]), requestor: "admin").id
+            try await p.pump()
+            #expect(p.messages(p.tb, "commit", job: job) == 1)
+        }
+    }
+
+    /// Swept by a peer: other owners' jobs it held are dropped (nodes reset), and once
+    /// registered again every session's presence is written in full.
+    @Test func aServerWhoseLeaseRanOutDropsRemoteJobsAndRewritesPresence() async throws {
+        try await Self.with { p in
+            await p.connect(p.a, "web1")
+            await p.connect(p.b, "web2")
+            try await p.pump()
+            let job = try await p.a.startJob(org: Self.org, orgGUID: Self.guid,
+                                             request: JobRequest(command: "noop", nodes: ["web1", "web2"]), requestor: "admin").id
+            try await p.pump()
+            #expect(await p.b.isRemoteJob(job))
+            await p.b.clusterLeaseLost()
+            #expect(await p.b.isRemoteJob(job) == false)
+            #expect(p.tb.types.last == "abort", "web2 is reset")
+            _ = await p.b.takeClusterBatch()
+            await p.b.clusterPresenceSnapshot()
+            let presence = await p.b.takeClusterBatch().presence
+            #expect(presence == [PresenceChange(org: Self.org, node: "web2", available: false)], "\(presence)")
+        }
+    }
+
+    /// Swept by a peer (its lease ran out): the engine's own jobs end here with no write, their
+    /// nodes reset, and the servers holding their other nodes are told.
+    @Test func aServerWhoseLeaseRanOutStopsItsJobs() async throws {
+        try await Self.with { p in
+            await p.connect(p.a, "web1")
+            await p.connect(p.b, "web2")
+            try await p.pump()
+            let job = try await p.a.startJob(org: Self.org, orgGUID: Self.guid,
+                                             request: JobRequest(command: "noop", nodes: ["web1", "web2"]), requestor: "admin").id
+            try await p.pump()
+            #expect(await p.b.isRemoteJob(job))
+            await p.a.clusterLeaseLost()
+            #expect(await p.a.activeJobView(org: Self.org, id: job) == nil)
+            #expect(p.ta.types.last == "abort", "web1 is reset")
+            try await p.pump()
+            #expect(await p.b.isRemoteJob(job) == false)
+        }
+    }
+
+    @Test func messagesRoundTrip() throws {
+        let spec = RemoteJobSpec(id: "j1", org: "acme", command: "ls", user: "u", dir: nil, env: ["A": "1"], file: nil,
+                                 capture: true, runTimeout: 60)
+        let batch: [ClusterMessage] = [
+            .commit(spec, nodes: ["n1", "n2"]), .run(job: "j1", nodes: ["n1"]),
+            .status(job: "j1", [.init(node: "n1", status: .wasReady)]), .rehab(org: "acme", nodes: ["n2"]), .end(job: "j1"),
+            .inputs(job: "j1", [.init(node: "n1", input: .failed(reason: "exit 2")), .init(node: "n2", input: .ackRun),
+                                .init(node: "n2", input: .down(reason: "gone"))]),
+            .abort(job: "j1", org: "acme", by: "amy"), .orgEvent(org: "acme", name: "start", data: ["job": "j1"]),
+        ]
+        #expect(ClusterMessage.batch(ClusterMessage.body(batch)) == batch)
+        #expect(ClusterMessage.run(job: "j", nodes: ["a"]).folding(.run(job: "j", nodes: ["b"])) == .run(job: "j", nodes: ["a", "b"]))
+        #expect(ClusterMessage.run(job: "j", nodes: ["a"]).folding(.run(job: "k", nodes: ["b"])) == nil)
+    }
+}
