@@ -14,7 +14,12 @@ extension CommandEngine {
         guard let stream = msg.stream, stream == "stdout" || stream == "stderr",
               let bytes = msg.bytes(of: msg.data)
         else { return drop("bad_output", "\(key.org)/\(key.node)") }
-        var rec = job.outputs[key.node] ?? JobOutputRecord(jobId: jid, node: key.node, stdout: [], stderr: [])
+        keepOutput(job, node: key.node, stream: stream, bytes, offset: msg.offset)
+    }
+
+    /// A live chunk of a node of `job` (held here or, relayed, by another server): kept and fed.
+    func keepOutput(_ job: ActiveJob, node: String, stream: String, _ bytes: [UInt8], offset: Int?) {
+        var rec = job.outputs[node] ?? JobOutputRecord(jobId: job.record.id, node: node, stdout: [], stderr: [])
         let have = stream == "stdout" ? rec.stdout.count : rec.stderr.count
         let room = max(0, config.outputCap - have)
         let kept = Array(bytes.prefix(room))
@@ -25,9 +30,9 @@ extension CommandEngine {
             rec.stderr += kept
             if kept.count < bytes.count { rec.stderrTruncated = true }
         }
-        job.outputs[key.node] = rec
+        job.outputs[node] = rec
         record(JobFeedEvent("output", [
-            ("node", .string(key.node)), ("stream", .string(stream)), ("offset", .number(Double(msg.offset ?? have))),
+            ("node", .string(node)), ("stream", .string(stream)), ("offset", .number(Double(offset ?? have))),
             ("data", .string(Data(bytes).base64EncodedString())), ("encoding", "base64"),
         ]), job: job, at: Date())
     }

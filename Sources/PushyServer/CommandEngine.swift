@@ -214,8 +214,11 @@ public actor CommandEngine {
                 if JobMachine.isResult(input) { receiveFinalOutput(msg, key: key, job: job) }
                 forward(job, key, input, now: now)
             case .output:
-                // Live output of another server's job is not relayed (its final capture is saved).
-                if let id = msg.jobId, isRemoteJob(id) { continue }
+                // Live output of another server's job goes to its owner's feed.
+                if let id = msg.jobId, isRemoteJob(id) {
+                    relayOutput(id, msg, key: key)
+                    continue
+                }
                 receiveOutput(msg, key: key)
             case .resendRun(let jobId):
                 guard let job = jobs[jobId] else {

@@ -58,6 +58,18 @@ import Testing
             await engine.receive(identity: Array(node.utf8), frames: MessageSigner.hmacFrames(body: m.bodyBytes, key: key))
         }
 
+        /// `node`, connected to `engine`, sends a live output chunk of `job`.
+        func output(_ engine: CommandEngine, _ node: String, job: String, _ text: String, offset: Int) async {
+            let seq = sequences.withLock { $0[node, default: 0] += 1; return $0[node]! }
+            var m = AgentMessage(node: node, client: node, org: ClusterEngineTests.org, type: .output, sequence: seq,
+                                 timestamp: Date(), incarnationId: "inc-\(node)", jobId: job)
+            m.stream = "stdout"
+            m.offset = offset
+            m.data = text
+            let key = engine.sessionKey(org: ClusterEngineTests.org, node: node)
+            await engine.receive(identity: Array(node.utf8), frames: MessageSigner.hmacFrames(body: m.bodyBytes, key: key))
+        }
+
         /// Connects `node` to `engine` and makes it available.
         func connect(_ engine: CommandEngine, _ node: String) async {
             await say(engine, node, .heartbeat, state: .idle)
@@ -133,6 +145,44 @@ import Testing
             #expect(view.status == .complete)
             #expect(view.nodes?.first { $0.0 == .succeeded }?.1.sorted() == ["web1", "web2"])
             #expect(await p.b.isRemoteJob(job) == false, "B forgot the job once it ended")
+        }
+    }
+
+    /// Live output of a node held by another server reaches the owner's job feed, in order,
+    /// beside the owner's own nodes' output.
+    @Test func liveOutputOfARemoteNodeReachesTheOwnersFeed() async throws {
+        try await Self.with { p in
+            await p.connect(p.a, "web1")
+            await p.connect(p.b, "web2")
+            try await p.pump()
+            let job = try await p.a.startJob(org: Self.org, orgGUID: Self.guid,
+                                             request: JobRequest(command: "noop", nodes: ["web1", "web2"]), requestor: "admin").id
+            try await p.pump()
+            await p.say(p.a, "web1", .ackCommit, job: job)
+            await p.say(p.b, "web2", .ackCommit, job: job)
+            try await p.pump()
+            await p.say(p.a, "web1", .ackRun, job: job)
+            await p.say(p.b, "web2", .ackRun, job: job)
+            try await p.pump()
+            await p.output(p.a, "web1", job: job, "one\n", offset: 0)
+            await p.output(p.b, "web2", job: job, "two\n", offset: 0)
+            await p.output(p.b, "web2", job: job, "three\n", offset: 4)
+            try await p.pump()
+
+            guard case .active(let replay, _) = await p.a.subscribeJob(org: Self.org, id: job, lastEventId: nil) else {
+                Issue.record("the job is not active on its owner")
+                return
+            }
+            let chunks = replay.filter { $0.name == "output" }.map { e -> String in
+                let bytes = e.data["data"]?.stringValue.flatMap { Data(base64Encoded: $0) } ?? Data()
+                return "\(e.data["node"]?.stringValue ?? "?"):\(e.data["offset"]?.intValue ?? -1):\(String(decoding: bytes, as: UTF8.self))"
+            }
+            #expect(chunks == ["web1:0:one\n", "web2:0:two\n", "web2:4:three\n"], "\(chunks)")
+            #expect(await p.a.activeOutput(org: Self.org, jobId: job, node: "web2")?.stdout == Array("two\nthree\n".utf8))
+            // Output of a job the holder does not know (ended, or never its) is dropped there.
+            await p.output(p.b, "web2", job: String(repeating: "f", count: 32), "stray", offset: 0)
+            try await p.pump()
+            #expect(await p.a.activeOutput(org: Self.org, jobId: job, node: "web2")?.stdout == Array("two\nthree\n".utf8))
         }
     }
 
@@ -250,6 +300,7 @@ import Testing
             .inputs(job: "j1", [.init(node: "n1", input: .failed(reason: "exit 2")), .init(node: "n2", input: .ackRun),
                                 .init(node: "n2", input: .down(reason: "gone"))]),
             .abort(job: "j1", org: "acme", by: "amy"), .orgEvent(org: "acme", name: "start", data: ["job": "j1"]),
+            .output(job: "j1", node: "n1", stream: "stderr", offset: 12, data: "aGk="),
         ]
         #expect(ClusterMessage.batch(ClusterMessage.body(batch)) == batch)
         #expect(ClusterMessage.run(job: "j", nodes: ["a"]).folding(.run(job: "j", nodes: ["b"])) == .run(job: "j", nodes: ["a", "b"]))

@@ -23,6 +23,8 @@ enum ClusterMessage: Equatable {
     case abort(job: String, org: String, by: String)
     /// Owner → every other server: a `start` or `job_complete` for their org feeds.
     case orgEvent(org: String, name: String, data: JSONValue)
+    /// Holder → owner: a live output chunk of a node held here (base64 `data`), for the job's feed.
+    case output(job: String, node: String, stream: String, offset: Int, data: String)
 
     struct NodeStatusChange: Equatable {
         var node: String
@@ -38,7 +40,8 @@ enum ClusterMessage: Equatable {
     var job: String? {
         switch self {
         case .commit(let spec, _): spec.id
-        case .run(let j, _), .status(let j, _), .end(let j), .inputs(let j, _), .abort(let j, _, _): j
+        case .run(let j, _), .status(let j, _), .end(let j), .inputs(let j, _), .abort(let j, _, _),
+             .output(let j, _, _, _, _): j
         case .rehab, .orgEvent: nil
         }
     }
@@ -77,6 +80,9 @@ enum ClusterMessage: Equatable {
             return .object([("t", "abort"), ("job", .string(job)), ("org", .string(org)), ("by", .string(by))])
         case .orgEvent(let org, let name, let data):
             return .object([("t", "org_event"), ("org", .string(org)), ("name", .string(name)), ("data", data)])
+        case .output(let job, let node, let stream, let offset, let data):
+            return .object([("t", "output"), ("job", .string(job)), ("node", .string(node)), ("stream", .string(stream)),
+                            ("offset", .number(Double(offset))), ("data", .string(data))])
         }
     }
 
@@ -111,6 +117,10 @@ enum ClusterMessage: Equatable {
         case "abort":
             guard let j = v["job"]?.stringValue, let o = v["org"]?.stringValue, let by = v["by"]?.stringValue else { return nil }
             self = .abort(job: j, org: o, by: by)
+        case "output":
+            guard let j = v["job"]?.stringValue, let n = v["node"]?.stringValue, let st = v["stream"]?.stringValue,
+                  let off = v["offset"]?.intValue, let d = v["data"]?.stringValue else { return nil }
+            self = .output(job: j, node: n, stream: st, offset: off, data: d)
         default:
             return nil
         }

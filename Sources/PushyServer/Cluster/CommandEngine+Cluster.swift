@@ -102,6 +102,22 @@ extension CommandEngine {
 
     func isRemoteJob(_ jobId: String) -> Bool { cluster?.remoteJobs[jobId] != nil }
 
+    /// A live output chunk of a node held here in another server's job: sent to the owner for
+    /// the job's feed, at most `outputCap` bytes per node and stream (the owner keeps no more).
+    func relayOutput(_ jobId: String, _ msg: AgentMessage, key: NodeKey) {
+        guard let cluster, let job = cluster.remoteJobs[jobId], job.spec.org == key.org, job.running,
+              let status = job.nodes[key.node], !status.isTerminal
+        else { return drop("output_for_unknown_job", "\(key.org)/\(key.node)") }
+        guard let stream = msg.stream, stream == "stdout" || stream == "stderr", let data = msg.data,
+              let bytes = msg.bytes(of: data)
+        else { return drop("bad_output", "\(key.org)/\(key.node)") }
+        let sent = job.outputRelayed[key.node + "/" + stream, default: 0]
+        guard sent < config.outputCap else { return }
+        job.outputRelayed[key.node + "/" + stream] = sent + bytes.count
+        cluster.send(.output(job: jobId, node: key.node, stream: stream, offset: msg.offset ?? sent,
+                             data: Data(bytes).base64EncodedString()), to: job.owner)
+    }
+
     /// A node held here said something about another server's job: it goes to the owner. A
     /// result's final output is saved here (output rows are per node).
     func remoteInput(_ jobId: String, _ key: NodeKey, _ input: JobMachine.Input, message: AgentMessage?) {
@@ -226,6 +242,11 @@ extension CommandEngine {
             _ = abortJob(org: org, id: id, requestor: by)
         case .orgEvent(let org, let name, let data):
             publishOrgEvent(org: org, name: name, data: data, at: now)
+        case .output(let id, let node, let stream, let offset, let data):
+            guard let job = jobs[id], let state = job.machine.nodes[node], state == .running || state == .ready,
+                  stream == "stdout" || stream == "stderr", let bytes = Data(base64Encoded: data)
+            else { return drop("output_for_unknown_job", "\(owner) \(node)") }
+            keepOutput(job, node: node, stream: stream, Array(bytes), offset: offset)
         }
     }
 

@@ -79,6 +79,8 @@ final class RemoteJob {
     var nodes: [String: NodeJobStatus] = [:]
     var running = false
     var finished = false
+    /// Live output bytes sent to the owner, by "node/stream" (capped like the owner's copy).
+    var outputRelayed: [String: Int] = [:]
 
     init(spec: RemoteJobSpec, owner: String) {
         self.spec = spec
