@@ -32,11 +32,16 @@ struct ClusterService: Service {
             group.addTask { await cancelWhenGracefulShutdown { await self.sendLoop() } }
             group.addTask { await cancelWhenGracefulShutdown { await self.receiveLoop() } }
         }
-        // Last words: what is still queued, then leave.
-        await sendPending()
-        do { try await store.deregister(id: server.id) } catch {
-            logger.warning("could not leave the cluster cleanly; peers will see the lease run out", metadata: ["pushy.error": "\(error)"])
-        }
+        // Last words: what is still queued, then leave. In a task of their own: when the group
+        // was cancelled (another service failed, e.g. a port was taken) rather than shut down,
+        // this task is cancelled too and its queries would fail, leaving a live row behind.
+        let (store, server, logger) = (self.store, self.server, self.logger)
+        await Task {
+            await sendPending(giveUpAfter: .seconds(3))
+            do { try await store.deregister(id: server.id) } catch {
+                logger.warning("could not leave the cluster cleanly; peers will see the lease run out", metadata: ["pushy.error": "\(error)"])
+            }
+        }.value
     }
 
     /// Every second (at most `lease / 3`): a peer that just started is seen within a second
@@ -82,8 +87,11 @@ struct ClusterService: Service {
         }
     }
 
-    /// Writes what the engine queued; on failure it is tried again (in order) a moment later.
-    func sendPending() async {
+    /// Writes what the engine queued; on failure it is tried again (in order) a moment later,
+    /// until cancelled or, when given, that long has passed (the last words at a stop, when the
+    /// database may be away: a stop never hangs on it).
+    func sendPending(giveUpAfter limit: Duration? = nil) async {
+        let deadline = limit.map { ContinuousClock.now + $0 }
         let batch = await engine.takeClusterBatch()
         var presence = batch.presence, messages = batch.messages
         while !presence.isEmpty || !messages.isEmpty {
@@ -99,6 +107,10 @@ struct ClusterService: Service {
             } catch {
                 if quiet.open() { logger.error("cluster messages not written (retrying)", metadata: ["pushy.error": "\(error)"]) }
                 if Task.isCancelled { return }
+                if let deadline, ContinuousClock.now >= deadline {
+                    logger.warning("cluster messages not written before the stop; the peers' sweep cleans up after this server")
+                    return
+                }
                 try? await Task.sleep(for: .milliseconds(500))
             }
         }
