@@ -32,7 +32,7 @@ extension PushyAPI {
 
         let records: [NodeRecord]
         do { records = try await store.listNodes(org: orgName) } catch { throw .from(error) }
-        let activity = await engine.nodeActivity(org: orgName)
+        let activity = await engine.clusterNodeActivity(org: orgName)
         var byName: [String: NodeRecord] = [:]
         for r in records { byName[r.name] = r }
         let names = Set(byName.keys).union(activity.keys).sorted()

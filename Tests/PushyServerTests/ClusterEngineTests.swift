@@ -117,6 +117,11 @@ import Testing
             // Either engine shows both nodes.
             #expect(await p.a.clusterNodeStates(org: Self.org).map(\.nodeName) == ["web1", "web2"])
             #expect(await p.b.clusterNodeState(org: Self.org, node: "web1").availability == .available)
+            // The dashboard's nodes page on either server has both (the other's without a heartbeat time).
+            let activity = await p.b.clusterNodeActivity(org: Self.org)
+            #expect(activity.keys.sorted() == ["web1", "web2"])
+            #expect(activity["web1"]?.available == true && activity["web1"]?.lastHeartbeat == nil)
+            #expect(activity["web2"]?.lastHeartbeat != nil)
 
             let job = try await p.a.startJob(org: Self.org, orgGUID: Self.guid,
                                              request: JobRequest(command: "noop", nodes: ["web1", "web2"]), requestor: "admin").id

@@ -342,6 +342,19 @@ extension CommandEngine {
         return states.sorted { $0.nodeName < $1.nodeName }
     }
 
+    /// Every node connected to a live server of the cluster (the dashboard's nodes page): this
+    /// server's sessions, with their last heartbeat, and the others' presence (no heartbeat time:
+    /// presence is written on change, not per heartbeat).
+    func clusterNodeActivity(org: String) async -> [String: (available: Bool, lastHeartbeat: Double?)] {
+        var activity = nodeActivity(org: org)
+        guard let cluster else { return activity }
+        let store = cluster.store, id = cluster.id
+        for p in (try? await store.presence(org: org, names: nil, excluding: id)) ?? [] where activity[p.node] == nil {
+            activity[p.node] = (p.available, nil)
+        }
+        return activity
+    }
+
     /// One node's state, from another live server when it has no session here.
     public func clusterNodeState(org: String, node: String) async -> NodeStateView {
         let here = nodeState(org: org, node: node)
