@@ -95,6 +95,18 @@ import Testing
             }
         }
 
+        /// web1 on A and web2 on B, both available; a job over both started on A, its commits
+        /// passed on (B has sent web2 its commit). Returns the job's id.
+        func jobOverBoth() async throws -> String {
+            await connect(a, "web1")
+            await connect(b, "web2")
+            try await pump()
+            let job = try await a.startJob(org: ClusterEngineTests.org, orgGUID: ClusterEngineTests.guid,
+                                           request: JobRequest(command: "noop", nodes: ["web1", "web2"]), requestor: "admin").id
+            try await pump()
+            return job
+        }
+
         func messages(_ t: RecordingTransport, _ type: String, job: String) -> Int {
             t.messages.filter { $0.type == type && $0.jobId == job }.count
         }
@@ -157,12 +169,7 @@ import Testing
     /// beside the owner's own nodes' output.
     @Test func liveOutputOfARemoteNodeReachesTheOwnersFeed() async throws {
         try await Self.with { p in
-            await p.connect(p.a, "web1")
-            await p.connect(p.b, "web2")
-            try await p.pump()
-            let job = try await p.a.startJob(org: Self.org, orgGUID: Self.guid,
-                                             request: JobRequest(command: "noop", nodes: ["web1", "web2"]), requestor: "admin").id
-            try await p.pump()
+            let job = try await p.jobOverBoth()
             await p.say(p.a, "web1", .ackCommit, job: job)
             await p.say(p.b, "web2", .ackCommit, job: job)
             try await p.pump()
@@ -260,12 +267,7 @@ import Testing
     /// registered again every session's presence is written in full.
     @Test func aServerWhoseLeaseRanOutDropsRemoteJobsAndRewritesPresence() async throws {
         try await Self.with { p in
-            await p.connect(p.a, "web1")
-            await p.connect(p.b, "web2")
-            try await p.pump()
-            let job = try await p.a.startJob(org: Self.org, orgGUID: Self.guid,
-                                             request: JobRequest(command: "noop", nodes: ["web1", "web2"]), requestor: "admin").id
-            try await p.pump()
+            let job = try await p.jobOverBoth()
             #expect(await p.b.isRemoteJob(job))
             await p.b.clusterLeaseLost()
             #expect(await p.b.isRemoteJob(job) == false)
@@ -281,12 +283,7 @@ import Testing
     /// nodes reset, and the servers holding their other nodes are told.
     @Test func aServerWhoseLeaseRanOutStopsItsJobs() async throws {
         try await Self.with { p in
-            await p.connect(p.a, "web1")
-            await p.connect(p.b, "web2")
-            try await p.pump()
-            let job = try await p.a.startJob(org: Self.org, orgGUID: Self.guid,
-                                             request: JobRequest(command: "noop", nodes: ["web1", "web2"]), requestor: "admin").id
-            try await p.pump()
+            let job = try await p.jobOverBoth()
             #expect(await p.b.isRemoteJob(job))
             await p.a.clusterLeaseLost()
             #expect(await p.a.activeJobView(org: Self.org, id: job) == nil)
