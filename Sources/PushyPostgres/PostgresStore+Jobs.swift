@@ -54,10 +54,15 @@ extension PostgresStore {
 
     /// One UPDATE for the whole batch. Changes to the same (job, node) are folded first, which
     /// gives what applying them in order gives: the last status and time, the last reason given.
+    ///
+    /// In a cluster a node the sweep crashed stays crashed unless the late write is the node's
+    /// end (its result came after all): a swept owner's queued "running" never lands over it.
     public func applyNodeUpdates(_ updates: [JobNodeUpdate]) async throws(StoreError) {
         guard !updates.isEmpty else { return }
         let folded = Self.fold(updates)
         let jobIds = folded.map(\.jobId), nodes = folded.map(\.node)
+        let single = serverId == nil, crashed = NodeJobStatus.crashed.dbCode
+        let terminal = NodeJobStatus.allCases.filter(\.isTerminal).map(\.dbCode)
         try await transaction { s in
             // Only the count comes back (a row per changed node cost more than the update).
             let changed = try await s.rawRows("""
@@ -69,6 +74,7 @@ extension PostgresStore {
                                 \(folded.map { Self.seconds($0.at) }))
                         AS u(job_id, node, status, reason, has_reason, at)
                     WHERE j.job_id = u.job_id AND j.node = u.node
+                        AND (\(single) OR j.status <> \(crashed) OR u.status = ANY(\(terminal)))
                     RETURNING 1)
                 SELECT count(*) FROM changed
                 """).first?.decode(Int.self) ?? 0
@@ -79,7 +85,9 @@ extension PostgresStore {
                 WHERE NOT EXISTS (SELECT 1 FROM job_nodes j WHERE j.job_id = u.job_id AND j.node = u.node)
                 ORDER BY u.i LIMIT 1
                 """).first?.decode((String, String).self)
-            throw StoreError.notFound("node '\(missing?.1 ?? "?")' in job '\(missing?.0 ?? "?")'")
+            // Every row is there: the ones left alone were crashed by the sweep.
+            guard let missing else { return }
+            throw StoreError.notFound("node '\(missing.1)' in job '\(missing.0)'")
         }
     }
 

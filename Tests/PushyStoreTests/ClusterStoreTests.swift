@@ -111,6 +111,13 @@ struct ClusterStoreTests {
             // The swept owner, cut off meanwhile, writes late: the sweep's word stands.
             try await a.updateJob(id: Fixture.jobId(1), status: .complete, reason: nil, updatedAt: Fixture.at(6))
             #expect(try await b.job(org: "acme", id: Fixture.jobId(1))?.status == .crashed)
+            // Its late node writes: a "running" does not land over crashed; a result does (true news).
+            try await a.applyNodeUpdates([JobNodeUpdate(jobId: Fixture.jobId(1), node: "n1", status: .running, at: Fixture.at(6)),
+                                          JobNodeUpdate(jobId: Fixture.jobId(1), node: "n2", status: .succeeded, at: Fixture.at(6))])
+            #expect(try await b.jobNodes(jobId: Fixture.jobId(1)).map(\.status) == [.crashed, .succeeded])
+            await #expect(throws: StoreError.self) {
+                try await a.applyNodeUpdates([JobNodeUpdate(jobId: Fixture.jobId(1), node: "nobody", status: .running, at: Fixture.at(6))])
+            }
             #expect(try await b.job(org: "acme", id: Fixture.jobId(2))?.status == .voting)
             #expect(try await a.presence(org: "acme", names: nil, excluding: "x").map(\.node) == ["n3", "n4"])
             #expect(try await a.receive(server: "dead-a", limit: 10).isEmpty)
