@@ -56,13 +56,13 @@ extension PostgresStore {
     /// gives what applying them in order gives: the last status and time, the last reason given.
     ///
     /// In a cluster a node the sweep crashed stays crashed unless the late write is the node's
-    /// end (its result came after all): a swept owner's queued "running" never lands over it.
+    /// result (true news): a swept owner's queued "running" or "aborted" never lands over it.
     public func applyNodeUpdates(_ updates: [JobNodeUpdate]) async throws(StoreError) {
         guard !updates.isEmpty else { return }
         let folded = Self.fold(updates)
         let jobIds = folded.map(\.jobId), nodes = folded.map(\.node)
         let single = serverId == nil, crashed = NodeJobStatus.crashed.dbCode
-        let terminal = NodeJobStatus.allCases.filter(\.isTerminal).map(\.dbCode)
+        let results = [NodeJobStatus.succeeded, .failed].map(\.dbCode)
         try await transaction { s in
             // Only the count comes back (a row per changed node cost more than the update).
             let changed = try await s.rawRows("""
@@ -74,7 +74,7 @@ extension PostgresStore {
                                 \(folded.map { Self.seconds($0.at) }))
                         AS u(job_id, node, status, reason, has_reason, at)
                     WHERE j.job_id = u.job_id AND j.node = u.node
-                        AND (\(single) OR j.status <> \(crashed) OR u.status = ANY(\(terminal)))
+                        AND (\(single) OR j.status <> \(crashed) OR u.status = ANY(\(results)))
                     RETURNING 1)
                 SELECT count(*) FROM changed
                 """).first?.decode(Int.self) ?? 0

@@ -115,7 +115,10 @@ public struct PostgresURL: Sendable, Equatable, CustomStringConvertible {
                 guard value.hasPrefix("/") else { throw fail("host= names a socket directory, an absolute path (got '\(value)')") }
                 socketDirectory = value
             case "pool_max_conns":
-                guard let n = Int(value), (1...1000).contains(n) else { throw fail("pool_max_conns '\(value)' is not a number 1-1000") }
+                // One connection is kept for LISTEN (messages between servers): one more at least.
+                guard let n = Int(value), (2...1000).contains(n) else {
+                    throw fail("pool_max_conns '\(value)' is not a number 2-1000 (one connection is kept for LISTEN)")
+                }
                 maxConnections = n
             case "connect_timeout":
                 guard let t = Double(value), t.isFinite, t > 0, t <= 3600 else {

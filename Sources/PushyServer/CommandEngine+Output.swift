@@ -17,8 +17,17 @@ extension CommandEngine {
         keepOutput(job, node: key.node, stream: stream, bytes, offset: msg.offset)
     }
 
-    /// A live chunk of a node of `job` (held here or, relayed, by another server): kept and fed.
-    func keepOutput(_ job: ActiveJob, node: String, stream: String, _ bytes: [UInt8], offset: Int?) {
+    /// A live chunk of a node of `job`: kept (a node held here) and sent to feed readers. A
+    /// chunk relayed by the server that holds the node is only fed: that server saves the
+    /// node's final capture, which `GET output` must find rather than a copy of the live one.
+    func keepOutput(_ job: ActiveJob, node: String, stream: String, _ bytes: [UInt8], offset: Int?, relayed: Bool = false) {
+        if relayed {
+            record(JobFeedEvent("output", [
+                ("node", .string(node)), ("stream", .string(stream)), ("offset", .number(Double(offset ?? 0))),
+                ("data", .string(Data(bytes).base64EncodedString())), ("encoding", "base64"),
+            ]), job: job, at: Date())
+            return
+        }
         var rec = job.outputs[node] ?? JobOutputRecord(jobId: job.record.id, node: node, stdout: [], stderr: [])
         let have = stream == "stdout" ? rec.stdout.count : rec.stderr.count
         let room = max(0, config.outputCap - have)

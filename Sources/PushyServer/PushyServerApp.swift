@@ -177,12 +177,16 @@ public final class PushyServerApp: Service, Sendable {
         if let me = cluster, let clusterStore = store as? any ClusterStore {
             // After the engine's timers and the store writer, before inbound messages: stops first of the three.
             let budget = connectionBudget, engine = self.engine
-            services.insert(.init(service: ClusterService(
+            let clusterService = ClusterService(
                 engine: engine, store: clusterStore, server: me, lease: config.clusterLease,
                 agents: {
                     let snapshot = budget.snapshot
                     return (await engine.sessionCount, max(0, (snapshot.budget - snapshot.open) / 2))
-                }, logger: logger)), at: 2)
+                }, logger: logger)
+            services.insert(.init(service: clusterService), at: 2)
+            // Leaves the cluster last, once the job writer has drained: a peer's sweep (which
+            // follows at once) then finds this server's finished jobs written as they ended.
+            services.insert(.init(service: ClusterDeparture(cluster: clusterService)), at: 0)
         }
         if let endpoint = config.metricsEndpoint {
             let box = metricsPortBox, cont = metricsPorts.continuation

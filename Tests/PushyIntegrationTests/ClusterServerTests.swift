@@ -82,8 +82,13 @@ struct ClusterServerTests {
                 // Either server answers for either job, and lists the same jobs and nodes.
                 for server in [a, b] {
                     for job in [first, second] {
-                        let v = try await server.admin.job(job.id)
-                        #expect(v.status == .complete && v.count(.succeeded) == 4, "\(FaultCluster.describe(v))")
+                        // The owner answers from memory; the other reads the rows, written in the
+                        // owner's next batch.
+                        let v = try await waitFor("job \(job.id) complete on both servers", timeout: 30) { () -> Probe<JobView> in
+                            let v = try await server.admin.job(job.id)
+                            return v.status == .complete ? .done(v) : .notYet(FaultCluster.describe(v))
+                        }.value
+                        #expect(v.count(.succeeded) == 4, "\(FaultCluster.describe(v))")
                     }
                     #expect(Set(try await server.admin.jobs().map(\.id)) == [first.id, second.id])
                     let states = try await server.admin.nodeStates()
@@ -222,7 +227,9 @@ struct ClusterServerTests {
                 let onA = ["fa1", "fa2"], onB = ["fb1"], all = onA + onB
                 for n in onA { try await a.startAgent(n, serverURL: both) }
                 for n in onB { try await b.startAgent(n, serverURL: "\(b.orgURL),\(a.orgURL)") }
+                // Both views: B's presence of fb1 reaches A a moment after B itself has it.
                 try await b.waitAvailable(all)
+                try await a.waitAvailable(all)
                 let done = try await a.runJob("ok", on: all)
                 #expect(done.status == .complete && done.count(.succeeded) == 3, "\(FaultCluster.describe(done))")
 

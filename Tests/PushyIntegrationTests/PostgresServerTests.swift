@@ -71,8 +71,12 @@ struct PostgresServerTests {
                 #expect(c.server?.log.contains("pushy.database=PostgreSQL \(url.location)") == true, "\(c.server?.logTail() ?? "")")
 
                 let store = try await PostgresStore.open(url: url, logger: quietLogger)
-                #expect(try await store.job(org: "pushy", id: done.id)?.status == .complete)
-                #expect(try await store.jobNodes(jobId: done.id).map(\.status) == [.succeeded, .succeeded])
+                // The REST answer comes from memory; the rows follow in the writer's next batch.
+                _ = try await waitFor("the finished job's rows", timeout: 30) { () -> Probe<Void> in
+                    let job = try await store.job(org: "pushy", id: done.id)?.status
+                    let nodes = try await store.jobNodes(jobId: done.id).map(\.status)
+                    return job == .complete && nodes == [.succeeded, .succeeded] ? .done(()) : .notYet("\(String(describing: job)) \(nodes)")
+                }
                 #expect(try await store.node(org: "pushy", name: "pg1") != nil)
 
                 let running = try await c.admin.startJob(JobRequest(command: "sleep", nodes: ["pg1", "pg2"]))

@@ -22,20 +22,49 @@ struct ClusterService: Service {
     let quiet = LogGate(every: 30)
     /// Messages handled but not yet deleted (the delete failed): not handled twice.
     let handled = HandledMessages()
+    /// What the sender took from the engine but could not write before it was stopped: the
+    /// last words (`leave`) write it first.
+    let unsent = UnsentBatch()
+    /// Whether this server has been in touch with the database long enough to judge its peers.
+    let health: LeaseHealth
 
     /// Reason given to the jobs of a server found dead.
     static let deadOwnerReason = "the server that owned the job stopped"
+    /// How long the database's connection pool may wait before it tries a lost connection
+    /// again (postgres-nio's longest back-off): after an outage the peers come back up to this
+    /// much later than this server.
+    static let reconnectBackOff = 60.0
+    /// How often every session's presence is written in full, whatever changed: a row a stale
+    /// session of another server wrote over (an agent that moved) is put right within this.
+    static let presenceRefresh = 60.0
 
+    init(engine: CommandEngine, store: any ClusterStore, server: ServerRecord, lease: Double,
+         agents: @escaping @Sendable () async -> (agents: Int, room: Int), logger: Logger) {
+        self.engine = engine
+        self.store = store
+        self.server = server
+        self.lease = lease
+        self.agents = agents
+        self.logger = logger
+        health = LeaseHealth(judgeAfter: lease + Self.reconnectBackOff)
+    }
+
+    /// The loops, until a graceful shutdown or cancellation; then what the engine queued until
+    /// now is written. Leaving the cluster is `ClusterDeparture`'s, last of all services.
     func run() async {
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await cancelWhenGracefulShutdown { await self.leaseLoop() } }
             group.addTask { await cancelWhenGracefulShutdown { await self.sendLoop() } }
             group.addTask { await cancelWhenGracefulShutdown { await self.receiveLoop() } }
         }
-        // Last words: what is still queued, then leave. In a task of their own: when the group
-        // was cancelled (another service failed, e.g. a port was taken) rather than shut down,
-        // this task is cancelled too and its queries would fail, leaving a live row behind.
-        let (store, server, logger) = (self.store, self.server, self.logger)
+    }
+
+    /// Last words, once every other service has stopped (the job writer drained, so a peer's
+    /// sweep finds this server's jobs as they ended): what is still queued, then the row goes.
+    /// In a task of its own: when the group was cancelled (another service failed, e.g. a port
+    /// was taken) rather than shut down, this task is cancelled too and its queries would fail,
+    /// leaving a live row behind.
+    func leave() async {
         await Task {
             await sendPending(giveUpAfter: .seconds(3))
             do { try await store.deregister(id: server.id) } catch {
@@ -55,7 +84,11 @@ struct ClusterService: Service {
     }
 
     /// Renews the lease, tells the engine who lives, and sweeps the dead (once across servers).
+    /// Peers are judged (gone, swept) only once this server has been in touch with the database
+    /// for a lease plus the pool's longest back-off since its last failure: after an outage of
+    /// the database the first server back would otherwise take every other for dead.
     func leaseOnce() async {
+        let now = ContinuousClock.now
         do {
             let (agents, room) = await agents()
             if try await !store.renew(id: server.id, agents: agents, room: room, lease: lease) {
@@ -67,15 +100,19 @@ struct ClusterService: Service {
                 me.room = room
                 try await store.register(me, lease: lease)
                 await engine.clusterPresenceSnapshot()
+            } else if health.refreshDue(at: now, every: Self.presenceRefresh) {
+                await engine.clusterPresenceSnapshot()
             }
             let live = Set(try await store.liveServers().map(\.id))
-            await engine.clusterMembership(live)
-            if let swept = try await store.sweepDeadServers(reason: Self.deadOwnerReason, at: Date()),
+            let judging = health.succeeded(at: now)
+            await engine.clusterMembership(live, judging: judging)
+            if judging, let swept = try await store.sweepDeadServers(reason: Self.deadOwnerReason, at: Date()),
                !swept.jobs.isEmpty || !swept.servers.isEmpty {
                 logger.warning("servers found dead; their unfinished jobs are crashed", metadata: [
                     "pushy.servers": "\(swept.servers)", "pushy.jobs": "\(swept.jobs)"])
             }
         } catch {
+            health.failed()
             if quiet.open() { logger.error("cluster lease not renewed (retrying)", metadata: ["pushy.error": "\(error)"]) }
         }
     }
@@ -87,13 +124,16 @@ struct ClusterService: Service {
         }
     }
 
-    /// Writes what the engine queued; on failure it is tried again (in order) a moment later,
-    /// until cancelled or, when given, that long has passed (the last words at a stop, when the
-    /// database may be away: a stop never hangs on it).
+    /// Writes what the engine queued (after anything left unsent by a stop); on failure it is
+    /// tried again (in order) a moment later, until cancelled (kept for `leave`) or, when given,
+    /// that long has passed (the last words, when the database may be away: a stop never hangs
+    /// on it).
     func sendPending(giveUpAfter limit: Duration? = nil) async {
         let deadline = limit.map { ContinuousClock.now + $0 }
         let batch = await engine.takeClusterBatch()
-        var presence = batch.presence, messages = batch.messages
+        var (presence, messages) = unsent.take()
+        presence += batch.presence
+        messages += batch.messages
         while !presence.isEmpty || !messages.isEmpty {
             do {
                 if !presence.isEmpty {
@@ -105,8 +145,11 @@ struct ClusterService: Service {
                     messages = []
                 }
             } catch {
+                if Task.isCancelled {
+                    unsent.keep(presence, messages)
+                    return
+                }
                 if quiet.open() { logger.error("cluster messages not written (retrying)", metadata: ["pushy.error": "\(error)"]) }
-                if Task.isCancelled { return }
                 if let deadline, ContinuousClock.now >= deadline {
                     logger.warning("cluster messages not written before the stop; the peers' sweep cleans up after this server")
                     return
@@ -161,6 +204,33 @@ struct ClusterService: Service {
                 if quiet.open() { logger.error("cluster messages not read (retrying)", metadata: ["pushy.error": "\(error)"]) }
                 return
             }
+        }
+    }
+}
+
+/// Leaves the cluster after every other service has stopped (`ClusterService.leave`).
+struct ClusterDeparture: Service {
+    let cluster: ClusterService
+
+    func run() async {
+        // Until the group shuts down (gracefully: this one is signalled last) or is cancelled.
+        try? await gracefulShutdown()
+        await cluster.leave()
+    }
+}
+
+/// A batch the sender could not write before it was stopped, kept for the last words.
+final class UnsentBatch: Sendable {
+    private let batch = Mutex<(presence: [PresenceChange], messages: [(to: String, body: String)])>(([], []))
+
+    func keep(_ presence: [PresenceChange], _ messages: [(to: String, body: String)]) {
+        batch.withLock { $0 = (presence + $0.presence, messages + $0.messages) }
+    }
+
+    func take() -> (presence: [PresenceChange], messages: [(to: String, body: String)]) {
+        batch.withLock { b in
+            defer { b = ([], []) }
+            return b
         }
     }
 }

@@ -246,7 +246,7 @@ extension CommandEngine {
             guard let job = jobs[id], let state = job.machine.nodes[node], state == .running || state == .ready,
                   stream == "stdout" || stream == "stderr", let bytes = Data(base64Encoded: data)
             else { return drop("output_for_unknown_job", "\(owner) \(node)") }
-            keepOutput(job, node: node, stream: stream, Array(bytes), offset: offset)
+            keepOutput(job, node: node, stream: stream, Array(bytes), offset: offset, relayed: true)
         }
     }
 
@@ -274,19 +274,16 @@ extension CommandEngine {
 
     /// This server's lease ran out and a peer swept it (the database was out of reach for
     /// longer than `cluster_lease`): the jobs it ran are crashed in the database already, so
-    /// they end here without another write (their nodes are reset) rather than go on and
-    /// overwrite what the database says.
+    /// they end here (their nodes are reset) rather than go on. Their end is written all the
+    /// same: the store leaves a job the sweep crashed as it is, and a job whose rows landed
+    /// after the sweep (queued while cut off) would otherwise stay running in the database.
     func clusterLeaseLost() {
         guard cluster != nil else { return }
         let now = clock()
         for job in jobs.values where !job.machine.status.isTerminal {
             logger.error("this server's cluster lease ran out and another server ended its job; stopping it here",
                          metadata: ["pushy.job": "\(job.record.id)"])
-            let abort = job.machine.abort(now: now, by: "the server (its cluster lease ran out)")
-            perform(abort.filter { if case .jobChanged = $0 { false } else { true } }, job: job, now: now)
-            pendingNodeUpdates.removeAll { $0.jobId == job.record.id }
-            sendRemoteEnd(job)
-            forget(job)
+            perform(job.machine.abort(now: now, by: "the server (its cluster lease ran out)"), job: job, now: now)
         }
         // Other owners' jobs: this server was taken for dead, so their owners ended its part.
         for (id, job) in cluster?.remoteJobs ?? [:] {
@@ -308,8 +305,14 @@ extension CommandEngine {
     /// The live set seen by the membership loop. Every server this one's jobs still count on
     /// (placements, owners of remote jobs) and not live is gone, each time (not only when it
     /// left between two looks, which a missed look or a restart would hide); handling is idempotent.
-    func clusterMembership(_ live: Set<String>) {
+    /// Not `judging` (this server was out of touch with the database until lately, so a peer
+    /// may simply not be back yet): newly live servers are noted, none is taken for gone.
+    func clusterMembership(_ live: Set<String>, judging: Bool = true) {
         guard let cluster else { return }
+        guard judging else {
+            cluster.liveServers.formUnion(live)
+            return
+        }
         var gone = cluster.liveServers.subtracting(live)
         for placed in cluster.placement.values { gone.formUnion(placed.values.filter { !live.contains($0) }) }
         gone.formUnion(cluster.remoteJobs.values.map(\.owner).filter { !live.contains($0) })

@@ -26,9 +26,15 @@ extension PushyAPI {
         let (live, continuation) = AsyncStream.makeStream(of: FeedEvent.self)
         let task = Task {
             var last = first.json, n = 1
-            while !Task.isCancelled {
+            // Ends with the job, at the server's stop (the HTTP drain waits for open feeds) and
+            // when the job is gone.
+            while !Task.isCancelled, await !engine.feedsClosed {
                 try? await Task.sleep(for: .milliseconds(500))
-                guard let view = try? await jobView(org: org, id: id) else { continue }
+                let view: JobView
+                do { view = try await jobView(org: org, id: id) } catch {
+                    if let e = error as? APIError, case .notFound = e { break }
+                    continue
+                }
                 if view.json != last {
                     last = view.json
                     n += 1
