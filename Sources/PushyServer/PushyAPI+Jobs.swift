@@ -58,7 +58,9 @@ extension PushyAPI {
             guard let seconds = Double(text), seconds >= 0, seconds <= 60 else {
                 throw .validation("wait must be a number of seconds from 0 to 60, not '\(text)'")
             }
+            let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
             await engine.waitUntilFinished(jobId: id, timeout: .milliseconds(Int(seconds * 1000)))
+            try await awaitStoredEnd(org: orgName, id: id, until: deadline)
         }
         // Pushy extension: `?nodes=false` leaves out the per-node groups, so a poller of a job
         // over thousands of nodes asks for a few hundred bytes instead of every node's name.

@@ -106,6 +106,11 @@ struct ClusterServerTests {
                 #expect(statuses.last == "complete", "\(statuses)")
                 #expect(statuses.contains("running"), "\(statuses)")
 
+                // `?wait=` on B for a job of A: answered once it has ended, not at once.
+                let waitedFor = try await a.admin.startJob(JobRequest(command: "short", nodes: all))
+                let waited = try await b.admin.job(waitedFor, wait: 40)
+                #expect(waited.status == .complete, "\(FaultCluster.describe(waited))")
+
                 // B's org feed has A's jobs' start and job_complete (replayed from its retention).
                 let admin = b.admin
                 let seen = try await withThrowingTaskGroup(of: [String]?.self) { group in

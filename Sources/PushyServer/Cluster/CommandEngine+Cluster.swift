@@ -102,6 +102,9 @@ extension CommandEngine {
 
     func isRemoteJob(_ jobId: String) -> Bool { cluster?.remoteJobs[jobId] != nil }
 
+    /// Whether this server is one of several on one database (PostgreSQL).
+    var isClustered: Bool { cluster != nil }
+
     /// A live output chunk of a node held here in another server's job: sent to the owner for
     /// the job's feed, at most `outputCap` bytes per node and stream (the owner keeps no more).
     func relayOutput(_ jobId: String, _ msg: AgentMessage, key: NodeKey) {

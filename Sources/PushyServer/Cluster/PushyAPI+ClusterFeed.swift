@@ -12,6 +12,16 @@ extension PushyAPI {
         }
     }
 
+    /// `?wait=` for a job another server of the cluster runs: its rows, looked at every half
+    /// second until it has ended or `deadline` (the engine's own wait knows only its own jobs).
+    func awaitStoredEnd(org: String, id: String, until deadline: ContinuousClock.Instant) async throws(APIError) {
+        guard await engine.isClustered, await engine.activeJobSnapshot(org: org, id: id) == nil else { return }
+        while ContinuousClock.now < deadline, await !engine.feedsClosed {
+            if try await jobView(org: org, id: id).status.isTerminal { return }
+            try? await Task.sleep(for: .milliseconds(500))
+        }
+    }
+
     /// The feed of a job another server of the cluster runs (issue 17): its stored state as a
     /// `summary` event now and again at each change (read every half second) until it ends.
     /// The owner's own feed has the finer events (votes, output); this one has every state.
