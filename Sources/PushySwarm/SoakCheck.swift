@@ -26,6 +26,9 @@ public enum AgentJobEvent: Character, Sendable, CaseIterable {
     case muted = "m"
     /// Restarted (new incarnation, new connection) while in this job.
     case restarted = "k"
+    /// Sent a heartbeat more than an interval after it was due while in this job (the swarm's
+    /// process was starved of CPU): the server may rightly have taken the node for dead.
+    case late = "l"
 }
 
 /// The soak's rule: which node-in-job states the server may show for what the agent did.
@@ -52,6 +55,11 @@ public enum SoakCheck {
 
     /// The node states consistent with the agent's events in a job that ended with `job`.
     public static func allowedStates(events: String?, job: JobStatus) -> Set<NodeJobStatus> {
+        if let events, events.contains(AgentJobEvent.late.rawValue) {
+            // Silent too long for the server, which may have ended its part; or not.
+            let onTime = events.filter { $0 != AgentJobEvent.late.rawValue }
+            return allowedStates(events: onTime, job: job).union([.crashed])
+        }
         let e = Array(events ?? "")
         // Whatever happens later, a job-level end can only overtake what the agent had not
         // reported yet; these are the states it leaves such a node in.

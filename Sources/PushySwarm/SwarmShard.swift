@@ -276,6 +276,9 @@ final class SwarmShard: ZMQSwarmHandler, @unchecked Sendable {
             }
             s.offlineCounter += 1
             stats.max(.heartbeatLagMaxMs, Int((now - e.at) * 1000))
+            // A whole interval late: the server's liveness (dead 2.5 intervals after the last
+            // beat) may have lost the node; the soak's check allows for it.
+            if now - e.at > s.interval, a.job != .idle { note(e.slot, job: a.job.id, .late) }
             sendHeartbeat(e.slot)
             timers.push(.init(at: max(now, e.at + s.interval), slot: e.slot, token: a.token, kind: .heartbeat))
         case .finish:

@@ -75,6 +75,12 @@ struct SoakCheckTests {
         (nil, .aborted, .aborted, true),
         (nil, .complete, .crashed, false),
         (nil, .complete, .succeeded, false),
+        // A heartbeat a whole interval late: the server may have taken the node for dead, or not.
+        ("crl", .complete, .crashed, true),
+        ("crls", .complete, .succeeded, true),
+        ("crls", .complete, .crashed, true),
+        ("crls", .complete, .failed, false),
+        ("cl", .quorumFailed, .wasReady, true),
     ]
 
     @Test(.timeLimit(.minutes(1)), arguments: table.indices) func checkRule(_ row: Int) {
