@@ -306,6 +306,21 @@ import Testing
         }
     }
 
+    /// An `end` that never came (dropped while the owner took B for gone): B forgets the job
+    /// once its rows say it ended, and not before.
+    @Test func aRemoteJobWhoseEndNeverCameIsForgottenOnceItsRowsSaySo() async throws {
+        try await Self.with { p in
+            let job = try await p.jobOverBoth()
+            await p.b.dropEndedRemoteJobs(olderThan: 0)
+            #expect(await p.b.isRemoteJob(job), "still running: kept")
+            try await p.store.updateJob(id: job, status: .complete, reason: nil, updatedAt: Date())
+            await p.b.dropEndedRemoteJobs(olderThan: 3600)
+            #expect(await p.b.isRemoteJob(job), "too young to look at")
+            await p.b.dropEndedRemoteJobs(olderThan: 0)
+            #expect(await p.b.isRemoteJob(job) == false)
+        }
+    }
+
     /// Peers are judged only after a lease plus the pool's back-off in touch with the database
     /// since the last failure; never failed, at once. The full presence is due every period.
     @Test func leaseHealthJudgesPeersOnlyOnceBackForLongEnough() {

@@ -102,6 +102,7 @@ struct ClusterService: Service {
                 await engine.clusterPresenceSnapshot()
             } else if health.refreshDue(at: now, every: Self.presenceRefresh) {
                 await engine.clusterPresenceSnapshot()
+                await engine.dropEndedRemoteJobs(olderThan: Self.presenceRefresh)
             }
             let live = Set(try await store.liveServers().map(\.id))
             let judging = health.succeeded(at: now)

@@ -102,6 +102,22 @@ extension CommandEngine {
 
     func isRemoteJob(_ jobId: String) -> Bool { cluster?.remoteJobs[jobId] != nil }
 
+    /// Other owners' jobs held here for longer than `age` seconds whose rows say they ended:
+    /// their `end` never came (dropped while the owner took this server for gone a moment).
+    /// Forgotten as an `end` would; their nodes' machines let go at the next heartbeat.
+    func dropEndedRemoteJobs(olderThan age: Double) async {
+        guard let cluster else { return }
+        let now = clock()
+        let old = cluster.remoteJobs.values.filter { now - $0.since >= age }.map { ($0.spec.org, $0.spec.id) }
+        for (org, id) in old {
+            guard let status = try? await store.job(org: org, id: id)?.status, status.isTerminal else { continue }
+            if let job = self.cluster?.remoteJobs.removeValue(forKey: id) {
+                job.finished = true
+                logger.notice("another server's job had ended without telling this one; forgotten", metadata: ["pushy.job": "\(id)"])
+            }
+        }
+    }
+
     /// Whether this server is one of several on one database (PostgreSQL).
     var isClustered: Bool { cluster != nil }
 
@@ -199,7 +215,7 @@ extension CommandEngine {
         let date = Date(timeIntervalSince1970: now)
         switch m {
         case .commit(let spec, let nodes):
-            let job = cluster.remoteJobs[spec.id] ?? RemoteJob(spec: spec, owner: owner)
+            let job = cluster.remoteJobs[spec.id] ?? RemoteJob(spec: spec, owner: owner, since: now)
             cluster.remoteJobs[spec.id] = job
             var here: [NodeKey] = []
             // A repeated commit (a message handled twice) leaves nodes it already reached alone.

@@ -82,8 +82,12 @@ final class RemoteJob {
     /// Live output bytes sent to the owner, by "node/stream" (capped like the owner's copy).
     var outputRelayed: [String: Int] = [:]
 
-    init(spec: RemoteJobSpec, owner: String) {
+    /// When this server first heard of it (the engine's clock).
+    let since: Double
+
+    init(spec: RemoteJobSpec, owner: String, since: Double = 0) {
         self.spec = spec
         self.owner = owner
+        self.since = since
     }
 }
