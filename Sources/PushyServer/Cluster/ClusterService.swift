@@ -49,8 +49,8 @@ struct ClusterService: Service {
         health = LeaseHealth(judgeAfter: lease + Self.reconnectBackOff)
     }
 
-    /// The loops, until a graceful shutdown or cancellation; then what the engine queued until
-    /// now is written. Leaving the cluster is `ClusterDeparture`'s, last of all services.
+    /// The loops, until a graceful shutdown or cancellation. What is still queued then is
+    /// written by `leave` (`ClusterDeparture`, the last service to stop), with the row's delete.
     func run() async {
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await cancelWhenGracefulShutdown { await self.leaseLoop() } }
