@@ -21,13 +21,13 @@ extension CommandEngine {
     /// chunk relayed by the server that holds the node is only fed: that server saves the
     /// node's final capture, which `GET output` must find rather than a copy of the live one.
     func keepOutput(_ job: ActiveJob, node: String, stream: String, _ bytes: [UInt8], offset: Int?, relayed: Bool = false) {
-        if relayed {
+        func feed(offset: Int) {
             record(JobFeedEvent("output", [
-                ("node", .string(node)), ("stream", .string(stream)), ("offset", .number(Double(offset ?? 0))),
+                ("node", .string(node)), ("stream", .string(stream)), ("offset", .number(Double(offset))),
                 ("data", .string(Data(bytes).base64EncodedString())), ("encoding", "base64"),
             ]), job: job, at: Date())
-            return
         }
+        if relayed { return feed(offset: offset ?? 0) }
         var rec = job.outputs[node] ?? JobOutputRecord(jobId: job.record.id, node: node, stdout: [], stderr: [])
         let have = stream == "stdout" ? rec.stdout.count : rec.stderr.count
         let room = max(0, config.outputCap - have)
@@ -40,10 +40,7 @@ extension CommandEngine {
             if kept.count < bytes.count { rec.stderrTruncated = true }
         }
         job.outputs[node] = rec
-        record(JobFeedEvent("output", [
-            ("node", .string(node)), ("stream", .string(stream)), ("offset", .number(Double(offset ?? have))),
-            ("data", .string(Data(bytes).base64EncodedString())), ("encoding", "base64"),
-        ]), job: job, at: Date())
+        feed(offset: offset ?? have)
     }
 
     /// The final capture carried by `succeeded`/`failed`: replaces live output and is stored.
