@@ -37,13 +37,19 @@ final class BenchCleanup: Sendable {
 
     func remove(_ id: Int) { steps.withLock { $0.removeAll { $0.id == id } } }
 
+    /// Held while the steps run: a second caller (the signal handler and the run's own end at
+    /// once) waits until the first has stopped everything, so neither exits half-way.
+    private let running = Mutex(())
+
     /// Runs every registered step once, newest first (swarms before servers before the database).
     func runAll() {
-        let all = steps.withLock { s in
-            defer { s = [] }
-            return s
+        running.withLock { _ in
+            let all = steps.withLock { s in
+                defer { s = [] }
+                return s
+            }
+            for step in all.reversed() { step.run() }
         }
-        for step in all.reversed() { step.run() }
     }
 }
 

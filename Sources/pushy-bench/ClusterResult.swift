@@ -110,9 +110,8 @@ struct ClusterResult {
     var markdown: String {
         var rows: [(String, String, String)] = []
         func row(_ a: String, _ b: String, _ c: String = "—") { rows.append((a, b, c)) }
-        let per = agents / max(1, servers)
         row("agents available (of \(agents)): servers × agents each, swarm processes",
-            "\(held.reduce(0, +)) — \(servers) servers × \(Self.counts(held)), \(swarmProcesses) swarm processes", "100,000")
+            "\(held.reduce(0, +)) — \(servers) servers × \(Self.counts(held)), \(swarmProcesses) swarm processes", "100,000 (issue 17)")
         row("client registration (POST clients through every server at once)", Self.seconds(registerSeconds))
         row("time until all available (swarm start → every node available on a live server)", Self.seconds(availableSeconds))
         if let c = connectCPU {
@@ -122,7 +121,7 @@ struct ClusterResult {
         row("server RSS per agent after the idle phase, (RSS − baseline) / agents held: min / median / max over servers",
             spread(perAgent(rssIdle)))
         row("  the same after the jobs", spread(perAgent(rssAfterJobs)))
-        row("  all servers' RSS together (baselines \(Self.kb(Double(rssBaseline.reduce(0, +)) / Double(max(1, servers)))) each on average)",
+        row("  all servers' RSS together after the jobs (a server's baseline before agents: \(SizeResult.megabytes(rssBaseline.reduce(0, +) / max(1, servers))) on average)",
             SizeResult.megabytes(rssAfterJobs.reduce(0, +)))
         row("swarm RSS per agent (whole processes / agents)", Self.kb(swarmRSS.map { Double($0) / Double(max(1, agents)) }))
         if let c = idleCPU {
@@ -146,13 +145,12 @@ struct ClusterResult {
             row("  its lease ran out and a peer swept it after", Self.seconds(leaseSwept), "cluster_lease \(Int(lease)) s")
             row("  agents per live server afterwards", Self.counts(heldAfterFailover))
             if let j = afterFailover {
-                row("  job over all \(j.nodes) nodes on the \(servers - 1) servers left, POST → complete",
+                row("  job over all \(j.nodes) nodes on the servers left (\(servers - 1)), POST → complete",
                     "\(SizeResult.millis(j.seconds)) (\(j.ok ? "complete, every node succeeded" : j.status))")
             }
         }
         var text = "| measure | figure | target / expected |\n|---|---|---|\n"
         for r in rows { text += "| \(r.0) | \(r.1) | \(r.2) |\n" }
-        _ = per
         if let mid = allNode.sorted(by: { $0.seconds < $1.seconds }).dropFirst(allNode.count / 2).first, !mid.database.top.isEmpty {
             text += "\nThe statements of the median all-node job, most calls first:\n\n| calls | rows | statement |\n|---|---|---|\n"
             for s in mid.database.top {
