@@ -123,15 +123,18 @@ final class ClusterSwarm: @unchecked Sendable {
     let binDir: String
     let data: ClusterDataDirectory
     let addressSpread: Int
+    let fetchConcurrency: Int
     let prefix = "cluster"
     private(set) var members: [Member] = []
     private var cleanupIds: [Int] = []
 
     /// `agents` spread evenly over `servers`, each server's share cut into processes of at most `perProcess`.
-    init(binDir: String, data: ClusterDataDirectory, servers: [ClusterServer], agents: Int, perProcess: Int, addressSpread: Int) {
+    init(binDir: String, data: ClusterDataDirectory, servers: [ClusterServer], agents: Int, perProcess: Int, addressSpread: Int,
+         fetchConcurrency: Int) {
         self.binDir = binDir
         self.data = data
         self.addressSpread = addressSpread
+        self.fetchConcurrency = fetchConcurrency
         let k = servers.count
         var first = 0
         for s in 0..<k {
@@ -151,7 +154,7 @@ final class ClusterSwarm: @unchecked Sendable {
         ["--server-url", m.urls.joined(separator: ","), "--user", "admin", "--key", data.adminKeyPath,
          "--trusted-cert", data.certificatePath, "--count", "\(m.count)", "--first-index", "\(m.first)",
          "--prefix", prefix, "--duration-ms", "0", "--fail-ratio", "0", "--address-spread", "\(addressSpread)",
-         "--stats-interval", "30"]
+         "--fetch-concurrency", "\(fetchConcurrency)", "--stats-interval", "30"]
     }
 
     func spawn(_ args: [String], log: String) throws -> (Process, Pipe) {
