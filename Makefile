@@ -5,7 +5,7 @@ DEBIAN_PACKAGES := libzmq3-dev libsodium-dev libsqlite3-dev libssl-dev pkg-confi
 SWIFT_BUILD_FLAGS ?=
 BIN := .build/debug
 
-.PHONY: deps deps-browser zmq build test fuzz demo bench soak profile clean install install-files
+.PHONY: deps deps-browser zmq build test fuzz demo bench bench-cluster soak profile clean install install-files
 
 ## deps: install the Debian packages Pushy needs (only what is missing).
 deps:
@@ -120,6 +120,16 @@ BENCH_ARGS ?=
 bench: zmq
 	swift build -c release $(SWIFT_BUILD_FLAGS)
 	.build/release/pushy-bench --bin .build/release $(BENCH_ARGS)
+
+## bench-cluster: release build, then pushy-bench cluster (issue 17 point 4): PostgreSQL 15 started by
+##                the bench (durable settings), K pushy-servers on it and 100,000 virtual agents listing every
+##                server; jobs over all nodes and over 1,000, one server SIGKILLed; writes docs/performance.md
+##                ("Cluster"). Smaller: make bench-cluster BENCH_CLUSTER_ARGS="--agents 20000 --no-write";
+##                quick: BENCH_CLUSTER_ARGS=--quick; options: .build/release/pushy-bench cluster --help
+BENCH_CLUSTER_ARGS ?=
+bench-cluster: zmq deps
+	swift build -c release $(SWIFT_BUILD_FLAGS)
+	.build/release/pushy-bench cluster --bin .build/release $(BENCH_CLUSTER_ARGS)
 
 ## soak: release build, then the churn soak (issue 11): 2,000 agents, SOAK_MINUTES of jobs
 ##       (default 30), mutes, restarts, aborts and run timeouts; fails on a stuck job, a mismatch

@@ -138,7 +138,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "pushy-bench", dependencies: [
-            "PushySwarm", "PushyAPIClient", "PushyProtocol", "PushyServer", "PushyStore", "PushyZMQ",
+            "PushySwarm", "PushyAPIClient", "PushyProtocol", "PushyServer", "PushyStore", "PushyZMQ", "PushyPostgres",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),

@@ -14,6 +14,8 @@
 # only); tests create a database of their own in it. fsync is off: the data is thrown away.
 # With PID (a test process; `run` gives its own), the cluster is that process's: once it is gone
 # (a killed test run), the next `start` removes the cluster. Without, it stays until `stop`.
+# PG_EXTRA_OPTIONS (e.g. "-c fsync=on -c shared_buffers=512MB") is added to the server's options
+# after these, so it overrides them (pushy-bench cluster runs PostgreSQL as an operator would).
 set -euo pipefail
 
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
@@ -47,7 +49,8 @@ port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 server_options() {
   local dir=$1 port=$2
   echo "-p $port -c listen_addresses=127.0.0.1 -c unix_socket_directories=$dir -c fsync=off" \
-       "-c synchronous_commit=off -c full_page_writes=off -c max_connections=400 -c shared_buffers=32MB"
+       "-c synchronous_commit=off -c full_page_writes=off -c max_connections=400 -c shared_buffers=32MB" \
+       "${PG_EXTRA_OPTIONS:-}"
 }
 
 start_server() {
@@ -148,5 +151,5 @@ case "${1:-}" in
   pause) shift; cmd_pause "$@" ;;
   resume) shift; cmd_resume "$@" ;;
   run) shift; cmd_run "$@" ;;
-  *) sed -n '2,17p' "$SELF" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+  *) sed -n '2,18p' "$SELF" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac

@@ -18,20 +18,24 @@ extension CommandEngine {
                 jobs[id] = nil
             }
         }
-        // Only nodes waiting for `aborted` are visited, not every session.
+        // Judged no later than the server last had every inbound message in hand: a server
+        // starved of CPU must not take its own lateness for its agents' silence.
+        let judged = livenessTime(now: now)
+        // Only nodes waiting for `aborted` are visited, not every session. A node has not
+        // answered only if its `aborted` is not among the messages still unread: resends are
+        // judged at the same time as liveness, so a server behind on its inbound does not send
+        // one abort per second per node (each answered, and read, once it catches up) and
+        // fall further behind.
         for key in rehabNodes {
             guard let s = sessions[key] else { rehabNodes.remove(key); continue }
             if s.machine.availability != .rehab {
                 rehabNodes.remove(key)
-            } else {
+            } else if judged - s.machine.lastAbortAt >= config.rehabInterval {
                 perform(s.machine.tick(now: now, rehabInterval: config.rehabInterval), s, key, now: now)
             }
         }
         // Liveness: only nodes whose EWMA interval has ended are evaluated (the wheel), on
         // every tick, so a silent node is noticed within a tick of crossing the threshold.
-        // Judged no later than the server last had every inbound message in hand: a server
-        // starved of CPU must not take its own lateness for its agents' silence.
-        let judged = livenessTime(now: now)
         var dead: [NodeKey] = []
         for key in livenessWheel.due(at: judged) {
             guard let s = sessions[key] else { continue }

@@ -36,6 +36,8 @@ public final class Swarm: Sendable {
         let slot: Int
         let name: String
         let curve: CurveKeyPair
+        /// Position in the agent's server list to start with.
+        let server: Int
     }
 
     /// Checks the file budget and starts the shards' I/O threads; agents connect on `start()`.
@@ -64,8 +66,8 @@ public final class Swarm: Sendable {
         while lower < end {
             let upper = min(end, lower + configuration.shardSize)
             let shard = SwarmShard(org: org, indexes: lower..<upper, configuration: configuration, stats: liveStats) {
-                shard, slot, name, curve in
-                continuation.yield(FetchRequest(shard: shard, slot: slot, name: name, curve: curve))
+                shard, slot, name, curve, server in
+                continuation.yield(FetchRequest(shard: shard, slot: slot, name: name, curve: curve, server: server))
             }
             let transport = try ZMQSwarmTransport(context: context, options: configuration.transport, handler: shard)
             shard.transport = transport
@@ -241,17 +243,32 @@ public final class Swarm: Sendable {
 
     // MARK: Config fetch
 
+    /// The agent's config from its servers in turn, starting at `r.server` (as `pushy-client`
+    /// with several `server_url`s): the first that answers is the one it stays with.
     func fetch(_ r: FetchRequest) async {
-        do {
-            let (client, key) = try restClient(for: r.name)
-            let config = try await client.config(node: r.name, ccpk: r.curve.publicKey,
-                                                 features: configuration.commitRun ? [NodeConfig.commitRunFeature] : [])
-            let session = try SessionKey.decrypt(base64: config.encodedSessionKey, with: key)
-            let serverKey = try serverKey(config.publicKey)
-            liveStats.add(.configFetches)
-            let shard = r.shard, slot = r.slot, bytes = session.bytes
-            shard.transport.perform { shard.configured(slot: slot, config: config, key: bytes, serverKey: serverKey) }
-        } catch {
+        let index = Int(r.name.split(separator: "-").last.flatMap { Int($0) } ?? 0)
+        let urls = configuration.serverURLs(index: index)
+        var failure: (any Error)?
+        for step in 0..<urls.count {
+            let position = (r.server + step) % urls.count
+            do {
+                let (client, key) = try restClient(for: r.name, url: urls[position])
+                let config = try await client.config(node: r.name, ccpk: r.curve.publicKey,
+                                                     features: configuration.commitRun ? [NodeConfig.commitRunFeature] : [])
+                let session = try SessionKey.decrypt(base64: config.encodedSessionKey, with: key)
+                let serverKey = try serverKey(config.publicKey)
+                liveStats.add(.configFetches)
+                let shard = r.shard, slot = r.slot, bytes = session.bytes
+                shard.transport.perform {
+                    shard.configured(slot: slot, config: config, key: bytes, serverKey: serverKey, server: position)
+                }
+                return
+            } catch {
+                // A busy server's answer (retry after) is kept over a dead one's, so its wait is honoured.
+                if failure == nil || (error as? PushyClientError)?.retryAfter != nil { failure = error }
+            }
+        }
+        if let error = failure {
             liveStats.add(.fetchFailures)
             // 503 (e.g. the server is at its connection budget): retry when the server says.
             let retryAfter = (error as? PushyClientError)?.retryAfter
@@ -264,15 +281,15 @@ public final class Swarm: Sendable {
         }
     }
 
-    func restClient(for name: String) throws -> (PushyRESTClient, RSAPrivateKey) {
+    func restClient(for name: String, url: String) throws -> (PushyRESTClient, RSAPrivateKey) {
         let timeout = Duration.seconds(configuration.requestTimeoutSeconds)
         switch configuration.identity {
         case .nodeKeys(let pool):
             let index = Int(name.split(separator: "-").last.flatMap { Int($0) } ?? 0)
             let key = pool[index % pool.count]
-            return (try PushyRESTClient(orgURL: configuration.orgURL, userId: name, key: key, tls: configuration.tls, timeout: timeout), key)
+            return (try PushyRESTClient(orgURL: url, userId: name, key: key, tls: configuration.tls, timeout: timeout), key)
         case .admin(let user, let key):
-            return (try PushyRESTClient(orgURL: configuration.orgURL, userId: user, key: key, tls: configuration.tls, timeout: timeout), key)
+            return (try PushyRESTClient(orgURL: url, userId: user, key: key, tls: configuration.tls, timeout: timeout), key)
         }
     }
 

@@ -18,6 +18,11 @@ public struct SwarmConfiguration: Sendable {
 
     /// The org URL, e.g. `http://127.0.0.1:10003/organizations/pushy`.
     public var orgURL: String
+    /// Other servers' org URLs (several servers on one database, issue 17), as a real agent's
+    /// `server_url` list: an agent stays with the server that answers and, when it stops
+    /// answering or goes silent, moves to the next. Agent i tries them rotated by i, as an
+    /// operator gives hosts different orders, so a dead server's agents spread over the others.
+    public var fallbackURLs: [String] = []
     /// How the server's HTTPS certificate is checked (the lead added this for TLS-by-default).
     public var tls: ClientTLS = .system
     /// Agents in this process and the global index of the first (names are `prefix-NNNNNN`).
@@ -60,6 +65,13 @@ public struct SwarmConfiguration: Sendable {
     public var commitRun = true
     /// Longest wait for one REST call.
     public var requestTimeoutSeconds = 30
+
+    /// The servers agent `index` tries, in order: `orgURL` first, then the fallbacks rotated by `index`.
+    public func serverURLs(index: Int) -> [String] {
+        guard !fallbackURLs.isEmpty else { return [orgURL] }
+        let shift = index % fallbackURLs.count
+        return [orgURL] + fallbackURLs[shift...] + fallbackURLs[..<shift]
+    }
 
     public init(orgURL: String, count: Int, identity: Identity) {
         self.orgURL = orgURL

@@ -73,13 +73,18 @@ final class SwarmShard: ZMQSwarmHandler, @unchecked Sendable {
         var muted = false
         var ready = false
         var fetching = false
+        /// The position of the server it is with in its list (`SwarmConfiguration.serverURLs(index:)`),
+        /// and where its next config request starts (the next one after that server went silent).
+        var server = 0
+        var startAt = 0
     }
 
     let org: String
     let configuration: SwarmConfiguration
     let stats: AtomicSwarmStats
-    /// Asks the swarm to fetch `slot`'s config; it answers with `configured` or `fetchFailed`.
-    let requestConfig: @Sendable (SwarmShard, Int, String, CurveKeyPair) -> Void
+    /// Asks the swarm to fetch `slot`'s config starting with its server at the given position;
+    /// it answers with `configured` or `fetchFailed`.
+    let requestConfig: @Sendable (SwarmShard, Int, String, CurveKeyPair, Int) -> Void
     var agents: [Agent]
     var timers = TimerHeap()
     /// Set once, right after init (the transport needs its handler first).
@@ -94,7 +99,7 @@ final class SwarmShard: ZMQSwarmHandler, @unchecked Sendable {
     var reported = Set<String>()
 
     init(org: String, indexes: Range<Int>, configuration: SwarmConfiguration, stats: AtomicSwarmStats,
-         requestConfig: @escaping @Sendable (SwarmShard, Int, String, CurveKeyPair) -> Void) {
+         requestConfig: @escaping @Sendable (SwarmShard, Int, String, CurveKeyPair, Int) -> Void) {
         self.org = org
         self.configuration = configuration
         self.stats = stats
@@ -175,9 +180,13 @@ final class SwarmShard: ZMQSwarmHandler, @unchecked Sendable {
         records[job, default: [:]][agents[slot].index, default: []].append(event.rawValue.asciiValue!)
     }
 
-    func configured(slot: Int, config: NodeConfig, key: [UInt8], serverKey: RSAPublicKey) {
+    /// The config came from the agent's server at position `server` (it stays with that one).
+    func configured(slot: Int, config: NodeConfig, key: [UInt8], serverKey: RSAPublicKey, server: Int = 0) {
         var a = agents[slot]
         a.fetching = false
+        if server != a.server { stats.add(.serverMoves) }
+        a.server = server
+        a.startAt = server
         if a.session == nil { stats.add(.connected) }
         if a.ready { stats.add(.ready, -1) }
         a.ready = false
@@ -256,7 +265,7 @@ final class SwarmShard: ZMQSwarmHandler, @unchecked Sendable {
             }
             agents[e.slot].curveKeys = keys
             agents[e.slot].fetching = true
-            requestConfig(self, e.slot, a.name, keys)
+            requestConfig(self, e.slot, a.name, keys, a.startAt)
         case .heartbeat:
             guard e.token == a.token, let s = a.session else { return }
             if a.muted {
@@ -266,6 +275,8 @@ final class SwarmShard: ZMQSwarmHandler, @unchecked Sendable {
             }
             // Server liveness (spec 6.3): too many intervals without a server heartbeat → reconnect.
             if s.offlineCounter > s.config.offlineThreshold, !s.reconfiguring {
+                // As the agent does: the next config request starts with the next server.
+                agents[e.slot].startAt = (a.server + 1) % (1 + configuration.fallbackURLs.count)
                 reconfigure(e.slot, after: Double.random(in: 0..<s.interval))
                 return
             }

@@ -28,6 +28,8 @@ public struct SwarmStats: Sendable, Equatable, CustomStringConvertible {
     public var unavailable = 0
     /// Agents restarted mid-job by `Swarm.restart(index:)`.
     public var restarts = 0
+    /// Agents that moved to another of their servers (the last one failed or went silent).
+    public var serverMoves = 0
     /// Most milliseconds a heartbeat went out after it was due (the swarm's own lag: an agent
     /// whose beats are late by 2.5 intervals is rightly found dead by the server).
     public var heartbeatLagMaxMs = 0
@@ -36,7 +38,7 @@ public struct SwarmStats: Sendable, Equatable, CustomStringConvertible {
         "connected=\(connected) ready=\(ready) fetches=\(configFetches) fetchFailures=\(fetchFailures) "
             + "openFailures=\(openFailures) reconfigures=\(reconfigures) heartbeats=\(heartbeatsSent) "
             + "serverHeartbeats=\(serverHeartbeats) commits=\(commits) nacks=\(nacks) runs=\(runs) "
-            + "succeeded=\(succeeded) failed=\(failed) aborts=\(aborts) bad=\(badMessages) sendFailures=\(sendFailures) silentCommand=\(silentCommandChannels) unavailable=\(unavailable) restarts=\(restarts) hbLagMaxMs=\(heartbeatLagMaxMs)"
+            + "succeeded=\(succeeded) failed=\(failed) aborts=\(aborts) bad=\(badMessages) sendFailures=\(sendFailures) silentCommand=\(silentCommandChannels) unavailable=\(unavailable) restarts=\(restarts) moves=\(serverMoves) hbLagMaxMs=\(heartbeatLagMaxMs)"
     }
 }
 
@@ -45,7 +47,7 @@ final class AtomicSwarmStats: Sendable {
     enum Field: Int, CaseIterable {
         case connected, ready, configFetches, fetchFailures, openFailures, reconfigures, heartbeatsSent
         case serverHeartbeats, commits, nacks, runs, succeeded, failed, aborts, badMessages, sendFailures
-        case silentCommandChannels, unavailable, restarts, heartbeatLagMaxMs
+        case silentCommandChannels, unavailable, restarts, heartbeatLagMaxMs, serverMoves
     }
 
     private let values = Mutex([Int](repeating: 0, count: Field.allCases.count))
@@ -62,6 +64,6 @@ final class AtomicSwarmStats: Sendable {
             nacks: get(.nacks), runs: get(.runs), succeeded: get(.succeeded), failed: get(.failed),
             aborts: get(.aborts), badMessages: get(.badMessages), sendFailures: get(.sendFailures),
             silentCommandChannels: get(.silentCommandChannels), unavailable: get(.unavailable), restarts: get(.restarts),
-            heartbeatLagMaxMs: get(.heartbeatLagMaxMs))
+            serverMoves: get(.serverMoves), heartbeatLagMaxMs: get(.heartbeatLagMaxMs))
     }
 }

@@ -39,6 +39,25 @@ enum ProcessProbe {
         return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
 
+    /// CPU seconds of `pid` and its children: its own, its reaped children's (`cutime`, `cstime`)
+    /// and those of its children running now (a PostgreSQL postmaster and its backends).
+    static func treeCPUSeconds(pid: Int32) -> Double? {
+        func fields(_ p: String) -> [Substring]? {
+            guard let text = try? String(contentsOfFile: "/proc/\(p)/stat", encoding: .utf8),
+                  let close = text.lastIndex(of: ")") else { return nil }
+            return text[text.index(after: close)...].split(separator: " ")
+        }
+        let tick = Double(sysconf(Int32(_SC_CLK_TCK)))
+        // fields[0] is field 3; ppid (4) is fields[1], utime..cstime (14-17) fields[11...14].
+        guard let own = fields("\(pid)"), own.count > 14 else { return nil }
+        var total = own[11...14].compactMap { Double($0) }.reduce(0, +)
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] where entry.first?.isNumber == true {
+            guard let f = fields(entry), f.count > 12, Int32(f[1]) == pid else { continue }
+            total += (Double(f[11]) ?? 0) + (Double(f[12]) ?? 0)
+        }
+        return total / tick
+    }
+
     /// Open descriptors of a process (entries of /proc/PID/fd).
     static func openFiles(pid: Int32) -> Int? {
         (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd"))?.count

@@ -11,7 +11,7 @@ struct PushyBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pushy-bench",
         abstract: "Benchmark or soak a pushy-server with thousands of virtual agents (loopback only).",
-        subcommands: [PushyBenchCommand.self, SoakCommand.self, AgentsCommand.self],
+        subcommands: [PushyBenchCommand.self, SoakCommand.self, AgentsCommand.self, ClusterCommand.self],
         defaultSubcommand: PushyBenchCommand.self)
 }
 
@@ -361,7 +361,7 @@ struct PushyBenchCommand: AsyncParsableCommand {
     static let begin = "<!-- bench:begin -->", end = "<!-- bench:end -->"
 
     /// Replaces the text between the bench markers (or appends a marked section).
-    static func update(_ path: String, section: String) throws {
+    static func update(_ path: String, section: String, begin: String = begin, end: String = end) throws {
         var text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? "# Performance\n\n"
         let block = "\(begin)\n\(section)\n\(end)"
         if let a = text.range(of: begin), let b = text.range(of: end), a.lowerBound < b.lowerBound {

@@ -16,9 +16,17 @@ struct PushySwarmCommand: AsyncParsableCommand {
             Each agent has its own node name (PREFIX-NNNNNN), client, config fetch, session key, SUB and
             DEALER. One process holds at most about (file limit - 128) / 4 agents; run several processes
             (with --first-index) for more. The DEALER uses CURVE with its own key pair when the server offers it.
+            With several servers on one database, --server-url takes a comma-separated list, as the agent's
+            server_url: agents use the first that answers and move to the next when it goes silent; agent i
+            tries the others rotated by i, so a dead server's agents spread over the rest.
+            Examples:
+              pushy-swarm --server-url https://127.0.0.1:10003/organizations/pushy --key admin.pem --count 1000
+              pushy-swarm --server-url https://127.0.0.1:10003/organizations/pushy,https://127.0.0.1:11003/organizations/pushy \
+                --key admin.pem --trusted-cert tls.crt --count 4000 --first-index 4000
             """)
 
-    @Option(help: "Org URL, e.g. http://127.0.0.1:10003/organizations/pushy.") var serverURL: String
+    @Option(help: "Org URL, e.g. http://127.0.0.1:10003/organizations/pushy; several, comma-separated: the agents' servers (registration uses the first).")
+    var serverURL: String
     @Option(help: "Admin user that registers the clients (and fetches configs with --fetch-as admin).") var user = "admin"
     @Option(help: "The admin user's private key (PEM).") var key: String
     @Option(help: "PEM certificate to trust for the server's HTTPS (pushy-server init writes DATA_DIR/tls.crt).")
@@ -42,8 +50,14 @@ struct PushySwarmCommand: AsyncParsableCommand {
     @Flag(help: "Keep what each agent did in each job for the 'report JOB' control command (the soak).")
     var recordJobs = false
 
+    /// The `--server-url` list, without blanks.
+    var serverURLs: [String] {
+        serverURL.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    }
+
     func validate() throws {
         guard count >= 0 else { throw ValidationError("--count must be ≥ 0") }
+        guard !serverURLs.isEmpty else { throw ValidationError("--server-url needs at least one URL") }
         guard (0...1).contains(failRatio), (0...1).contains(nackRatio) else { throw ValidationError("ratios must be within 0...1") }
         guard fetchAs == "node" || fetchAs == "admin" else { throw ValidationError("--fetch-as must be node or admin") }
         guard keyPool >= 1 else { throw ValidationError("--key-pool must be ≥ 1") }
@@ -53,14 +67,16 @@ struct PushySwarmCommand: AsyncParsableCommand {
     func run() async throws {
         let adminKey = try RSAPrivateKey(pemRepresentation: try String(contentsOfFile: key, encoding: .utf8))
         let tls = ClientTLS(trustedCertificatePath: trustedCert)
-        let admin = try PushyRESTClient(orgURL: serverURL, userId: user, key: adminKey, tls: tls)
+        let urls = serverURLs
+        let admin = try PushyRESTClient(orgURL: urls[0], userId: user, key: adminKey, tls: tls)
         let identity: SwarmConfiguration.Identity
         if fetchAs == "admin" {
             identity = .admin(userId: user, key: adminKey)
         } else {
             identity = .nodeKeys(try SwarmKeyPool.load(count: keyPool, directory: SwarmKeyPool.defaultDirectory(adminKeyPath: key)))
         }
-        var c = SwarmConfiguration(orgURL: serverURL, count: count, identity: identity)
+        var c = SwarmConfiguration(orgURL: urls[0], count: count, identity: identity)
+        c.fallbackURLs = Array(urls.dropFirst())
         c.tls = tls
         c.prefix = prefix
         c.firstIndex = firstIndex

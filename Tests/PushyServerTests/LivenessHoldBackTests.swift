@@ -37,4 +37,24 @@ import Testing
             #expect(await rig.engine.nodeState(org: rig.org, node: "web1").availability == .unavailable)
         }
     }
+
+    /// Rehab resends are judged at the same time: a server behind on its inbound (the node's
+    /// `aborted` may be among the unread messages) does not send an abort per second per node,
+    /// which would flood it with answers once it reads again (the cluster bench at 100,000
+    /// agents, issue 17 point 4).
+    @Test func aServerBehindItsMessagesDoesNotResendAborts() async throws {
+        try await EngineRig.with(connect: false) { rig in
+            await rig.say(.heartbeat, job: nil, state: .idle)
+            #expect(rig.transport.types.filter { $0 == "abort" }.count == 1)
+            rig.transport.setCaughtUp(rig.clock.now())
+            rig.clock.advance(5)
+            await rig.engine.tick()
+            // Five rehab intervals, but nothing read since the abort went out: not sent again.
+            #expect(rig.transport.types.filter { $0 == "abort" }.count == 1)
+            // Caught up and still no answer: sent again.
+            rig.transport.setCaughtUp(nil)
+            await rig.engine.tick()
+            #expect(rig.transport.types.filter { $0 == "abort" }.count == 2)
+        }
+    }
 }

@@ -49,14 +49,44 @@ enum ClusterMessage: Equatable {
     /// `next` folded into this message when both are of one kind for one job (a batch of acks
     /// becomes one message); nil when they cannot be folded.
     func folding(_ next: ClusterMessage) -> ClusterMessage? {
-        switch (self, next) {
-        case (.commit(let a, let n1), .commit(let b, let n2)) where a == b: .commit(a, nodes: n1 + n2)
-        case (.run(let a, let n1), .run(let b, let n2)) where a == b: .run(job: a, nodes: n1 + n2)
-        case (.status(let a, let c1), .status(let b, let c2)) where a == b: .status(job: a, c1 + c2)
-        case (.rehab(let a, let n1), .rehab(let b, let n2)) where a == b: .rehab(org: a, nodes: n1 + n2)
-        case (.inputs(let a, let i1), .inputs(let b, let i2)) where a == b: .inputs(job: a, i1 + i2)
-        default: nil
+        var copy = self
+        return copy.fold(next) ? copy : nil
+    }
+
+    /// Folds `next` into this message in place when both are of one kind for one job; false (and
+    /// unchanged) when they cannot be folded. The payload is taken out of `self` before it grows,
+    /// so a batch of n acks costs O(n), not the O(n²) of building a new array per ack.
+    mutating func fold(_ next: ClusterMessage) -> Bool {
+        switch self {
+        case .commit(let a, var n1):
+            guard case .commit(let b, let n2) = next, a == b else { return false }
+            self = .end(job: "")
+            n1.append(contentsOf: n2)
+            self = .commit(a, nodes: n1)
+        case .run(let a, var n1):
+            guard case .run(let b, let n2) = next, a == b else { return false }
+            self = .end(job: "")
+            n1.append(contentsOf: n2)
+            self = .run(job: a, nodes: n1)
+        case .status(let a, var c1):
+            guard case .status(let b, let c2) = next, a == b else { return false }
+            self = .end(job: "")
+            c1.append(contentsOf: c2)
+            self = .status(job: a, c1)
+        case .rehab(let a, var n1):
+            guard case .rehab(let b, let n2) = next, a == b else { return false }
+            self = .end(job: "")
+            n1.append(contentsOf: n2)
+            self = .rehab(org: a, nodes: n1)
+        case .inputs(let a, var i1):
+            guard case .inputs(let b, let i2) = next, a == b else { return false }
+            self = .end(job: "")
+            i1.append(contentsOf: i2)
+            self = .inputs(job: a, i1)
+        case .end, .abort, .orgEvent:
+            return false
         }
+        return true
     }
 
     // MARK: JSON

@@ -42,15 +42,10 @@ final class EngineCluster {
 
     /// Queues `message` for `server`, folded into the last one queued for it when they match;
     /// dropped when `server` is not live (nobody would read it: the sweep deletes such rows).
+    /// The queue is changed in place (a batch of n node changes costs O(n)).
     func send(_ message: ClusterMessage, to server: String) {
         guard isLive(server) else { return }
-        var queue = outbox[server, default: []]
-        if let last = queue.last, let folded = last.folding(message) {
-            queue[queue.count - 1] = folded
-        } else {
-            queue.append(message)
-        }
-        outbox[server] = queue
+        outbox[server, default: []].appendFolding(message)
         signal.yield()
     }
 
@@ -67,6 +62,14 @@ final class EngineCluster {
         let p = presence
         presence = []
         return (messages, p)
+    }
+}
+
+extension Array where Element == ClusterMessage {
+    /// Appends `message`, folded into the last element when they match (in place).
+    mutating func appendFolding(_ message: ClusterMessage) {
+        if !isEmpty, self[count - 1].fold(message) { return }
+        append(message)
     }
 }
 
