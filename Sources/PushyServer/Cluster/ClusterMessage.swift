@@ -83,7 +83,7 @@ enum ClusterMessage: Equatable {
             self = .end(job: "")
             i1.append(contentsOf: i2)
             self = .inputs(job: a, i1)
-        case .end, .abort, .orgEvent:
+        case .end, .abort, .orgEvent, .output:
             return false
         }
         return true
