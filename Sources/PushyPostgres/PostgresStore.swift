@@ -61,11 +61,20 @@ public final class PostgresStore: PushyStore {
     }
 
     /// Stops the client and closes its connections; later calls fail with `.io`. The server
-    /// calls it when it stops.
+    /// calls it when it stops. Waits for the pool to close at most `closeTimeout`: a connection
+    /// still being made (or backing off) after the database was away can hold the pool's stop,
+    /// and a server's stop must not hang on it (the process ending closes what is left).
     public func shutdown() async {
         running.cancel()
-        await running.value
+        let running = self.running
+        if await !awaitAtMost(Self.closeTimeout, { await running.value }) {
+            logger.warning("the PostgreSQL client did not close within \(Self.closeTimeout); stopping without it", metadata: [
+                "pushy.database": "\(url.location)"])
+        }
     }
+
+    /// How long `shutdown` waits for the connection pool to close.
+    static let closeTimeout = Duration.seconds(5)
 
     static func configuration(_ url: PostgresURL) -> PostgresClient.Configuration {
         var config: PostgresClient.Configuration

@@ -63,15 +63,21 @@ struct ClusterService: Service {
     /// sweep finds this server's jobs as they ended): what is still queued, then the row goes.
     /// In a task of its own: when the group was cancelled (another service failed, e.g. a port
     /// was taken) rather than shut down, this task is cancelled too and its queries would fail,
-    /// leaving a live row behind.
+    /// leaving a live row behind. At most `leaveTimeout`: a stop never hangs on the database.
     func leave() async {
-        await Task {
+        let left = await awaitAtMost(Self.leaveTimeout) {
             await sendPending(giveUpAfter: .seconds(3))
             do { try await store.deregister(id: server.id) } catch {
                 logger.warning("could not leave the cluster cleanly; peers will see the lease run out", metadata: ["pushy.error": "\(error)"])
             }
-        }.value
+        }
+        if !left {
+            logger.warning("leaving the cluster took over \(Self.leaveTimeout); stopping without it (peers will see the lease run out)")
+        }
     }
+
+    /// The longest a stop waits for the last words and the row's delete (the database may be away).
+    static let leaveTimeout = Duration.seconds(5)
 
     /// Every second (at most `lease / 3`): a peer that just started is seen within a second
     /// (org events, relays), and a long lease still gets many renewals before it runs out.

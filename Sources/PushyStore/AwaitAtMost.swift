@@ -1,0 +1,63 @@
+import Synchronization
+
+/// Runs `work` and waits for it at most `limit`; true when it finished in time. The work runs in
+/// a task of its own, so a step that ignores cancellation (a database client closing its
+/// connections, a query queued behind a reconnect) cannot hold up a stop: past the limit the
+/// caller goes on and the work is cancelled and left to end when it can. The wait itself does
+/// not end early when the caller is cancelled (a stop is often run from a cancelled task).
+public func awaitAtMost(_ limit: Duration, _ work: @escaping @Sendable () async -> Void) async -> Bool {
+    let first = FirstResult()
+    let worker = Task {
+        await work()
+        first.offer(true)
+    }
+    let timer = Task {
+        try? await Task.sleep(for: limit)
+        first.offer(false)
+    }
+    let finished = await withCheckedContinuation { first.wait($0) }
+    timer.cancel()
+    if !finished { worker.cancel() }
+    return finished
+}
+
+/// The first of the results offered, handed to the waiter whether it came before or after it.
+private final class FirstResult: Sendable {
+    private enum State {
+        case empty
+        case waiting(CheckedContinuation<Bool, Never>)
+        case offered(Bool)
+        case done
+    }
+    private let state = Mutex(State.empty)
+
+    func wait(_ waiter: CheckedContinuation<Bool, Never>) {
+        let ready: Bool? = state.withLock { s in
+            switch s {
+            case .offered(let result):
+                s = .done
+                return result
+            default:
+                s = .waiting(waiter)
+                return nil
+            }
+        }
+        if let ready { waiter.resume(returning: ready) }
+    }
+
+    func offer(_ result: Bool) {
+        let waiter: CheckedContinuation<Bool, Never>? = state.withLock { s in
+            switch s {
+            case .empty:
+                s = .offered(result)
+                return nil
+            case .waiting(let w):
+                s = .done
+                return w
+            case .offered, .done:
+                return nil
+            }
+        }
+        waiter?.resume(returning: result)
+    }
+}
