@@ -44,7 +44,7 @@ struct ClusterCommand: AsyncParsableCommand {
     @Option(help: "Seconds of idle heartbeating over which CPU is averaged (default 30; 5 with --quick).") var idleSeconds: Double?
     @Option(help: "Runs of each job measurement (default 5; 2 with --quick).") var jobRuns: Int?
     @Option(help: "Nodes of the small job (at most a tenth of the agents).") var smallJob = 1000
-    @Option(help: "Most agents per swarm process.") var perProcess = 4000
+    @Option(help: "Most agents per swarm process (at most what its file limit allows, about 4,968).") var perProcess = 5000
     @Option(help: "Spread agents' connections over 127.0.0.1...127.0.0.N.") var addressSpread = 4
     @Option(help: "Concurrent config requests per swarm process (each process's agents connect this many at a time).")
     var fetchConcurrency = 2
@@ -129,7 +129,7 @@ struct ClusterCommand: AsyncParsableCommand {
         let header = """
             Run \(ISO8601DateFormatter().string(from: Date())) · commit `\(commit)` · \(ProcessProbe.machine())
             · `pushy-bench cluster \(CommandLine.arguments.dropFirst(2).joined(separator: " "))` · \(k) servers, \
-            heartbeat interval \(interval) s, cluster_lease \(lease) s, \(fetchConcurrency) config requests at a time per swarm process, \
+            swarm processes at nice \(ClusterSwarm.niceness), heartbeat interval \(interval) s, cluster_lease \(lease) s, \(fetchConcurrency) config requests at a time per swarm process, \
             CURVE on, no-op command · \(result.postgres) · \
             whole run \(SizeResult.seconds(PushyBenchCommand.elapsed(since: started)))
             """
@@ -188,7 +188,7 @@ struct ClusterCommand: AsyncParsableCommand {
         var cpu = sampler.sample()
         t = ContinuousClock.now
         try swarm.start(cleanup: cleanup)
-        let available = try await waitAvailable(db, count: r.agents, swarm: swarm, since: t, timeout: 180 + Double(r.agents) / 100)
+        let available = try await waitAvailable(db, count: r.agents, swarm: swarm, since: t, timeout: 300 + Double(r.agents) / 40)
         r.availableSeconds = PushyBenchCommand.elapsed(since: t)
         r.connectCPU = sampler.since(cpu, owner: 0)
         guard available >= r.agents else {

@@ -157,10 +157,16 @@ final class ClusterSwarm: @unchecked Sendable {
          "--fetch-concurrency", "\(fetchConcurrency)", "--stats-interval", "30"]
     }
 
+    /// Swarm processes run at this niceness: they stand for agents on other machines, so they
+    /// must not take the servers' share of the cores (the scheduler shares per thread, and a
+    /// swarm process has a thread per 400 agents). Their CPU is still measured and reported.
+    static let niceness = 10
+
     func spawn(_ args: [String], log: String) throws -> (Process, Pipe) {
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: binDir + "/pushy-swarm")
-        p.arguments = args
+        // `nice` execs the swarm in place: the pid is the swarm's, every thread at the niceness.
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/nice")
+        p.arguments = ["-n", "\(Self.niceness)", binDir + "/pushy-swarm"] + args
         _ = FileManager.default.createFile(atPath: log, contents: nil)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
         p.standardOutput = handle
