@@ -52,6 +52,8 @@ struct ClusterCommand: AsyncParsableCommand {
     @Flag(help: "Skip killing a server (the failover figures).") var noFailover = false
     @Flag(help: "Print the table only; leave the Markdown file alone.") var noWrite = false
     @Flag(help: "Keep the data directory (logs) also when every check passed.") var keep = false
+    @Flag(help: "Register the agents' clients through the REST API (POST clients, every server at once) instead of one SQL statement.")
+    var registerViaAPI = false
 
     var agentCount: Int { agents ?? (quick ? 2000 : 100_000) }
     var idle: Double { idleSeconds ?? (quick ? 5 : 30) }
@@ -176,11 +178,16 @@ struct ClusterCommand: AsyncParsableCommand {
         r.swarmProcesses = swarm.members.count
         var t = ContinuousClock.now
         let registering = t
-        try await swarm.register(timeout: 300 + Double(r.agents) / 50, cleanup: cleanup) { done, all in
-            say("   registering: \(done) of \(all) processes done after \(SizeResult.seconds(PushyBenchCommand.elapsed(since: registering)))")
+        if registerViaAPI {
+            try await swarm.register(timeout: 300 + Double(r.agents) / 50, cleanup: cleanup) { done, all in
+                say("   registering: \(done) of \(all) processes done after \(SizeResult.seconds(PushyBenchCommand.elapsed(since: registering)))")
+            }
+        } else {
+            try await swarm.registerInDatabase(db, agents: r.agents)
         }
         r.registerSeconds = PushyBenchCommand.elapsed(since: t)
-        say("   registered \(r.agents) clients in \(SizeResult.seconds(r.registerSeconds))")
+        r.registeredVia = registerViaAPI ? "POST clients through every server at once" : "one SQL statement"
+        say("   registered \(r.agents) clients (\(r.registeredVia)) in \(SizeResult.seconds(r.registerSeconds))")
 
         // Connect.
         let names = swarm.names(r.agents)
