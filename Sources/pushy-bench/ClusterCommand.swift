@@ -48,6 +48,8 @@ struct ClusterCommand: AsyncParsableCommand {
     @Option(help: "Spread agents' connections over 127.0.0.1...127.0.0.N.") var addressSpread = 4
     @Option(help: "Concurrent config requests per swarm process (each process's agents connect this many at a time).")
     var fetchConcurrency = 2
+    @Option(help: "Spread the agents' first connects over this many seconds (0: all at once, as fast as the machine allows).")
+    var splaySeconds = 0.0
     @Flag(help: "A small, short run: 2,000 agents by default, 5 s idle, 2 runs per job.") var quick = false
     @Flag(help: "Skip killing a server (the failover figures).") var noFailover = false
     @Flag(help: "Print the table only; leave the Markdown file alone.") var noWrite = false
@@ -132,7 +134,7 @@ struct ClusterCommand: AsyncParsableCommand {
             Run \(ISO8601DateFormatter().string(from: Date())) · commit `\(commit)` · \(ProcessProbe.machine())
             · `pushy-bench cluster \(CommandLine.arguments.dropFirst(2).joined(separator: " "))` · \(k) servers, \
             swarm processes at nice \(ClusterSwarm.niceness), heartbeat interval \(interval) s, cluster_lease \(lease) s, \(fetchConcurrency) config requests at a time per swarm process, \
-            CURVE on, no-op command · \(result.postgres) · \
+            first connects spread over \(splaySeconds) s, CURVE on, no-op command · \(result.postgres) · \
             whole run \(SizeResult.seconds(PushyBenchCommand.elapsed(since: started)))
             """
         let section = header + "\n\n" + result.markdown
@@ -176,6 +178,7 @@ struct ClusterCommand: AsyncParsableCommand {
                                  perProcess: min(perProcess, Swarm.maximumAgents(fileLimit: ProcessProbe.fileLimit())),
                                  addressSpread: addressSpread, fetchConcurrency: fetchConcurrency)
         r.swarmProcesses = swarm.members.count
+        swarm.splaySeconds = splaySeconds
         var t = ContinuousClock.now
         let registering = t
         if registerViaAPI {

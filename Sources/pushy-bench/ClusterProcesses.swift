@@ -124,6 +124,8 @@ final class ClusterSwarm: @unchecked Sendable {
     let data: ClusterDataDirectory
     let addressSpread: Int
     let fetchConcurrency: Int
+    /// Seconds over which each swarm process spreads its agents' first connects (0: at once).
+    var splaySeconds = 0.0
     let prefix = "cluster"
     private(set) var members: [Member] = []
     private var cleanupIds: [Int] = []
@@ -154,7 +156,7 @@ final class ClusterSwarm: @unchecked Sendable {
         ["--server-url", m.urls.joined(separator: ","), "--user", "admin", "--key", data.adminKeyPath,
          "--trusted-cert", data.certificatePath, "--count", "\(m.count)", "--first-index", "\(m.first)",
          "--prefix", prefix, "--duration-ms", "0", "--fail-ratio", "0", "--address-spread", "\(addressSpread)",
-         "--fetch-concurrency", "\(fetchConcurrency)", "--shard-size", "\(Self.shardSize)", "--key-pool", "\(Self.keyPool)",
+         "--fetch-concurrency", "\(fetchConcurrency)", "--splay-seconds", "\(splaySeconds)", "--shard-size", "\(Self.shardSize)", "--key-pool", "\(Self.keyPool)",
          "--stats-interval", "30"]
     }
 
@@ -228,7 +230,9 @@ final class ClusterSwarm: @unchecked Sendable {
             let (p, stdin) = try spawn(arguments(members[i]) + ["--no-register"], log: data.path + "/swarm-\(i).log")
             members[i].process = p
             members[i].stdin = stdin
-            cleanupIds.append(cleanup.add("swarm \(i)") { stopProcess(p, grace: 2) })
+            // Closed stdin is the swarm's quit; SIGTERM may be ignored (the bench ignores it to
+            // handle it, and an ignored signal stays ignored across exec), so SIGKILL follows soon.
+            cleanupIds.append(cleanup.add("swarm \(i)") { try? stdin.fileHandleForWriting.close(); stopProcess(p, grace: 1) })
         }
     }
 
