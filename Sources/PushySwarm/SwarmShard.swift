@@ -38,7 +38,7 @@ final class SwarmShard: ZMQSwarmHandler, @unchecked Sendable {
         /// When the sockets were opened, and whether anything has arrived on the command socket
         /// since: like a real agent, no message within 4 s means the CURVE channel is broken
         /// (e.g. the ZAP allow-list expired during a reconnect storm) → fetch a new config.
-        var connectedAt = Date().timeIntervalSince1970
+        var connectedAt = SwarmShard.now()
         var heardCommand = false
         var interval: Double { max(0.05, config.interval) }
 

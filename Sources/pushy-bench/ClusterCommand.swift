@@ -44,14 +44,18 @@ struct ClusterCommand: AsyncParsableCommand {
     @Option(help: "Seconds of idle heartbeating over which CPU is averaged (default 30; 5 with --quick).") var idleSeconds: Double?
     @Option(help: "Runs of each job measurement (default 5; 2 with --quick).") var jobRuns: Int?
     @Option(help: "Nodes of the small job (at most a tenth of the agents).") var smallJob = 1000
-    @Option(help: "Most agents per swarm process.") var perProcess = 4000
+    @Option(help: "Most agents per swarm process (at most what its file limit allows, about 4,968).") var perProcess = 5000
     @Option(help: "Spread agents' connections over 127.0.0.1...127.0.0.N.") var addressSpread = 4
     @Option(help: "Concurrent config requests per swarm process (each process's agents connect this many at a time).")
     var fetchConcurrency = 2
+    @Option(help: "Spread the agents' first connects over this many seconds (0: all at once, as fast as the machine allows).")
+    var splaySeconds = 0.0
     @Flag(help: "A small, short run: 2,000 agents by default, 5 s idle, 2 runs per job.") var quick = false
     @Flag(help: "Skip killing a server (the failover figures).") var noFailover = false
     @Flag(help: "Print the table only; leave the Markdown file alone.") var noWrite = false
     @Flag(help: "Keep the data directory (logs) also when every check passed.") var keep = false
+    @Flag(help: "Register the agents' clients through the REST API (POST clients, every server at once) instead of one SQL statement.")
+    var registerViaAPI = false
 
     var agentCount: Int { agents ?? (quick ? 2000 : 100_000) }
     var idle: Double { idleSeconds ?? (quick ? 5 : 30) }
@@ -129,8 +133,8 @@ struct ClusterCommand: AsyncParsableCommand {
         let header = """
             Run \(ISO8601DateFormatter().string(from: Date())) · commit `\(commit)` · \(ProcessProbe.machine())
             · `pushy-bench cluster \(CommandLine.arguments.dropFirst(2).joined(separator: " "))` · \(k) servers, \
-            heartbeat interval \(interval) s, cluster_lease \(lease) s, \(fetchConcurrency) config requests at a time per swarm process, \
-            CURVE on, no-op command · \(result.postgres) · \
+            swarm processes at nice \(ClusterSwarm.niceness), heartbeat interval \(interval) s, cluster_lease \(lease) s, \(fetchConcurrency) config requests at a time per swarm process, \
+            first connects spread over \(splaySeconds) s, CURVE on, no-op command · \(result.postgres) · \
             whole run \(SizeResult.seconds(PushyBenchCommand.elapsed(since: started)))
             """
         let section = header + "\n\n" + result.markdown
@@ -174,13 +178,19 @@ struct ClusterCommand: AsyncParsableCommand {
                                  perProcess: min(perProcess, Swarm.maximumAgents(fileLimit: ProcessProbe.fileLimit())),
                                  addressSpread: addressSpread, fetchConcurrency: fetchConcurrency)
         r.swarmProcesses = swarm.members.count
+        swarm.splaySeconds = splaySeconds
         var t = ContinuousClock.now
         let registering = t
-        try await swarm.register(timeout: 300 + Double(r.agents) / 50, cleanup: cleanup) { done, all in
-            say("   registering: \(done) of \(all) processes done after \(SizeResult.seconds(PushyBenchCommand.elapsed(since: registering)))")
+        if registerViaAPI {
+            try await swarm.register(timeout: 300 + Double(r.agents) / 50, cleanup: cleanup) { done, all in
+                say("   registering: \(done) of \(all) processes done after \(SizeResult.seconds(PushyBenchCommand.elapsed(since: registering)))")
+            }
+        } else {
+            try await swarm.registerInDatabase(db, agents: r.agents)
         }
         r.registerSeconds = PushyBenchCommand.elapsed(since: t)
-        say("   registered \(r.agents) clients in \(SizeResult.seconds(r.registerSeconds))")
+        r.registeredVia = registerViaAPI ? "POST clients through every server at once" : "one SQL statement"
+        say("   registered \(r.agents) clients (\(r.registeredVia)) in \(SizeResult.seconds(r.registerSeconds))")
 
         // Connect.
         let names = swarm.names(r.agents)
@@ -188,7 +198,7 @@ struct ClusterCommand: AsyncParsableCommand {
         var cpu = sampler.sample()
         t = ContinuousClock.now
         try swarm.start(cleanup: cleanup)
-        let available = try await waitAvailable(db, count: r.agents, swarm: swarm, since: t, timeout: 180 + Double(r.agents) / 100)
+        let available = try await waitAvailable(db, count: r.agents, swarm: swarm, since: t, timeout: 300 + Double(r.agents) / 40)
         r.availableSeconds = PushyBenchCommand.elapsed(since: t)
         r.connectCPU = sampler.since(cpu, owner: 0)
         guard available >= r.agents else {

@@ -124,6 +124,8 @@ final class ClusterSwarm: @unchecked Sendable {
     let data: ClusterDataDirectory
     let addressSpread: Int
     let fetchConcurrency: Int
+    /// Seconds over which each swarm process spreads its agents' first connects (0: at once).
+    var splaySeconds = 0.0
     let prefix = "cluster"
     private(set) var members: [Member] = []
     private var cleanupIds: [Int] = []
@@ -154,13 +156,39 @@ final class ClusterSwarm: @unchecked Sendable {
         ["--server-url", m.urls.joined(separator: ","), "--user", "admin", "--key", data.adminKeyPath,
          "--trusted-cert", data.certificatePath, "--count", "\(m.count)", "--first-index", "\(m.first)",
          "--prefix", prefix, "--duration-ms", "0", "--fail-ratio", "0", "--address-spread", "\(addressSpread)",
-         "--fetch-concurrency", "\(fetchConcurrency)", "--stats-interval", "30"]
+         "--fetch-concurrency", "\(fetchConcurrency)", "--splay-seconds", "\(splaySeconds)", "--shard-size", "\(Self.shardSize)", "--key-pool", "\(Self.keyPool)",
+         "--stats-interval", "30"]
+    }
+
+    /// Swarm processes run at this niceness: they stand for agents on other machines, so they
+    /// must not take the servers' share of the cores (the scheduler shares per thread, and a
+    /// swarm process has a thread per 400 agents). Their CPU is still measured and reported.
+    static let niceness = 10
+    /// Agents per swarm I/O thread: fewer threads on the shared cores than the default 400.
+    static let shardSize = 1000
+    /// The RSA keys the agents' clients share (agent i has key i mod 8, as pushy-swarm assigns).
+    static let keyPool = 8
+
+    /// Every agent's client in one SQL statement: registering 100,000 through the REST API (an
+    /// administrator's one-off, not what the bench measures) takes minutes of both cores. The
+    /// public keys are the swarm's key pool (made here, read by the swarm processes).
+    func registerInDatabase(_ db: BenchPostgres, agents: Int) async throws {
+        let keys = try SwarmKeyPool.load(count: Self.keyPool, directory: SwarmKeyPool.defaultDirectory(adminKeyPath: data.adminKeyPath))
+        let pems = keys.map { "'" + $0.publicKey.pemRepresentation.replacingOccurrences(of: "'", with: "''") + "'" }
+        try await db.execute("""
+            INSERT INTO principals (org, name, type, public_key, is_admin, created_at)
+            SELECT 'pushy', '\(prefix)-' || lpad(i::text, 6, '0'), 'client', (ARRAY[\(pems.joined(separator: ","))])[i % \(keys.count) + 1],
+                   false, extract(epoch FROM clock_timestamp())
+            FROM generate_series(0, \(agents - 1)) AS i
+            ON CONFLICT (org, name) DO UPDATE SET public_key = excluded.public_key
+            """)
     }
 
     func spawn(_ args: [String], log: String) throws -> (Process, Pipe) {
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: binDir + "/pushy-swarm")
-        p.arguments = args
+        // `nice` execs the swarm in place: the pid is the swarm's, every thread at the niceness.
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/nice")
+        p.arguments = ["-n", "\(Self.niceness)", binDir + "/pushy-swarm"] + args
         _ = FileManager.default.createFile(atPath: log, contents: nil)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
         p.standardOutput = handle
@@ -202,7 +230,9 @@ final class ClusterSwarm: @unchecked Sendable {
             let (p, stdin) = try spawn(arguments(members[i]) + ["--no-register"], log: data.path + "/swarm-\(i).log")
             members[i].process = p
             members[i].stdin = stdin
-            cleanupIds.append(cleanup.add("swarm \(i)") { stopProcess(p, grace: 2) })
+            // Closed stdin is the swarm's quit; SIGTERM may be ignored (the bench ignores it to
+            // handle it, and an ignored signal stays ignored across exec), so SIGKILL follows soon.
+            cleanupIds.append(cleanup.add("swarm \(i)") { try? stdin.fileHandleForWriting.close(); stopProcess(p, grace: 1) })
         }
     }
 

@@ -37,6 +37,7 @@ struct ClusterResult {
     var lease = 15.0
     var postgres = ""
     var registerSeconds: Double?
+    var registeredVia = ""
     var availableSeconds: Double?
     var connectCPU: ClusterCPU?
     /// Per server: agents held and RSS before agents / after the idle phase / after the jobs.
@@ -112,7 +113,7 @@ struct ClusterResult {
         func row(_ a: String, _ b: String, _ c: String = "—") { rows.append((a, b, c)) }
         row("agents available (of \(agents)): servers × agents each, swarm processes",
             "\(held.reduce(0, +)) — \(servers) servers × \(Self.counts(held)), \(swarmProcesses) swarm processes", "100,000 (issue 17)")
-        row("client registration (POST clients through every server at once)", Self.seconds(registerSeconds))
+        row("client registration (\(registeredVia); not what is measured)", Self.seconds(registerSeconds))
         row("time until all available (swarm start → every node available on a live server)", Self.seconds(availableSeconds))
         if let c = connectCPU {
             row("  CPU meanwhile (average): all servers / PostgreSQL / all swarm processes",
