@@ -194,7 +194,8 @@ public final class PushyServerApp: Service, Sendable {
                 host: endpoint.host, port: endpoint.port, metrics: metrics, engine: engine, budget: connectionBudget, logger: logger,
                 onRunning: { box.set($0); cont.yield($0) })), at: services.count - 1)
         }
-        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [], logger: logger))
+        let watch = StopWatch()
+        let group = ServiceGroup(configuration: .init(services: services.map(watch.track), gracefulShutdownSignals: [], logger: logger))
         // Unstructured on purpose: cancelling `run` (how tests stop a server) must still shut the
         // group down gracefully, in order, rather than cancel it mid-request.
         let (ended, groupEnded) = AsyncStream.makeStream(of: Never.self)
@@ -212,6 +213,9 @@ public final class PushyServerApp: Service, Sendable {
             first.cancelAll()
         }
         await group.triggerGracefulShutdown()
+        let logger = self.logger
+        let reporter = Task { await watch.report(logger) }
+        defer { reporter.cancel() }
         try await running.value
     }
 
