@@ -13,7 +13,9 @@ final class StopWatch: Sendable {
     /// `service`, wrapped to note when it starts and ends.
     func track(_ config: ServiceGroupConfiguration.ServiceConfiguration) -> ServiceGroupConfiguration.ServiceConfiguration {
         var c = config
-        c.service = Tracked(name: String(describing: type(of: config.service)), inner: config.service, watch: self)
+        // The type's name without its generic arguments (`Application`, not `Application<RouterResponder<…>>`).
+        let name = String(String(describing: type(of: config.service)).prefix { $0 != "<" })
+        c.service = Tracked(name: name, inner: config.service, watch: self)
         return c
     }
 

@@ -3,8 +3,10 @@ import Synchronization
 /// Runs `work` and waits for it at most `limit`; true when it finished in time. The work runs in
 /// a task of its own, so a step that ignores cancellation (a database client closing its
 /// connections, a query queued behind a reconnect) cannot hold up a stop: past the limit the
-/// caller goes on and the work is cancelled and left to end when it can. The wait itself does
-/// not end early when the caller is cancelled (a stop is often run from a cancelled task).
+/// caller goes on and the work's task is cancelled; work deaf to that stays behind until it
+/// ends by itself (for a stop, at the latest when the process exits). The work does not inherit
+/// the caller's cancellation, and the wait does not end early when the caller is cancelled (a
+/// stop is often run from a cancelled task).
 public func awaitAtMost(_ limit: Duration, _ work: @escaping @Sendable () async -> Void) async -> Bool {
     let first = FirstResult()
     let worker = Task {

@@ -32,12 +32,16 @@ import Testing
         #expect(Set(watch.stillRunning) == ["Stubborn", "Polite"])
 
         await group.triggerGracefulShutdown()
-        let reporter = Task { await watch.report(logger) }
-        while !lines.text.contains("waiting on Stubborn"), ContinuousClock.now - started < .seconds(20) {
+        while watch.stillRunning != ["Stubborn"], ContinuousClock.now - started < .seconds(20) {
             try await Task.sleep(for: .milliseconds(10))
         }
-        #expect(lines.text.contains("the server is still stopping; waiting on Stubborn"), "\(lines.text)")
-        #expect(watch.stillRunning == ["Stubborn"])
+        #expect(watch.stillRunning == ["Stubborn"], "Polite should have stopped")
+        let reporter = Task { await watch.report(logger) }
+        let line = "the server is still stopping; waiting on Stubborn"
+        while !lines.all.contains(line), ContinuousClock.now - started < .seconds(20) {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        #expect(lines.all.contains(line), "\(lines.all)")
 
         releaser.yield()
         try await running.value
@@ -55,7 +59,7 @@ final class Lines: LogHandler, @unchecked Sendable {
         get { metadata[key] }
         set { metadata[key] = newValue }
     }
-    var text: String { kept.withLock { $0.joined(separator: "\n") } }
+    var all: [String] { kept.withLock { $0 } }
 
     func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String,
              file: String, function: String, line: UInt) {

@@ -66,7 +66,9 @@ struct ClusterService: Service {
     /// leaving a live row behind. At most `leaveTimeout`: a stop never hangs on the database.
     func leave() async {
         let left = await awaitAtMost(Self.leaveTimeout) {
-            await sendPending(giveUpAfter: .seconds(3))
+            // Within the budget with room for the row's delete (each may wait connect_timeout
+            // for a connection when the database is away).
+            await sendPending(giveUpAfter: .seconds(2))
             do { try await store.deregister(id: server.id) } catch {
                 logger.warning("could not leave the cluster cleanly; peers will see the lease run out", metadata: ["pushy.error": "\(error)"])
             }
