@@ -19,7 +19,6 @@ import Testing
     @Test func workThatHangsIsGivenUpAfterTheLimit() async {
         let (release, releaser) = AsyncStream.makeStream(of: Void.self)
         let cancelled = Mutex(false)
-        let started = ContinuousClock.now
         let finished = await awaitAtMost(.milliseconds(100)) {
             // Deaf to cancellation: only `releaser` ends it.
             await withTaskCancellationHandler {
@@ -33,8 +32,8 @@ import Testing
                 cancelled.withLock { $0 = true }
             }
         }
+        // No timing assertion: on a loaded machine the timer itself may run seconds late.
         #expect(!finished)
-        #expect(ContinuousClock.now - started < .seconds(5))
         #expect(cancelled.withLock { $0 })
         releaser.yield()
         releaser.finish()
