@@ -61,11 +61,12 @@ struct JobFeedCommand: AsyncParsableCommand {
         return text + "data: \(event.data.serialized())\n\n"
     }
 
-    /// The job's events until the server ends the feed; resumed after a break or stall while
-    /// the broken connection had brought new events, else the job is polled to its end.
+    /// The job's events until the server ends the feed; resumed after a break or stall
+    /// (`FeedRetry`: a connection that brought nothing is tried a few times), else the job is
+    /// polled to its end.
     static func follow(_ client: PushyRESTClient, jobID: String, after first: String?, stallLimit: Duration,
                        watch: JobWatch) async throws -> JobView {
-        var lastID = first
+        var lastID = first, retry = FeedRetry()
         while true {
             var progressed = false
             let reason: String
@@ -90,9 +91,16 @@ struct JobFeedCommand: AsyncParsableCommand {
                 reason = e.feedReason
             }
             try Task.checkCancellation()
-            if progressed, let lastID {
-                Output.stderr("-- feed interrupted (\(reason)); resuming after event \(lastID)")
+            switch retry.next(progressed: progressed, final: false) {
+            case .resume:
+                Output.stderr("-- feed interrupted (\(reason)); resuming" + (lastID.map { " after event \($0)" } ?? ""))
                 continue
+            case .retry:
+                Output.stderr("-- feed interrupted (\(reason)); connecting again")
+                try await Task.sleep(for: .seconds(1))
+                continue
+            case .giveUp:
+                break
             }
             Output.stderr("-- feed unavailable (\(reason)); polling job \(jobID) until it ends")
             let job = try await JobPoller(client: client, jobID: jobID, interval: 1, watch: watch).wait()

@@ -6,8 +6,8 @@ import PushyProtocol
 /// polling. Each node's output is printed as it arrives, one `NODE: ` prefixed line at a time
 /// (its stderr on the CLI's stderr); votes, starts and ends are shown as `-- ` lines on stderr.
 /// When the feed breaks or stalls (`stallLimit` without a byte, keep-alives included) it resumes
-/// from the last event id as long as the broken connection had brought new events, else falls
-/// back to polling. The caller bounds the whole wait (`JobWatch.bounded`).
+/// from the last event id; a connection that brought nothing is tried again a few times
+/// (`FeedRetry`) before the job is polled instead. The caller bounds the whole wait (`JobWatch.bounded`).
 struct JobFollower: Sendable {
     let client: PushyRESTClient
     let jobID: String
@@ -18,6 +18,7 @@ struct JobFollower: Sendable {
     func run() async throws -> JobView {
         var printer = NodeLinePrinter()
         var lastID: String?
+        var retry = FeedRetry()
         // The job's run timeout sets the bound; without an answer the feed still decides.
         if let job = try? await client.job(jobID) { watch.saw(job) }
         while true {
@@ -44,9 +45,16 @@ struct JobFollower: Sendable {
                 reason = "\(error)"
             }
             try Task.checkCancellation()
-            if progressed, !final, let lastID {
-                Output.stderr("-- live feed interrupted (\(reason)); resuming after event \(lastID)")
+            switch retry.next(progressed: progressed, final: final) {
+            case .resume:
+                Output.stderr("-- live feed interrupted (\(reason)); resuming" + (lastID.map { " after event \($0)" } ?? ""))
                 continue
+            case .retry:
+                Output.stderr("-- live feed interrupted (\(reason)); connecting again")
+                try await Task.sleep(for: .seconds(1))
+                continue
+            case .giveUp:
+                break
             }
             printer.flushAll()
             Output.stderr("-- live feed unavailable (\(reason)); polling every \(pollInterval)s instead "

@@ -42,10 +42,15 @@ import Testing
             let gate = c.dataDir + "/gate"
             let follow = try pushy(c, via: proxy, ["job", "start", "gate", "n1", "--env", "GATE=\(gate)", "--follow",
                                                    "--stall-limit", "3", "--poll-interval", "0.2"])
-            try await c.eventually("the CLI to see n1 start", timeout: 60) { follow.stderr.text.contains("-- n1 started") }
+            try await c.eventually("the CLI to see n1 start", timeout: 60, saw: { follow.stderr.text }) {
+                follow.stderr.text.contains("-- n1 started")
+            }
             let id = try #require(Self.jobID(follow.stderr.text))
             let feed = try pushy(c, via: proxy, ["job", "feed", id, "--stall-limit", "3"])
-            try await c.eventually("job feed to print run_start", timeout: 60) { feed.stdout.text.contains("event: run_start") }
+            try await c.eventually("job feed to print run_start", timeout: 60,
+                                   saw: { "stdout:\n\(feed.stdout.text)\nstderr:\n\(feed.stderr.text)" }) {
+                feed.stdout.text.contains("event: run_start")
+            }
 
             // Both feeds go silent; the job ends meanwhile.
             proxy.freeze()

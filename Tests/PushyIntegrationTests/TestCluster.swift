@@ -143,14 +143,18 @@ final class TestCluster: @unchecked Sendable {
         return Command(Self.binary("pushy"), args, environment: env)
     }
 
-    /// Waits until `condition` holds, polling; fails the test at the deadline.
-    func eventually(_ what: String, timeout: Double = 20, _ condition: () async throws -> Bool) async throws {
+    /// Waits until `condition` holds, polling; fails the test at the deadline, with what `saw`
+    /// says was there instead.
+    func eventually(_ what: String, timeout: Double = 20, saw: () -> String = { "" },
+                    _ condition: () async throws -> Bool) async throws {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
             if try await condition() { return }
             try await Task.sleep(for: .milliseconds(50))
         }
-        Issue.record("timed out waiting for \(what)")
+        let last = saw()
+        let detail = last.isEmpty ? "" : "; last saw:\n\(last)"
+        Issue.record("timed out waiting for \(what)\(detail)")
         throw ClusterError.timeout(what)
     }
 
