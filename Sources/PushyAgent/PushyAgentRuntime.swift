@@ -36,6 +36,9 @@ public actor PushyAgentRuntime {
     var reconnectSplay: Double?
     /// Job messages not yet taken by a socket: sent again, re-signed, on the next session.
     var outbox = AgentOutbox()
+    /// How long a new session may go without a command message before the config is fetched
+    /// again (spec 4.5's 4 s, doubling while sessions stay silent).
+    var silence = CommandSilence()
     /// What the agent has seen, for tests and logs.
     public internal(set) var stats = Stats()
 
@@ -203,9 +206,8 @@ public actor PushyAgentRuntime {
 
     /// Once per interval: server liveness (spec 6.3), heartbeat, pending reconfigure.
     /// Returns false when the session ended.
-    func tick(generation gen: Int) -> Bool {
+    func tick(generation gen: Int, now: Double = PushyAgentRuntime.now()) -> Bool {
         guard generation == gen, var s = session else { return false }
-        let now = Self.now()
         if s.online, s.offlineCounter > s.nodeConfig.offlineThreshold {
             logger.warning("no heartbeat from the server; reconnecting")
             s.online = false
@@ -215,8 +217,9 @@ public actor PushyAgentRuntime {
             reconfigure()
             return false
         }
-        if !s.heardCommand, now - s.configuredAt >= Self.commandSilenceLimit {
-            logger.warning("No messages being received on command port in \(Int(Self.commandSilenceLimit))s. Possible encryption problem? Reconfiguring.")
+        if !s.heardCommand, now - s.configuredAt >= silence.limit {
+            logger.warning("No messages being received on command port in \(Int(silence.limit))s. Possible encryption problem? Reconfiguring.")
+            silence.expired()
             reconfigure()
             return false
         }
@@ -272,12 +275,11 @@ public actor PushyAgentRuntime {
         }
     }
 
-    /// Seconds without any command-channel message after connecting before the agent assumes
-    /// the encrypted channel is broken and refetches its config (spec 4.5).
-    static let commandSilenceLimit = 4.0
-
     func handleCommand(_ frames: [[UInt8]]) {
-        session?.heardCommand = true
+        if session?.heardCommand == false {
+            session?.heardCommand = true
+            silence.heard()
+        }
         guard let s = session, frames.count == 2,
               MessageSigner.verifyHMAC(header: frames[0], body: frames[1], key: s.sessionKey),
               let m = try? ServerMessage.parse(frames[1])

@@ -1,4 +1,5 @@
 import Foundation
+import PushyCore
 import PushyProtocol
 import PushyZMQ
 
@@ -36,8 +37,9 @@ final class SwarmShard: ZMQSwarmHandler, @unchecked Sendable {
         var offlineCounter = 0
         var reconfiguring = false
         /// When the sockets were opened, and whether anything has arrived on the command socket
-        /// since: like a real agent, no message within 4 s means the CURVE channel is broken
-        /// (e.g. the ZAP allow-list expired during a reconnect storm) → fetch a new config.
+        /// since: like a real agent, no message within 4 s (more after silent sessions:
+        /// `Agent.silence`) means the CURVE channel is broken (e.g. the ZAP allow-list expired
+        /// during a reconnect storm) → fetch a new config.
         var connectedAt = SwarmShard.now()
         var heardCommand = false
         var interval: Double { max(0.05, config.interval) }
@@ -77,6 +79,9 @@ final class SwarmShard: ZMQSwarmHandler, @unchecked Sendable {
         /// and where its next config request starts (the next one after that server went silent).
         var server = 0
         var startAt = 0
+        /// How long its next session may go without a command message (4 s, doubling while
+        /// sessions stay silent), as a real agent's.
+        var silence = CommandSilence()
     }
 
     let org: String
@@ -280,8 +285,9 @@ final class SwarmShard: ZMQSwarmHandler, @unchecked Sendable {
                 reconfigure(e.slot, after: Double.random(in: 0..<s.interval))
                 return
             }
-            if !s.heardCommand, now - s.connectedAt >= 4, !s.reconfiguring {
+            if !s.heardCommand, now - s.connectedAt >= a.silence.limit, !s.reconfiguring {
                 stats.add(.silentCommandChannels)
+                agents[e.slot].silence.expired()
                 reconfigure(e.slot, after: Double.random(in: 0..<1))
                 return
             }
@@ -345,7 +351,10 @@ final class SwarmShard: ZMQSwarmHandler, @unchecked Sendable {
     }
 
     func command(_ slot: Int, header: [UInt8], body: [UInt8]) {
-        agents[slot].session?.heardCommand = true
+        if agents[slot].session?.heardCommand == false {
+            agents[slot].session?.heardCommand = true
+            agents[slot].silence.heard()
+        }
         guard let s = agents[slot].session,
               let parsedHeader = try? MessageHeader.parse(header), s.mac.verify(header: parsedHeader, body: body),
               let m = try? ServerMessage.parse(body),

@@ -207,6 +207,33 @@ import Testing
         await rig.stop()
     }
 
+    /// Spec 4.5's check, with issue 17's back-off: no command message 4 s after connecting →
+    /// a new config; while sessions stay silent each waits twice as long; a message resets it.
+    /// The ticks are given their time, so nothing here waits for seconds to pass.
+    @Test func aSilentCommandChannelIsRefetchedLessAndLessOften() async throws {
+        let rig = try await AgentRig()
+        var transport = rig.transport
+        for (session, limit) in [4.0, 8, 16].enumerated() {
+            let generation = await rig.runtime.generation
+            let at = PushyAgentRuntime.now()
+            #expect(await rig.runtime.tick(generation: generation, now: at + limit - 1), "session \(session): silent for less than \(limit) s")
+            #expect(await !rig.runtime.tick(generation: generation, now: at + limit + 0.1), "session \(session): silent for \(limit) s")
+            let next = session + 1
+            try #require(await rig.link.transports.wait { $0.count > next }, "session \(next) opened")
+            transport = rig.link.transports.items[next]
+            _ = try await transport.sent.first("session \(next)'s first heartbeat") { $0.messageType == .heartbeat }
+        }
+        #expect(rig.link.configFetches.items.count == 4)
+        #expect(await rig.runtime.silence.limit == 32)
+
+        // A command message (the server resets the node) brings back the 4 s.
+        let m = ServerMessage(type: .abort, sequence: 1, timestamp: Date(), jobId: nil, server: "pushy.test")
+        transport.deliver(command: MessageSigner.hmacFrames(body: m.bodyBytes, key: rig.link.sessionKey.bytes))
+        _ = try await transport.sent.first("the answer to the abort") { $0.messageType == .aborted }
+        #expect(await rig.runtime.silence.limit == 4)
+        await rig.stop()
+    }
+
     @Test func stoppingTheAgentKillsItsJobAndClosesTheSession() async throws {
         let rig = try await AgentRig()
         try await rig.start("job-1", "long")
