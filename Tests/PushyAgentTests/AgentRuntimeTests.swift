@@ -215,7 +215,7 @@ import Testing
         var transport = rig.transport
         for (session, limit) in [4.0, 8, 16].enumerated() {
             let generation = await rig.runtime.generation
-            let at = PushyAgentRuntime.now()
+            let at = try #require(await rig.runtime.session?.configuredAt)
             #expect(await rig.runtime.tick(generation: generation, now: at + limit - 1), "session \(session): silent for less than \(limit) s")
             #expect(await !rig.runtime.tick(generation: generation, now: at + limit + 0.1), "session \(session): silent for \(limit) s")
             let next = session + 1
