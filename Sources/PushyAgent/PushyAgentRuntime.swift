@@ -213,6 +213,8 @@ public actor PushyAgentRuntime {
             s.online = false
             session = s
             reconnectSplay = min(10, s.nodeConfig.interval)
+            // The next server is judged afresh: its first session gets spec 4.5's 4 s.
+            silence.heard()
             link.serverWentSilent()
             reconfigure()
             return false

@@ -282,6 +282,7 @@ final class SwarmShard: ZMQSwarmHandler, @unchecked Sendable {
             if s.offlineCounter > s.config.offlineThreshold, !s.reconfiguring {
                 // As the agent does: the next config request starts with the next server.
                 agents[e.slot].startAt = (a.server + 1) % (1 + configuration.fallbackURLs.count)
+                agents[e.slot].silence.heard()
                 reconfigure(e.slot, after: Double.random(in: 0..<s.interval))
                 return
             }
