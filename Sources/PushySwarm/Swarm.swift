@@ -25,6 +25,8 @@ public final class Swarm: Sendable {
     let transports: [ZMQSwarmTransport]
     let liveStats = AtomicSwarmStats()
     let requests: AsyncStream<FetchRequest>.Continuation
+    /// Config requests of agents moving to another server (theirs went silent): a pool of their own.
+    let moves: AsyncStream<FetchRequest>.Continuation
     let fetcher: Mutex<Task<Void, Never>?>
     let serverKeys = Mutex<[String: RSAPublicKey]>([:])
     let org: String
@@ -43,7 +45,8 @@ public final class Swarm: Sendable {
     /// Checks the file budget and starts the shards' I/O threads; agents connect on `start()`.
     public init(_ configuration: SwarmConfiguration, logger: Logger = Logger(label: "pushy-swarm")) throws {
         guard configuration.count >= 0, configuration.firstIndex >= 0, configuration.shardSize > 0,
-              (1...254).contains(configuration.addressSpread), configuration.fetchConcurrency > 0
+              (1...254).contains(configuration.addressSpread), configuration.fetchConcurrency > 0,
+              (configuration.moveConcurrency ?? 1) > 0
         else { throw SwarmError.invalid("count, first index, shard size, fetch concurrency or address spread out of range") }
         if case .nodeKeys(let pool) = configuration.identity, pool.isEmpty {
             throw SwarmError.invalid("the key pool is empty")
@@ -58,7 +61,9 @@ public final class Swarm: Sendable {
         org = try PushyRESTClient(orgURL: configuration.orgURL, userId: "swarm", key: Self.anyKey(configuration)).org
         context = try ZMQContext(ioThreads: configuration.ioThreads, maxSockets: 2 * configuration.count + 64)
         let (stream, continuation) = AsyncStream.makeStream(of: FetchRequest.self)
+        let (moveStream, moveContinuation) = AsyncStream.makeStream(of: FetchRequest.self)
         requests = continuation
+        moves = moveContinuation
         var shards: [SwarmShard] = []
         var transports: [ZMQSwarmTransport] = []
         var lower = configuration.firstIndex
@@ -66,8 +71,9 @@ public final class Swarm: Sendable {
         while lower < end {
             let upper = min(end, lower + configuration.shardSize)
             let shard = SwarmShard(org: org, indexes: lower..<upper, configuration: configuration, stats: liveStats) {
-                shard, slot, name, curve, server in
-                continuation.yield(FetchRequest(shard: shard, slot: slot, name: name, curve: curve, server: server))
+                shard, slot, name, curve, server, moving in
+                let request = FetchRequest(shard: shard, slot: slot, name: name, curve: curve, server: server)
+                if moving { moveContinuation.yield(request) } else { continuation.yield(request) }
             }
             let transport = try ZMQSwarmTransport(context: context, options: configuration.transport, handler: shard)
             shard.transport = transport
@@ -80,20 +86,29 @@ public final class Swarm: Sendable {
         fetcher = Mutex(nil)
         let task = Task { [weak self] in
             await withTaskGroup(of: Void.self) { group in
-                var running = 0
-                for await request in stream {
-                    guard let self else { break }
-                    if running >= configuration.fetchConcurrency {
-                        await group.next()
-                        running -= 1
-                    }
-                    group.addTask { await self.fetch(request) }
-                    running += 1
+                group.addTask { [weak self] in await self?.fetchAll(stream, atOnce: configuration.fetchConcurrency) }
+                group.addTask { [weak self] in
+                    await self?.fetchAll(moveStream, atOnce: configuration.moveConcurrency ?? configuration.fetchConcurrency)
                 }
-                group.cancelAll()
             }
         }
         fetcher.withLock { $0 = task }
+    }
+
+    /// Serves `stream`'s config requests, `atOnce` at a time, until it finishes.
+    func fetchAll(_ stream: AsyncStream<FetchRequest>, atOnce limit: Int) async {
+        await withTaskGroup(of: Void.self) { group in
+            var running = 0
+            for await request in stream {
+                if running >= limit {
+                    await group.next()
+                    running -= 1
+                }
+                group.addTask { await self.fetch(request) }
+                running += 1
+            }
+            group.cancelAll()
+        }
     }
 
     deinit { stop() }
@@ -192,6 +207,7 @@ public final class Swarm: Sendable {
     /// Closes every connection and stops the threads. Idempotent.
     public func stop() {
         requests.finish()
+        moves.finish()
         fetcher.withLock { $0?.cancel() }
         for t in transports { t.shutdown() }
     }

@@ -46,6 +46,11 @@ public struct SwarmConfiguration: Sendable {
     public var shardSize = 400
     /// Concurrent config requests.
     public var fetchConcurrency = 8
+    /// Concurrent config requests of agents moving to another server because theirs went
+    /// silent (nil: `fetchConcurrency`). Real agents are separate machines that move within one
+    /// heartbeat interval's splay; a cluster bench sets this high so that the time a server's
+    /// agents take to move is the servers', not this process's queue.
+    public var moveConcurrency: Int?
     /// libzmq background I/O threads for this process's context.
     public var ioThreads = 1
     /// Socket settings. The DEALER's send high-water mark is 1,000 rather than the agent's 3:

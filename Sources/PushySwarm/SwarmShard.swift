@@ -89,7 +89,9 @@ final class SwarmShard: ZMQSwarmHandler, @unchecked Sendable {
     let stats: AtomicSwarmStats
     /// Asks the swarm to fetch `slot`'s config starting with its server at the given position;
     /// it answers with `configured` or `fetchFailed`.
-    let requestConfig: @Sendable (SwarmShard, Int, String, CurveKeyPair, Int) -> Void
+    /// Asks for a config: shard, slot, node name, CURVE keys, the server to start with, and
+    /// whether the agent is moving away from a server that went silent.
+    let requestConfig: @Sendable (SwarmShard, Int, String, CurveKeyPair, Int, Bool) -> Void
     var agents: [Agent]
     var timers = TimerHeap()
     /// Set once, right after init (the transport needs its handler first).
@@ -104,7 +106,7 @@ final class SwarmShard: ZMQSwarmHandler, @unchecked Sendable {
     var reported = Set<String>()
 
     init(org: String, indexes: Range<Int>, configuration: SwarmConfiguration, stats: AtomicSwarmStats,
-         requestConfig: @escaping @Sendable (SwarmShard, Int, String, CurveKeyPair, Int) -> Void) {
+         requestConfig: @escaping @Sendable (SwarmShard, Int, String, CurveKeyPair, Int, Bool) -> Void) {
         self.org = org
         self.configuration = configuration
         self.stats = stats
@@ -270,7 +272,7 @@ final class SwarmShard: ZMQSwarmHandler, @unchecked Sendable {
             }
             agents[e.slot].curveKeys = keys
             agents[e.slot].fetching = true
-            requestConfig(self, e.slot, a.name, keys, a.startAt)
+            requestConfig(self, e.slot, a.name, keys, a.startAt, a.startAt != a.server)
         case .heartbeat:
             guard e.token == a.token, let s = a.session else { return }
             if a.muted {

@@ -48,6 +48,10 @@ struct ClusterCommand: AsyncParsableCommand {
     @Option(help: "Spread agents' connections over 127.0.0.1...127.0.0.N.") var addressSpread = 4
     @Option(help: "Concurrent config requests per swarm process (each process's agents connect this many at a time).")
     var fetchConcurrency = 2
+    @Option(help: ArgumentHelp("Concurrent config requests per swarm process for agents moving off the killed server.",
+                               discussion: "Real agents move on their own, each within one heartbeat interval's splay; "
+                                   + "a high limit here lets the move's time be the servers' rather than the swarm's queue."))
+    var moveConcurrency = 32
     @Option(help: "Spread the agents' first connects over this many seconds (0: all at once, as fast as the machine allows).")
     var splaySeconds = 0.0
     @Flag(help: "A small, short run: 2,000 agents by default, 5 s idle, 2 runs per job.") var quick = false
@@ -87,7 +91,9 @@ struct ClusterCommand: AsyncParsableCommand {
             throw ValidationError("--interval must be > 0, --lease ≥ 3, --idle-seconds ≥ 0, --job-runs ≥ 1")
         }
         guard (1...254).contains(addressSpread) else { throw ValidationError("--address-spread must be within 1...254") }
-        guard fetchConcurrency >= 1 else { throw ValidationError("--fetch-concurrency must be ≥ 1") }
+        guard fetchConcurrency >= 1, moveConcurrency >= 1 else {
+            throw ValidationError("--fetch-concurrency and --move-concurrency must be ≥ 1")
+        }
         let k = serverCount()
         guard k >= 1 else { throw ValidationError("--servers must be ≥ 1") }
         guard k >= 2 || noFailover else { throw ValidationError("killing a server needs --servers ≥ 2 (or --no-failover)") }
@@ -133,7 +139,7 @@ struct ClusterCommand: AsyncParsableCommand {
         let header = """
             Run \(ISO8601DateFormatter().string(from: Date())) · commit `\(commit)` · \(ProcessProbe.machine())
             · `pushy-bench cluster \(CommandLine.arguments.dropFirst(2).joined(separator: " "))` · \(k) servers, \
-            swarm processes at nice \(ClusterSwarm.niceness), heartbeat interval \(interval) s, cluster_lease \(lease) s, \(fetchConcurrency) config requests at a time per swarm process, \
+            swarm processes at nice \(ClusterSwarm.niceness), heartbeat interval \(interval) s, cluster_lease \(lease) s, \(fetchConcurrency) config requests at a time per swarm process (\(moveConcurrency) for moves), \
             first connects spread over \(splaySeconds) s, CURVE on, no-op command · \(result.postgres) · \
             whole run \(SizeResult.seconds(PushyBenchCommand.elapsed(since: started)))
             """
@@ -179,6 +185,7 @@ struct ClusterCommand: AsyncParsableCommand {
                                  addressSpread: addressSpread, fetchConcurrency: fetchConcurrency)
         r.swarmProcesses = swarm.members.count
         swarm.splaySeconds = splaySeconds
+        swarm.moveConcurrency = moveConcurrency
         var t = ContinuousClock.now
         let registering = t
         if registerViaAPI {

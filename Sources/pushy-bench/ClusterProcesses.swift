@@ -124,6 +124,8 @@ final class ClusterSwarm: @unchecked Sendable {
     let data: ClusterDataDirectory
     let addressSpread: Int
     let fetchConcurrency: Int
+    /// Config requests at a time per swarm process for agents moving off a killed server.
+    var moveConcurrency = 32
     /// Seconds over which each swarm process spreads its agents' first connects (0: at once).
     var splaySeconds = 0.0
     let prefix = "cluster"
@@ -156,7 +158,7 @@ final class ClusterSwarm: @unchecked Sendable {
         ["--server-url", m.urls.joined(separator: ","), "--user", "admin", "--key", data.adminKeyPath,
          "--trusted-cert", data.certificatePath, "--count", "\(m.count)", "--first-index", "\(m.first)",
          "--prefix", prefix, "--duration-ms", "0", "--fail-ratio", "0", "--address-spread", "\(addressSpread)",
-         "--fetch-concurrency", "\(fetchConcurrency)", "--splay-seconds", "\(splaySeconds)", "--shard-size", "\(Self.shardSize)", "--key-pool", "\(Self.keyPool)",
+         "--fetch-concurrency", "\(fetchConcurrency)", "--move-concurrency", "\(moveConcurrency)", "--splay-seconds", "\(splaySeconds)", "--shard-size", "\(Self.shardSize)", "--key-pool", "\(Self.keyPool)",
          "--stats-interval", "30"]
     }
 

@@ -42,6 +42,8 @@ struct PushySwarmCommand: AsyncParsableCommand {
     @Option(help: "RSA keys shared by the agents' clients (each agent still fetches its own config).") var keyPool = 8
     @Option(help: "Who signs config requests: node (each agent as itself) or admin.") var fetchAs = "node"
     @Option(help: "Concurrent config requests.") var fetchConcurrency = 8
+    @Option(help: "Concurrent config requests of agents moving off a server that went silent (default: --fetch-concurrency).")
+    var moveConcurrency: Int?
     @Option(help: "Agents per I/O thread.") var shardSize = 400
     @Option(help: "Seconds between stats lines (0 = only on 'stats').") var statsInterval = 5.0
     @Flag(help: "Register the clients, then exit.") var registerOnly = false
@@ -86,6 +88,7 @@ struct PushySwarmCommand: AsyncParsableCommand {
         c.connectSplaySeconds = splaySeconds
         c.addressSpread = addressSpread
         c.fetchConcurrency = fetchConcurrency
+        c.moveConcurrency = moveConcurrency
         c.shardSize = shardSize
         c.recordJobs = recordJobs
         let swarm = try Swarm(c)
