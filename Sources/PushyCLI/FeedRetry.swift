@@ -26,4 +26,21 @@ struct FeedRetry {
         unproductive += 1
         return unproductive < Self.attempts ? .retry : .giveUp
     }
+
+    /// Decides after a broken connection and says so on stderr (`-- FEED interrupted (…); …`),
+    /// waiting the pause before a retry; false when the feed is given up (the caller says how
+    /// it goes on).
+    mutating func goOn(_ feed: String, reason: String, progressed: Bool, final: Bool, lastID: String?) async throws -> Bool {
+        switch next(progressed: progressed, final: final) {
+        case .resume:
+            Output.stderr("-- \(feed) interrupted (\(reason)); resuming" + (lastID.map { " after event \($0)" } ?? ""))
+            return true
+        case .retry:
+            Output.stderr("-- \(feed) interrupted (\(reason)); connecting again")
+            try await Task.sleep(for: .seconds(1))
+            return true
+        case .giveUp:
+            return false
+        }
+    }
 }

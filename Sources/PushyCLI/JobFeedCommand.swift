@@ -91,16 +91,8 @@ struct JobFeedCommand: AsyncParsableCommand {
                 reason = e.feedReason
             }
             try Task.checkCancellation()
-            switch retry.next(progressed: progressed, final: false) {
-            case .resume:
-                Output.stderr("-- feed interrupted (\(reason)); resuming" + (lastID.map { " after event \($0)" } ?? ""))
+            if try await retry.goOn("feed", reason: reason, progressed: progressed, final: false, lastID: lastID) {
                 continue
-            case .retry:
-                Output.stderr("-- feed interrupted (\(reason)); connecting again")
-                try await Task.sleep(for: .seconds(1))
-                continue
-            case .giveUp:
-                break
             }
             Output.stderr("-- feed unavailable (\(reason)); polling job \(jobID) until it ends")
             let job = try await JobPoller(client: client, jobID: jobID, interval: 1, watch: watch).wait()

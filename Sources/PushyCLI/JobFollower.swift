@@ -45,16 +45,8 @@ struct JobFollower: Sendable {
                 reason = "\(error)"
             }
             try Task.checkCancellation()
-            switch retry.next(progressed: progressed, final: final) {
-            case .resume:
-                Output.stderr("-- live feed interrupted (\(reason)); resuming" + (lastID.map { " after event \($0)" } ?? ""))
+            if try await retry.goOn("live feed", reason: reason, progressed: progressed, final: final, lastID: lastID) {
                 continue
-            case .retry:
-                Output.stderr("-- live feed interrupted (\(reason)); connecting again")
-                try await Task.sleep(for: .seconds(1))
-                continue
-            case .giveUp:
-                break
             }
             printer.flushAll()
             Output.stderr("-- live feed unavailable (\(reason)); polling every \(pollInterval)s instead "
