@@ -47,7 +47,7 @@ public final class Swarm: Sendable {
         guard configuration.count >= 0, configuration.firstIndex >= 0, configuration.shardSize > 0,
               (1...254).contains(configuration.addressSpread), configuration.fetchConcurrency > 0,
               (configuration.moveConcurrency ?? 1) > 0
-        else { throw SwarmError.invalid("count, first index, shard size, fetch concurrency or address spread out of range") }
+        else { throw SwarmError.invalid("count, first index, shard size, fetch or move concurrency or address spread out of range") }
         if case .nodeKeys(let pool) = configuration.identity, pool.isEmpty {
             throw SwarmError.invalid("the key pool is empty")
         }
@@ -86,9 +86,11 @@ public final class Swarm: Sendable {
         fetcher = Mutex(nil)
         let task = Task { [weak self] in
             await withTaskGroup(of: Void.self) { group in
-                group.addTask { [weak self] in await self?.fetchAll(stream, atOnce: configuration.fetchConcurrency) }
-                group.addTask { [weak self] in
-                    await self?.fetchAll(moveStream, atOnce: configuration.moveConcurrency ?? configuration.fetchConcurrency)
+                // Weakly held, so that a swarm nobody holds any more is deinitialised (and stopped).
+                let fetch: @Sendable (FetchRequest) async -> Void = { [weak self] in await self?.fetch($0) }
+                group.addTask { await Self.fetchAll(stream, atOnce: configuration.fetchConcurrency, fetch) }
+                group.addTask {
+                    await Self.fetchAll(moveStream, atOnce: configuration.moveConcurrency ?? configuration.fetchConcurrency, fetch)
                 }
             }
         }
@@ -96,7 +98,8 @@ public final class Swarm: Sendable {
     }
 
     /// Serves `stream`'s config requests, `atOnce` at a time, until it finishes.
-    func fetchAll(_ stream: AsyncStream<FetchRequest>, atOnce limit: Int) async {
+    static func fetchAll(_ stream: AsyncStream<FetchRequest>, atOnce limit: Int,
+                         _ fetch: @escaping @Sendable (FetchRequest) async -> Void) async {
         await withTaskGroup(of: Void.self) { group in
             var running = 0
             for await request in stream {
@@ -104,7 +107,7 @@ public final class Swarm: Sendable {
                     await group.next()
                     running -= 1
                 }
-                group.addTask { await self.fetch(request) }
+                group.addTask { await fetch(request) }
                 running += 1
             }
             group.cancelAll()

@@ -87,10 +87,9 @@ final class SwarmShard: ZMQSwarmHandler, @unchecked Sendable {
     let org: String
     let configuration: SwarmConfiguration
     let stats: AtomicSwarmStats
-    /// Asks the swarm to fetch `slot`'s config starting with its server at the given position;
+    /// Asks the swarm to fetch `slot`'s config (shard, slot, node name, CURVE keys, the position
+    /// of the server to start with, whether the agent is moving off a server that went silent);
     /// it answers with `configured` or `fetchFailed`.
-    /// Asks for a config: shard, slot, node name, CURVE keys, the server to start with, and
-    /// whether the agent is moving away from a server that went silent.
     let requestConfig: @Sendable (SwarmShard, Int, String, CurveKeyPair, Int, Bool) -> Void
     var agents: [Agent]
     var timers = TimerHeap()
