@@ -208,14 +208,22 @@ struct JSONParser {
         i += 1
         // Fast path: no escapes, so the string is the bytes between the quotes.
         let start = i
+        var ascii = true
         while i < b.count {
             let c = b[i]
             if c == UInt8(ascii: "\"") {
-                guard let s = String(validating: b[start..<i], as: UTF8.self) else { throw fail("invalid UTF-8 in string") }
+                let end = i
                 i += 1
-                return s
+                return try b.withUnsafeBufferPointer { (all) throws(JSONParseError) -> String in
+                    let bytes = UnsafeBufferPointer(rebasing: all[start..<end])
+                    // ASCII needs no validation; a buffer pointer takes the stdlib's specialised path.
+                    if ascii { return String(decoding: bytes, as: UTF8.self) }
+                    guard let s = String(validating: bytes, as: UTF8.self) else { throw fail("invalid UTF-8 in string") }
+                    return s
+                }
             }
             if c == UInt8(ascii: "\\") || c < 0x20 { break }
+            if c >= 0x80 { ascii = false }
             i += 1
         }
         var bytes = Array(b[start..<i])

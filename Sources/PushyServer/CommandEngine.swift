@@ -148,9 +148,14 @@ public actor CommandEngine {
         if let existing = session {
             s = existing
             let newConnection = s.identity != identity
+            if newConnection, msg.messageType == .heartbeat, identity == s.replacedIdentity {
+                // A heartbeat held back on the connection the node has since left.
+                return drop("stale_connection", "\(key.org)/\(key.node)")
+            }
             if newConnection {
                 // Same node, new connection: answer on it from now on.
                 if identities[s.identity] == key { identities[s.identity] = nil }
+                s.replacedIdentity = s.identity
                 s.identity = identity
                 identities[identity] = key
             }

@@ -13,6 +13,9 @@ struct NodeKey: Hashable, Sendable {
 /// by the engine's actor, so handling a message looks the node up once and changes it in place.
 final class NodeSession {
     var identity: [UInt8]
+    /// The connection `identity` replaced, if any: a heartbeat still arriving on it is older
+    /// than the node's messages on the new one (the transport holds heartbeats back).
+    var replacedIdentity: [UInt8]?
     var machine: NodeMachine
     var liveness: NodeLiveness
     /// Last sequence number sent; carried over from the node's previous session, so it keeps

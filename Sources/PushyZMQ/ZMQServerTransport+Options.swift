@@ -37,10 +37,12 @@ extension ZMQServerTransport {
         /// bigger one is disconnected before libzmq buffers it. -1 = no limit.
         public var maxFrameSize: Int64 = -1
         /// Received messages that may wait (idle heartbeats): the I/O thread holds those this
-        /// says yes to and delivers them later in one batch, in order — with the next message it
-        /// says no to, once `inboundHoldMilliseconds` passed since the oldest, or once
-        /// `receiveBatchLimit` are held. One hand-off per hold instead of one per message. nil:
-        /// every batch is delivered at once.
+        /// says yes to and delivers them later in one batch, in order — once
+        /// `inboundHoldMilliseconds` passed since the oldest, or once `receiveBatchLimit` are
+        /// held, or, for one connection's, at once before the next message it says no to from
+        /// that connection (order is kept per connection; other connections' held messages keep
+        /// waiting). One hand-off per hold instead of one per message. nil: every batch is
+        /// delivered at once.
         public var mayHold: (@Sendable (RouterMessage) -> Bool)?
         /// How long a held message may wait (see `mayHold`).
         public var inboundHoldMilliseconds = 100

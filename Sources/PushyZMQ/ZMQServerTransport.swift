@@ -262,22 +262,31 @@ private final class ServerLoop: @unchecked Sendable {
         }
         guard !batch.isEmpty else { return drained }
         if let mayHold {
-            if batch.allSatisfy(mayHold) {
-                if held.isEmpty {
-                    heldSince = Self.nowMilliseconds()
-                    heldSinceMonotonic = Self.monotonicMilliseconds()
+            // Connections that sent something that may not wait: all their messages go now, in
+            // arrival order, after what was held of theirs. Everything else (other nodes' idle
+            // heartbeats) keeps waiting, so an urgent message is not checked and handled behind
+            // up to a hold's worth of heartbeats. Order is kept per connection, which is what a
+            // node's messages need (the engine drops a node's late messages on a connection it
+            // has replaced).
+            var urgent: Set<[UInt8]> = []
+            for message in batch where !mayHold(message) { urgent.insert(message.identity) }
+            if !urgent.isEmpty, !held.isEmpty {
+                let before = held
+                held = before.filter { !urgent.contains($0.identity) }
+                batch = before.filter { urgent.contains($0.identity) } + batch
+            }
+            var now: [RouterMessage] = []
+            if urgent.isEmpty {
+                hold(batch)
+            } else {
+                for message in batch {
+                    if urgent.contains(message.identity) { now.append(message) } else { hold([message]) }
                 }
-                held += batch
-                counters.held.store(held.count, ordering: .relaxed)
-                if held.count >= receiveBatchLimit { deliverHeld() }
-                return drained
             }
-            // Something that may not wait: what was held goes first, in order, in the same batch.
-            if !held.isEmpty {
-                batch = held + batch
-                held = []
-                counters.held.store(0, ordering: .relaxed)
-            }
+            counters.held.store(held.count, ordering: .relaxed)
+            if held.count >= receiveBatchLimit { deliverHeld() }
+            guard !now.isEmpty else { return drained }
+            batch = now
         }
         deliver(batch)
         return drained
@@ -291,6 +300,16 @@ private final class ServerLoop: @unchecked Sendable {
         } else {
             counters.deliver(batch, count: batch.count, to: continuation)
         }
+    }
+
+    /// Adds messages that may wait to those held (`Options.mayHold`).
+    private func hold(_ messages: [RouterMessage]) {
+        guard !messages.isEmpty else { return }
+        if held.isEmpty {
+            heldSince = Self.nowMilliseconds()
+            heldSinceMonotonic = Self.monotonicMilliseconds()
+        }
+        held += messages
     }
 
     private func deliverHeld() {

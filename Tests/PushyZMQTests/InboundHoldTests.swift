@@ -3,9 +3,9 @@ import Testing
 @testable import PushyZMQ
 
 /// `Options.mayHold` (issue 16): messages that may wait are held on the I/O thread and reach
-/// the consumer in one batch — with the next message that may not wait, in arrival order, or
-/// once the oldest has waited `inboundHoldMilliseconds` — and the server counts itself caught
-/// up only to the first held message.
+/// the consumer in one batch — a connection's with its next message that may not wait, in
+/// arrival order, or all once the oldest has waited `inboundHoldMilliseconds` — and the server
+/// counts itself caught up only to the first held message.
 @Suite(.timeLimit(.minutes(1))) struct InboundHoldTests {
     func makeHoldingServer(_ context: ZMQContext, holdMilliseconds: Int) throws -> ZMQServerTransport {
         var options = ZMQServerTransport.Options(routerEndpoint: "tcp://127.0.0.1:0", pubEndpoint: "tcp://127.0.0.1:0")
@@ -31,6 +31,32 @@ import Testing
         #expect(batch.map { String(decoding: $0.frames[1], as: UTF8.self) } == ["0", "1", "2", "3"])
         #expect(batch.map { $0.frames[0] } == [bytes("beat"), bytes("beat"), bytes("beat"), bytes("result")])
         server.consumed(batch.count)
+    }
+
+    @Test func anUrgentMessageDoesNotWaitForOtherConnectionsHeldMessages() async throws {
+        let context = try ZMQContext()
+        let server = try makeHoldingServer(context, holdMilliseconds: 60_000)
+        defer { server.shutdown() }
+        let quiet = try makeAgent(context, to: server)
+        defer { quiet.close() }
+        let busy = try makeAgent(context, to: server)
+        defer { busy.close() }
+        let batches = Inbox(server.inbound)
+        for i in 0..<3 { #expect(quiet.send([bytes("beat"), bytes("q\(i)")])) }
+        #expect(busy.send([bytes("beat"), bytes("b0")]))
+        try await waitFor("the four beats to be held") { server.counters.inboundHeld == 4 }
+        #expect(busy.send([bytes("result"), bytes("b1")]))
+        // The busy connection's beat and result, in order; the quiet one's beats stay held.
+        let batch = try #require(await batches.next(within: .seconds(30)))
+        #expect(batch.map { String(decoding: $0.frames[1], as: UTF8.self) } == ["b0", "b1"])
+        #expect(server.counters.inboundHeld == 3)
+        server.consumed(batch.count)
+        // The next urgent message of the quiet connection releases its beats, in order, first.
+        #expect(quiet.send([bytes("result"), bytes("q3")]))
+        let second = try #require(await batches.next(within: .seconds(30)))
+        #expect(second.map { String(decoding: $0.frames[1], as: UTF8.self) } == ["q0", "q1", "q2", "q3"])
+        #expect(server.counters.inboundHeld == 0)
+        server.consumed(second.count)
     }
 
     @Test func heldMessagesGoAfterTheHoldAndCaughtUpWaitsForThem() async throws {

@@ -46,7 +46,10 @@ public struct MessageHeader: Sendable, Equatable {
                 throw .malformedHeader
             }
             let name = bytes[clauseStart..<colon]
-            let value = String(decoding: bytes[(colon + 1)..<clauseEnd], as: UTF8.self)
+            // Through a buffer pointer: the stdlib's specialised path, not the generic one.
+            let value = bytes.withUnsafeBufferPointer {
+                String(decoding: UnsafeBufferPointer(rebasing: $0[(colon + 1)..<clauseEnd]), as: UTF8.self)
+            }
             if name.elementsEqual(Self.versionName) {
                 version = value
             } else if name.elementsEqual(Self.methodName) {

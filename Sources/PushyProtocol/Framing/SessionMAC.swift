@@ -29,9 +29,16 @@ public struct SessionMAC: @unchecked Sendable {
         guard header.method == .hmacSHA256, let mac = Data(base64Encoded: header.signature), mac.count == 32 else {
             return false
         }
-        let expected = code(body)
-        var diff: UInt8 = 0
-        for (a, b) in zip(mac, expected) { diff |= a ^ b }
-        return diff == 0
+        // Every message of every agent comes through here: no arrays, no iterators.
+        var h = keyed
+        body.withUnsafeBytes { h.update(data: $0) }
+        let expected = h.finalize()
+        return mac.withUnsafeBytes { (m: UnsafeRawBufferPointer) -> Bool in
+            expected.withUnsafeBytes { (e: UnsafeRawBufferPointer) -> Bool in
+                var diff: UInt8 = 0
+                for i in 0..<32 { diff |= m[i] ^ e[i] }
+                return diff == 0
+            }
+        }
     }
 }
