@@ -60,13 +60,14 @@ struct PushyBenchCommand: AsyncParsableCommand {
         }
         let perProcess = min(self.perProcess, Swarm.maximumAgents(fileLimit: limit))
         let commit = Self.shell("git rev-parse --short HEAD") ?? "?"
-        let engineBytes = floorOnly ? 0 : try await EngineMemory.bytesPerNode(nodes: largest)
+        let engine = floorOnly ? nil : try await EngineMemory.bytesPerNode(nodes: largest)
+        let engineBytes = engine?.bytes ?? 0
         let frames = try FloorTraffic.pushyFrames()
         let header = """
             Run \(ISO8601DateFormatter().string(from: Date())) · commit `\(commit)` · \(ProcessProbe.machine())
             · heartbeat interval \(interval) s · swarm processes of ≤ \(perProcess) agents · connections spread over \
             127.0.0.1–127.0.0.\(addressSpread) · CURVE on · no-op command (0 ms), no failures
-            \(floorOnly ? "· the floor only (--floor-only): no Pushy figures" : "· Pushy's own state per node, without libzmq (an engine in the bench process given \(largest) sessions): \(String(format: "%.1f", engineBytes / 1024)) KB")
+            \(floorOnly ? "· the floor only (--floor-only): no Pushy figures" : "· Pushy's own state per node, without libzmq (an engine in the bench process given \(largest) sessions): \(String(format: "%.1f", engineBytes / 1024)) KB; its CPU per idle heartbeat: check \(String(format: "%.2f", engine?.heartbeat.checkMicroseconds ?? 0)) µs, engine \(String(format: "%.2f", engine?.heartbeat.handleMicroseconds ?? 0)) µs")
             \(noFloor ? "" : "· the floor (issue 16, `pushy-floor`, docs/performance.md \"The floor\"), after Pushy at each size: the same libzmq, connections, CURVE, interval and Pushy's frame sizes in bytes, header+body: \(frames)")
             """
         say(header)
