@@ -40,14 +40,6 @@ final class EdgePoller {
 }
 
 extension ZMQSocket {
-    /// The socket's notification fd (`ZMQ_FD`), for an `EdgePoller`.
-    var notificationFD: Int32 {
-        var fd: Int32 = -1
-        var size = MemoryLayout<Int32>.size
-        zmq_getsockopt(handle, ZMQ_FD, &fd, &size)
-        return fd
-    }
-
     /// Whether a message is waiting (`ZMQ_EVENTS` & `ZMQ_POLLIN`); also re-arms `ZMQ_FD`.
     var hasInput: Bool {
         var events: Int32 = 0

@@ -183,10 +183,13 @@ private final class ServerLoop: @unchecked Sendable {
     }
 
     func run() {
+        // The ZAP handler and the monitors by their notification fds: each wake-up (one per
+        // heartbeat when idle) then asks only the ROUTER for its events, not four sockets. Both
+        // drain their socket (receive until it is empty) whenever they run, which re-arms the fd.
         var items = [queue.wake.pollItem, router.pollItem]
-        if let zap { items.append(zap.socket.pollItem) }
+        if let zap { items.append(zap.socket.notificationItem) }
         let firstMonitor = items.count
-        items += monitors.map(\.socket.pollItem)
+        items += monitors.map(\.socket.notificationItem)
         var paused = false
         while true {
             // Back-pressure: while the consumer is behind, leave the ROUTER unread (its events
