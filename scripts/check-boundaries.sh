@@ -26,7 +26,7 @@ forbidden() {
   fi
 }
 
-allowed PushyProtocol Foundation Synchronization Glibc Darwin COpenSSL Crypto _CryptoExtras
+allowed PushyProtocol FoundationEssentials Synchronization Glibc Darwin COpenSSL Crypto _CryptoExtras
 allowed PushyCore Foundation Synchronization PushyProtocol
 allowed PushyCLI ArgumentParser Yams Foundation Dispatch Synchronization Glibc Darwin PushyAPIClient PushyProtocol
 # The executable is thin: it calls PushyCLI's root command and nothing else.
