@@ -27,7 +27,8 @@ forbidden() {
 }
 
 allowed PushyProtocol FoundationEssentials Synchronization Glibc Darwin COpenSSL Crypto _CryptoExtras
-allowed PushyCore Foundation Synchronization PushyProtocol
+# Glibc/Darwin: the C maths (pow), which full Foundation used to re-export.
+allowed PushyCore FoundationEssentials Synchronization Glibc Darwin PushyProtocol
 allowed PushyCLI ArgumentParser Yams Foundation Dispatch Synchronization Glibc Darwin PushyAPIClient PushyProtocol
 # The executable is thin: it calls PushyCLI's root command and nothing else.
 allowed pushy PushyCLI ArgumentParser
