@@ -37,6 +37,16 @@ for t in PushyProtocol PushyCore; do
     "clocks, files, processes, threads or sockets: time and I/O come in as values"
 done
 
+# The agent without Foundation (docs/decisions.md): what pushy-client links imports
+# FoundationEssentials, never Foundation (libFoundation and ICU, ~8.5 MiB per agent).
+# scripts/check-agent-libs.sh checks the built binary too.
+for t in PushyProtocol PushyCore PushyZMQ PushyAgent PushyAPIClient pushy-client; do
+  if grep -rnE '^(@testable |@_exported |@preconcurrency )?import Foundation$' "Sources/$t" >&2; then
+    echo "boundary: $t is linked into pushy-client: import FoundationEssentials, not Foundation (lines above)" >&2
+    status=1
+  fi
+done
+
 # Metrics (issue 15): swift-metrics and swift-prometheus belong to the server alone.
 for m in Prometheus CoreMetrics Metrics; do
   if grep -rlE "^(@testable )?import $m\$" Sources --include='*.swift' | grep -v '^Sources/PushyServer/' >&2; then
@@ -59,5 +69,5 @@ only_in() {
 only_in PushyStore GRDB
 only_in PushyPostgres PostgresNIO _ConnectionPoolModule
 
-[ "$status" -eq 0 ] && echo "boundaries: ok (pure PushyProtocol/PushyCore, CLI on PushyAPIClient + PushyProtocol, thin pushy, metrics in PushyServer only, GRDB in PushyStore and postgres-nio in PushyPostgres only)"
+[ "$status" -eq 0 ] && echo "boundaries: ok (pure PushyProtocol/PushyCore, CLI on PushyAPIClient + PushyProtocol, thin pushy, no Foundation in the agent, metrics in PushyServer only, GRDB in PushyStore and postgres-nio in PushyPostgres only)"
 exit "$status"
