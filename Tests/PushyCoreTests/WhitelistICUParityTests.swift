@@ -103,6 +103,20 @@ import Testing
         #expect(Self.newResolve("^(\\w+)$", "caf\u{e9}", template: "ok") == "ok")
     }
 
+    /// `\b` follows Unicode's word boundaries (UAX #29), where ICU's splits at every change
+    /// between `\w` and not: "re.deploy" and "can't" are one word each. Never more matches:
+    /// a word that runs on ("deploy2") is one word for both.
+    @Test func wordBoundariesAreUnicodes() {
+        for command in ["deploy", "deploy app", "deploy2", "redeploy", "deploy_x"] {
+            #expect(Self.newResolve("\\bdeploy\\b", command, template: "ok")
+                == Self.icuResolve("\\bdeploy\\b", command, template: "ok"), "\(command)")
+        }
+        #expect(Self.icuResolve("\\bdeploy\\b", "re.deploy", template: "ok") == "re.ok")
+        #expect(Self.newResolve("\\bdeploy\\b", "re.deploy", template: "ok") == nil)
+        #expect(Self.icuResolve("\\bt\\b", "can't", template: "T") == "can'T")
+        #expect(Self.newResolve("\\bt\\b", "can't", template: "T") == nil)
+    }
+
     @Test func crlfIsTwoLineBreaksForEmptyMatches() {
         #expect(Self.icuResolve("^.*$", "a\r\nb", template: "<\\0>") == "<a>\r\n<b>")
         #expect(Self.newResolve("^.*$", "a\r\nb", template: "<\\0>") == "<a>\r<>\n<b>")
