@@ -41,7 +41,8 @@ build: zmq
 	swift build $(SWIFT_BUILD_FLAGS)
 
 ## test: every check, each step timed (scripts/make-test.sh says what each does): module
-##       boundaries, the debug build, every test (Swift Testing; the dashboard's test in headless
+##       boundaries, the debug build, that pushy-client needs no full Foundation or ICU
+##       (scripts/check-agent-libs.sh), every test (Swift Testing; the dashboard's test in headless
 ##       Chromium, screenshots in TMPDIR/pushy-test-output/dashboard; the store suite and the
 ##       PostgreSQL server tests against a throwaway PostgreSQL 15 cluster that
 ##       scripts/pg-test-cluster.sh starts on a free port and stops on every path), the install

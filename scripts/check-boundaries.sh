@@ -26,14 +26,25 @@ forbidden() {
   fi
 }
 
-allowed PushyProtocol Foundation Synchronization Glibc Darwin COpenSSL Crypto _CryptoExtras
-allowed PushyCore Foundation Synchronization PushyProtocol
+allowed PushyProtocol FoundationEssentials Synchronization Glibc Darwin COpenSSL Crypto _CryptoExtras
+# Glibc/Darwin: the C maths (pow), which full Foundation used to re-export.
+allowed PushyCore FoundationEssentials Synchronization Glibc Darwin PushyProtocol
 allowed PushyCLI ArgumentParser Yams Foundation Dispatch Synchronization Glibc Darwin PushyAPIClient PushyProtocol
 # The executable is thin: it calls PushyCLI's root command and nothing else.
 allowed pushy PushyCLI ArgumentParser
 for t in PushyProtocol PushyCore; do
   forbidden "$t" 'Date\(\)|\.now\b|ContinuousClock|SuspendingClock|FileManager|FileHandle|ProcessInfo|DispatchQueue|Thread\.|URLSession|fopen\(|socket\(|Task\.sleep' \
     "clocks, files, processes, threads or sockets: time and I/O come in as values"
+done
+
+# The agent without Foundation (docs/decisions.md): what pushy-client links imports
+# FoundationEssentials, never Foundation (libFoundation and ICU, ~8.5 MiB per agent).
+# scripts/check-agent-libs.sh checks the built binary too.
+for t in PushyProtocol PushyCore PushyZMQ PushyAgent PushyAPIClient pushy-client; do
+  if grep -rnE '^(@testable |@_exported |@preconcurrency )?import Foundation$' "Sources/$t" >&2; then
+    echo "boundary: $t is linked into pushy-client: import FoundationEssentials, not Foundation (lines above)" >&2
+    status=1
+  fi
 done
 
 # Metrics (issue 15): swift-metrics and swift-prometheus belong to the server alone.
@@ -58,5 +69,5 @@ only_in() {
 only_in PushyStore GRDB
 only_in PushyPostgres PostgresNIO _ConnectionPoolModule
 
-[ "$status" -eq 0 ] && echo "boundaries: ok (pure PushyProtocol/PushyCore, CLI on PushyAPIClient + PushyProtocol, thin pushy, metrics in PushyServer only, GRDB in PushyStore and postgres-nio in PushyPostgres only)"
+[ "$status" -eq 0 ] && echo "boundaries: ok (pure PushyProtocol/PushyCore, CLI on PushyAPIClient + PushyProtocol, thin pushy, no Foundation in the agent, metrics in PushyServer only, GRDB in PushyStore and postgres-nio in PushyPostgres only)"
 exit "$status"

@@ -3,6 +3,7 @@
 # the end sums them up. A failing step ends the run with its exit status.
 #   boundaries     module boundaries (scripts/check-boundaries.sh)
 #   build          swift build --build-tests
+#   agent-libs     pushy-client needs no full Foundation or ICU (scripts/check-agent-libs.sh)
 #   tests          every Swift Testing test, inside a throwaway PostgreSQL cluster, with the
 #                  dashboard's browser test required (scripts/run-tests.sh)
 #   install-check  install into a temporary PREFIX and start the installed server
@@ -68,6 +69,7 @@ fuzz_build_done() {
 step boundaries bash scripts/check-boundaries.sh
 # shellcheck disable=SC2086
 step build swift build --build-tests $SWIFT_BUILD_FLAGS
+step agent-libs bash scripts/check-agent-libs.sh "$BIN"
 setsid nice -n 19 env FUZZ_CONFIG=debug FUZZ_BUILD_ONLY=1 bash scripts/fuzz.sh > "$fuzz_log" 2>&1 &
 fuzz_pid=$!
 echo "[make test] fuzz build: started in the background at nice 19 (pid $fuzz_pid)"

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
-import Foundation
+import FoundationEssentials
 import NIOSSL
+import Synchronization
 
 /// How the CLI and the agent check the server's HTTPS certificate: the system roots plus an
 /// optional certificate to trust (the one `pushy-server init` wrote), or — only for tests and
@@ -18,16 +19,21 @@ public struct ClientTLS: Sendable, Hashable {
 
     public static let system = ClientTLS()
 
-    nonisolated(unsafe) private static var clients: [ClientTLS: HTTPClient] = [:]
-    private static let lock = NSLock()
+    private static let clients = Mutex<[ClientTLS: HTTPClient]>([:])
 
     /// One long-lived HTTP client per TLS setting (clients are never shut down: they live as
     /// long as the process). Fails fast when the server is down, like `defaultHTTPClient`.
     public func httpClient() throws(PushyClientError) -> HTTPClient {
         if self == .system { return PushyRESTClient.defaultHTTPClient }
-        Self.lock.lock()
-        defer { Self.lock.unlock() }
-        if let c = Self.clients[self] { return c }
+        return try Self.clients.withLock { (clients) throws(PushyClientError) -> HTTPClient in
+            if let c = clients[self] { return c }
+            let client = try makeHTTPClient()
+            clients[self] = client
+            return client
+        }
+    }
+
+    private func makeHTTPClient() throws(PushyClientError) -> HTTPClient {
         var tls = TLSConfiguration.makeClientConfiguration()
         if verify {
             if let path = trustedCertificatePath {
@@ -42,8 +48,6 @@ public struct ClientTLS: Sendable, Hashable {
         var c = HTTPClient.Configuration(tlsConfiguration: tls)
         c.timeout = .init(connect: .seconds(5))
         c.connectionPool.retryConnectionEstablishment = false
-        let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: c)
-        Self.clients[self] = client
-        return client
+        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: c)
     }
 }

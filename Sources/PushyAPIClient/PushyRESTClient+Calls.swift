@@ -1,13 +1,15 @@
-import Foundation
+import FoundationEssentials
 import PushyProtocol
 
 extension PushyRESTClient {
+    /// `s` as one path segment.
     static func escape(_ s: String) -> String {
-        s.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/?#"))) ?? s
+        PercentEncoding.encode(s, allowing: PercentEncoding.isPathSegmentAllowed)
     }
 
+    /// `s` as a query value.
     static func escapeQuery(_ s: String) -> String {
-        s.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~"))) ?? s
+        PercentEncoding.encode(s, allowing: PercentEncoding.isUnreserved)
     }
 
     public func status() async throws(PushyClientError) -> JSONValue {

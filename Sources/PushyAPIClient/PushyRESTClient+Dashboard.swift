@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import PushyProtocol
 
 /// A one-time dashboard sign-in link (`POST pushy/dashboard_links`, issue 15).

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import PushyProtocol
 
 /// Orchestration plans (issue 14).

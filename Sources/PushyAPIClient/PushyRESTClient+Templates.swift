@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import PushyProtocol
 
 /// Job templates (issue 13).

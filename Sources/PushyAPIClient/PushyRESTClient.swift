@@ -1,5 +1,5 @@
 import AsyncHTTPClient
-import Foundation
+import FoundationEssentials
 import NIOCore
 import NIOHTTP1
 import PushyProtocol
@@ -61,7 +61,8 @@ public struct PushyRESTClient: Sendable {
         public var text: String { String(decoding: body, as: UTF8.self) }
         /// The first header with this name (case-insensitive).
         public func header(_ name: String) -> String? {
-            headers.first { $0.0.caseInsensitiveCompare(name) == .orderedSame }?.1
+            let wanted = name.lowercased()
+            return headers.first { $0.0.lowercased() == wanted }?.1
         }
         public func json() throws(PushyClientError) -> JSONValue {
             do { return try JSONValue.parse(body) } catch { throw .invalidResponse("body is not JSON: \(error)") }

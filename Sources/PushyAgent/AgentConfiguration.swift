@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import PushyAPIClient
 import PushyCore
 import PushyProtocol
@@ -19,7 +19,7 @@ public struct AgentConfiguration: Sendable {
     /// Operator attributes (`--attribute k=v`), searchable as `k:v`.
     public var attributes: [(String, String)] = []
     /// Where `file` payloads are written.
-    public var fileDir: String = NSTemporaryDirectory() + "pushy"
+    public var fileDir: String = String.temporaryDirectory + "pushy"
     /// How the server's HTTPS certificate is checked.
     public var tls: ClientTLS = .system
     /// Connect without CURVE when the server offers none (spec 4.5); off by default, as in the reference.
@@ -48,8 +48,8 @@ public struct AgentConfiguration: Sendable {
     /// same name in `fileDir`.
     public var defaultLockPath: String {
         if let lockFile { return lockFile }
-        var isDir: ObjCBool = false
-        if FileManager.default.fileExists(atPath: "/var/chef/cache", isDirectory: &isDir), isDir.boolValue {
+        var isDir = false
+        if FileManager.default.fileExists(atPath: "/var/chef/cache", isDirectory: &isDir), isDir {
             return "/var/chef/cache/chef-client-running.pid"
         }
         return fileDir + "/chef-client-running.pid"
@@ -69,7 +69,7 @@ public struct AgentConfiguration: Sendable {
     public var serverURLs: [String] { Self.urls(in: serverURL) }
 
     public static func urls(in text: String) -> [String] {
-        text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        text.split(separator: ",").map { $0.trimmingWhitespace() }.filter { !$0.isEmpty }
     }
 
     /// The org name in an org URL (`…/organizations/ORG`; the first of a list), nil when it has none.

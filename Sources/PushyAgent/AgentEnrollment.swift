@@ -1,6 +1,10 @@
-import Foundation
+import FoundationEssentials
 import PushyAPIClient
 import PushyProtocol
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// First start of a node that has no key yet: make an RSA key pair here, register its public
 /// half with a one-time enrolment token, and keep the private key (0600) for every later start.
@@ -18,7 +22,7 @@ public enum AgentEnrollment {
         if fm.fileExists(atPath: keyPath) {
             let text: String
             do { text = try String(contentsOfFile: keyPath, encoding: .utf8) } catch {
-                throw Failure(description: "cannot read key file \(keyPath): \(error.localizedDescription)")
+                throw Failure(description: "cannot read key file \(keyPath): \(Self.reason(error))")
             }
             do { return try RSAPrivateKey(pemRepresentation: text) } catch {
                 throw Failure(description: "\(keyPath) is not a usable RSA private key: \(error)")
@@ -34,7 +38,7 @@ public enum AgentEnrollment {
         } catch {
             throw Failure(description: "enrolment of '\(node)' failed: \(error)")
         }
-        let dir = (keyPath as NSString).deletingLastPathComponent
+        let dir = keyPath.deletingLastPathComponent
         if !dir.isEmpty { try? fm.createDirectory(atPath: dir, withIntermediateDirectories: true) }
         guard fm.createFile(atPath: keyPath, contents: Data(key.pemRepresentation.utf8),
                             attributes: [.posixPermissions: 0o600])
@@ -42,5 +46,14 @@ public enum AgentEnrollment {
             throw Failure(description: "enrolled '\(node)' but could not write its key to \(keyPath); remove the client with 'pushy client delete \(node)' and enrol again")
         }
         return key
+    }
+
+    /// The system's words for a failed file read ("No such file or directory"), as
+    /// FoundationEssentials errors have no `localizedDescription`.
+    static func reason(_ error: any Error) -> String {
+        if let cocoa = error as? CocoaError, let posix = cocoa.userInfo["NSUnderlyingError"] as? POSIXError {
+            return String(cString: strerror(posix.code.rawValue))
+        }
+        return "\(error)"
     }
 }

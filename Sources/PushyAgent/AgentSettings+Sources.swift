@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import PushyCore
 import PushyProtocol
 
@@ -170,7 +170,7 @@ extension AgentSettings.Kind {
         switch self {
         case .string, .optionalString: return .success(.string(raw))
         case .int:
-            guard let n = Int(raw.trimmingCharacters(in: .whitespaces)) else { return .failure(.init(typeName)) }
+            guard let n = Int(raw.trimmingWhitespace()) else { return .failure(.init(typeName)) }
             return .success(.number(Double(n)))
         case .bool:
             switch raw.lowercased() {

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import PushyCore
 
 /// Every setting of `pushy-client` with its default. `resolve` fills it from flags, `PUSHY_*`
@@ -21,7 +21,7 @@ public struct AgentSettings: Sendable {
     /// Operator attributes, searchable as `KEY:VALUE`.
     public var attributes: [(String, String)] = []
     /// Where job files and captured output are written.
-    public var fileDir = NSTemporaryDirectory() + "pushy"
+    public var fileDir = String.temporaryDirectory + "pushy"
     /// Job env keys that may overwrite the agent's environment; nil allows every key.
     public var allowedOverwritableEnvVars: [String]?
     /// Most bytes of stdout+stderr sent back with a result (the tails are kept).

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Synchronization
 
 #if canImport(Glibc)
@@ -13,7 +13,7 @@ final class FileLocks: Sendable {
 
     /// Takes the lock; nil on success, else the nack reason.
     func tryLock(_ path: String) -> String? {
-        let dir = (path as NSString).deletingLastPathComponent
+        let dir = path.deletingLastPathComponent
         if !dir.isEmpty { try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else { return "cannot open lock file \(path): \(String(cString: strerror(errno)))" }

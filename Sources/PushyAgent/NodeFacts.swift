@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import PushyProtocol
 
 #if canImport(Glibc)
@@ -45,7 +45,7 @@ enum NodeFacts {
         for line in text.split(separator: "\n") {
             let kv = line.split(separator: "=", maxSplits: 1)
             guard kv.count == 2 else { continue }
-            out[String(kv[0])] = kv[1].trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+            out[String(kv[0])] = kv[1].trimming { $0 == "\"" }
         }
         return out
     }

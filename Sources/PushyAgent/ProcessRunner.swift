@@ -1,5 +1,5 @@
 import CPushySys
-import Foundation
+import FoundationEssentials
 import PushyCore
 
 #if canImport(Glibc)
@@ -137,7 +137,7 @@ final class ProcessRunner: ProcessLauncher {
             throw SpawnError(description: what)
         }
         let child = pid
-        Thread.detachNewThread {
+        DetachedThread.start {
             var status: Int32 = 0
             while waitpid(child, &status, 0) < 0 && errno == EINTR {}
             let code: Int32 = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
@@ -154,7 +154,7 @@ final class ProcessRunner: ProcessLauncher {
     static func killGroup(_ pgid: pid_t, grace: Double) {
         guard pgid > 1 else { return }
         kill(-pgid, SIGTERM)
-        Thread.detachNewThread {
+        DetachedThread.start {
             let deadline = Date().addingTimeInterval(grace)
             while Date() < deadline {
                 if kill(-pgid, 0) != 0 && errno == ESRCH { return }

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import PushyCore
 import PushyProtocol
 
@@ -34,8 +34,8 @@ extension PushyAgentRuntime {
         return AgentRunner.Checks(
             userExists: { ProcessRunner.RunAs.lookup($0) != nil },
             directoryExists: { path in
-                var isDir: ObjCBool = false
-                return FileManager.default.fileExists(atPath: path, isDirectory: &isDir) && isDir.boolValue
+                var isDir = false
+                return FileManager.default.fileExists(atPath: path, isDirectory: &isDir) && isDir
             },
             canRunAs: { user in getuid() == 0 || ProcessRunner.RunAs.lookup(user)?.uid == getuid() },
             tryLock: { locks.tryLock($0) })

@@ -1,9 +1,13 @@
-import Foundation
+import FoundationEssentials
 import Logging
 import PushyAPIClient
 import PushyCore
 import PushyProtocol
 import PushyZMQ
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The agent (spec 5.4, 6.3, 7): fetches its config with a signed request, holds the SUB and
 /// DEALER connections, heartbeats, follows the abort/aborted handshake and runs whitelisted
@@ -105,12 +109,12 @@ public actor PushyAgentRuntime {
                     // The server is full (e.g. at its connection budget): wait as long as it asks,
                     // spread out so refused agents do not come back all at once.
                     let delay = Double(min(max(after, 1), 300)) * Double.random(in: 1.0...1.5)
-                    logger.warning("server busy: \(error); retrying in \(String(format: "%.1f", delay)) s")
+                    logger.warning("server busy: \(error); retrying in \(delay.oneDecimal) s")
                     try? await Task.sleep(for: .seconds(delay))
                     continue
                 }
                 let delay = min(30.0, pow(2.0, Double(min(attempt, 5))) / 2) * Double.random(in: 0.8...1.2)
-                logger.error("cannot configure: \(error); retrying in \(String(format: "%.1f", delay)) s")
+                logger.error("cannot configure: \(error); retrying in \(delay.oneDecimal) s")
                 try? await Task.sleep(for: .seconds(delay))
                 continue
             }
@@ -271,7 +275,7 @@ public actor PushyAgentRuntime {
         if let inc = m.incarnationId, inc != s.nodeConfig.incarnationId, reconfigureAt == nil {
             // The server restarted: reconnect after a random splay so agents don't stampede.
             let splay = Double.random(in: 0..<max(0.001, s.nodeConfig.interval))
-            logger.info("server restarted; reconfiguring in \(String(format: "%.1f", splay)) s")
+            logger.info("server restarted; reconfiguring in \(splay.oneDecimal) s")
             reconfigureAt = Self.now() + splay
             serverRestarted = true
         }

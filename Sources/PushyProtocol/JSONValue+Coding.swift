@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Errors from parsing JSON text, with the byte offset where parsing stopped.
 public struct JSONParseError: Error, Sendable, Equatable, CustomStringConvertible {

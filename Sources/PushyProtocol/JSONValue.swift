@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// A JSON value that keeps object key order, so wire bodies and node attributes round-trip exactly.
 public enum JSONValue: Sendable, Hashable {

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Synchronization
 
 /// A snapshot of a transport's message counters, for metrics and for noticing silent loss.

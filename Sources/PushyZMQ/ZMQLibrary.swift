@@ -1,5 +1,5 @@
 import CZMQ
-import Foundation
+import FoundationEssentials
 
 /// The libzmq this process runs: its version, and whether it is the copy linked into the
 /// executable (`scripts/build-libzmq.sh`: smaller pipe chunks and buffers, docs/decisions.md) or a

@@ -1,5 +1,11 @@
-import Foundation
+import FoundationEssentials
 import CZMQ
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// The server's ZeroMQ side: a bound ROUTER (command channel) and a bound PUB (heartbeat
 /// broadcast), both owned by one dedicated I/O thread that polls them, the optional ZAP

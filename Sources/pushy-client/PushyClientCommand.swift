@@ -1,9 +1,13 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import Logging
 import PushyAgent
 import PushyProtocol
 import ServiceLifecycle
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 @main
 struct PushyClientCommand: AsyncParsableCommand {
@@ -66,7 +70,7 @@ struct PushyClientCommand: AsyncParsableCommand {
                                              configFile: config)
         if checkConfig { try check(settings) }
         do { try settings.validate() } catch {
-            FileHandle.standardError.write(Data("pushy-client: \(error)\n".utf8))
+            writeToStandardError("pushy-client: \(error)\n")
             throw ExitCode.validationFailure
         }
         let configuration: AgentConfiguration
@@ -92,7 +96,7 @@ struct PushyClientCommand: AsyncParsableCommand {
         var problems = settings.fileProblems()
         do { try settings.validate() } catch { problems = error.problems + problems }
         guard problems.isEmpty else {
-            FileHandle.standardError.write(Data("pushy-client: \(AgentSettingsError(problems: problems))\n".utf8))
+            writeToStandardError("pushy-client: \(AgentSettingsError(problems: problems))\n")
             throw ExitCode.failure
         }
         throw ExitCode.success
@@ -129,5 +133,17 @@ struct AgentService: Service {
     let runtime: PushyAgentRuntime
     func run() async throws {
         await cancelWhenGracefulShutdown { await runtime.run() }
+    }
+}
+
+/// Unbuffered, as `FileHandle.standardError.write` was (FoundationEssentials has no FileHandle).
+func writeToStandardError(_ text: String) {
+    let bytes = Array(text.utf8)
+    var offset = 0
+    while offset < bytes.count {
+        let n = bytes[offset...].withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
+        if n < 0 && errno == EINTR { continue }
+        guard n > 0 else { return }
+        offset += n
     }
 }

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import PushyProtocol
 
 /// The agent's job runner (spec 7.3): `idle` —commit→ `committed` —run→ `running` —exit→ `idle`;

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import PushyProtocol
 
 /// One distinct output of a job, with every node that produced exactly these bytes (issue 13:

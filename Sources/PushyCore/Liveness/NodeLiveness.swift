@@ -1,4 +1,10 @@
-import Foundation
+import FoundationEssentials
+
+#if canImport(Glibc)
+import Glibc  // pow
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Per-node liveness as an exponentially weighted moving average of heartbeats per interval
 /// (the reference's `pushy_node_stats`, spec section 6.1). It is a simple IIR filter: jitter and a

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// A five-field cron expression (minute hour day-of-month month day-of-week) read in a named
 /// IANA time zone (issue 14). Fields take `*`, numbers, ranges `a-b`, steps `*/n`, `a-b/n` and
@@ -32,7 +32,7 @@ public struct CronExpression: Sendable, Equatable, CustomStringConvertible {
 
     /// Parses `text`; the error says which field is wrong and how.
     public static func parse(_ text: String) throws(CronParseError) -> CronExpression {
-        let source = text.trimmingCharacters(in: .whitespaces)
+        let source = text.trimmingWhitespace()
         var body = source
         if source.hasPrefix("@") {
             guard let m = macros[source.lowercased()] else {

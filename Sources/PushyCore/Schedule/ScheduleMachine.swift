@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// When a schedule runs: a cron expression in a zone, or once at an instant.
 public enum ScheduleTiming: Sendable, Equatable {

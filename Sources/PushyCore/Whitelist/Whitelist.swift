@@ -1,4 +1,4 @@
-import Foundation
+import PushyProtocol
 
 /// The agent's map from job command names to real command lines (spec section 7.2, point 12.5).
 ///
@@ -11,9 +11,13 @@ public struct Whitelist: Sendable {
     private let exact: [String: WhitelistEntry]
     private let regexes: [CompiledEntry]
 
+    /// A regex entry whose pattern is known to compile. `Regex` is not `Sendable`, so each
+    /// lookup compiles it again (microseconds, once per job).
     private struct CompiledEntry: Sendable {
-        let regex: NSRegularExpression
+        let pattern: String
         let entry: WhitelistEntry
+
+        var regex: Regex<AnyRegexOutput>? { Whitelist.regex(pattern) }
     }
 
     /// Compiles every regex now, so a bad one is reported when the configuration is loaded, not when a job
@@ -26,7 +30,8 @@ public struct Whitelist: Sendable {
             case .exact(let name):
                 if exact[name] == nil { exact[name] = entry }
             case .regex(let pattern):
-                regexes.append(CompiledEntry(regex: try Self.compile(pattern), entry: entry))
+                try Self.check(pattern)
+                regexes.append(CompiledEntry(pattern: pattern, entry: entry))
             }
         }
         self.entries = entries
@@ -48,9 +53,9 @@ public struct Whitelist: Sendable {
         if let entry = exact[command] {
             return WhitelistMatch(commandLine: entry.commandLine, lock: entry.lock)
         }
-        let whole = NSRange(command.startIndex..., in: command)
         for compiled in regexes {
-            let matches = compiled.regex.matches(in: command, options: [], range: whole)
+            guard let regex = compiled.regex else { continue }
+            let matches = command.matches(of: regex)
             guard !matches.isEmpty else { continue }
             let line = Self.substitute(matches, in: command, template: compiled.entry.commandLine)
             return WhitelistMatch(commandLine: line, lock: compiled.entry.lock)
@@ -58,12 +63,14 @@ public struct Whitelist: Sendable {
         return nil
     }
 
-    /// ICU regex with Ruby's default of `^`/`$` matching at line boundaries.
-    private static func compile(_ pattern: String) throws(WhitelistError) -> NSRegularExpression {
+    /// ICU regex syntax with Ruby's default of `^`/`$` matching at line boundaries (UserRegex).
+    static func regex(_ pattern: String) -> Regex<AnyRegexOutput>? {
+        UserRegex.compile(pattern, anchorsMatchLines: true)
+    }
+
+    private static func check(_ pattern: String) throws(WhitelistError) {
         guard !pattern.isEmpty else { throw WhitelistError("whitelist regex '//' is empty") }
-        do {
-            return try NSRegularExpression(pattern: pattern, options: [.anchorsMatchLines])
-        } catch {
+        guard regex(pattern) != nil else {
             throw WhitelistError("whitelist regex /\(pattern)/ is not a valid regular expression")
         }
     }
@@ -71,24 +78,24 @@ public struct Whitelist: Sendable {
     /// Ruby `gsub(regex, template)`: every match is replaced by the template with `\0`–`\9`, `\&` (whole match),
     /// `` \` `` (text before), `\'` (text after) and `\\` (a backslash) expanded; any other backslash stays
     /// as written. A group that did not take part expands to nothing.
-    private static func substitute(_ matches: [NSTextCheckingResult], in command: String, template: String) -> String {
-        let source = command as NSString
+    private static func substitute(_ matches: [Regex<AnyRegexOutput>.Match], in command: String, template: String) -> String {
+        let source = command.unicodeScalars
         var output = ""
-        var cursor = 0
+        var cursor = source.startIndex
         for match in matches {
-            output += source.substring(with: NSRange(location: cursor, length: match.range.location - cursor))
+            output += String(source[cursor..<match.range.lowerBound])
             output += expand(template, match: match, source: source)
-            cursor = match.range.location + match.range.length
+            cursor = match.range.upperBound
         }
-        output += source.substring(from: cursor)
+        output += String(source[cursor...])
         return output
     }
 
-    private static func expand(_ template: String, match: NSTextCheckingResult, source: NSString) -> String {
+    /// Matches are on scalar boundaries (UserRegex), so the text is cut as scalars.
+    private static func expand(_ template: String, match: Regex<AnyRegexOutput>.Match, source: String.UnicodeScalarView) -> String {
         func group(_ index: Int) -> String {
-            guard index < match.numberOfRanges else { return "" }
-            let range = match.range(at: index)
-            return range.location == NSNotFound ? "" : source.substring(with: range)
+            guard index < match.output.count, let range = match.output[index].range else { return "" }
+            return String(source[range])
         }
         var result = ""
         var iterator = template.makeIterator()
@@ -98,8 +105,8 @@ public struct Whitelist: Sendable {
             switch next {
             case "0"..."9": result += group(next.wholeNumberValue ?? 0)
             case "&": result += group(0)
-            case "`": result += source.substring(to: match.range.location)
-            case "'": result += source.substring(from: match.range.location + match.range.length)
+            case "`": result += String(source[..<match.range.lowerBound])
+            case "'": result += String(source[match.range.upperBound...])
             case "\\": result.append("\\")
             default: result.append("\\"); result.append(next)
             }

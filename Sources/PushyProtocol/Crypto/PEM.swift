@@ -4,9 +4,9 @@ enum PEM {
     /// The label of the first `-----BEGIN <label>-----` line, if any.
     static func firstLabel(in text: String) -> String? {
         let marker = "-----BEGIN "
-        guard let start = text.range(of: marker) else { return nil }
+        guard let start = text.firstRange(of: marker) else { return nil }
         let rest = text[start.upperBound...]
-        guard let end = rest.range(of: "-----") else { return nil }
+        guard let end = rest.firstRange(of: "-----") else { return nil }
         return String(rest[..<end.lowerBound])
     }
 

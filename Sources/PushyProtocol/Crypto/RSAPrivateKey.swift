@@ -1,5 +1,5 @@
 import Crypto
-import Foundation
+import FoundationEssentials
 import _CryptoExtras
 
 /// An RSA private key (a Chef client/user key or the server's key) with every operation the

@@ -1,5 +1,5 @@
 import Crypto
-import Foundation
+import FoundationEssentials
 import _CryptoExtras
 
 /// An RSA public key (a principal's key, or the server's heartbeat key from the config).

@@ -1,5 +1,5 @@
 import Crypto
-import Foundation
+import FoundationEssentials
 
 /// Signs and verifies ZeroMQ message bodies (spec 4.3). Signatures cover the exact body bytes.
 public enum MessageSigner {

@@ -1,5 +1,5 @@
 import Crypto
-import Foundation
+import FoundationEssentials
 
 /// The per-node HMAC key for the command channel (spec 4.4): 32 random bytes, handed to the
 /// node RSA-encrypted with its public key in the config response.

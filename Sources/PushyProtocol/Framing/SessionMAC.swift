@@ -1,5 +1,5 @@
 import Crypto
-import Foundation
+import FoundationEssentials
 
 /// HMAC-SHA256 with one node's session key, keyed once: every message then costs only the
 /// hash of its body, not the key set-up (which was a third of the HMAC time per message).

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Message types an agent sends on the command channel (spec 5.3), plus Pushy's `output`.
 public enum AgentMessageType: String, Sendable, CaseIterable {

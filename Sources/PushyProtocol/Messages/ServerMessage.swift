@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Message types the server sends (spec 5.2).
 public enum ServerMessageType: String, Sendable {

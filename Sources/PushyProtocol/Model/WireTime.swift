@@ -3,7 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import Foundation
+import FoundationEssentials
 import Synchronization
 
 /// Time formats used on the wire: RFC 1123 in REST bodies and ZeroMQ messages, ISO 8601 in

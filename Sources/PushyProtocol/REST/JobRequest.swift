@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// A job-validation failure: 400 with `{"error": "<message>"}` (a plain string, spec 2.1).
 public struct JobValidationError: Error, Sendable, Equatable, CustomStringConvertible {
@@ -22,7 +22,7 @@ public enum Quorum: Sendable, Equatable {
 
     /// Parses `N` or `N%` (CLI and REST string form).
     public static func parse(_ text: String) -> Quorum? {
-        let t = text.trimmingCharacters(in: .whitespaces)
+        let t = text.trimmingWhitespace()
         if t.hasSuffix("%") {
             guard let p = Double(t.dropLast()), p >= 0, p <= 100 else { return nil }
             return .percent(p)

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Who may do something with a template: users by name and groups (nested, as everywhere).
 public struct PrincipalSet: Sendable, Equatable {
@@ -123,7 +123,7 @@ public struct JobTemplate: Sendable, Equatable {
     /// Template names: letters, digits, `.`, `_` and `-` (they appear in URLs).
     public static func isValidName(_ name: String) -> Bool {
         !name.isEmpty && name.utf8.count <= 100
-            && name.unicodeScalars.allSatisfy { $0.isASCII && (CharacterSet.alphanumerics.contains($0) || "._-".unicodeScalars.contains($0)) }
+            && name.unicodeScalars.allSatisfy { $0.isASCIIAlphanumeric || "._-".unicodeScalars.contains($0) }
     }
 
     public func parameter(_ name: String) -> TemplateParameter? { parameters.first { $0.name == name } }
@@ -139,13 +139,13 @@ public struct JobTemplate: Sendable, Equatable {
     static func pieces(_ s: String, field: String) throws(JobValidationError) -> [Piece] {
         var out: [Piece] = []
         var rest = Substring(s)
-        while let open = rest.range(of: "{{") {
+        while let open = rest.firstRange(of: "{{") {
             if open.lowerBound > rest.startIndex { out.append(.text(String(rest[..<open.lowerBound]))) }
             let after = rest[open.upperBound...]
-            guard let close = after.range(of: "}}") else {
+            guard let close = after.firstRange(of: "}}") else {
                 throw JobValidationError("invalid \(field): '{{' without a closing '}}' in '\(s)'")
             }
-            let name = after[..<close.lowerBound].trimmingCharacters(in: .whitespaces)
+            let name = after[..<close.lowerBound].trimmingWhitespace()
             guard TemplateParameter.isValidName(name) else {
                 throw JobValidationError("invalid \(field): '{{\(after[..<close.lowerBound])}}' is not a parameter slot (write {{name}})")
             }
@@ -255,7 +255,7 @@ public struct JobTemplate: Sendable, Equatable {
             }
             target = .nodes(names)
         case (nil, .some(let s)):
-            guard let q = s.stringValue, !q.trimmingCharacters(in: .whitespaces).isEmpty else {
+            guard let q = s.stringValue, !q.trimmingWhitespace().isEmpty else {
                 throw JobValidationError("invalid search supplied (expected a non-empty query string such as \"role:webapp\")")
             }
             try checkTargetSlots(q, "search")

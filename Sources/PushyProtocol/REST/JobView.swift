@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// A job as REST returns it (spec 2.3): GET /jobs lists these without `nodes`; GET /jobs/{id}
 /// adds `nodes` grouped by node status. Pushy adds `quorum` and `node_reasons` (new keys only).

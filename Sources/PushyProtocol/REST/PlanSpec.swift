@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// An orchestration plan (issue 14): ordered steps, each a job (a template with parameters, or
 /// a command with job settings) on a target, with its own quorum and rate control,
@@ -206,9 +206,9 @@ public struct PlanSpec: Sendable, Equatable {
     static func slots(_ text: String) -> [String] {
         var out: [String] = []
         var rest = Substring(text)
-        while let open = rest.range(of: "{{") {
-            guard let close = rest[open.upperBound...].range(of: "}}") else { break }
-            out.append(String(rest[open.upperBound..<close.lowerBound]).trimmingCharacters(in: .whitespaces))
+        while let open = rest.firstRange(of: "{{") {
+            guard let close = rest[open.upperBound...].firstRange(of: "}}") else { break }
+            out.append(String(rest[open.upperBound..<close.lowerBound]).trimmingWhitespace())
             rest = rest[close.upperBound...]
         }
         return out
@@ -236,8 +236,8 @@ public struct PlanSpec: Sendable, Equatable {
     public static func fill(_ text: String, _ values: [String: String]) -> String {
         var out = text
         for slot in Set(slots(text)) {
-            out = out.replacingOccurrences(of: "{{\(slot)}}", with: values[slot] ?? "")
-            out = out.replacingOccurrences(of: "{{ \(slot) }}", with: values[slot] ?? "")
+            out = out.replacing("{{\(slot)}}", with: values[slot] ?? "")
+            out = out.replacing("{{ \(slot) }}", with: values[slot] ?? "")
         }
         return out
     }

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// How fast a job reaches its nodes (issue 13): at most so many running at once, a stop after
 /// so many errors, batches with a pause between them, canary nodes first. As the request gave
@@ -20,7 +20,7 @@ public struct RateControl: Sendable, Hashable {
 
         /// Parses `N` (a whole number ≥ 1) or `N%` (0 < N ≤ 100); nil otherwise.
         public static func parse(_ text: String) -> Amount? {
-            let t = text.trimmingCharacters(in: .whitespaces)
+            let t = text.trimmingWhitespace()
             if t.hasSuffix("%") {
                 guard let p = Double(t.dropLast()), p > 0, p <= 100 else { return nil }
                 return .percent(p)

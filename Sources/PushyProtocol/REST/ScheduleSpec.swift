@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// A schedule as `POST .../pushy/schedules` takes it and the store keeps it (issue 14):
 ///
@@ -94,7 +94,7 @@ public struct ScheduleSpec: Sendable, Equatable {
         let when: When
         switch (try string("cron"), try string("at")) {
         case (let c?, nil):
-            guard !c.trimmingCharacters(in: .whitespaces).isEmpty else { throw JobValidationError("invalid cron supplied (empty)") }
+            guard !c.trimmingWhitespace().isEmpty else { throw JobValidationError("invalid cron supplied (empty)") }
             when = .cron(c, timeZone: try string("time_zone") ?? "UTC")
         case (nil, let a?):
             guard v["time_zone"] == nil else {

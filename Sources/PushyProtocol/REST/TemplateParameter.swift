@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// One typed parameter of a job template (issue 13): what a value may be, whether it must be
 /// given, and what it defaults to. Values are checked here, on the server, before anything is
@@ -6,7 +6,7 @@ import Foundation
 public struct TemplateParameter: Sendable, Equatable {
     /// The parameter's type and its constraints.
     public enum Kind: Sendable, Equatable {
-        /// Any string, or one matching `pattern` as a whole (ICU regex, implicitly anchored).
+        /// Any string, or one matching `pattern` as a whole (ICU regex syntax, implicitly anchored; UserRegex).
         case string(pattern: String?)
         /// A whole number, optionally within `min...max`.
         case integer(min: Int?, max: Int?)
@@ -54,8 +54,8 @@ public struct TemplateParameter: Sendable, Equatable {
     /// Parameter names: letters, digits and `_`, not starting with a digit (they become env names).
     public static func isValidName(_ name: String) -> Bool {
         guard let first = name.unicodeScalars.first, !name.isEmpty, name.utf8.count <= 64 else { return false }
-        guard first == "_" || (first.isASCII && CharacterSet.letters.contains(first)) else { return false }
-        return name.unicodeScalars.allSatisfy { $0 == "_" || ($0.isASCII && CharacterSet.alphanumerics.contains($0)) }
+        guard first == "_" || first.isASCIILetter else { return false }
+        return name.unicodeScalars.allSatisfy { $0 == "_" || $0.isASCIIAlphanumeric }
     }
 
     /// Checks `value` and returns its canonical text (what fills slots and env).
@@ -76,7 +76,7 @@ public struct TemplateParameter: Sendable, Equatable {
         case .integer(let lo, let hi):
             var n: Int?
             if let d = value.doubleValue, d.rounded() == d, abs(d) < 1e15 { n = Int(d) }
-            if let s = value.stringValue { n = Int(s.trimmingCharacters(in: .whitespaces)) }
+            if let s = value.stringValue { n = Int(s.trimmingWhitespace()) }
             guard let n else { throw bad("expected a whole number, got \(Self.describe(value))") }
             if let lo, n < lo { throw bad("\(n) is below the minimum \(lo)") }
             if let hi, n > hi { throw bad("\(n) is above the maximum \(hi)") }
@@ -103,15 +103,16 @@ public struct TemplateParameter: Sendable, Equatable {
         }
     }
 
-    static func compile(_ pattern: String) -> NSRegularExpression? {
-        try? NSRegularExpression(pattern: "^(?:" + pattern + ")$", options: [])
+    /// The pattern anchored at both ends, as users' patterns always were.
+    static func compile(_ pattern: String) -> Regex<AnyRegexOutput>? {
+        UserRegex.compile("^(?:" + pattern + ")$")
     }
 
-    static func matchesWhole(_ re: NSRegularExpression, _ s: String) -> Bool {
-        let range = NSRange(s.startIndex..<s.endIndex, in: s)
-        // A value with a line break never matches: `^…$` must span the whole string.
-        guard !s.contains("\n"), !s.contains("\r") else { return false }
-        return re.firstMatch(in: s, options: [], range: range)?.range == range
+    static func matchesWhole(_ re: Regex<AnyRegexOutput>, _ s: String) -> Bool {
+        // A value with a line break never matches: `^…$` must span the whole string. Scalars, as
+        // a "\r\n" is one Character and would hide both.
+        guard !s.unicodeScalars.contains(where: { $0 == "\n" || $0 == "\r" }) else { return false }
+        return (try? re.wholeMatch(in: s)) != nil
     }
 
     // MARK: JSON

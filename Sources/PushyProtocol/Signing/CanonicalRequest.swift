@@ -1,5 +1,5 @@
 import Crypto
-import Foundation
+import FoundationEssentials
 
 /// The strings Chef request signatures are computed over (spec section 8). Public so tests
 /// and other implementations can pin them exactly.

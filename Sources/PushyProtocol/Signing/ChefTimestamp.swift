@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// The `X-Ops-Timestamp` format: ISO 8601 UTC to the second, `YYYY-MM-DDTHH:MM:SSZ`.
 public enum ChefTimestamp {

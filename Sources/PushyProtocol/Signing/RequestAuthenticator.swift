@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Verifies Chef-signed REST requests (spec sections 8 and 2.1).
 ///
@@ -14,7 +14,7 @@ public struct RequestAuthenticator: Sendable {
     /// Reads and checks the signing headers. `headers` looks a header up by name, case-insensitively.
     public static func parse(headers: (String) -> String?) throws(AuthError) -> ParsedSignedRequest {
         func value(_ name: String) -> String? {
-            guard let raw = headers(name)?.trimmingCharacters(in: .whitespaces), !raw.isEmpty else { return nil }
+            guard let raw = headers(name)?.trimmingWhitespace(), !raw.isEmpty else { return nil }
             return raw
         }
         let userId = value("X-Ops-UserId")
@@ -53,8 +53,8 @@ public struct RequestAuthenticator: Sendable {
         for part in text.split(separator: ";") {
             let pair = part.split(separator: "=", maxSplits: 1)
             guard pair.count == 2 else { continue }
-            fields[pair[0].trimmingCharacters(in: .whitespaces).lowercased()] =
-                pair[1].trimmingCharacters(in: .whitespaces)
+            fields[pair[0].trimmingWhitespace().lowercased()] =
+                pair[1].trimmingWhitespace()
         }
         guard let versionText = fields["version"], let version = SigningVersion(rawValue: versionText) else {
             throw .unsupportedVersion

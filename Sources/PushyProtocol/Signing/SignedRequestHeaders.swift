@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Builds the `X-Ops-*` headers that sign a Chef API request (spec section 8).
 public struct SignedRequestHeaders: Sendable {
