@@ -196,6 +196,11 @@ private final class ServerLoop: @unchecked Sendable {
         if let zap { items.append(zap.socket.notificationItem) }
         let firstMonitor = items.count
         items += monitors.map(\.socket.notificationItem)
+        // A socket's fd only signals a message that arrives after a read found it empty: a
+        // monitor's inproc pipe is attached without any command, so until its first read its
+        // first event would never signal. Draining both once here makes every later arrival do.
+        for monitor in monitors { monitor.handlePending() }
+        zap?.handlePending()
         var paused = false
         while true {
             // Back-pressure: while the consumer is behind, leave the ROUTER unread (its events
