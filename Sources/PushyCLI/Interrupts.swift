@@ -6,17 +6,66 @@ import Synchronization
 /// killing the process; the default action is restored afterwards. Calls to the handler never
 /// overlap, so a prompt it shows is not interrupted by a second Ctrl-C (that one is handled
 /// once the first answer is in).
+///
+/// The signal's own handler only writes a byte to a pipe, installed before this returns: a
+/// Dispatch signal source registers itself later, on another thread, and a Ctrl-C in between
+/// (with SIGINT ignored meanwhile, as such a source needs) was lost.
 func withInterruptHandler<T>(_ handler: @escaping @Sendable () -> Void,
                              body: () async throws -> T) async rethrows -> T {
-    signal(SIGINT, SIG_IGN)
-    let source = DispatchSource.makeSignalSource(signal: SIGINT, queue: DispatchQueue(label: "pushy.sigint"))
-    source.setEventHandler(handler: handler)
+    let pipe = InterruptPipe.shared
+    let source = DispatchSource.makeReadSource(fileDescriptor: pipe.read, queue: DispatchQueue(label: "pushy.sigint"))
+    source.setEventHandler {
+        if pipe.drain() { handler() }
+    }
     source.resume()
+    var action = sigaction()
+    action.__sigaction_handler.sa_handler = { _ in InterruptPipe.signalled() }
+    sigemptyset(&action.sa_mask)
+    action.sa_flags = SA_RESTART
+    sigaction(SIGINT, &action, nil)
     defer {
-        source.cancel()
         signal(SIGINT, SIG_DFL)
+        source.cancel()
     }
     return try await body()
+}
+
+/// The self-pipe SIGINT writes to (`withInterruptHandler`): created once, non-blocking.
+struct InterruptPipe: Sendable {
+    let read: Int32
+    let write: Int32
+
+    static let shared: InterruptPipe = {
+        var fds: [Int32] = [-1, -1]
+        guard pipe(&fds) == 0 else { return InterruptPipe(read: -1, write: -1) }
+        for fd in fds {
+            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+        }
+        writeEnd.store(fds[1], ordering: .sequentiallyConsistent)
+        return InterruptPipe(read: fds[0], write: fds[1])
+    }()
+
+    /// The write end, for the signal handler (which may only touch plain memory and call write).
+    private static let writeEnd = Atomic<Int32>(-1)
+
+    /// The signal handler's whole work: one byte, async-signal-safe.
+    static func signalled() {
+        var byte: UInt8 = 1
+        _ = Foundation.write(writeEnd.load(ordering: .relaxed), &byte, 1)
+    }
+
+    /// Reads every pending byte; whether there was any.
+    func drain() -> Bool {
+        var buffer = [UInt8](repeating: 0, count: 64)
+        var any = false
+        while true {
+            let n = buffer.withUnsafeMutableBytes { Foundation.read(read, $0.baseAddress, $0.count) }
+            if n > 0 { any = true; continue }
+            if n < 0, errno == EINTR { continue }
+            return any
+        }
+    }
 }
 
 /// The operator's terminal: stdin when it is one, else /dev/tty (stdin may be a pipe or a
