@@ -32,13 +32,14 @@ linking_objects() {
 }
 
 bad=$(bad_libs)
-if [ -n "$bad" ] && ! grep -rqE '^(@_exported )?import Foundation$' "${sources[@]}"; then
+if [ -n "$bad" ] && ! grep -rqE '^[[:space:]]*(@[[:alnum:]_]+ )*((public|package|internal) )?import( [[:alnum:]_]+)? Foundation([.[:space:]]|$)' "${sources[@]}"; then
   stale=$(linking_objects)
   if [ -n "$stale" ]; then
     echo "agent-libs: $(wc -l <<<"$stale") object file(s) predate the move off Foundation; rebuilding them"
     xargs rm -f <<<"$stale"
-    case "$BIN" in *release*) config=release ;; *) config=debug ;; esac
-    swift build -c "$config" --product pushy-client >/dev/null
+    # The same flags as the build that made $BIN (make-test.sh passes SWIFT_BUILD_FLAGS on).
+    # shellcheck disable=SC2086
+    swift build --build-tests ${SWIFT_BUILD_FLAGS:-} >/dev/null
     bad=$(bad_libs)
   fi
 fi

@@ -41,7 +41,7 @@ done
 # FoundationEssentials, never Foundation (libFoundation and ICU, ~8.5 MiB per agent).
 # scripts/check-agent-libs.sh checks the built binary too.
 for t in PushyProtocol PushyCore PushyZMQ PushyAgent PushyAPIClient pushy-client; do
-  if grep -rnE '^(@testable |@_exported |@preconcurrency )?import Foundation$' "Sources/$t" >&2; then
+  if grep -rnE '^[[:space:]]*(@[[:alnum:]_]+ )*((public|package|internal) )?import( [[:alnum:]_]+)? Foundation([.[:space:]]|$)' "Sources/$t" >&2; then
     echo "boundary: $t is linked into pushy-client: import FoundationEssentials, not Foundation (lines above)" >&2
     status=1
   fi

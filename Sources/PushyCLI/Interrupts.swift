@@ -13,6 +13,8 @@ import Synchronization
 func withInterruptHandler<T>(_ handler: @escaping @Sendable () -> Void,
                              body: () async throws -> T) async rethrows -> T {
     let pipe = InterruptPipe.shared
+    guard pipe.read >= 0 else { return try await body() }  // no pipe: Ctrl-C keeps its default
+    _ = pipe.drain()  // nothing left from an earlier use
     let source = DispatchSource.makeReadSource(fileDescriptor: pipe.read, queue: DispatchQueue(label: "pushy.sigint"))
     source.setEventHandler {
         if pipe.drain() { handler() }
@@ -22,15 +24,17 @@ func withInterruptHandler<T>(_ handler: @escaping @Sendable () -> Void,
     action.__sigaction_handler.sa_handler = { _ in InterruptPipe.signalled() }
     sigemptyset(&action.sa_mask)
     action.sa_flags = SA_RESTART
-    sigaction(SIGINT, &action, nil)
+    var previous = sigaction()
+    sigaction(SIGINT, &action, &previous)
     defer {
-        signal(SIGINT, SIG_DFL)
+        sigaction(SIGINT, &previous, nil)
         source.cancel()
     }
     return try await body()
 }
 
-/// The self-pipe SIGINT writes to (`withInterruptHandler`): created once, non-blocking.
+/// The self-pipe SIGINT writes to (`withInterruptHandler`): created once, non-blocking. One
+/// `withInterruptHandler` at a time per process (the CLI has one: `job start`).
 struct InterruptPipe: Sendable {
     let read: Int32
     let write: Int32
@@ -51,8 +55,10 @@ struct InterruptPipe: Sendable {
 
     /// The signal handler's whole work: one byte, async-signal-safe.
     static func signalled() {
+        let saved = errno  // the interrupted code's errno stays as it was
         var byte: UInt8 = 1
         _ = Foundation.write(writeEnd.load(ordering: .relaxed), &byte, 1)
+        errno = saved
     }
 
     /// Reads every pending byte; whether there was any.

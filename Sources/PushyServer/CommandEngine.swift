@@ -104,6 +104,12 @@ public actor CommandEngine {
         sessionKeys.setCommitRun(NodeKey(org: org, node: node), commitRun)
     }
 
+    /// How long after a node moved to a new connection a heartbeat on the old one is taken for a
+    /// late one (the transport holds heartbeats back up to 100 ms) and dropped. Bounded, so a
+    /// late job message that moved the session back to the old connection costs the live one
+    /// at most this long, not for good.
+    static let replacedConnectionGrace = 2.0
+
     func drop(_ reason: String, _ detail: @autoclosure () -> String = "") {
         dropped[reason, default: 0] += 1
         logger.debug("dropped message", metadata: ["pushy.reason": "\(reason)", "pushy.detail": "\(detail())"])
@@ -148,14 +154,16 @@ public actor CommandEngine {
         if let existing = session {
             s = existing
             let newConnection = s.identity != identity
-            if newConnection, msg.messageType == .heartbeat, identity == s.replacedIdentity {
-                // A heartbeat held back on the connection the node has since left.
+            if newConnection, msg.messageType == .heartbeat, identity == s.replacedIdentity,
+               now - s.replacedAt < Self.replacedConnectionGrace {
+                // A heartbeat held back on the connection the node has just left.
                 return drop("stale_connection", "\(key.org)/\(key.node)")
             }
             if newConnection {
                 // Same node, new connection: answer on it from now on.
                 if identities[s.identity] == key { identities[s.identity] = nil }
                 s.replacedIdentity = s.identity
+                s.replacedAt = now
                 s.identity = identity
                 identities[identity] = key
             }

@@ -13,9 +13,11 @@ struct NodeKey: Hashable, Sendable {
 /// by the engine's actor, so handling a message looks the node up once and changes it in place.
 final class NodeSession {
     var identity: [UInt8]
-    /// The connection `identity` replaced, if any: a heartbeat still arriving on it is older
-    /// than the node's messages on the new one (the transport holds heartbeats back).
+    /// The connection `identity` replaced, if any, and when: a heartbeat arriving on it soon
+    /// after is older than the node's messages on the new one (the transport holds heartbeats
+    /// back, `CommandEngine.replacedConnectionGrace`).
     var replacedIdentity: [UInt8]?
+    var replacedAt = -Double.infinity
     var machine: NodeMachine
     var liveness: NodeLiveness
     /// Last sequence number sent; carried over from the node's previous session, so it keeps

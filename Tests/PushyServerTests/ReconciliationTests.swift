@@ -80,6 +80,25 @@ import Testing
             await rig.say(.succeeded, job: id, identity: [0, 0, 0, 0, 1])
             #expect(rig.transport.types == sentBefore + ["ack"])
             #expect(await rig.job(id)?.status == .complete)
+            // That late message moved the session back to the old connection; the live one's
+            // next heartbeat (an interval later) moves it forward again instead of being dropped.
+            rig.clock.advance(10)
+            await rig.say(.heartbeat, job: nil, state: .idle, identity: [0, 0, 0, 0, 2])
+            #expect(await rig.engine.dropped["stale_connection"] == 1)
+            #expect(rig.transport.types == sentBefore + ["ack", "ack"])
+        }
+    }
+
+    /// Only soon after a move: a heartbeat on a connection the node left long ago is handled.
+    @Test func aHeartbeatOnTheReplacedConnectionLongAfterIsHandled() async throws {
+        try await EngineRig.with { rig in
+            await rig.say(.heartbeat, job: nil, state: .idle, identity: [0, 0, 0, 0, 1])
+            await rig.say(.heartbeat, job: nil, state: .idle, identity: [0, 0, 0, 0, 2])
+            rig.clock.advance(CommandEngine.replacedConnectionGrace + 1)
+            let sentBefore = rig.transport.types
+            await rig.say(.heartbeat, job: nil, state: .idle, identity: [0, 0, 0, 0, 1])
+            #expect(await rig.engine.dropped["stale_connection"] == nil)
+            #expect(rig.transport.types == sentBefore + ["ack"])
         }
     }
 
