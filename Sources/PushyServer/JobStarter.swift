@@ -135,7 +135,10 @@ struct JobStarter: Sendable {
             throw .notFound("template '\(name)' not found in organization '\(org)'")
         }
         do { return (record, try JobTemplate.parse(record.definition, name: name)) } catch {
-            throw .internalError("stored template '\(name)' version \(record.version) is unreadable: \(error.message)")
+            // Saved by an earlier version that accepted it (e.g. a parameter pattern with
+            // lookbehind, which ICU took and Swift's Regex does not): the operator can fix it.
+            throw .conflict("stored template '\(name)' version \(record.version) is no longer valid: \(error.message); "
+                            + "save the template again with a definition this server accepts (pushy template create)")
         }
     }
 
