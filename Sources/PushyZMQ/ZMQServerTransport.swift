@@ -289,14 +289,15 @@ private final class ServerLoop: @unchecked Sendable {
                 held = before.filter { !urgent.contains($0.identity) }
                 batch = before.filter { urgent.contains($0.identity) } + batch
             }
-            var now: [RouterMessage] = []
+            var now: [RouterMessage] = [], waiting: [RouterMessage] = []
             if urgent.isEmpty {
-                hold(batch)
+                waiting = batch
             } else {
                 for message in batch {
-                    if urgent.contains(message.identity) { now.append(message) } else { hold([message]) }
+                    if urgent.contains(message.identity) { now.append(message) } else { waiting.append(message) }
                 }
             }
+            hold(waiting)
             counters.held.store(held.count, ordering: .relaxed)
             if held.count >= receiveBatchLimit { deliverHeld() }
             guard !now.isEmpty else { return drained }
@@ -328,8 +329,9 @@ private final class ServerLoop: @unchecked Sendable {
 
     private func deliverHeld() {
         guard !held.isEmpty else { return }
+        // Not held any more before the consumer can see them (it may read the counter at once).
+        counters.held.store(0, ordering: .relaxed)
         deliver(held)
         held = []
-        counters.held.store(0, ordering: .relaxed)
     }
 }

@@ -20,74 +20,39 @@ enum EngineMemory {
             config: ServerConfiguration(dataDir: NSTemporaryDirectory()), store: InMemoryStore(),
             serverKey: try RSAPrivateKey.generate(), logger: logger)
         let before = ProcessProbe.rss(pid: getpid()) ?? 0
+        let fleet = BenchNodes(engine, count: nodes)
         for i in 0..<nodes {
-            let name = String(format: "bench-%06d", i)
-            let key = engine.sessionKey(org: "pushy", node: name)
-            let beat = AgentMessage(
-                node: name, client: name, org: "pushy", type: .heartbeat, sequence: 1, timestamp: Date(),
-                incarnationId: UUID().uuidString.lowercased(), jobId: nil, jobState: .idle)
-            // A libzmq routing id: a zero byte and a 32-bit counter.
-            let identity: [UInt8] = [0] + withUnsafeBytes(of: UInt32(i).bigEndian, Array.init)
-            await engine.receive(identity: identity, frames: MessageSigner.hmacFrames(body: beat.bodyBytes, key: key))
+            let beat = fleet.heartbeat(i, sequence: 1)
+            await engine.receive(identity: beat.identity, frames: beat.frames)
         }
         guard await engine.sessionCount == nodes else { throw BenchFailure("engine memory: sessions were not created") }
         let after = ProcessProbe.rss(pid: getpid()) ?? before
-        let cost = try await heartbeatCost(engine, nodes: nodes)
+        let cost = try await heartbeatCost(engine, fleet, rounds: 5)
         return (Double(after - before) / Double(nodes), cost)
     }
 
     /// CPU per idle heartbeat in Pushy's own code (no libzmq): the check the I/O thread does
-    /// (header, JSON, HMAC, clock) and the engine's handling, over `rounds` heartbeats of
-    /// every node in batches of 100 (as the I/O thread holds them). CPU time of this thread,
-    /// so other processes on the machine do not count.
-    static func heartbeatCost(_ engine: CommandEngine, nodes: Int, rounds: Int = 6) async throws -> HeartbeatCost {
-        var keys: [[UInt8]] = [], names: [String] = [], incarnations: [String] = []
-        for i in 0..<nodes {
-            names.append(String(format: "bench-%06d", i))
-            keys.append(engine.sessionKey(org: "pushy", node: names[i]))
-        }
-        incarnations = names.map { _ in UUID().uuidString.lowercased() }
+    /// (header, JSON, HMAC, clock), timed on this thread over `rounds` heartbeats of every node
+    /// in batches of 100 (as the I/O thread holds them), and the engine's handling of one more
+    /// round, timed as the process's CPU (it runs on the actor's thread). CPU time, so other
+    /// processes on the machine do not count.
+    static func heartbeatCost(_ engine: CommandEngine, _ fleet: BenchNodes, rounds: Int) async throws -> HeartbeatCost {
         var check = 0.0, count = 0
         for round in 0..<rounds {
-            // Round 0 is a new agent process for every node (new sessions, not timed).
-            var batch: [RouterMessage] = []
-            for i in 0..<nodes {
-                let beat = AgentMessage(
-                    node: names[i], client: names[i], org: "pushy", type: .heartbeat, sequence: round + 2,
-                    timestamp: Date(), incarnationId: incarnations[i], jobId: nil, jobState: .idle)
-                let identity: [UInt8] = [0] + withUnsafeBytes(of: UInt32(i).bigEndian, Array.init)
-                batch.append(RouterMessage(identity: identity, frames: MessageSigner.hmacFrames(body: beat.bodyBytes, key: keys[i])))
-            }
-            for start in stride(from: 0, to: batch.count, by: 100) {
-                let part = Array(batch[start..<min(start + 100, batch.count)])
+            for part in fleet.batches(sequence: round + 2) {
                 let t0 = threadCPU()
                 let checked = engine.check(part)
-                let t1 = threadCPU()
+                check += threadCPU() - t0
+                count += part.count
                 await engine.receive(checked)
-                if round > 0 {
-                    check += t1 - t0
-                    count += part.count
-                }
             }
         }
-        // The engine's half runs on the actor's thread: timed as the whole process's CPU.
-        var batches: [CheckedBatch] = []
-        for i in stride(from: 0, to: nodes, by: 100) {
-            var part: [RouterMessage] = []
-            for j in i..<min(i + 100, nodes) {
-                let beat = AgentMessage(
-                    node: names[j], client: names[j], org: "pushy", type: .heartbeat, sequence: rounds + 2,
-                    timestamp: Date(), incarnationId: incarnations[j], jobId: nil, jobState: .idle)
-                let identity: [UInt8] = [0] + withUnsafeBytes(of: UInt32(j).bigEndian, Array.init)
-                part.append(RouterMessage(identity: identity, frames: MessageSigner.hmacFrames(body: beat.bodyBytes, key: keys[j])))
-            }
-            batches.append(engine.check(part))
-        }
+        let checked = fleet.batches(sequence: rounds + 2).map(engine.check)
         let p0 = processCPU()
-        for b in batches { await engine.receive(b) }
+        for b in checked { await engine.receive(b) }
         let handle = processCPU() - p0
-        guard await engine.sessionCount == nodes else { throw BenchFailure("engine heartbeat cost: sessions were lost") }
-        return HeartbeatCost(checkMicroseconds: check / Double(count) * 1e6, handleMicroseconds: handle / Double(nodes) * 1e6)
+        guard await engine.sessionCount == fleet.count else { throw BenchFailure("engine heartbeat cost: sessions were lost") }
+        return HeartbeatCost(checkMicroseconds: check / Double(count) * 1e6, handleMicroseconds: handle / Double(fleet.count) * 1e6)
     }
 
     private static func threadCPU() -> Double { cpu(CLOCK_THREAD_CPUTIME_ID) }
@@ -96,6 +61,37 @@ enum EngineMemory {
         var ts = timespec()
         clock_gettime(clock, &ts)
         return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    }
+}
+
+/// The bench's in-process nodes: names, session keys and one agent process each.
+struct BenchNodes {
+    let names: [String]
+    let keys: [[UInt8]]
+    let incarnations: [String]
+    var count: Int { names.count }
+
+    init(_ engine: CommandEngine, count: Int) {
+        names = (0..<count).map { String(format: "bench-%06d", $0) }
+        keys = names.map { engine.sessionKey(org: "pushy", node: $0) }
+        incarnations = names.map { _ in UUID().uuidString.lowercased() }
+    }
+
+    /// Node `i`'s signed idle heartbeat as the ROUTER hands it over.
+    func heartbeat(_ i: Int, sequence: Int) -> RouterMessage {
+        let beat = AgentMessage(
+            node: names[i], client: names[i], org: "pushy", type: .heartbeat, sequence: sequence,
+            timestamp: Date(), incarnationId: incarnations[i], jobId: nil, jobState: .idle)
+        // A libzmq routing id: a zero byte and a 32-bit counter.
+        let identity: [UInt8] = [0] + withUnsafeBytes(of: UInt32(i).bigEndian, Array.init)
+        return RouterMessage(identity: identity, frames: MessageSigner.hmacFrames(body: beat.bodyBytes, key: keys[i]))
+    }
+
+    /// One heartbeat of every node, in batches of 100.
+    func batches(sequence: Int) -> [[RouterMessage]] {
+        stride(from: 0, to: count, by: 100).map { start in
+            (start..<min(start + 100, count)).map { heartbeat($0, sequence: sequence) }
+        }
     }
 }
 
