@@ -25,8 +25,16 @@ struct ClusterDataDirectory {
         p.standardOutput = FileHandle.nullDevice
         p.standardError = err
         try p.run()
+        // A deadline, so a hang (the database not answering) says where the bench stopped.
+        let deadline = Date().addingTimeInterval(60)
+        while p.isRunning, Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        if p.isRunning {
+            p.terminate()
+            p.waitUntilExit()
+            let errors = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            throw BenchFailure("pushy-server init --postgres did not finish within 60 s: \(errors)")
+        }
         let errors = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
         guard p.terminationStatus == 0 else { throw BenchFailure("pushy-server init failed (\(p.terminationStatus)): \(errors)") }
         return ClusterDataDirectory(path: path, binDir: binDir)
     }
