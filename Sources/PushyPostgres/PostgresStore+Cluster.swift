@@ -163,8 +163,8 @@ extension PostgresStore: ClusterStore {
         }
     }
 
-    /// One pooled connection `LISTEN`s for as long as the stream is iterated; after an error it
-    /// listens again a second later (the receiver polls meanwhile).
+    /// One pooled connection `LISTEN`s for as long as the stream is iterated; after an error (or
+    /// its connection closed under it) it listens again a second later (the receiver polls meanwhile).
     public func wakeUps(server: String) -> AsyncStream<Void> {
         let (stream, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         let client = self.client, logger = self.logger, channel = Self.channel(server)
@@ -172,9 +172,12 @@ extension PostgresStore: ClusterStore {
             while !Task.isCancelled {
                 do {
                     try await client.withConnection { connection in
-                        try await connection.listen(on: channel) { notifications in
-                            continuation.yield()  // listening now: look once for what came before
-                            for try await _ in notifications { continuation.yield() }
+                        // A connection the database closed need not end the listen (`unlessSilent`).
+                        try await Self.unlessSilent(connection) {
+                            try await connection.listen(on: channel) { notifications in
+                                continuation.yield()  // listening now: look once for what came before
+                                for try await _ in notifications { continuation.yield() }
+                            }
                         }
                     }
                 } catch {

@@ -15,6 +15,9 @@ extension PostgresStore {
                        + "it is down or unreachable (the server retries by itself)")
         }
         if error is CancellationError { return .io("the PostgreSQL call was cancelled") }
+        if error is SilentConnection {
+            return .io("the connection to the PostgreSQL database \(place) was lost: \(error) (the server reconnects by itself)")
+        }
         if let e = error as? PostgresDecodingError {
             return .io("a row of the PostgreSQL database \(place) does not decode (column \(e.columnName), \(e.code))")
         }
@@ -55,6 +58,7 @@ extension PostgresStore {
 
     /// A failure of the connection itself, not of the statement: worth one more try on another connection.
     static func isLostConnection(_ error: any Error) -> Bool {
+        if error is SilentConnection { return true }
         guard let e = error as? PSQLError else { return false }
         switch e.code {
         case .serverClosedConnection, .clientClosedConnection, .connectionError, .uncleanShutdown: return true

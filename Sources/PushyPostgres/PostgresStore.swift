@@ -154,7 +154,9 @@ public final class PostgresStore: PushyStore {
             group.addTask {
                 .value(try await client.withConnection { connection in
                     gotConnection.set()
-                    return try await body(PostgresSession(connection: connection, logger: logger))
+                    return try await Self.unlessSilent(connection) {
+                        try await body(PostgresSession(connection: connection, logger: logger))
+                    }
                 })
             }
             group.addTask {

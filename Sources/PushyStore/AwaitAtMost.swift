@@ -8,7 +8,7 @@ import Synchronization
 /// the caller's cancellation, and the wait does not end early when the caller is cancelled (a
 /// stop is often run from a cancelled task).
 public func awaitAtMost(_ limit: Duration, _ work: @escaping @Sendable () async -> Void) async -> Bool {
-    let first = FirstResult()
+    let first = FirstResult<Bool>()
     let worker = Task {
         await work()
         first.offer(true)
@@ -17,38 +17,44 @@ public func awaitAtMost(_ limit: Duration, _ work: @escaping @Sendable () async 
         try? await Task.sleep(for: limit)
         first.offer(false)
     }
-    let finished = await withCheckedContinuation { first.wait($0) }
+    let finished = await first.wait()
     timer.cancel()
     if !finished { worker.cancel() }
     return finished
 }
 
 /// The first of the results offered, handed to the waiter whether it came before or after it.
-private final class FirstResult: Sendable {
+public final class FirstResult<Value: Sendable>: Sendable {
     private enum State {
         case empty
-        case waiting(CheckedContinuation<Bool, Never>)
-        case offered(Bool)
+        case waiting(CheckedContinuation<Value, Never>)
+        case offered(Value)
         case done
     }
     private let state = Mutex(State.empty)
 
-    func wait(_ waiter: CheckedContinuation<Bool, Never>) {
-        let ready: Bool? = state.withLock { s in
-            switch s {
-            case .offered(let result):
-                s = .done
-                return result
-            default:
-                s = .waiting(waiter)
-                return nil
+    public init() {}
+
+    /// Until the first result (at once when it is already there).
+    public func wait() async -> Value {
+        await withCheckedContinuation { waiter in
+            let ready: Value? = state.withLock { s in
+                switch s {
+                case .offered(let result):
+                    s = .done
+                    return result
+                default:
+                    s = .waiting(waiter)
+                    return nil
+                }
             }
+            if let ready { waiter.resume(returning: ready) }
         }
-        if let ready { waiter.resume(returning: ready) }
     }
 
-    func offer(_ result: Bool) {
-        let waiter: CheckedContinuation<Bool, Never>? = state.withLock { s in
+    /// Offers a result; ignored when one came first.
+    public func offer(_ result: Value) {
+        let waiter: CheckedContinuation<Value, Never>? = state.withLock { s in
             switch s {
             case .empty:
                 s = .offered(result)

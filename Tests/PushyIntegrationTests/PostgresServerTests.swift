@@ -178,9 +178,9 @@ struct PrivateCluster {
         return PrivateCluster(dir: dir, url: try PostgresURL(parsing: url))
     }
 
-    /// Stops the server (`pg_ctl stop -m fast`: connections are closed), keeping the data.
-    func pause() async throws {
-        let r = try await runTool("/bin/bash", [Self.script, "pause", dir], timeout: 60)
+    /// Stops the server (`pg_ctl stop -m fast`, or `immediate`: connections are closed), keeping the data.
+    func pause(mode: String = "fast") async throws {
+        let r = try await runTool("/bin/bash", [Self.script, "pause", dir, mode], timeout: 60)
         guard r.code == 0 else { throw TestPostgresError("pausing the cluster failed: \(r.output)") }
     }
 
