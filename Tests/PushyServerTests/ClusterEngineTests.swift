@@ -318,6 +318,35 @@ import Testing
             #expect(await p.b.isRemoteJob(job), "too young to look at")
             await p.b.dropEndedRemoteJobs(olderThan: 0)
             #expect(await p.b.isRemoteJob(job) == false)
+            #expect(p.tb.types.last == "abort", "web2, still in it, is reset")
+            #expect(await p.b.nodeState(org: Self.org, node: "web2").availability == .unavailable)
+        }
+    }
+
+    /// B's own sweep deleted A (its job crashed in the database) although B's last look at the
+    /// live set, read a moment before A's lease ran out, still had A, and B had heard from A
+    /// lately: web2, running A's command, is sent `abort` at once and is not available until it
+    /// answers, so nobody can start a job on it while the old command may still run (a CI run
+    /// saw the next job's commit answered "busy" in that gap).
+    @Test func aSweptOwnersNodesAreResetAtOnce() async throws {
+        try await Self.with { p in
+            let job = try await p.jobOverBoth()
+            await p.say(p.a, "web1", .ackCommit, job: job)
+            await p.say(p.b, "web2", .ackCommit, job: job)
+            try await p.pump()
+            await p.say(p.a, "web1", .ackRun, job: job)
+            await p.say(p.b, "web2", .ackRun, job: job)
+            try await p.pump()
+            #expect(p.messages(p.tb, "run", job: job) == 1)
+            await p.b.clusterMembership(["server-a", "server-b"])
+            #expect(await p.b.nodeState(org: Self.org, node: "web2").availability == .available, "running: still available")
+
+            await p.b.clusterSwept(["server-a"])
+            #expect(await p.b.isRemoteJob(job) == false)
+            #expect(p.tb.types.last == "abort", "web2 is reset")
+            #expect(await p.b.nodeState(org: Self.org, node: "web2").availability == .unavailable)
+            await p.say(p.b, "web2", .aborted)
+            #expect(await p.b.nodeState(org: Self.org, node: "web2").availability == .available)
         }
     }
 

@@ -50,7 +50,7 @@ struct FloorTests {
         var seen = await server.counts()
         while seen.nodes < n {
             guard ContinuousClock.now < deadline else {
-                Issue.record("only \(seen.nodes) of \(n) floor agents heard from within 30 s: \(seen)")
+                Issue.record("only \(seen.nodes) of \(n) floor agents heard from within 30 s: \(seen); server thread: \(server.stopReason ?? "running")")
                 throw FloorTestError.timeout
             }
             try await Task.sleep(for: .milliseconds(20))

@@ -117,6 +117,8 @@ struct ClusterService: Service {
             await engine.clusterMembership(live, judging: judging)
             if judging, let swept = try await store.sweepDeadServers(reason: Self.deadOwnerReason, at: Date()),
                !swept.jobs.isEmpty || !swept.servers.isEmpty {
+                // At once: the live set read above may predate the lease that just ran out.
+                await engine.clusterSwept(Set(swept.servers))
                 logger.warning("servers found dead; their unfinished jobs are crashed", metadata: [
                     "pushy.servers": "\(swept.servers)", "pushy.jobs": "\(swept.jobs)"])
             }

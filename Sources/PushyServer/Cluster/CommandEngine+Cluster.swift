@@ -104,7 +104,7 @@ extension CommandEngine {
 
     /// Other owners' jobs held here for longer than `age` seconds whose rows say they ended:
     /// their `end` never came (dropped while the owner took this server for gone a moment).
-    /// Forgotten as an `end` would; their nodes' machines let go at the next heartbeat.
+    /// Forgotten as an `end` would; a node still in one is sent `abort` (rehab), as when its owner is gone.
     func dropEndedRemoteJobs(olderThan age: Double) async {
         guard let cluster else { return }
         let now = clock()
@@ -114,6 +114,11 @@ extension CommandEngine {
             if let job = self.cluster?.remoteJobs.removeValue(forKey: id) {
                 job.finished = true
                 logger.notice("another server's job had ended without telling this one; forgotten", metadata: ["pushy.job": "\(id)"])
+                // As `serversGone`: a node still in it may still run its command.
+                let now = clock()
+                for (node, status) in job.nodes where !status.isTerminal {
+                    sendAbort(NodeKey(org: job.spec.org, node: node), now: now)
+                }
             }
         }
     }
@@ -341,6 +346,19 @@ extension CommandEngine {
         cluster.heardBefore = cluster.heard
         cluster.heard = []
         serversGone(gone)
+    }
+
+    /// Servers this one's sweep has just deleted (their jobs are crashed in the database now):
+    /// gone at once, whatever the last look at the live set said, so their jobs' nodes held
+    /// here are sent `abort` (rehab) before anyone can see the crash and start a job on them.
+    /// Waiting for the next look left up to a lease round in which such a node, still running
+    /// the dead server's command, counted as available.
+    func clusterSwept(_ swept: Set<String>) {
+        guard let cluster, !swept.isEmpty else { return }
+        cluster.liveServers.subtract(swept)
+        cluster.heard.subtract(swept)
+        cluster.heardBefore.subtract(swept)
+        serversGone(swept)
     }
 
     /// What the sender writes next.

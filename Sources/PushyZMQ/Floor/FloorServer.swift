@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import CZMQ
+import Synchronization
 
 /// What one floor job found.
 public struct FloorJobResult: Sendable {
@@ -50,6 +51,11 @@ public final class FloorServer: Sendable {
     public let publicKey: String?
     private let queue: OutboundQueue<Command>
     private let thread: IOThread
+    private let ended = FloorStopReason()
+
+    /// Why the server's thread stopped before `shutdown` (a failed `zmq_poll`), else nil: once
+    /// set, `counts()` answers all zeros, and this says why.
+    public var stopReason: String? { ended.value }
 
     /// Binds both sockets and starts the thread.
     public init(context: ZMQContext, options: Options) throws(ZMQError) {
@@ -78,7 +84,7 @@ public final class FloorServer: Sendable {
         pubPort = Endpoint.port(of: try pub.lastEndpoint())
         publicKey = key
         queue = OutboundQueue(wake: try WakeSignal())
-        let loop = FloorServerLoop(router: router, pub: pub, queue: queue, options: options)
+        let loop = FloorServerLoop(router: router, pub: pub, queue: queue, options: options, ended: ended)
         thread = try IOThread { loop.run() }
     }
 
@@ -148,6 +154,7 @@ private final class FloorServerLoop: @unchecked Sendable {
     let router: ZMQSocket
     let pub: ZMQSocket
     let queue: OutboundQueue<FloorServer.Command>
+    let ended: FloorStopReason
     let wire: FloorWire
     let agents: Int
     let interval: Double
@@ -159,7 +166,9 @@ private final class FloorServerLoop: @unchecked Sendable {
     var nextBroadcast: Double
     var identity: [UInt8] = []
 
-    init(router: ZMQSocket, pub: ZMQSocket, queue: OutboundQueue<FloorServer.Command>, options: FloorServer.Options) {
+    init(router: ZMQSocket, pub: ZMQSocket, queue: OutboundQueue<FloorServer.Command>, options: FloorServer.Options,
+         ended: FloorStopReason) {
+        self.ended = ended
         self.router = router
         self.pub = pub
         self.queue = queue
@@ -179,7 +188,9 @@ private final class FloorServerLoop: @unchecked Sendable {
             let timeout = Int((max(0, min(wait, 0.25)) * 1000).rounded(.up))
             let ready = items.withUnsafeMutableBufferPointer { zmq_poll($0.baseAddress, Int32($0.count), timeout) }
             if ready < 0 {
-                if zmq_errno() == EINTR { continue }
+                let e = zmq_errno()
+                if e == EINTR { continue }
+                ended.set("zmq_poll failed: \(String(cString: zmq_strerror(e))) (errno \(e))")
                 break
             }
             if items[0].revents & pollIn != 0 { queue.wake.drain() }
@@ -324,4 +335,11 @@ private final class FloorServerLoop: @unchecked Sendable {
     static func list(_ indexes: [Int]) -> String {
         indexes.prefix(10).map(String.init).joined(separator: ", ") + (indexes.count > 10 ? ", …" : "")
     }
+}
+
+/// Why a floor thread stopped by itself.
+final class FloorStopReason: Sendable {
+    private let reason = Mutex<String?>(nil)
+    var value: String? { reason.withLock { $0 } }
+    func set(_ why: String) { reason.withLock { $0 = $0 ?? why } }
 }
