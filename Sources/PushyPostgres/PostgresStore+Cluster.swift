@@ -173,7 +173,7 @@ extension PostgresStore: ClusterStore {
                 do {
                     try await client.withConnection { connection in
                         // A connection the database closed need not end the listen (`unlessSilent`).
-                        try await Self.unlessSilent(connection) {
+                        try await Self.unlessSilent(connection, logger: logger) {
                             try await connection.listen(on: channel) { notifications in
                                 continuation.yield()  // listening now: look once for what came before
                                 for try await _ in notifications { continuation.yield() }

@@ -154,7 +154,7 @@ public final class PostgresStore: PushyStore {
             group.addTask {
                 .value(try await client.withConnection { connection in
                     gotConnection.set()
-                    return try await Self.unlessSilent(connection) {
+                    return try await Self.unlessSilent(connection, logger: logger) {
                         try await body(PostgresSession(connection: connection, logger: logger))
                     }
                 })

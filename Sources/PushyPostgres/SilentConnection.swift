@@ -1,3 +1,4 @@
+import Logging
 import PostgresNIO
 import PushyStore
 
@@ -15,29 +16,31 @@ extension PostgresStore {
     static let silenceGrace = Duration.seconds(2)
 
     /// Runs `body` on `connection` and returns what it returns, unless the connection closes and
-    /// `body` is still waiting `silenceGrace` later: then `SilentConnection` is thrown.
+    /// `body` is still waiting `silenceGrace` later (noticed within `silencePoll`): then
+    /// `SilentConnection` is thrown, and said once in the log.
     ///
     /// postgres-nio 1.33.2 can leave a query on a connection the database closed unanswered for
     /// ever: with the database stopped and started again under load, every connection the pool
     /// had lent out hung its query for good (no socket left, `close()` answered, the query still
     /// waiting). A store call stuck like that held the cluster's loops, and so the server's
     /// stop, for ever. `body` runs in a task of its own so the wait can end without it; a body
-    /// given up stays behind until it ends by itself (at the latest with the process). The
-    /// caller's cancellation is passed on to it.
-    static func unlessSilent<T: Sendable>(_ connection: PostgresConnection,
+    /// given up stays behind, with what it holds, until it ends by itself (at the latest with the
+    /// process: at most one per pooled connection per database restart). The caller's
+    /// cancellation is passed on to the body, but the caller still waits for it (postgres-nio's
+    /// queries do not end when cancelled) or for its connection's silence; a half-open
+    /// connection that never reports closed is not covered.
+    static func unlessSilent<T: Sendable>(_ connection: PostgresConnection, logger: Logger,
                                           _ body: @escaping @Sendable () async throws -> T) async throws -> T {
         let first = FirstResult<Result<T, any Error>>()
         let work = Task {
             do { first.offer(.success(try await body())) } catch { first.offer(.failure(error)) }
         }
         let watch = Task {
-            while true {
+            while !connection.isClosed {
                 do { try await Task.sleep(for: silencePoll) } catch { return }  // the body ended
-                guard connection.isClosed else { continue }
-                do { try await Task.sleep(for: silenceGrace) } catch { return }
-                first.offer(.failure(SilentConnection()))
-                return
             }
+            do { try await Task.sleep(for: silenceGrace) } catch { return }
+            first.offer(.failure(SilentConnection()))
         }
         let result = await withTaskCancellationHandler {
             await first.wait()
@@ -45,6 +48,9 @@ extension PostgresStore {
             work.cancel()
         }
         watch.cancel()
+        if case .failure(let error) = result, error is SilentConnection {
+            logger.warning("a PostgreSQL call was given up: its connection closed and the query was never answered (the call fails as a lost connection)")
+        }
         return try result.get()
     }
 }

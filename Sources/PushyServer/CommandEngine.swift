@@ -295,6 +295,13 @@ public actor CommandEngine {
         perform(s.machine.enterRehab(now: now), s, key, now: now)
     }
 
+    /// `sendAbort`, unless the node has moved on to another job (what this server last heard
+    /// of `jobId` may be late: its final status can still be on its way).
+    func sendAbort(_ key: NodeKey, stillIn jobId: String, now: Double) {
+        guard let s = sessions[key], s.machine.held.map({ $0.jobId == jobId }) ?? true else { return }
+        perform(s.machine.enterRehab(now: now), s, key, now: now)
+    }
+
     /// Performs node actions that do not depend on a message (rehab from a job or the tick, a job
     /// the node left for another).
     func perform(_ actions: [NodeMachine.Action], _ s: NodeSession, _ key: NodeKey, now: Double) {

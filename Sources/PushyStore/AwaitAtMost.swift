@@ -24,6 +24,7 @@ public func awaitAtMost(_ limit: Duration, _ work: @escaping @Sendable () async 
 }
 
 /// The first of the results offered, handed to the waiter whether it came before or after it.
+/// One waiter: `wait()` is called once.
 public final class FirstResult<Value: Sendable>: Sendable {
     private enum State {
         case empty
@@ -43,9 +44,11 @@ public final class FirstResult<Value: Sendable>: Sendable {
                 case .offered(let result):
                     s = .done
                     return result
-                default:
+                case .empty:
                     s = .waiting(waiter)
                     return nil
+                case .waiting, .done:
+                    preconditionFailure("FirstResult has one waiter")
                 }
             }
             if let ready { waiter.resume(returning: ready) }

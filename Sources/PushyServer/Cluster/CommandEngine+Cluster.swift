@@ -115,9 +115,8 @@ extension CommandEngine {
                 job.finished = true
                 logger.notice("another server's job had ended without telling this one; forgotten", metadata: ["pushy.job": "\(id)"])
                 // As `serversGone`: a node still in it may still run its command.
-                let now = clock()
                 for (node, status) in job.nodes where !status.isTerminal {
-                    sendAbort(NodeKey(org: job.spec.org, node: node), now: now)
+                    sendAbort(NodeKey(org: job.spec.org, node: node), stillIn: id, now: clock())
                 }
             }
         }
@@ -291,7 +290,7 @@ extension CommandEngine {
             cluster.remoteJobs[id] = nil
             job.finished = true
             for (node, status) in job.nodes where !status.isTerminal {
-                sendAbort(NodeKey(org: job.spec.org, node: node), now: now)
+                sendAbort(NodeKey(org: job.spec.org, node: node), stillIn: id, now: now)
             }
         }
     }
@@ -314,7 +313,7 @@ extension CommandEngine {
             cluster?.remoteJobs[id] = nil
             job.finished = true
             for (node, status) in job.nodes where !status.isTerminal {
-                sendAbort(NodeKey(org: job.spec.org, node: node), now: now)
+                sendAbort(NodeKey(org: job.spec.org, node: node), stillIn: id, now: now)
             }
         }
     }
@@ -350,9 +349,10 @@ extension CommandEngine {
 
     /// Servers this one's sweep has just deleted (their jobs are crashed in the database now):
     /// gone at once, whatever the last look at the live set said, so their jobs' nodes held
-    /// here are sent `abort` (rehab) before anyone can see the crash and start a job on them.
-    /// Waiting for the next look left up to a lease round in which such a node, still running
-    /// the dead server's command, counted as available.
+    /// here are sent `abort` (rehab) as soon as this server knows, not a lease round (or, for a
+    /// server heard from lately, three) later, while such a node, still running the dead
+    /// server's command, counted as available. Other servers holding such nodes still learn it
+    /// at their next look.
     func clusterSwept(_ swept: Set<String>) {
         guard let cluster, !swept.isEmpty else { return }
         cluster.liveServers.subtract(swept)
