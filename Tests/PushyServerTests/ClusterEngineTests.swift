@@ -107,6 +107,18 @@ import Testing
             return job
         }
 
+        /// `jobOverBoth`, voted and run: both nodes running it.
+        func jobRunningOnBoth() async throws -> String {
+            let job = try await jobOverBoth()
+            await say(a, "web1", .ackCommit, job: job)
+            await say(b, "web2", .ackCommit, job: job)
+            try await pump()
+            await say(a, "web1", .ackRun, job: job)
+            await say(b, "web2", .ackRun, job: job)
+            try await pump()
+            return job
+        }
+
         func messages(_ t: RecordingTransport, _ type: String, job: String) -> Int {
             t.messages.filter { $0.type == type && $0.jobId == job }.count
         }
@@ -169,13 +181,7 @@ import Testing
     /// beside the owner's own nodes' output.
     @Test func liveOutputOfARemoteNodeReachesTheOwnersFeed() async throws {
         try await Self.with { p in
-            let job = try await p.jobOverBoth()
-            await p.say(p.a, "web1", .ackCommit, job: job)
-            await p.say(p.b, "web2", .ackCommit, job: job)
-            try await p.pump()
-            await p.say(p.a, "web1", .ackRun, job: job)
-            await p.say(p.b, "web2", .ackRun, job: job)
-            try await p.pump()
+            let job = try await p.jobRunningOnBoth()
             await p.output(p.a, "web1", job: job, "one\n", offset: 0)
             await p.output(p.b, "web2", job: job, "two\n", offset: 0)
             await p.output(p.b, "web2", job: job, "three\n", offset: 4)
@@ -330,13 +336,7 @@ import Testing
     /// saw the next job's commit answered "busy" in that gap).
     @Test func aSweptOwnersNodesAreResetAtOnce() async throws {
         try await Self.with { p in
-            let job = try await p.jobOverBoth()
-            await p.say(p.a, "web1", .ackCommit, job: job)
-            await p.say(p.b, "web2", .ackCommit, job: job)
-            try await p.pump()
-            await p.say(p.a, "web1", .ackRun, job: job)
-            await p.say(p.b, "web2", .ackRun, job: job)
-            try await p.pump()
+            let job = try await p.jobRunningOnBoth()
             #expect(p.messages(p.tb, "run", job: job) == 1)
             await p.b.clusterMembership(["server-a", "server-b"])
             #expect(await p.b.nodeState(org: Self.org, node: "web2").availability == .available, "running: still available")
