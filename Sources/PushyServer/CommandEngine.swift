@@ -298,8 +298,8 @@ public actor CommandEngine {
     /// `sendAbort`, unless the node has moved on to another job (what this server last heard
     /// of `jobId` may be late: its final status can still be on its way).
     func sendAbort(_ key: NodeKey, stillIn jobId: String, now: Double) {
-        guard let s = sessions[key], s.machine.held.map({ $0.jobId == jobId }) ?? true else { return }
-        perform(s.machine.enterRehab(now: now), s, key, now: now)
+        guard sessions[key]?.machine.held.map({ $0.jobId == jobId }) ?? true else { return }
+        sendAbort(key, now: now)
     }
 
     /// Performs node actions that do not depend on a message (rehab from a job or the tick, a job
