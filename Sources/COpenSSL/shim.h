@@ -1,5 +1,10 @@
 #ifndef PUSHY_COPENSSL_SHIM_H
 #define PUSHY_COPENSSL_SHIM_H
+/* SHA256_Init/Update/Final (below) are deprecated in OpenSSL 3.0 but kept; see pushy_hmac_sha256. */
+#define OPENSSL_SUPPRESS_DEPRECATED
+#include <string.h>
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
@@ -62,6 +67,51 @@ static inline int pushy_rsa_public_decrypt_raw(EVP_PKEY *key,
     EVP_PKEY_CTX_free(ctx);
     if (!ok) ERR_clear_error();
     return ok;
+}
+
+/* HMAC-SHA256 (RFC 2104) keyed once: the SHA-256 states after the inner and outer padded key.
+   A message then costs the hash of its bytes and two copies of a plain struct, with no
+   allocation: the session MAC of every agent message (issue 16). OpenSSL's EVP interface, the
+   non-deprecated one, allocates a context for every copy of a keyed state; the SHA256_* calls
+   run the same hash code without that. */
+typedef struct { SHA256_CTX inner; SHA256_CTX outer; } pushy_hmac_sha256_key;
+
+static inline void pushy_hmac_sha256_key_init(pushy_hmac_sha256_key *k, const unsigned char *key, size_t length) {
+    unsigned char block[SHA256_CBLOCK], pad[SHA256_CBLOCK];
+    memset(block, 0, sizeof block);
+    if (length > SHA256_CBLOCK) SHA256(key, length, block);
+    else if (length > 0) memcpy(block, key, length);
+    for (int i = 0; i < SHA256_CBLOCK; i++) pad[i] = block[i] ^ 0x36;
+    SHA256_Init(&k->inner);
+    SHA256_Update(&k->inner, pad, sizeof pad);
+    for (int i = 0; i < SHA256_CBLOCK; i++) pad[i] = block[i] ^ 0x5c;
+    SHA256_Init(&k->outer);
+    SHA256_Update(&k->outer, pad, sizeof pad);
+    OPENSSL_cleanse(block, sizeof block);
+    OPENSSL_cleanse(pad, sizeof pad);
+}
+
+/* The 32-byte HMAC of `data` into `out`. */
+static inline void pushy_hmac_sha256(const pushy_hmac_sha256_key *k, const void *data, size_t length, unsigned char *out) {
+    unsigned char inner[SHA256_DIGEST_LENGTH];
+    SHA256_CTX c = k->inner;
+    SHA256_Update(&c, data, length);
+    SHA256_Final(inner, &c);
+    c = k->outer;
+    SHA256_Update(&c, inner, sizeof inner);
+    SHA256_Final(out, &c);
+    OPENSSL_cleanse(&c, sizeof c);
+}
+
+/* 1 when `signature`, standard padded base64 of 32 bytes (44 characters), is the HMAC of
+   `data`; compared in constant time. 0 for any other signature. */
+static inline int pushy_hmac_sha256_verify(const pushy_hmac_sha256_key *k, const void *data, size_t length,
+                                           const unsigned char *signature, size_t signature_length) {
+    unsigned char given[33], expected[SHA256_DIGEST_LENGTH];
+    if (signature_length != 44 || signature[43] != '=' || signature[42] == '=') return 0;
+    if (EVP_DecodeBlock(given, signature, 44) != 33) return 0;
+    pushy_hmac_sha256(k, data, length, expected);
+    return CRYPTO_memcmp(given, expected, sizeof expected) == 0;
 }
 
 #endif

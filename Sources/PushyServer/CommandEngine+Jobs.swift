@@ -70,6 +70,7 @@ extension CommandEngine {
         }
         let job = ActiveJob(org: org, record: record, machine: machine)
         jobs[id] = job
+        tickBell.ring()
         if !remote.isEmpty { cluster?.placement[id] = remote.mapValues(\.server) }
         logger.info("job started", metadata: ["pushy.job": "\(id)", "pushy.nodes": "\(request.nodes.count)"])
         perform(actions, job: job, now: now)

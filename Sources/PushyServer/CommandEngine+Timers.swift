@@ -5,8 +5,22 @@ import PushyProtocol
 extension CommandEngine {
     /// One pass of every timer: job timeouts, finished-job release, rehab resends, the liveness
     /// scan and the heartbeat broadcast. Called a few times a second by `EngineTicker`; one scan
-    /// serves all nodes instead of a timer per node.
-    public func tick() {
+    /// serves all nodes instead of a timer per node. True when the next pass is wanted soon
+    /// (`needsPromptTick`).
+    @discardableResult
+    public func tick() -> Bool {
+        tickTimers()
+        return needsPromptTick
+    }
+
+    /// Whether a timer may fire within the next second: a job is under way, node changes wait to
+    /// be written, a node waits in rehab for its `aborted`, or the first broadcasts are not all out.
+    var needsPromptTick: Bool {
+        !rehabNodes.isEmpty || !pendingNodeUpdates.isEmpty || earlyBroadcasts < 3
+            || jobs.values.contains { !$0.machine.status.isTerminal }
+    }
+
+    private func tickTimers() {
         let now = clock()
         flush()
         for (id, job) in jobs {

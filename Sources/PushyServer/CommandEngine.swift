@@ -47,6 +47,8 @@ public actor CommandEngine {
     var pendingNodeUpdates: [JobNodeUpdate] = []
     /// Job rows go to the store through here (in order per job, retried on failure).
     nonisolated let writer: JobWriter
+    /// Rung when work for the timers starts (`EngineTicker`).
+    nonisolated let tickBell = TickBell()
     /// Times a node's heartbeats disagreed with the job holding it long enough to end its part
     /// in the job: each means a message was lost somewhere (issue 11).
     public private(set) var reconciliations = 0
@@ -214,6 +216,7 @@ public actor CommandEngine {
                 send(s, ServerMessage(type: .ack, sequence: 0, timestamp: Date(timeIntervalSince1970: now)))
             case .abort:
                 rehabNodes.insert(key)
+                tickBell.ring()
                 notePresence(key, available: false)
                 send(s, ServerMessage(type: .abort, sequence: 0, timestamp: Date(timeIntervalSince1970: now)))
             case .available:
@@ -309,6 +312,7 @@ public actor CommandEngine {
             switch action {
             case .abort:
                 rehabNodes.insert(key)
+                tickBell.ring()
                 notePresence(key, available: false)
                 send(s, ServerMessage(type: .abort, sequence: 0, timestamp: Date(timeIntervalSince1970: now)))
             case .reconcile(let jobId, let reason):

@@ -39,16 +39,23 @@ struct InboundService: Service {
 }
 
 /// The engine's timers (job timeouts, rehab resends, liveness, heartbeat broadcast, batched
-/// node writes) a few times a second; one last pass at shutdown writes what gathered.
+/// node writes): five times a second while a job runs or a node is in rehab, once a second
+/// otherwise (an idle server's wake-ups are most of its idle CPU at small fleets, issue 16) —
+/// the engine's `tickBell` ends an idle wait when such work starts. One last pass at shutdown
+/// writes what gathered.
 struct EngineTicker: Service {
     let engine: CommandEngine
     var period: Duration = .milliseconds(200)
+    var idlePeriod: Duration = .seconds(1)
 
     func run() async {
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
-                await engine.tick()
-                try? await Task.sleep(for: period)
+                if await engine.tick() {
+                    try? await Task.sleep(for: period)
+                } else {
+                    await engine.tickBell.wait(idlePeriod)
+                }
             }
         }
         await engine.flush()

@@ -291,4 +291,33 @@ import Testing
             #expect(!SessionMAC(key: key.reversed()).verify(header: header, body: body))
         }
     }
+
+    /// RFC 4231's HMAC-SHA256 cases 1 (a short key), 2 (a key shorter than the data) and 6 (a
+    /// key longer than SHA-256's block, hashed first).
+    @Test(arguments: [
+        ([UInt8](repeating: 0x0b, count: 20), Array("Hi There".utf8),
+         "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7"),
+        (Array("Jefe".utf8), Array("what do ya want for nothing?".utf8),
+         "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"),
+        ([UInt8](repeating: 0xaa, count: 131), Array("Test Using Larger Than Block-Size Key - Hash Key First".utf8),
+         "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"),
+    ])
+    func sessionMACMatchesRFC4231(key: [UInt8], data: [UInt8], expected: String) throws {
+        let mac = SessionMAC(key: key)
+        #expect(mac.code(data).map { String(format: "%02x", $0) }.joined() == expected)
+        let header = try MessageHeader.parse(mac.frames(body: data)[0])
+        #expect(mac.verify(header: header, body: data))
+    }
+
+    /// Signatures that are not standard padded base64 of 32 bytes fail, never crash.
+    @Test func sessionMACRefusesMalformedSignatures() throws {
+        let key = [UInt8](repeating: 7, count: 32), body = Array("{}".utf8)
+        let mac = SessionMAC(key: key)
+        let good = try MessageHeader.parse(mac.frames(body: body)[0]).signature
+        for bad in ["", String(good.dropLast()), good + "=", String(good.dropLast(2)) + "==", "*" + good.dropFirst(),
+                    String(repeating: "A", count: 44), String(good.dropLast()) + "A"] {
+            #expect(!mac.verify(header: MessageHeader(method: .hmacSHA256, signature: bad), body: body), "\(bad)")
+        }
+        #expect(!mac.verify(header: MessageHeader(method: .rsa2048SHA1, signature: good), body: body))
+    }
 }
