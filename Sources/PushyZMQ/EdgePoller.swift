@@ -33,9 +33,15 @@ final class EdgePoller {
 
     /// Tokens of the fds that fired within `timeout` ms (-1 = wait forever); empty on timeout or EINTR.
     func wait(timeout: Int32) -> [UInt64] {
+        var tokens: [UInt64] = []
+        wait(timeout: timeout) { tokens.append($0) }
+        return tokens
+    }
+
+    /// As `wait(timeout:)`, handing each token to `body` (no array).
+    func wait(timeout: Int32, _ body: (UInt64) -> Void) {
         let n = events.withUnsafeMutableBufferPointer { epoll_wait(epfd, $0.baseAddress, Int32($0.count), timeout) }
-        guard n > 0 else { return [] }
-        return (0..<Int(n)).map { events[$0].data.u64 }
+        for i in 0..<max(0, Int(n)) { body(events[i].data.u64) }
     }
 }
 

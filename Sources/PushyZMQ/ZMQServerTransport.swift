@@ -192,10 +192,8 @@ private final class ServerLoop: @unchecked Sendable {
         // The ZAP handler and the monitors by their notification fds: each wake-up (one per
         // heartbeat when idle) then asks only the ROUTER for its events, not four sockets. Both
         // drain their socket (receive until it is empty) whenever they run, which re-arms the fd.
-        var items = [queue.wake.pollItem, router.pollItem]
-        if let zap { items.append(zap.socket.notificationItem) }
-        let firstMonitor = items.count
-        items += monitors.map(\.socket.notificationItem)
+        let poller = ServerPoller(wake: queue.wake, router: router, zap: zap?.socket.notificationFD,
+                                  monitors: monitors.map(\.socket.notificationFD))
         // A socket's fd only signals a message that arrives after a read found it empty: a
         // monitor's inproc pipe is attached without any command, so until its first read its
         // first event would never signal. Draining both once here makes every later arrival do.
@@ -204,21 +202,16 @@ private final class ServerLoop: @unchecked Sendable {
         var paused = false
         while true {
             // Back-pressure: while the consumer is behind, leave the ROUTER unread (its events
-            // are masked) and look again shortly.
+            // are not asked for) and look again shortly.
             let behind = counters.unhandled.load(ordering: .relaxed) >= inboundLimit
             if behind && !paused { counters.countPause() }
             paused = behind
-            items[1].events = behind ? 0 : pollIn
             var timeout = behind ? 5 : pollTimeout
             if !held.isEmpty { timeout = max(0, min(timeout, heldSinceMonotonic + holdMilliseconds - Self.monotonicMilliseconds())) }
-            let ready = items.withUnsafeMutableBufferPointer {
-                zmq_poll($0.baseAddress, Int32($0.count), Int(timeout))
-            }
-            if ready < 0 {
-                if zmq_errno() == EINTR { continue }
+            guard let fired = poller.wait(router: !behind, timeout: timeout) else {
                 break  // ETERM or a broken socket: nothing more can be done
             }
-            if items[0].revents & pollIn != 0 { queue.wake.drain() }
+            if fired.contains(.wake) { queue.wake.drain() }
             let (outbound, stopping) = queue.takeAll()
             if stopping { break }
             for message in outbound { send(message) }
@@ -226,12 +219,12 @@ private final class ServerLoop: @unchecked Sendable {
             // decision every monitor is drained whether or not it polled ready: libzmq queues a
             // connection's ACCEPTED event before its ZAP request, but the two arrive on different
             // sockets, and a request judged before its own ACCEPTED would be admitted over budget.
-            let zapReady = zap != nil && items[2].revents & pollIn != 0
-            for (i, monitor) in monitors.enumerated() where zapReady || items[firstMonitor + i].revents & pollIn != 0 {
+            let zapReady = fired.contains(.zap)
+            for (i, monitor) in monitors.enumerated() where zapReady || fired.contains(.monitor(i)) {
                 monitor.handlePending()
             }
             if let zap, zapReady { zap.handlePending() }
-            var drained = items[1].revents & pollIn == 0
+            var drained = !fired.contains(.router)
             if !behind, !drained { drained = receive() }
             if !held.isEmpty, Self.monotonicMilliseconds() - heldSinceMonotonic >= holdMilliseconds { deliverHeld() }
             if !behind, drained, counters.unhandled.load(ordering: .relaxed) == 0 {
