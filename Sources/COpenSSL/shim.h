@@ -108,7 +108,9 @@ static inline void pushy_hmac_sha256(const pushy_hmac_sha256_key *k, const void 
 static inline int pushy_hmac_sha256_verify(const pushy_hmac_sha256_key *k, const void *data, size_t length,
                                            const unsigned char *signature, size_t signature_length) {
     unsigned char given[33], expected[SHA256_DIGEST_LENGTH];
-    if (signature_length != 44 || signature[43] != '=' || signature[42] == '=') return 0;
+    if (signature_length != 44 || signature[43] != '=') return 0;
+    /* EVP_DecodeBlock reads '=' anywhere as zero bits: only the last character may be one. */
+    if (memchr(signature, '=', 43) != NULL) return 0;
     if (EVP_DecodeBlock(given, signature, 44) != 33) return 0;
     pushy_hmac_sha256(k, data, length, expected);
     return CRYPTO_memcmp(given, expected, sizeof expected) == 0;

@@ -252,7 +252,7 @@ extension CommandEngine {
     }
 
     /// Node-in-job changes are written in batches, not one transaction per message: the engine's
-    /// tick (a few times a second) writes what gathered since the last one.
+    /// tick (five times a second while any wait) writes what gathered since the last one.
     func flush() {
         let batch = takePendingNodeUpdates()
         guard !batch.isEmpty else { return }

@@ -4,21 +4,32 @@ import PushyProtocol
 
 extension CommandEngine {
     /// One pass of every timer: job timeouts, finished-job release, rehab resends, the liveness
-    /// scan and the heartbeat broadcast. Called a few times a second by `EngineTicker`; one scan
-    /// serves all nodes instead of a timer per node. True when the next pass is wanted soon
-    /// (`needsPromptTick`).
+    /// scan and the heartbeat broadcast; one scan serves all nodes instead of a timer per node.
+    /// Returns how long `EngineTicker` may wait before the next pass: nil for its prompt period
+    /// (a few times a second) while `needsPromptTick`, else `idleWait(now:)`.
     @discardableResult
-    public func tick() -> Bool {
+    public func tick() -> Double? {
         tickTimers()
-        return needsPromptTick
+        return needsPromptTick ? nil : idleWait(now: clock())
     }
 
-    /// Whether a timer may fire within the next second: a job is under way, node changes wait to
-    /// be written, a node waits in rehab for its `aborted`, or the first broadcasts are not all out.
+    /// Whether a timer may fire any moment: a job is under way, node changes wait to be written,
+    /// a node waits in rehab for its `aborted`, or the first broadcasts are not all out.
     var needsPromptTick: Bool {
         !rehabNodes.isEmpty || !pendingNodeUpdates.isEmpty || earlyBroadcasts < 3
             || jobs.values.contains { !$0.machine.status.isTerminal }
     }
+
+    /// Longest wait, seconds, between two passes of an idle engine: a fifth of the heartbeat
+    /// interval (liveness is then judged a fifth of an interval late at worst, against a
+    /// tolerance of several), at most `idleTickLimit`, and never past the next broadcast.
+    func idleWait(now: Double) -> Double {
+        min(Self.idleTickLimit, config.heartbeatInterval / 5, max(0, lastBroadcast + config.heartbeatInterval - now))
+    }
+
+    /// At most this long (seconds) between two passes of an idle engine (issue 16: at small fleets an
+    /// idle server's fixed wake-ups were most of its CPU).
+    static let idleTickLimit = 1.0
 
     private func tickTimers() {
         let now = clock()
@@ -49,7 +60,8 @@ extension CommandEngine {
             }
         }
         // Liveness: only nodes whose EWMA interval has ended are evaluated (the wheel), on
-        // every tick, so a silent node is noticed within a tick of crossing the threshold.
+        // every tick, so a silent node is noticed within a tick (idle: a fifth of an interval at
+        // most) of crossing the threshold.
         var dead: [NodeKey] = []
         for key in livenessWheel.due(at: judged) {
             guard let s = sessions[key] else { continue }

@@ -39,22 +39,22 @@ struct InboundService: Service {
 }
 
 /// The engine's timers (job timeouts, rehab resends, liveness, heartbeat broadcast, batched
-/// node writes): five times a second while a job runs or a node is in rehab, once a second
-/// otherwise (an idle server's wake-ups are most of its idle CPU at small fleets, issue 16) —
-/// the engine's `tickBell` ends an idle wait when such work starts. One last pass at shutdown
-/// writes what gathered.
+/// node writes): five times a second while a job runs or a node is in rehab; otherwise as
+/// `CommandEngine.tick` says (at most once a second, a fifth of the heartbeat interval, and in
+/// time for the next broadcast): at small fleets an idle server's wake-ups were most of its idle
+/// CPU (issue 16). The engine's `tickBell` ends an idle wait when such work starts. One last pass
+/// at shutdown writes what gathered.
 struct EngineTicker: Service {
     let engine: CommandEngine
     var period: Duration = .milliseconds(200)
-    var idlePeriod: Duration = .seconds(1)
 
     func run() async {
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
-                if await engine.tick() {
-                    try? await Task.sleep(for: period)
+                if let idle = await engine.tick() {
+                    await engine.tickBell.wait(.milliseconds(max(1, Int((idle * 1000).rounded(.up)))))
                 } else {
-                    await engine.tickBell.wait(idlePeriod)
+                    try? await Task.sleep(for: period)
                 }
             }
         }

@@ -1,8 +1,9 @@
 import Synchronization
 
 /// Cuts `EngineTicker`'s idle wait short. An idle engine (no job running, nobody in rehab) is
-/// ticked once a second instead of five times; the engine rings this bell when such work
-/// starts, so a new job's timers are watched from its first moment, not up to a second late.
+/// ticked at most once a second instead of five times; the engine rings this bell when such
+/// work starts, so a new job's timers are watched from its first moment, not up to a second
+/// late. One waiter (the ticker).
 final class TickBell: Sendable {
     private struct State {
         var sleeper: Task<Void, Never>?

@@ -18,12 +18,14 @@ final class EdgePoller {
 
     deinit { Glibc.close(epfd) }
 
-    /// Watches `fd` for input; `edge` for a `ZMQ_FD`, level for an ordinary fd such as a wake signal.
-    func add(fd: Int32, token: UInt64, edge: Bool) {
+    /// Watches `fd` for input; `edge` for a `ZMQ_FD`, level for an ordinary fd such as a wake
+    /// signal. False when the kernel refused.
+    @discardableResult
+    func add(fd: Int32, token: UInt64, edge: Bool) -> Bool {
         var event = epoll_event()
         event.events = EPOLLIN.rawValue | (edge ? EPOLLET.rawValue : 0)
         event.data.u64 = token
-        _ = epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &event)
+        return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &event) == 0
     }
 
     func remove(fd: Int32) {

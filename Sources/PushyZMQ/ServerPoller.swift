@@ -7,7 +7,7 @@ import CZMQ
 
 /// The server I/O thread's wait: its wake signal, the ROUTER, and the notification fds of the
 /// ZAP handler and the connection monitors. On Linux one epoll set made once, so a wake-up
-/// costs an `epoll_wait` and one `ZMQ_EVENTS` question to the ROUTER; `zmq_poll`, used
+/// costs an `epoll_wait` and a `ZMQ_EVENTS` question or two to the ROUTER; `zmq_poll`, used
 /// elsewhere, sets up and tears down a wait on every descriptor twice per call (issue 16: a
 /// third of the thread's idle time went there).
 final class ServerPoller {
@@ -41,12 +41,14 @@ final class ServerPoller {
         if let zap { items.append(zmq_pollitem_t(socket: nil, fd: zap, events: pollIn, revents: 0)) }
         items += monitors.map { zmq_pollitem_t(socket: nil, fd: $0, events: pollIn, revents: 0) }
         #if os(Linux)
-        poller = try? EdgePoller(capacity: 8)
-        if let poller {
-            poller.add(fd: wake.readFD, token: Fired.wake.rawValue, edge: false)
-            poller.add(fd: router.notificationFD, token: Fired.router.rawValue, edge: true)
-            if let zap { poller.add(fd: zap, token: Fired.zap.rawValue, edge: true) }
-            for (i, fd) in monitors.enumerated() { poller.add(fd: fd, token: Fired.monitor(i).rawValue, edge: true) }
+        // zmq_poll instead should the kernel refuse any of them (a wait that missed the ZAP
+        // handler would leave every handshake unanswered).
+        poller = (try? EdgePoller(capacity: 8)).flatMap { poller in
+            var added = poller.add(fd: wake.readFD, token: Fired.wake.rawValue, edge: false)
+                && poller.add(fd: router.notificationFD, token: Fired.router.rawValue, edge: true)
+            if let zap { added = added && poller.add(fd: zap, token: Fired.zap.rawValue, edge: true) }
+            for (i, fd) in monitors.enumerated() { added = added && poller.add(fd: fd, token: Fired.monitor(i).rawValue, edge: true) }
+            return added ? poller : nil
         }
         #endif
     }
@@ -57,13 +59,16 @@ final class ServerPoller {
         #if os(Linux)
         if let poller {
             var fired: Fired = []
-            // The ROUTER's fd is edge-triggered and only says "look again": whether a message
-            // waits is asked every time (a read that stopped at its batch limit left some).
+            // The ROUTER's fd is edge-triggered and only says "look again". Whether a message
+            // waits is asked before waiting (a send or a read that stopped at its batch limit may
+            // have taken the signal of one that is there), and after, when the fd fired.
             let pending = wanted && router.hasInput
             poller.wait(timeout: pending ? 0 : Int32(clamping: timeout)) { token in
-                if token != Fired.router.rawValue { fired.insert(Fired(rawValue: token)) }
+                fired.insert(Fired(rawValue: token))
             }
-            if wanted && (pending || router.hasInput) { fired.insert(.router) }
+            let looked = fired.contains(.router)
+            fired.remove(.router)
+            if wanted && (pending || (looked && router.hasInput)) { fired.insert(.router) }
             return fired
         }
         #endif

@@ -309,13 +309,32 @@ import Testing
         #expect(mac.verify(header: header, body: data))
     }
 
+    /// The same codes as swift-crypto's HMAC around SHA-256's 64-byte block, for empty keys
+    /// and bodies too.
+    @Test(arguments: [0, 1, 63, 64, 65, 131])
+    func sessionMACMatchesSwiftCrypto(keyLength: Int) throws {
+        let key = (0..<keyLength).map { UInt8(($0 * 31 + 7) % 256) }
+        let mac = SessionMAC(key: key)
+        for body in [[UInt8](), [0x41], (0..<1000).map { UInt8($0 % 251) }] {
+            #expect(mac.frames(body: body) == MessageSigner.hmacFrames(body: body, key: key), "key \(keyLength), body \(body.count)")
+        }
+    }
+
     /// Signatures that are not standard padded base64 of 32 bytes fail, never crash.
     @Test func sessionMACRefusesMalformedSignatures() throws {
         let key = [UInt8](repeating: 7, count: 32), body = Array("{}".utf8)
         let mac = SessionMAC(key: key)
         let good = try MessageHeader.parse(mac.frames(body: body)[0]).signature
-        for bad in ["", String(good.dropLast()), good + "=", String(good.dropLast(2)) + "==", "*" + good.dropFirst(),
-                    String(repeating: "A", count: 44), String(good.dropLast()) + "A"] {
+        // '=' elsewhere than at the end (OpenSSL's decoder alone would read it as zero bits, as 'A').
+        let chars = Array(good)
+        let equalsForA: [String] = chars.indices.filter { $0 < 43 && chars[$0] == "A" }.prefix(1).map { i in
+            var c = chars
+            c[i] = "="
+            return String(c)
+        }
+        var bad: [String] = ["", String(good.dropLast()), good + "=", String(good.dropLast(2)) + "==", "*" + good.dropFirst()]
+        bad += [String(repeating: "A", count: 44), String(good.dropLast()) + "A", "=" + good.dropFirst()]
+        for bad in bad + equalsForA {
             #expect(!mac.verify(header: MessageHeader(method: .hmacSHA256, signature: bad), body: body), "\(bad)")
         }
         #expect(!mac.verify(header: MessageHeader(method: .rsa2048SHA1, signature: good), body: body))

@@ -49,13 +49,48 @@ import Testing
                 rig.clock.advance(1)
                 await rig.engine.tick()
             }
-            #expect(await !rig.engine.tick(), "an idle engine with an available node")
+            #expect(await rig.engine.tick() == CommandEngine.idleTickLimit, "an idle engine with an available node")
             let id = try await rig.runningJob()
-            #expect(await rig.engine.tick(), "a job runs")
+            #expect(await rig.engine.tick() == nil, "a job runs")
             await rig.say(.succeeded, job: id)
             #expect(await rig.job(id)?.status == .complete)
             await rig.engine.drainWrites()
-            #expect(await !rig.engine.tick(), "the job ended and its rows are written")
+            #expect(await rig.engine.tick() != nil, "the job ended and its rows are written")
+        }
+    }
+
+    /// Idle, the engine still ticks in time for every broadcast and several times an interval,
+    /// however short the interval (agents count missed broadcasts per interval).
+    @Test func anIdleEngineTicksInTimeForItsBroadcasts() async throws {
+        try await EngineRig.with(configure: { $0.heartbeatInterval = 0.5 }) { rig in
+            for _ in 0..<3 {
+                rig.clock.advance(1)
+                await rig.engine.tick()
+            }
+            let wait = try #require(await rig.engine.tick())
+            #expect(wait <= 0.1, "a fifth of the 0.5 s interval at most, was \(wait)")
+            rig.clock.advance(0.45)
+            #expect(await rig.engine.idleWait(now: rig.clock.now()) <= 0.05 + 1e-6, "the next broadcast is due in 0.05 s")
+        }
+    }
+
+    /// Starting a job rings the bell: an idle wait under way ends at once.
+    @Test func aJobStartEndsTheIdleWait() async throws {
+        try await EngineRig.with { rig in
+            let waiter = Waiter(rig.engine.tickBell)
+            _ = try await rig.runningJob()
+            await waiter.task.value
+        }
+    }
+
+    /// A node sent to rehab rings the bell too (its `abort` is resent on the engine's ticks).
+    @Test func aNodeEnteringRehabEndsTheIdleWait() async throws {
+        try await EngineRig.with { rig in
+            let waiter = Waiter(rig.engine.tickBell)
+            // A node that says it runs a job the server never heard of is reset (rehab).
+            await rig.say(.heartbeat, job: "0123456789abcdef0123456789abcdef", state: .running)
+            await waiter.task.value
+            #expect(rig.transport.types.last == "abort")
         }
     }
 
