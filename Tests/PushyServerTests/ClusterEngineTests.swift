@@ -301,13 +301,15 @@ import Testing
             #expect(await p.b.isRemoteJob(job))
             await p.a.clusterLeaseLost()
             #expect(p.ta.types.last == "abort", "web1 is reset")
-            // Its end is written (a no-op where the sweep crashed it) and B is told once it is.
+            // B is told at once; its end is written (a no-op where the sweep crashed it) by A's
+            // store writer, in its own time (a loaded run once read the row before it landed).
             let deadline = ContinuousClock.now + .seconds(20)
             while await p.b.isRemoteJob(job), ContinuousClock.now < deadline {
                 try await p.pump()
                 try await Task.sleep(for: .milliseconds(10))
             }
             #expect(await p.b.isRemoteJob(job) == false)
+            #expect(await p.a.drainWrites(), "A's writes did not land within 30 s")
             #expect(try await p.store.job(org: Self.org, id: job)?.status == .aborted)
         }
     }
