@@ -138,17 +138,13 @@ let pollOut = Int16(ZMQ_POLLOUT)
 extension ZMQSocket {
     var pollItem: zmq_pollitem_t { zmq_pollitem_t(socket: handle, fd: 0, events: pollIn, revents: 0) }
 
-    /// The socket's notification fd (`ZMQ_FD`), for an `EdgePoller` or `notificationItem`.
+    /// The socket's notification fd (`ZMQ_FD`), for an `EdgePoller` or a `ServerPoller`. It is
+    /// edge-triggered — it only says "look again" — so it suits a socket that is drained
+    /// (received from until it has nothing) whenever it fires and after every send on it.
     var notificationFD: Int32 {
         var fd: Int32 = -1
         var size = MemoryLayout<Int32>.size
         zmq_getsockopt(handle, ZMQ_FD, &fd, &size)
         return fd
     }
-
-    /// A poll item for the socket's notification fd rather than the socket: `zmq_poll` then
-    /// polls the fd without asking the socket for `ZMQ_FD` and `ZMQ_EVENTS` on every call. The
-    /// fd is edge-triggered — it only says "look again" — so it suits a socket that is drained
-    /// (received from until it has nothing) whenever it fires and after every send on it.
-    var notificationItem: zmq_pollitem_t { zmq_pollitem_t(socket: nil, fd: notificationFD, events: pollIn, revents: 0) }
 }
