@@ -53,8 +53,8 @@ struct InboundVerifier: Sendable {
         guard frames.count == 2 else { return .dropped(reason: "frame_count", detail: "\(frames.count + 1) frames") }
         let headerBytes = frames[0], body = frames[1]
         guard body.count <= maxBodySize else { return .dropped(reason: "body_too_large", detail: "\(body.count) bytes") }
-        let header: MessageHeader
-        do { header = try MessageHeader.parse(headerBytes) } catch {
+        let header: MessageHeader.Scanned
+        do { header = try MessageHeader.scan(headerBytes) } catch {
             return .dropped(reason: "bad_header", detail: "\(error)")
         }
         guard header.method == .hmacSHA256 else { return .dropped(reason: "bad_signing_method", detail: header.method.rawValue) }
@@ -64,7 +64,7 @@ struct InboundVerifier: Sendable {
         guard let mac = keys.mac(for: key) else {
             return .dropped(reason: "unknown_node", detail: "\(msg.org)/\(msg.node)")
         }
-        guard mac.verify(header: header, body: body) else {
+        guard mac.verify(frame: headerBytes, header, body: body) else {
             return .dropped(reason: "bad_hmac", detail: "\(msg.org)/\(msg.node)")
         }
         guard abs(msg.timestamp.timeIntervalSince1970 - now) < maxSkew else {

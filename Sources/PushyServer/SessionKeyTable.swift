@@ -5,7 +5,14 @@ import Synchronization
 /// engine (which signs what it sends) and the inbound verifier (which checks what agents send,
 /// off the engine's actor).
 final class SessionKeyTable: Sendable {
-    private let keys = Mutex<[NodeKey: (key: [UInt8], mac: SessionMAC)]>([:])
+    /// A struct, not a tuple: a tuple's copy out of the dictionary went through generic value
+    /// witnesses on every agent message (issue 16).
+    private struct Entry {
+        let key: [UInt8]
+        let mac: SessionMAC
+    }
+
+    private let keys = Mutex<[NodeKey: Entry]>([:])
 
     /// The node's MAC, if it has fetched its config since this server started.
     func mac(for node: NodeKey) -> SessionMAC? {
@@ -29,7 +36,7 @@ final class SessionKeyTable: Sendable {
             if let entry = keys[node] { return entry.key }
             var g = SystemRandomNumberGenerator()
             let key = (0..<32).map { _ in UInt8.random(in: 0...255, using: &g) }
-            keys[node] = (key, SessionMAC(key: key))
+            keys[node] = Entry(key: key, mac: SessionMAC(key: key))
             return key
         }
     }

@@ -46,6 +46,13 @@ extension ZMQServerTransport {
         public var mayHold: (@Sendable (RouterMessage) -> Bool)?
         /// How long a held message may wait (see `mayHold`).
         public var inboundHoldMilliseconds = 100
+        /// While messages are held and nothing was sent on the ROUTER for
+        /// `promptAfterSendMilliseconds`, the ROUTER is read at most this often: an idle
+        /// server's heartbeats are read a few dozen at a time instead of with a wake-up each
+        /// (issue 16). An answer to anything the server sent is read at once. 0: always at once.
+        public var quietReadMilliseconds = 50
+        /// See `quietReadMilliseconds`.
+        public var promptAfterSendMilliseconds = 10_000
         /// When set, received batches go to this function, called on the I/O thread, instead of
         /// `inbound` (which then only finishes at shutdown): the server checks them there and
         /// hands them on in one hop. It must not block. Its messages count as unhandled until

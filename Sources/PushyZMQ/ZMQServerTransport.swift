@@ -158,6 +158,14 @@ private final class ServerLoop: @unchecked Sendable {
     /// The same moment on the monotonic clock: how long messages have been held is measured on it,
     /// so a wall clock stepped back (NTP, a resumed VM) cannot hold them indefinitely.
     private var heldSinceMonotonic = 0
+    let quietReadMilliseconds: Int
+    let promptMilliseconds: Int
+    /// Until when (monotonic ms) every arrival is read at once: a while after the server last
+    /// sent on the ROUTER (a job's messages, whose answers must not wait).
+    private var promptUntil = 0
+    /// When the ROUTER was last read (monotonic ms), and whether that read emptied it.
+    private var lastRead = 0
+    private var lastReadDrained = true
 
     init(
         router: ZMQSocket, pub: ZMQSocket, zap: ZAPHandler?, monitors: [ConnectionMonitor],
@@ -177,6 +185,8 @@ private final class ServerLoop: @unchecked Sendable {
         mayHold = options.mayHold
         sink = options.inboundSink
         holdMilliseconds = max(1, options.inboundHoldMilliseconds)
+        quietReadMilliseconds = max(0, options.quietReadMilliseconds)
+        promptMilliseconds = max(0, options.promptAfterSendMilliseconds)
     }
 
     static func nowMilliseconds() -> Int { Int(Date().timeIntervalSince1970 * 1000) }
@@ -207,8 +217,13 @@ private final class ServerLoop: @unchecked Sendable {
             if behind && !paused { counters.countPause() }
             paused = behind
             var timeout = behind ? 5 : pollTimeout
-            if !held.isEmpty { timeout = max(0, min(timeout, heldSinceMonotonic + holdMilliseconds - Self.monotonicMilliseconds())) }
-            guard let fired = poller.wait(router: !behind, timeout: timeout) else {
+            let now = Self.monotonicMilliseconds()
+            if !held.isEmpty { timeout = max(0, min(timeout, heldSinceMonotonic + holdMilliseconds - now)) }
+            // Quiet: while heartbeats are held and the server has not sent on the ROUTER for a
+            // while, arrivals are read together every `quietReadMilliseconds`, not one wake-up each.
+            let quiet = !held.isEmpty && lastReadDrained && now >= promptUntil && now - lastRead < quietReadMilliseconds
+            if quiet { timeout = max(0, min(timeout, lastRead + quietReadMilliseconds - now)) }
+            guard let fired = poller.wait(router: !behind && !quiet, timeout: timeout) else {
                 break  // ETERM or a broken socket: nothing more can be done
             }
             if fired.contains(.wake) { queue.wake.drain() }
@@ -225,7 +240,11 @@ private final class ServerLoop: @unchecked Sendable {
             }
             if let zap, zapReady { zap.handlePending() }
             var drained = !fired.contains(.router)
-            if !behind, !drained { drained = receive() }
+            if !behind, !drained {
+                lastRead = Self.monotonicMilliseconds()
+                drained = receive()
+                lastReadDrained = drained
+            }
             if !held.isEmpty, Self.monotonicMilliseconds() - heldSinceMonotonic >= holdMilliseconds { deliverHeld() }
             if !behind, drained, counters.unhandled.load(ordering: .relaxed) == 0 {
                 // Held messages are not in hand yet: caught up only to the first of them.
@@ -243,7 +262,9 @@ private final class ServerLoop: @unchecked Sendable {
     private func send(_ message: ZMQServerTransport.Outbound) {
         do {
             switch message {
-            case .route(let identity, let frames): try router.send(frames, head: identity)
+            case .route(let identity, let frames):
+                promptUntil = Self.monotonicMilliseconds() + promptMilliseconds
+                try router.send(frames, head: identity)
             case .publish(let frames): try pub.send(frames)
             }
             counters.countSent()

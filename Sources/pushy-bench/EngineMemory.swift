@@ -13,7 +13,7 @@ import PushyZMQ
 /// heartbeat path the server uses. Separates the engine's share of the server's RSS per agent
 /// from libzmq's connections.
 enum EngineMemory {
-    static func bytesPerNode(nodes: Int) async throws -> (bytes: Double, heartbeat: HeartbeatCost) {
+    static func bytesPerNode(nodes: Int, rounds: Int = 5) async throws -> (bytes: Double, heartbeat: HeartbeatCost) {
         var logger = Logger(label: "pushy-bench.engine")
         logger.logLevel = .critical
         let engine = CommandEngine(
@@ -27,7 +27,7 @@ enum EngineMemory {
         }
         guard await engine.sessionCount == nodes else { throw BenchFailure("engine memory: sessions were not created") }
         let after = ProcessProbe.rss(pid: getpid()) ?? before
-        let cost = try await heartbeatCost(engine, fleet, rounds: 5)
+        let cost = try await heartbeatCost(engine, fleet, rounds: rounds)
         return (Double(after - before) / Double(nodes), cost)
     }
 

@@ -11,7 +11,7 @@ struct PushyBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pushy-bench",
         abstract: "Benchmark or soak a pushy-server with thousands of virtual agents (loopback only).",
-        subcommands: [PushyBenchCommand.self, SoakCommand.self, AgentsCommand.self, ClusterCommand.self],
+        subcommands: [PushyBenchCommand.self, SoakCommand.self, AgentsCommand.self, ClusterCommand.self, HeartbeatCommand.self],
         defaultSubcommand: PushyBenchCommand.self)
 }
 

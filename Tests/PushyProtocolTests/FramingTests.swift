@@ -84,6 +84,20 @@ import Testing
         #expect(reordered == MessageHeader(method: .hmacSHA256, signature: "QUJD"))
     }
 
+    /// `scan` (the server's inbound path) finds the parts `parse` returns, at their places.
+    @Test func scanFindsWhatParseReads() throws {
+        for text in ["Version:2.0;SigningMethod:hmac_sha256;Signature:abc+/=",
+                     "Signature:QUJD;Extra:1;SigningMethod:rsa2048_sha1;;Version:1.0;",
+                     "Version:1.0;SigningMethod:rsa2048_sha1;SignedChecksum:", "Version:2.0;SigningMethod:hmac_sha256;Signature:x;Signature:y"] {
+            let bytes = Array(text.utf8)
+            let scanned = try MessageHeader.scan(bytes)
+            let parsed = try MessageHeader.parse(bytes)
+            #expect(String(decoding: bytes[scanned.version], as: UTF8.self) == parsed.version, "\(text)")
+            #expect(String(decoding: bytes[scanned.signature], as: UTF8.self) == parsed.signature, "\(text)")
+            #expect(scanned.method == parsed.method, "\(text)")
+        }
+    }
+
     @Test func headerRejections() {
         func parse(_ text: String) throws(FramingError) -> MessageHeader { try MessageHeader.parse(Array(text.utf8)) }
         #expect(throws: FramingError.unsupportedVersion("3.0")) {

@@ -289,6 +289,16 @@ import Testing
             #expect(mac.verify(header: header, body: body))
             #expect(!mac.verify(header: header, body: body + [0]))
             #expect(!SessionMAC(key: key.reversed()).verify(header: header, body: body))
+            // In place, from the scanned frame (the server's inbound path): the same answers.
+            let scanned = try MessageHeader.scan(frames[0])
+            #expect(mac.verify(frame: frames[0], scanned, body: body))
+            #expect(!mac.verify(frame: frames[0], scanned, body: body + [0]))
+            #expect(!SessionMAC(key: key.reversed()).verify(frame: frames[0], scanned, body: body))
+            // A range from another frame, or an RSA header, is refused, never read past the end.
+            #expect(!mac.verify(frame: Array(frames[0].prefix(10)), scanned, body: body))
+            var rsa = scanned
+            rsa.method = .rsa2048SHA1
+            #expect(!mac.verify(frame: frames[0], rsa, body: body))
         }
     }
 

@@ -35,11 +35,20 @@ public struct SessionMAC: @unchecked Sendable {
     public func verify(header: MessageHeader, body: [UInt8]) -> Bool {
         guard header.method == .hmacSHA256 else { return false }
         var signature = header.signature
-        return signature.withUTF8 { s in
-            withUnsafePointer(to: keyed) { k in
-                body.withUnsafeBytes { b in
-                    pushy_hmac_sha256_verify(k, b.baseAddress, b.count, s.baseAddress, s.count) == 1
-                }
+        return signature.withUTF8 { verify(signature: UnsafeRawBufferPointer($0), body: body) }
+    }
+
+    /// The same for a scanned header frame (`MessageHeader.scan`): the signature checked where
+    /// it lies in the frame's bytes.
+    public func verify(frame: [UInt8], _ scanned: MessageHeader.Scanned, body: [UInt8]) -> Bool {
+        guard scanned.method == .hmacSHA256, scanned.signature.clamped(to: 0..<frame.count) == scanned.signature else { return false }
+        return frame.withUnsafeBytes { verify(signature: UnsafeRawBufferPointer(rebasing: $0[scanned.signature]), body: body) }
+    }
+
+    private func verify(signature s: UnsafeRawBufferPointer, body: [UInt8]) -> Bool {
+        withUnsafePointer(to: keyed) { k in
+            body.withUnsafeBytes { b in
+                pushy_hmac_sha256_verify(k, b.baseAddress, b.count, s.baseAddress?.assumingMemoryBound(to: UInt8.self), s.count) == 1
             }
         }
     }
