@@ -61,10 +61,10 @@ struct InboundVerifier: Sendable {
         let msg: AgentMessage
         do { msg = try AgentMessage.parse(body) } catch { return .dropped(reason: "bad_body", detail: "\(error)") }
         let key = NodeKey(org: msg.org, node: msg.node)
-        guard let mac = keys.mac(for: key) else {
+        guard let signed = keys.verify(key, frame: headerBytes, header, body: body) else {
             return .dropped(reason: "unknown_node", detail: "\(msg.org)/\(msg.node)")
         }
-        guard mac.verify(frame: headerBytes, header, body: body) else {
+        guard signed else {
             return .dropped(reason: "bad_hmac", detail: "\(msg.org)/\(msg.node)")
         }
         guard abs(msg.timestamp.timeIntervalSince1970 - now) < maxSkew else {

@@ -101,7 +101,11 @@ import Testing
         let m = try AgentMessage.parse(Self.bytes(body))
         #expect(m.node == "n1")
         #expect(m.type == "heartbeat")
+        #expect(m.messageType == .heartbeat)
         #expect(m.sequence == 0)
+        // The first wins even when it has the wrong type: the field is then absent.
+        let wrongFirst = #"{"node":1,"node":"n2","org":"acme","type":"heartbeat","timestamp":"Tue, 04 Sep 2012 23:01:02 GMT"}"#
+        #expect(throws: MessageError.missingField("node")) { _ = try AgentMessage.parse(Self.bytes(wrongFirst)) }
     }
 
     @Test(arguments: [#"{"node":"n","org":"o","type":"heartbeat","timestamp":"x" "#, #"{"node":"n\x"}"#,

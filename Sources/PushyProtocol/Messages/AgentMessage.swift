@@ -126,42 +126,50 @@ public struct AgentMessage: Sendable, Equatable {
     /// Parses and validates a body. Missing `node`/`org`/`type`/`timestamp` or a job_id over 64
     /// characters is a `MessageError`.
     public static func parse(_ body: [UInt8]) throws(MessageError) -> AgentMessage {
-        // One pass over the members, no JSON tree (the first of duplicate keys wins): the server
-        // parses every message of every agent.
+        // One pass over the members, no JSON tree, no table of values (the first of duplicate
+        // keys wins): the server parses every message of every agent.
         var f = Fields()
         let isObject: Bool
         do {
-            isObject = try JSONParser.readObject(body, keys: Field.table) { k, value in
-                if f.values[k] == nil { f.values[k] = value }
-            }
+            isObject = try JSONParser.readObject(body, keys: Field.table) { k, value in f.take(k, value) }
         } catch { throw .invalidJSON(error.description) }
         guard isObject else { throw .invalidJSON("body is not a JSON object") }
-        guard let node = f[.node]?.stringValue, !node.isEmpty else { throw .missingField("node") }
-        guard let org = f[.org]?.stringValue, !org.isEmpty else { throw .missingField("org") }
-        guard let type = f[.type]?.stringValue else { throw .missingField("type") }
-        guard let ts = f[.timestamp]?.stringValue else { throw .missingField("timestamp") }
+        guard let node = f.node, !node.isEmpty else { throw .missingField("node") }
+        guard let org = f.org, !org.isEmpty else { throw .missingField("org") }
+        guard let type = f.type else { throw .missingField("type") }
+        guard let ts = f.timestamp else { throw .missingField("timestamp") }
         guard let date = WireTime.parseRFC1123(ts) else { throw .badField("timestamp") }
         var jobId: String? = nil
-        if let j = f[.jobId], !j.isNull {
+        if let j = f.jobId, !j.isNull {
             guard let s = j.stringValue, s.utf8.count <= 64 || s.count <= 64 else { throw .badField("job_id") }
             jobId = s
         }
-        var m = AgentMessage(
-            node: node, client: f[.client]?.stringValue ?? "", org: org, type: .heartbeat,
-            sequence: f[.sequence]?.intValue ?? 0, timestamp: date,
-            incarnationId: f[.incarnationId]?.stringValue ?? "", jobId: jobId,
-            jobState: f[.jobState]?.stringValue.flatMap(AgentJobState.init(rawValue:)),
-            stdout: f[.stdout]?.stringValue, stderr: f[.stderr]?.stringValue,
-            reason: f[.reason]?.stringValue, exitStatus: f[.exitStatus]?.intValue,
-            protocolVersion: f[.protocolVersion]?.stringValue ?? "")
-        m.type = type
-        m.outputEncoding = f[.outputEncoding]?.stringValue
-        m.stdoutTruncated = f[.stdoutTruncated]?.boolValue
-        m.stderrTruncated = f[.stderrTruncated]?.boolValue
-        m.stream = f[.stream]?.stringValue
-        m.offset = f[.offset]?.intValue
-        m.data = f[.data]?.stringValue
-        return m
+        return AgentMessage(node: node, org: org, type: type, timestamp: date, jobId: jobId, fields: f)
+    }
+
+    /// The rest of a parsed message, as found.
+    private init(node: String, org: String, type: String, timestamp: Date, jobId: String?, fields f: Fields) {
+        self.node = node
+        client = f.client ?? ""
+        protocolVersion = f.protocolVersion ?? ""
+        self.org = org
+        self.type = type
+        messageType = AgentMessageType(rawValue: type)
+        sequence = f.sequence ?? 0
+        self.timestamp = timestamp
+        incarnationId = f.incarnationId ?? ""
+        self.jobId = jobId
+        jobState = f.jobState.flatMap(AgentJobState.init(rawValue:))
+        stdout = f.stdout
+        stderr = f.stderr
+        reason = f.reason
+        exitStatus = f.exitStatus
+        outputEncoding = f.outputEncoding
+        stdoutTruncated = f.stdoutTruncated
+        stderrTruncated = f.stderrTruncated
+        stream = f.stream
+        offset = f.offset
+        data = f.data
     }
 
     /// The body fields `parse` reads.
@@ -187,10 +195,45 @@ public struct AgentMessage: Sendable, Equatable {
         static let table = JSONKeyTable(allCases.map(\.wireName))
     }
 
-    /// The values found, by field.
+    /// The values found, typed as the message keeps them (a value of another JSON type counts
+    /// as absent), in plain fields rather than an allocated table.
     private struct Fields {
-        var values = [JSONValue?](repeating: nil, count: Field.allCases.count)
-        subscript(_ field: Field) -> JSONValue? { values[field.rawValue] }
+        /// Fields already seen, by bit: the first of duplicate keys wins.
+        var seen: UInt32 = 0
+        var node, client, org, type, timestamp, stdout, stderr, reason, stream, data: String?
+        var protocolVersion, incarnationId, jobState, outputEncoding: String?
+        var sequence, offset, exitStatus: Int?
+        var stdoutTruncated, stderrTruncated: Bool?
+        /// Kept as found: null and a non-string are told apart.
+        var jobId: JSONValue?
+
+        mutating func take(_ index: Int, _ value: JSONValue) {
+            let bit = UInt32(1) << UInt32(index)
+            guard seen & bit == 0, let field = Field(rawValue: index) else { return }
+            seen |= bit
+            switch field {
+            case .node: node = value.stringValue
+            case .client: client = value.stringValue
+            case .org: org = value.stringValue
+            case .type: type = value.stringValue
+            case .sequence: sequence = value.intValue
+            case .timestamp: timestamp = value.stringValue
+            case .stdout: stdout = value.stringValue
+            case .stderr: stderr = value.stringValue
+            case .reason: reason = value.stringValue
+            case .stream: stream = value.stringValue
+            case .offset: offset = value.intValue
+            case .data: data = value.stringValue
+            case .protocolVersion: protocolVersion = value.stringValue
+            case .incarnationId: incarnationId = value.stringValue
+            case .jobId: jobId = value
+            case .jobState: jobState = value.stringValue
+            case .exitStatus: exitStatus = value.intValue
+            case .outputEncoding: outputEncoding = value.stringValue
+            case .stdoutTruncated: stdoutTruncated = value.boolValue
+            case .stderrTruncated: stderrTruncated = value.boolValue
+            }
+        }
     }
 
     /// The exact bytes of a captured stream (`stdout`, `stderr` or `data`), decoding base64
