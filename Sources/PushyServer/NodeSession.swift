@@ -3,8 +3,23 @@ import PushyProtocol
 
 /// Identifies a node across orgs.
 struct NodeKey: Hashable, Sendable {
-    var org: String
-    var node: String
+    let org: String
+    let node: String
+    /// Both names hashed once, when the key is made: the engine looks a node up in several
+    /// tables for each of its messages (issue 16), each lookup then hashes one integer.
+    private let nameHash: Int
+
+    init(org: String, node: String) {
+        self.org = org
+        self.node = node
+        var h = Hasher()
+        h.combine(org)
+        h.combine(node)
+        nameHash = h.finalize()
+    }
+
+    static func == (a: NodeKey, b: NodeKey) -> Bool { a.nameHash == b.nameHash && a.node == b.node && a.org == b.org }
+    func hash(into hasher: inout Hasher) { hasher.combine(nameHash) }
 }
 
 /// One connected node: its state machine (`NodeMachine`: incarnation, replay protection,

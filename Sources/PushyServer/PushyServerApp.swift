@@ -74,9 +74,9 @@ public final class PushyServerApp: Service, Sendable {
         // A frame this far over max_body_size is no agent's: drop the peer before libzmq buffers it.
         options.maxFrameSize = Int64(max(4 * config.maxBodySize, 1 << 20))
         // Idle heartbeats wait on the I/O thread and reach the engine in one batch (issue 16):
-        // held at most 1 % of an interval (100 ms at 10 s), so liveness hardly notices.
+        // held at most 2 % of an interval (200 ms at 10 s), so liveness hardly notices.
         options.mayHold = { @Sendable in InboundVerifier.mayWait($0) }
-        options.inboundHoldMilliseconds = Int(min(100, max(1, config.heartbeatInterval * 10)))
+        options.inboundHoldMilliseconds = Int(min(200, max(1, config.heartbeatInterval * 20)))
         // Checked on the I/O thread, one hop to the engine (issue 16).
         let checked = CheckedInbound(verifier: engine.verifier)
         options.inboundSink = { @Sendable in checked.accept($0) }

@@ -50,7 +50,7 @@ extension ZMQServerTransport {
         /// `promptAfterSendMilliseconds`, the ROUTER is read at most this often: an idle
         /// server's heartbeats are read a few dozen at a time instead of with a wake-up each
         /// (issue 16). An answer to anything the server sent is read at once. 0: always at once.
-        public var quietReadMilliseconds = 50
+        public var quietReadMilliseconds = 100
         /// See `quietReadMilliseconds`.
         public var promptAfterSendMilliseconds = 10_000
         /// When set, received batches go to this function, called on the I/O thread, instead of
