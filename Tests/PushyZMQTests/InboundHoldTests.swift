@@ -7,10 +7,11 @@ import Testing
 /// arrival order, or all once the oldest has waited `inboundHoldMilliseconds` — and the server
 /// counts itself caught up only to the first held message.
 @Suite(.timeLimit(.minutes(1))) struct InboundHoldTests {
-    func makeHoldingServer(_ context: ZMQContext, holdMilliseconds: Int) throws -> ZMQServerTransport {
+    func makeHoldingServer(_ context: ZMQContext, holdMilliseconds: Int, quietReadMilliseconds: Int = 100) throws -> ZMQServerTransport {
         var options = ZMQServerTransport.Options(routerEndpoint: "tcp://127.0.0.1:0", pubEndpoint: "tcp://127.0.0.1:0")
         options.mayHold = { $0.frames.first == bytes("beat") }
         options.inboundHoldMilliseconds = holdMilliseconds
+        options.quietReadMilliseconds = quietReadMilliseconds
         return try ZMQServerTransport(context: context, options: options)
     }
 
@@ -84,5 +85,32 @@ import Testing
         server.consumed(2)
         let handled = Date().timeIntervalSince1970
         try await waitFor("the server to be caught up once the beats are handled") { server.inboundCaughtUpAt > handled }
+    }
+
+    /// A quiet server (beats held, nothing sent for a while) reads the ROUTER only every
+    /// `quietReadMilliseconds`; once it has sent on the ROUTER, an answer is read at once.
+    /// Quiet reads here take a minute, longer than the test waits: only prompt reading passes.
+    @Test func anAnswerToTheServerIsReadAtOnceByAQuietServer() async throws {
+        let context = try ZMQContext()
+        let server = try makeHoldingServer(context, holdMilliseconds: 60_000, quietReadMilliseconds: 60_000)
+        defer { server.shutdown() }
+        let agent = try makeAgent(context, to: server)
+        defer { agent.close() }
+        let batches = Inbox(server.inbound)
+        let agentInbox = Inbox(agent.inbound)
+        // An urgent message first, read at once (nothing is held): the agent's identity.
+        #expect(agent.send([bytes("hello"), bytes("h")]))
+        let first = try #require(await batches.next(within: .seconds(30)))
+        server.consumed(first.count)
+        let identity = try #require(first.first?.identity)
+        // A held beat makes the server quiet.
+        #expect(agent.send([bytes("beat"), bytes("b0")]))
+        try await waitFor("the beat to be held") { server.counters.inboundHeld == 1 }
+        server.send(to: identity, frames: [[], bytes("commit")])
+        _ = try #require(await agentInbox.next(where: { $0.commandFrames != nil }))
+        #expect(agent.send([bytes("result"), bytes("r1")]))
+        let batch = try #require(await batches.next(within: .seconds(30)))
+        #expect(batch.map { String(decoding: $0.frames[1], as: UTF8.self) } == ["b0", "r1"])
+        server.consumed(batch.count)
     }
 }
