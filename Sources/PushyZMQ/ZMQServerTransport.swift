@@ -166,6 +166,9 @@ private final class ServerLoop: @unchecked Sendable {
     /// When the ROUTER was last read (monotonic ms), and whether that read emptied it.
     private var lastRead = 0
     private var lastReadDrained = true
+    /// The last time (wall ms) the ROUTER was known to hold nothing: a message read later
+    /// arrived after it, so it is what a new hold's `heldSince` can claim.
+    private var emptyAt = 0
 
     init(
         router: ZMQSocket, pub: ZMQSocket, zap: ZAPHandler?, monitors: [ConnectionMonitor],
@@ -210,6 +213,7 @@ private final class ServerLoop: @unchecked Sendable {
         for monitor in monitors { monitor.handlePending() }
         zap?.handlePending()
         var paused = false
+        emptyAt = Self.nowMilliseconds()
         while true {
             // Back-pressure: while the consumer is behind, leave the ROUTER unread (its events
             // are not asked for) and look again shortly.
@@ -221,9 +225,12 @@ private final class ServerLoop: @unchecked Sendable {
             if !held.isEmpty { timeout = max(0, min(timeout, heldSinceMonotonic + holdMilliseconds - now)) }
             // Quiet: while heartbeats are held and the server has not sent on the ROUTER for a
             // while, arrivals are read together every `quietReadMilliseconds`, not one wake-up each.
+            // Never past the hold: the read when it ends takes in what arrived since the last one.
             let quiet = !held.isEmpty && lastReadDrained && now >= promptUntil && now - lastRead < quietReadMilliseconds
+                && now < heldSinceMonotonic + holdMilliseconds
             if quiet { timeout = max(0, min(timeout, lastRead + quietReadMilliseconds - now)) }
-            guard let fired = poller.wait(router: !behind && !quiet, timeout: timeout) else {
+            let asked = !behind && !quiet
+            guard let fired = poller.wait(router: asked, timeout: timeout) else {
                 break  // ETERM or a broken socket: nothing more can be done
             }
             if fired.contains(.wake) { queue.wake.drain() }
@@ -239,14 +246,21 @@ private final class ServerLoop: @unchecked Sendable {
                 monitor.handlePending()
             }
             if let zap, zapReady { zap.handlePending() }
-            var drained = !fired.contains(.router)
-            if !behind, !drained {
-                lastRead = Self.monotonicMilliseconds()
-                drained = receive()
-                lastReadDrained = drained
+            var drained = false
+            if asked {
+                if fired.contains(.router) {
+                    lastRead = Self.monotonicMilliseconds()
+                    drained = receive()
+                    lastReadDrained = drained
+                } else {
+                    drained = true
+                }
+                if drained { emptyAt = Self.nowMilliseconds() }
             }
-            if !held.isEmpty, Self.monotonicMilliseconds() - heldSinceMonotonic >= holdMilliseconds { deliverHeld() }
-            if !behind, drained, counters.unhandled.load(ordering: .relaxed) == 0 {
+            if !held.isEmpty, !quiet, Self.monotonicMilliseconds() - heldSinceMonotonic >= holdMilliseconds { deliverHeld() }
+            // Only when the ROUTER was asked and found empty (not while quiet or behind, when
+            // messages may wait in it unread).
+            if asked, drained, counters.unhandled.load(ordering: .relaxed) == 0 {
                 // Held messages are not in hand yet: caught up only to the first of them.
                 counters.caughtUp.store(held.isEmpty ? Self.nowMilliseconds() : heldSince, ordering: .relaxed)
             }
@@ -335,7 +349,9 @@ private final class ServerLoop: @unchecked Sendable {
     private func hold(_ messages: [RouterMessage]) {
         guard !messages.isEmpty else { return }
         if held.isEmpty {
-            heldSince = Self.nowMilliseconds()
+            // They arrived after the ROUTER was last known empty: no later than that is claimed
+            // (a read after a quiet or behind stretch finds messages that waited in it).
+            heldSince = min(emptyAt, Self.nowMilliseconds())
             heldSinceMonotonic = Self.monotonicMilliseconds()
         }
         held += messages

@@ -7,11 +7,14 @@ import Testing
 /// arrival order, or all once the oldest has waited `inboundHoldMilliseconds` — and the server
 /// counts itself caught up only to the first held message.
 @Suite(.timeLimit(.minutes(1))) struct InboundHoldTests {
-    func makeHoldingServer(_ context: ZMQContext, holdMilliseconds: Int, quietReadMilliseconds: Int = 100) throws -> ZMQServerTransport {
+    func makeHoldingServer(
+        _ context: ZMQContext, holdMilliseconds: Int, quietReadMilliseconds: Int = 100, promptAfterSendMilliseconds: Int = 10_000
+    ) throws -> ZMQServerTransport {
         var options = ZMQServerTransport.Options(routerEndpoint: "tcp://127.0.0.1:0", pubEndpoint: "tcp://127.0.0.1:0")
         options.mayHold = { $0.frames.first == bytes("beat") }
         options.inboundHoldMilliseconds = holdMilliseconds
         options.quietReadMilliseconds = quietReadMilliseconds
+        options.promptAfterSendMilliseconds = promptAfterSendMilliseconds
         return try ZMQServerTransport(context: context, options: options)
     }
 
@@ -92,7 +95,8 @@ import Testing
     /// Quiet reads here take a minute, longer than the test waits: only prompt reading passes.
     @Test func anAnswerToTheServerIsReadAtOnceByAQuietServer() async throws {
         let context = try ZMQContext()
-        let server = try makeHoldingServer(context, holdMilliseconds: 60_000, quietReadMilliseconds: 60_000)
+        let server = try makeHoldingServer(context, holdMilliseconds: 60_000, quietReadMilliseconds: 60_000,
+                                           promptAfterSendMilliseconds: 60_000)
         defer { server.shutdown() }
         let agent = try makeAgent(context, to: server)
         defer { agent.close() }
@@ -112,5 +116,26 @@ import Testing
         let batch = try #require(await batches.next(within: .seconds(30)))
         #expect(batch.map { String(decoding: $0.frames[1], as: UTF8.self) } == ["b0", "r1"])
         server.consumed(batch.count)
+    }
+
+    /// Quiet reads never run past the hold: when it ends, the ROUTER is read first, so the batch
+    /// holds what arrived during the quiet stretch too (handing over only the earlier beats would
+    /// let the next hold start late, and the server claim to be caught up past a waiting beat).
+    @Test func aHoldEndsWithWhatArrivedWhileQuiet() async throws {
+        let context = try ZMQContext()
+        let server = try makeHoldingServer(context, holdMilliseconds: 300, quietReadMilliseconds: 60_000)
+        defer { server.shutdown() }
+        let agent = try makeAgent(context, to: server)
+        defer { agent.close() }
+        let batches = Inbox(server.inbound)
+        #expect(agent.send([bytes("beat"), bytes("b0")]))
+        try await waitFor("the first beat to be held") { server.counters.inboundHeld == 1 }
+        // Read while quiet only when the hold ends.
+        #expect(agent.send([bytes("beat"), bytes("b1")]))
+        let batch = try #require(await batches.next(within: .seconds(30)))
+        #expect(batch.map { String(decoding: $0.frames[1], as: UTF8.self) } == ["b0", "b1"])
+        server.consumed(batch.count)
+        let handled = Date().timeIntervalSince1970
+        try await waitFor("the server to be caught up once the beats are handled") { server.inboundCaughtUpAt > handled }
     }
 }
