@@ -123,18 +123,27 @@ import Testing
     /// let the next hold start late, and the server claim to be caught up past a waiting beat).
     @Test func aHoldEndsWithWhatArrivedWhileQuiet() async throws {
         let context = try ZMQContext()
-        let server = try makeHoldingServer(context, holdMilliseconds: 300, quietReadMilliseconds: 60_000)
+        let server = try makeHoldingServer(context, holdMilliseconds: 5_000, quietReadMilliseconds: 60_000)
         defer { server.shutdown() }
         let agent = try makeAgent(context, to: server)
         defer { agent.close() }
         let batches = Inbox(server.inbound)
+        let start = ContinuousClock.now
         #expect(agent.send([bytes("beat"), bytes("b0")]))
-        try await waitFor("the first beat to be held") { server.counters.inboundHeld == 1 }
-        // Read while quiet only when the hold ends.
+        try await waitFor("the first beat to be held") { server.counters.inboundHeld == 1 || server.counters.received > 0 }
+        // Read while quiet only when the hold ends. Judged only if this task saw the first beat
+        // held in good time: on a machine so loaded that the test's task waited half the hold
+        // to run, the second beat may reach the server after the hold, which is allowed.
+        let inTime = server.counters.received == 0 && ContinuousClock.now - start < .milliseconds(2_500)
         #expect(agent.send([bytes("beat"), bytes("b1")]))
-        let batch = try #require(await batches.next(within: .seconds(30)))
-        #expect(batch.map { String(decoding: $0.frames[1], as: UTF8.self) } == ["b0", "b1"])
-        server.consumed(batch.count)
+        var batchBodies: [[String]] = []
+        while batchBodies.joined().count < 2 {
+            let batch = try #require(await batches.next(within: .seconds(30)))
+            batchBodies.append(batch.map { String(decoding: $0.frames[1], as: UTF8.self) })
+            server.consumed(batch.count)
+        }
+        #expect(Array(batchBodies.joined()) == ["b0", "b1"])
+        if inTime { #expect(batchBodies == [["b0", "b1"]]) }
         let handled = Date().timeIntervalSince1970
         try await waitFor("the server to be caught up once the beats are handled") { server.inboundCaughtUpAt > handled }
     }
