@@ -53,7 +53,7 @@ build: zmq
 ##       build (2,000 agents; fails on a stuck job or a node state that disagrees with its agent).
 ##       SOAK_TEST_ARGS adds options to that soak; BENCH_TEST_ARGS replaces the bench's.
 SOAK_TEST_ARGS ?=
-BENCH_TEST_ARGS ?= --sizes 200 --quick --no-write --strict --interval 2 --idle-seconds 4 --job-runs 2 --settle-max-seconds 0
+BENCH_TEST_ARGS ?= --sizes 200 --quick --no-write --strict --interval 2 --idle-seconds 4 --job-runs 2 --single-runs 2 --settle-max-seconds 0
 test: zmq deps-browser
 	@BIN="$(BIN)" SWIFT_BUILD_FLAGS="$(SWIFT_BUILD_FLAGS)" BENCH_TEST_ARGS="$(BENCH_TEST_ARGS)" \
 	  FUZZ_TEST_RUNS="$(FUZZ_TEST_RUNS)" SOAK_TEST_ARGS="$(SOAK_TEST_ARGS)" bash scripts/make-test.sh

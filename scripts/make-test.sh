@@ -19,7 +19,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-.build/debug}
 SWIFT_BUILD_FLAGS=${SWIFT_BUILD_FLAGS:-}
-BENCH_TEST_ARGS=${BENCH_TEST_ARGS:---sizes 200 --quick --no-write --strict --interval 2 --idle-seconds 4 --job-runs 2 --settle-max-seconds 0}
+BENCH_TEST_ARGS=${BENCH_TEST_ARGS:---sizes 200 --quick --no-write --strict --interval 2 --idle-seconds 4 --job-runs 2 --single-runs 2 --settle-max-seconds 0}
 FUZZ_TEST_RUNS=${FUZZ_TEST_RUNS:-20000}
 SOAK_TEST_ARGS=${SOAK_TEST_ARGS:-}
 

@@ -32,6 +32,7 @@ struct FloorBench {
     let interval: Double
     let idleSeconds: Double
     let jobRuns: Int
+    let singleRuns: Int
     let addressSpread: Int
     let shares: [(first: Int, count: Int)]
 
@@ -116,7 +117,7 @@ struct FloorBench {
             f.bigJobSwarmCPU.append(swarmCPU() - swarm)
             try await Task.sleep(for: .milliseconds(500))
         }
-        for i in 0..<jobRuns {
+        for i in 0..<singleRuns {
             // As Pushy runs it: quorum 1, so the swarm's agents (which ask for commit_run) run at the commit.
             f.singleJob.append(try await job((i * 7919) % n, 1, runAtCommit: true))
             try await Task.sleep(for: .milliseconds(200))
@@ -145,7 +146,7 @@ struct FloorBench {
             }
             let published = max(0, serverSide.broadcasts - broadcastsAtConnected - 1)
             var wrong = serverSide.mismatches(agents: agents, publishedSinceConnected: published)
-            let expected = jobRuns * n + jobRuns
+            let expected = jobRuns * n + singleRuns
             if serverSide.results != expected { wrong.append("results: \(serverSide.results) received, \(expected) expected from \(f.jobs) jobs") }
             if wrong.isEmpty {
                 f.server = serverSide
