@@ -38,20 +38,20 @@ extension CommandEngine {
             replay = Array(replay.dropFirst(n))
         }
         if job.events.last?.name == "job_complete" || feedsClosed { return .active(replay: replay, live: nil) }
-        let (stream, continuation) = AsyncStream.makeStream(of: FeedEvent.self, bufferingPolicy: .bufferingNewest(10_000))
+        let live = LiveFeed(bufferingNewest: 10_000)
         let token = UUID()
-        job.subscribers[token] = continuation
-        continuation.onTermination = { [weak self] _ in
+        job.subscribers[token] = live.continuation
+        live.continuation.onTermination = { [weak self] _ in
             Task { await self?.unsubscribeJob(id, token) }
         }
-        return .active(replay: replay, live: stream)
+        return .active(replay: replay, live: live)
     }
 
     func unsubscribeJob(_ id: String, _ token: UUID) { jobs[id]?.subscribers[token] = nil }
 
     /// Subscribes to the org feed (spec 2.3): no id → live only; a retained `org-N` → events
     /// after it; an unknown or expired id → `start_of_history` then everything retained.
-    public func subscribeOrg(org: String, lastEventId: String?) -> (replay: [FeedEvent], live: AsyncStream<FeedEvent>) {
+    public func subscribeOrg(org: String, lastEventId: String?) -> (replay: [FeedEvent], live: LiveFeed) {
         expireOrgEvents()
         let mine = orgEvents.filter { $0.org == org }.map(\.event)
         var replay: [FeedEvent] = []
@@ -64,17 +64,17 @@ extension CommandEngine {
                                     data: ["timestamp": .string(WireTime.feed(start))])] + mine
             }
         }
-        let (stream, continuation) = AsyncStream.makeStream(of: FeedEvent.self, bufferingPolicy: .bufferingNewest(10_000))
+        let live = LiveFeed(bufferingNewest: 10_000)
         if feedsClosed {
-            continuation.finish()
-            return (replay, stream)
+            live.continuation.finish()
+            return (replay, live)
         }
         let token = UUID()
-        orgSubscribers[token] = (org, continuation)
-        continuation.onTermination = { [weak self] _ in
+        orgSubscribers[token] = (org, live.continuation)
+        live.continuation.onTermination = { [weak self] _ in
             Task { await self?.unsubscribeOrg(token) }
         }
-        return (replay, stream)
+        return (replay, live)
     }
 
     func unsubscribeOrg(_ token: UUID) { orgSubscribers[token] = nil }

@@ -90,14 +90,14 @@ actor PlanRunner {
     }
 
     /// The events so far and, while the run goes on, the live ones.
-    func subscribe(org: String, id: String) -> (replay: [FeedEvent], live: AsyncStream<FeedEvent>?)? {
+    func subscribe(org: String, id: String) -> (replay: [FeedEvent], live: LiveFeed?)? {
         guard let l = live[id], l.record.org == org else { return nil }
         guard l.machine.status == .running else { return (l.events, nil) }
-        let (stream, continuation) = AsyncStream.makeStream(of: FeedEvent.self)
+        let feed = LiveFeed()
         let token = UUID()
-        live[id]?.subscribers[token] = continuation
-        continuation.onTermination = { _ in Task { await self.unsubscribe(id, token) } }
-        return (l.events, stream)
+        live[id]?.subscribers[token] = feed.continuation
+        feed.continuation.onTermination = { _ in Task { await self.unsubscribe(id, token) } }
+        return (l.events, feed)
     }
 
     func unsubscribe(_ id: String, _ token: UUID) { live[id]?.subscribers[token] = nil }

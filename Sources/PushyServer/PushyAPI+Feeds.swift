@@ -71,8 +71,9 @@ extension PushyAPI {
     }
 
     /// Streams events with `:keepalive` comments every `keepAliveTime` seconds; the stream ends
-    /// after the replay when there is no live part, or when the live part ends.
-    func sse(replay: [FeedEvent], live: AsyncStream<FeedEvent>?, endless: Bool,
+    /// after the replay when there is no live part, or when the live part ends. The keep-alives
+    /// go along the live stream itself (`LiveFeed`): an event wakes only this writer's task.
+    func sse(replay: [FeedEvent], live: LiveFeed?, endless: Bool,
              keep: @escaping @Sendable (FeedEvent) -> Bool = { _ in true }) -> Response {
         let keepAlive = config.keepAliveTime
         let headers: HTTPFields = [
@@ -81,22 +82,18 @@ extension PushyAPI {
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
             for e in replay where keep(e) { try await writer.write(ByteBuffer(string: e.text)) }
             if let live {
-                let (merged, out) = AsyncStream.makeStream(of: String.self)
-                let pump = Task {
-                    for await e in live where keep(e) { out.yield(e.text) }
-                    out.finish()
-                }
-                let ticker = Task {
+                // Only the continuation: the reader's end of the stream stays with this writer,
+                // so the producer hears of it (`onTermination`) once the writer stops.
+                let ticker = Task { [continuation = live.continuation] in
                     while !Task.isCancelled {
                         try await Task.sleep(for: .seconds(keepAlive))
-                        out.yield(":keepalive\n\n")
+                        continuation.yield(.keepAlive)
                     }
                 }
-                defer {
-                    pump.cancel()
-                    ticker.cancel()
+                defer { ticker.cancel() }
+                for await e in live.events where e.isKeepAlive || keep(e) {
+                    try await writer.write(ByteBuffer(string: e.text))
                 }
-                for await text in merged { try await writer.write(ByteBuffer(string: text)) }
             }
             try await writer.finish(nil)
         })

@@ -25,7 +25,7 @@ extension PushyAPI {
     /// The feed of a job another server of the cluster runs (issue 17): its stored state as a
     /// `summary` event now and again at each change (read every half second) until it ends.
     /// The owner's own feed has the finer events (votes, output); this one has every state.
-    func polledJobFeed(org: String, id: String, first: JobView) -> (replay: [FeedEvent], live: AsyncStream<FeedEvent>?) {
+    func polledJobFeed(org: String, id: String, first: JobView) -> (replay: [FeedEvent], live: LiveFeed?) {
         func event(_ view: JobView, _ n: Int) -> FeedEvent {
             var fields = view.json.objectValue ?? []
             fields.insert(("timestamp", .string(WireTime.feed(Date()))), at: 0)
@@ -33,7 +33,7 @@ extension PushyAPI {
         }
         let replay = [event(first, 1)]
         guard !first.status.isTerminal else { return (replay, nil) }
-        let (live, continuation) = AsyncStream.makeStream(of: FeedEvent.self)
+        let live = LiveFeed(), continuation = live.continuation
         let task = Task {
             var last = first.json, n = 1
             // Ends with the job, at the server's stop (the HTTP drain waits for open feeds) and
