@@ -26,6 +26,8 @@ struct PushyAPI: Sendable {
     var dashboard = DashboardSessions()
     /// Runs orchestration plans (issue 14); nil: the plan endpoints answer 503.
     var plans: PlanRunner? = nil
+    /// Parsed principal keys for signature checks.
+    let publicKeys = PublicKeyCache()
 
     static let maxBody = 1_000_000
     static let methods: [HTTPRequest.Method] = [.get, .post, .put, .delete, .patch, .head]
@@ -258,7 +260,7 @@ struct PushyAPI: Sendable {
             throw .forbidden("Client and node name must match")
         }
         let requestorKey: RSAPublicKey
-        do { requestorKey = try RSAPublicKey(pemRepresentation: p.record.publicKey) } catch {
+        do { requestorKey = try publicKeys.key(p.record.publicKey) } catch {
             throw .internalError("stored public key of '\(p.name)' is unreadable")
         }
         // Past the budget a new agent would only push the server towards its file limit (issue 5).

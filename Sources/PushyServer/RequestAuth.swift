@@ -62,7 +62,7 @@ extension PushyAPI {
             throw .unknownPrincipal(parsed.userId)
         }
         let key: RSAPublicKey
-        do { key = try RSAPublicKey(pemRepresentation: p.publicKey) } catch {
+        do { key = try publicKeys.key(p.publicKey) } catch {
             throw .internalError("stored public key of '\(p.name)' is unreadable")
         }
         do {

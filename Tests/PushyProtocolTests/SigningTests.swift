@@ -193,6 +193,30 @@ import Testing
         #expect(ChefTimestamp.parse("2024-02-29T23:59:59Z") != nil)
     }
 
+    /// The arithmetic parser agrees with Foundation's ISO 8601 formatter (which `format` uses)
+    /// from 1601 to 9999, and refuses days and times that do not exist. (Before the Gregorian
+    /// reform of 1582 Foundation counts Julian days and the parser proleptic Gregorian ones; a
+    /// timestamp that old fails the 15-minute clock check either way.)
+    @Test func timestampsParseAsFoundationFormatsThem() throws {
+        var g = SystemRandomNumberGenerator()
+        let first = -11_644_473_600.0, last = 253_402_300_799.0  // 1601-01-01T00:00:00Z ... 9999-12-31T23:59:59Z
+        var dates = [first, last, 0, 951_782_400, 951_868_799, 4_107_542_400, -2_203_891_200, 1_709_251_199]
+        for _ in 0..<5_000 { dates.append(Double(Int64.random(in: Int64(first)...Int64(last), using: &g))) }
+        for seconds in dates {
+            let text = ChefTimestamp.format(Date(timeIntervalSince1970: seconds))
+            #expect(ChefTimestamp.parse(text)?.timeIntervalSince1970 == seconds, "\(text)")
+        }
+        for valid in ["2000-02-29T00:00:00Z", "2024-02-29T12:00:00Z", "2023-12-31T23:59:59Z", "1970-01-01T00:00:00Z"] {
+            #expect(ChefTimestamp.parse(valid).map(ChefTimestamp.format) == valid)
+        }
+        for invalid in ["1900-02-29T00:00:00Z", "2023-02-29T00:00:00Z", "2100-02-29T00:00:00Z", "2024-04-31T00:00:00Z",
+                        "2024-00-10T00:00:00Z", "2024-01-00T00:00:00Z", "2024-01-10T24:00:00Z", "2024-01-10T23:60:00Z",
+                        "2024-01-10T23:59:60Z", "0000-01-01T00:00:00Z", "2024-01-10T23:59:5AZ", "+024-01-10T23:59:59Z",
+                        "2024-01-10T23:59:59z", "2024-01-10T23:59:59Z ", "２０２４-01-10T23:59:59Z"] {
+            #expect(ChefTimestamp.parse(invalid) == nil, "\(invalid)")
+        }
+    }
+
     @Test func clockSkewIsStrict() throws {
         let key = try CryptoFixtures.privateKey()
         let request = try RequestAuthenticator.parse(headers: Self.lookup(try Self.sign(.v1_3, key: key)))

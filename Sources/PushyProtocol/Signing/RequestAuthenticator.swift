@@ -31,14 +31,16 @@ public struct RequestAuthenticator: Sendable {
         let (version, algorithm) = try parseSignDescription(sign)
         guard let date = ChefTimestamp.parse(timestamp) else { throw .badTimestamp }
 
-        var encoded = ""
+        // Bytes, not characters: whitespace inside a chunk is dropped without Unicode tables
+        // (base64 is ASCII; anything else fails to decode below, as before).
+        var encoded: [UInt8] = []
         for index in 1...maximumChunks {
             guard let chunk = headers("X-Ops-Authorization-\(index)") else { break }
-            encoded += chunk.filter { !$0.isWhitespace }
+            encoded += chunk.utf8.lazy.filter { $0 != 0x20 && !(0x09...0x0D).contains($0) }
         }
         // A missing or undecodable signature is reported as a bad signature by `verify`,
         // after the server has had the chance to reject an unknown principal.
-        let signature = Data(base64Encoded: encoded).map { [UInt8]($0) } ?? []
+        let signature = Data(base64Encoded: Data(encoded)).map { [UInt8]($0) } ?? []
 
         return ParsedSignedRequest(
             userId: userId, timestamp: date, timestampText: timestamp, version: version,
