@@ -57,6 +57,14 @@ extension PostgresStore {
         }
     }
 
+    public func orgAndPrincipal(org: String, name: String) async throws(StoreError) -> (org: OrgRecord?, principal: PrincipalRecord?) {
+        try await read { s in
+            let o = try await s.rows("SELECT * FROM orgs WHERE name = \(org)").first.map(Self.decodeOrg)
+            let p = try await s.rows("SELECT * FROM principals WHERE org = \(org) AND name = \(name)").first.map(Self.decodePrincipal)
+            return (o, p)
+        }
+    }
+
     public func listPrincipals(org: String, type: PrincipalType?) async throws(StoreError) -> [PrincipalRecord] {
         try await read { s in
             let rows =

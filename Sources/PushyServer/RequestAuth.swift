@@ -42,11 +42,9 @@ extension PushyAPI {
                 return request.headers[field]
             }
         } catch let e as AuthError { throw .auth(e) } catch { throw .internalError("\(error)") }
-        let org: OrgRecord?
-        do { org = try await store.org(named: orgName) } catch { throw .from(error) }
+        let org: OrgRecord?, p: PrincipalRecord?
+        do { (org, p) = try await store.orgAndPrincipal(org: orgName, name: parsed.userId) } catch { throw .from(error) }
         guard let org else { throw .unknownOrg(orgName) }
-        let p: PrincipalRecord?
-        do { p = try await store.principal(org: orgName, name: parsed.userId) } catch { throw .from(error) }
         var principal = p
         if principal == nil, orgName != config.defaultOrg {
             // A superuser of the default org acts as an admin of every organization.

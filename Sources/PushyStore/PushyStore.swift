@@ -22,6 +22,9 @@ public protocol PushyStore: Sendable {
     /// A principal with the legacy `isAdmin` flag is also added to the org's `admins` group.
     func createPrincipal(_ p: PrincipalRecord) async throws(StoreError)
     func principal(org: String, name: String) async throws(StoreError) -> PrincipalRecord?
+    /// The org and one of its principals in one read (every signed request needs both): one
+    /// trip to the store instead of two. The default asks for each in turn.
+    func orgAndPrincipal(org: String, name: String) async throws(StoreError) -> (org: OrgRecord?, principal: PrincipalRecord?)
     /// All principals of `org`, or only those of `type`.
     func listPrincipals(org: String, type: PrincipalType?) async throws(StoreError) -> [PrincipalRecord]
     /// Returns whether a principal was deleted. Its group memberships go with it, so a later
@@ -166,4 +169,8 @@ public protocol PushyStore: Sendable {
 
 extension PushyStore {
     public func shutdown() async {}
+
+    public func orgAndPrincipal(org: String, name: String) async throws(StoreError) -> (org: OrgRecord?, principal: PrincipalRecord?) {
+        (try await self.org(named: org), try await principal(org: org, name: name))
+    }
 }

@@ -102,6 +102,15 @@ public final class SQLiteStore: PushyStore {
         }
     }
 
+    public func orgAndPrincipal(org: String, name: String) async throws(StoreError) -> (org: OrgRecord?, principal: PrincipalRecord?) {
+        try await read { db in
+            let o = try Row.fetchOne(db, sql: "SELECT * FROM orgs WHERE name = ?", arguments: [org]).map(Self.org)
+            let p = try Row.fetchOne(db, sql: "SELECT * FROM principals WHERE org = ? AND name = ?", arguments: [org, name])
+                .map { (row) throws(StoreError) in try Self.principal(row) }
+            return (o, p)
+        }
+    }
+
     public func listPrincipals(org: String, type: PrincipalType?) async throws(StoreError) -> [PrincipalRecord] {
         try await read { db in
             let rows =

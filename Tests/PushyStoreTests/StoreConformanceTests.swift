@@ -51,6 +51,13 @@ import Testing
             #expect(try await store.principal(org: "beta", name: "alice")?.isAdmin == false)
             #expect(try await store.principal(org: "acme", name: "nobody") == nil)
             #expect(try await store.principal(org: "gamma", name: "alice") == nil)
+            // Both in one read, as authentication asks.
+            var both = try await store.orgAndPrincipal(org: "acme", name: "alice")
+            #expect(both.org == Fixture.org("acme", guidDigit: "a") && both.principal == alice)
+            both = try await store.orgAndPrincipal(org: "acme", name: "nobody")
+            #expect(both.org?.name == "acme" && both.principal == nil)
+            both = try await store.orgAndPrincipal(org: "gamma", name: "alice")
+            #expect(both.org == nil && both.principal == nil)
 
             #expect(try await store.listPrincipals(org: "acme", type: nil).map(\.name) == ["alice", "bob", "web1"])
             #expect(try await store.listPrincipals(org: "acme", type: .user).map(\.name) == ["alice", "bob"])
