@@ -358,7 +358,7 @@ final class SwarmShard: ZMQSwarmHandler, @unchecked Sendable {
             agents[slot].silence.heard()
         }
         guard let s = agents[slot].session,
-              let parsedHeader = try? MessageHeader.parse(header), s.mac.verify(header: parsedHeader, body: body),
+              let scanned = try? MessageHeader.scan(header), s.mac.verify(frame: header, scanned, body: body),
               let m = try? ServerMessage.parse(body),
               abs(m.timestamp.timeIntervalSinceNow) < Double(s.config.maxMessageSkew)
         else { return stats.add(.badMessages) }
