@@ -12,7 +12,9 @@ final class ActiveJob {
     var machine: JobMachine
     /// Feed events so far (`job-1`, `job-2`, ...).
     var events: [FeedEvent] = []
-    var subscribers: [UUID: AsyncStream<FeedEvent>.Continuation] = [:]
+    /// Live readers of the feed, each with what it keeps (`?output=`), so that events it would
+    /// drop never fill its buffer.
+    var subscribers: [UUID: (continuation: AsyncStream<FeedEvent>.Continuation, keep: @Sendable (FeedEvent) -> Bool)] = [:]
     /// Readers waiting for the job to end (`GET /jobs/ID?wait=SECONDS`).
     var waiters: [UUID: CheckedContinuation<Void, Never>] = [:]
     /// Output per node: live chunks while running (capped), replaced by the final capture.

@@ -9,9 +9,11 @@ extension CommandEngine {
     /// `job_complete`, to the org feed.
     func record(_ e: JobFeedEvent, job: ActiveJob, at date: Date) {
         let event = job.append(e, at: date)
-        for (_, c) in job.subscribers { c.yield(event) }
+        for (token, s) in job.subscribers where s.keep(event) {
+            if !s.continuation.deliver(event) { job.subscribers[token] = nil }
+        }
         if e.name == "job_complete" {
-            for (_, c) in job.subscribers { c.finish() }
+            for (_, s) in job.subscribers { s.continuation.finish() }
             job.subscribers = [:]
         }
         if e.name == "start" || e.name == "job_complete" {
@@ -24,23 +26,26 @@ extension CommandEngine {
             // events of every job ever run stayed in memory (≈ 1.5 KB a job; the churn soak's
             // RSS growth).
             expireOrgEvents()
-            for (_, s) in orgSubscribers where s.org == job.org { s.continuation.yield(orgEvent) }
+            for (token, s) in orgSubscribers where s.org == job.org {
+                if !s.continuation.deliver(orgEvent) { orgSubscribers[token] = nil }
+            }
             relayOrgEvent(org: job.org, name: e.name, data: .object(fields))
         }
     }
 
     /// Subscribes to one job's feed. `lastEventId` (`job-N`) skips events up to N; an unknown
-    /// id replays everything.
-    public func subscribeJob(org: String, id: String, lastEventId: String?) -> JobFeedSubscription {
+    /// id replays everything. Live events `keep` refuses are not sent (the replay is the caller's).
+    public func subscribeJob(org: String, id: String, lastEventId: String?,
+                             keep: @escaping @Sendable (FeedEvent) -> Bool = { _ in true }) -> JobFeedSubscription {
         guard let job = jobs[id], job.org == org else { return .notActive }
         var replay = job.events
         if let last = lastEventId, last.hasPrefix("job-"), let n = Int(last.dropFirst(4)), n >= 1, n <= replay.count {
             replay = Array(replay.dropFirst(n))
         }
         if job.events.last?.name == "job_complete" || feedsClosed { return .active(replay: replay, live: nil) }
-        let live = LiveFeed(bufferingNewest: 10_000)
+        let live = LiveFeed(limit: 10_000)
         let token = UUID()
-        job.subscribers[token] = live.continuation
+        job.subscribers[token] = (live.continuation, keep)
         live.continuation.onTermination = { [weak self] _ in
             Task { await self?.unsubscribeJob(id, token) }
         }
@@ -64,7 +69,7 @@ extension CommandEngine {
                                     data: ["timestamp": .string(WireTime.feed(start))])] + mine
             }
         }
-        let live = LiveFeed(bufferingNewest: 10_000)
+        let live = LiveFeed(limit: 10_000)
         if feedsClosed {
             live.continuation.finish()
             return (replay, live)
@@ -90,7 +95,7 @@ extension CommandEngine {
         for (_, s) in orgSubscribers { s.continuation.finish() }
         orgSubscribers = [:]
         for job in jobs.values {
-            for (_, c) in job.subscribers { c.finish() }
+            for (_, s) in job.subscribers { s.continuation.finish() }
             job.subscribers = [:]
             // `?wait=` readers are answered now too (the HTTP drain waits for them).
             wake(job.record.id)

@@ -46,7 +46,7 @@ extension PushyAPI {
             guard let only, e.name == "output" else { return true }
             return only != "none" && e.data["node"]?.stringValue == only
         }
-        switch await engine.subscribeJob(org: orgName, id: id, lastEventId: lastId) {
+        switch await engine.subscribeJob(org: orgName, id: id, lastEventId: lastId, keep: keep) {
         case .active(let replay, let live):
             return sse(replay: replay, live: live, endless: false, keep: keep)
         case .notActive:
@@ -82,15 +82,20 @@ extension PushyAPI {
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
             for e in replay where keep(e) { try await writer.write(ByteBuffer(string: e.text)) }
             if let live {
-                // Only the continuation: the reader's end of the stream stays with this writer,
-                // so the producer hears of it (`onTermination`) once the writer stops.
+                // A keep-alive that does not fit a full buffer is simply not sent: the events
+                // filling it keep the connection busy.
                 let ticker = Task { [continuation = live.continuation] in
                     while !Task.isCancelled {
                         try await Task.sleep(for: .seconds(keepAlive))
                         continuation.yield(.keepAlive)
                     }
                 }
-                defer { ticker.cancel() }
+                // However the writer stops (the client gone, the feed's end), the stream ends with
+                // it, so the producer drops the subscription (`onTermination`) at once.
+                defer {
+                    ticker.cancel()
+                    live.continuation.finish()
+                }
                 for await e in live.events where e.isKeepAlive || keep(e) {
                     try await writer.write(ByteBuffer(string: e.text))
                 }

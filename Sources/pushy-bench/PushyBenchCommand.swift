@@ -42,6 +42,7 @@ struct PushyBenchCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard !(noFloor && floorOnly) else { throw ValidationError("--no-floor and --floor-only exclude each other") }
+        guard jobRuns >= 1, singleRuns >= 1 else { throw ValidationError("--job-runs and --single-runs must be at least 1") }
     }
 
     func run() async throws {

@@ -184,7 +184,9 @@ extension CommandEngine {
         let event = FeedEvent(name: name, id: "org-\(orgSequence)", data: data)
         orgEvents.append((at: now, org: org, event: event))
         expireOrgEvents()
-        for (_, s) in orgSubscribers where s.org == org { s.continuation.yield(event) }
+        for (token, s) in orgSubscribers where s.org == org {
+            if !s.continuation.deliver(event) { orgSubscribers[token] = nil }
+        }
     }
 
     /// Asks the live server that owns job `id` to abort it (a REST abort that reached this
