@@ -122,7 +122,7 @@ struct FloorBench {
             f.singleJob.append(try await job((i * 7919) % n, 1, runAtCommit: true))
             try await Task.sleep(for: .milliseconds(200))
         }
-        say("   floor jobs: all \(SizeResult.millis(SizeResult.median(f.bigJob))), single \(SizeResult.millis(SizeResult.median(f.singleJob)))")
+        say("   floor jobs: all \(SizeResult.millis(SizeResult.median(f.bigJob))), single \(SizeResult.fineMillis(SizeResult.median(f.singleJob)))")
 
         // Idle, as Pushy's: an interval to settle, then CPU averaged over the same span.
         try await Task.sleep(for: .seconds(interval))

@@ -225,7 +225,7 @@ struct PushyBenchCommand: AsyncParsableCommand {
             try await Task.sleep(for: .milliseconds(200))
         }
         say("   jobs: all \(SizeResult.millis(SizeResult.median(r.bigJob))), single \(SizeResult.millis(SizeResult.median(r.singleJob)))"
-            + " (after its 201: p50 \(SizeResult.millis(SizeResult.median(r.singleJobAfterPost))))")
+            + " (after its 201: p50 \(SizeResult.fineMillis(SizeResult.median(r.singleJobAfterPost))))")
         try await measureSettledMemory(&r, server: server, since: allAvailable)
         if quick { return }
 
