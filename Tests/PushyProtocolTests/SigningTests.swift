@@ -193,19 +193,34 @@ import Testing
         #expect(ChefTimestamp.parse("2024-02-29T23:59:59Z") != nil)
     }
 
-    /// The arithmetic parser agrees with Foundation's ISO 8601 formatter (which `format` uses)
-    /// from 1601 to 9999, and refuses days and times that do not exist. (Before the Gregorian
-    /// reform of 1582 Foundation counts Julian days and the parser proleptic Gregorian ones; a
-    /// timestamp that old fails the 15-minute clock check either way.)
-    @Test func timestampsParseAsFoundationFormatsThem() throws {
+    /// Formatting and parsing by arithmetic agree with Foundation's ISO 8601 formatter from 1601
+    /// to 9999 and with each other over years 0001–9999, and the parser refuses days and times
+    /// that do not exist. (Before the Gregorian reform of 1582 Foundation counts Julian days;
+    /// ISO 8601, and these, count proleptic Gregorian ones. A timestamp that old fails the
+    /// 15-minute clock check either way.)
+    @Test func timestampsAgreeWithFoundationAndRoundTrip() throws {
         var g = SystemRandomNumberGenerator()
+        let foundation = Date.ISO8601FormatStyle()
         let first = -11_644_473_600.0, last = 253_402_300_799.0  // 1601-01-01T00:00:00Z ... 9999-12-31T23:59:59Z
-        var dates = [first, last, 0, 951_782_400, 951_868_799, 4_107_542_400, -2_203_891_200, 1_709_251_199]
+        var dates = [first, last, 0, -1, 951_782_400, 951_868_799, 4_107_542_400, -2_203_891_200, 1_709_251_199]
         for _ in 0..<5_000 { dates.append(Double(Int64.random(in: Int64(first)...Int64(last), using: &g))) }
         for seconds in dates {
-            let text = ChefTimestamp.format(Date(timeIntervalSince1970: seconds))
+            let date = Date(timeIntervalSince1970: seconds)
+            let text = ChefTimestamp.format(date)
+            #expect(text == foundation.format(date), "\(seconds)")
             #expect(ChefTimestamp.parse(text)?.timeIntervalSince1970 == seconds, "\(text)")
         }
+        // Sub-seconds are dropped (towards the past, also before 1970).
+        #expect(ChefTimestamp.format(Date(timeIntervalSince1970: 1_709_251_199.9)) == "2024-02-29T23:59:59Z")
+        #expect(ChefTimestamp.format(Date(timeIntervalSince1970: -0.5)) == "1969-12-31T23:59:59Z")
+        // Years 0001–1600, proleptic Gregorian: what is written parses back to the same second.
+        let year1 = -62_135_596_800.0
+        for seconds in [year1, first - 1] + (0..<2_000).map({ _ in Double(Int64.random(in: Int64(year1)..<Int64(first), using: &g)) }) {
+            let text = ChefTimestamp.format(Date(timeIntervalSince1970: seconds))
+            #expect(ChefTimestamp.parse(text)?.timeIntervalSince1970 == seconds, "\(seconds) \(text)")
+        }
+        #expect(ChefTimestamp.format(Date(timeIntervalSince1970: year1)) == "0001-01-01T00:00:00Z")
+        #expect(ChefTimestamp.parse("0112-09-04T05:02:22Z").map(ChefTimestamp.format) == "0112-09-04T05:02:22Z")
         for valid in ["2000-02-29T00:00:00Z", "2024-02-29T12:00:00Z", "2023-12-31T23:59:59Z", "1970-01-01T00:00:00Z"] {
             #expect(ChefTimestamp.parse(valid).map(ChefTimestamp.format) == valid)
         }

@@ -1,12 +1,40 @@
 import FoundationEssentials
 
-/// The `X-Ops-Timestamp` format: ISO 8601 UTC to the second, `YYYY-MM-DDTHH:MM:SSZ`.
+/// The `X-Ops-Timestamp` format: ISO 8601 UTC to the second, `YYYY-MM-DDTHH:MM:SSZ`, in the
+/// proleptic Gregorian calendar ISO 8601 prescribes, for years 0001 to 9999. (Foundation's
+/// formatter counts Julian days before the reform of 1582; both agree from then on.)
 public enum ChefTimestamp {
     private static let style = Date.ISO8601FormatStyle()
 
-    /// Formats `date` (sub-second part dropped).
+    /// Formats `date` (sub-second part dropped). Years outside 0001–9999, which no request
+    /// carries, are left to Foundation's formatter.
     public static func format(_ date: Date) -> String {
-        style.format(Date(timeIntervalSince1970: date.timeIntervalSince1970.rounded(.down)))
+        let t = Int(date.timeIntervalSince1970.rounded(.down))
+        var days = t / 86_400, second = t % 86_400
+        if second < 0 {
+            second += 86_400
+            days -= 1
+        }
+        let (year, month, day) = civil(fromDays: days)
+        guard (1...9999).contains(year) else { return style.format(Date(timeIntervalSince1970: Double(t))) }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(20)
+        func put(_ n: Int, _ width: Int, then separator: Character) {
+            var digits = [UInt8](repeating: UInt8(ascii: "0"), count: width), v = n
+            for i in stride(from: width - 1, through: 0, by: -1) {
+                digits[i] = UInt8(48 + v % 10)
+                v /= 10
+            }
+            bytes += digits
+            bytes.append(separator.asciiValue!)
+        }
+        put(year, 4, then: "-")
+        put(month, 2, then: "-")
+        put(day, 2, then: "T")
+        put(second / 3_600, 2, then: ":")
+        put(second / 60 % 60, 2, then: ":")
+        put(second % 60, 2, then: "Z")
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// Parses exactly `YYYY-MM-DDTHH:MM:SSZ` with valid field values (a real day of the
@@ -34,6 +62,20 @@ public enum ChefTimestamp {
             let seconds = daysFromEpoch(year: year, month: month, day: day) * 86_400 + hour * 3_600 + minute * 60 + second
             return Date(timeIntervalSince1970: Double(seconds))
         }
+    }
+
+    /// The day of the proleptic Gregorian calendar `days` after 1970-01-01 (the inverse of
+    /// `daysFromEpoch`).
+    static func civil(fromDays days: Int) -> (year: Int, month: Int, day: Int) {
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let dayOfEra = z - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1_460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let mp = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * mp + 2) / 5 + 1
+        let month = mp < 10 ? mp + 3 : mp - 9
+        return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
     }
 
     static func daysIn(month: Int, year: Int) -> Int {
