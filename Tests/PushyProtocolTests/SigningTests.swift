@@ -220,6 +220,8 @@ import Testing
             #expect(ChefTimestamp.parse(text)?.timeIntervalSince1970 == seconds, "\(seconds) \(text)")
         }
         #expect(ChefTimestamp.format(Date(timeIntervalSince1970: year1)) == "0001-01-01T00:00:00Z")
+        // Far outside any request's years, and not numbers: formatted, never a crash.
+        for odd in [1e13, -1e13, 1e300, .infinity, -.infinity, .nan] { _ = ChefTimestamp.format(Date(timeIntervalSince1970: odd)) }
         #expect(ChefTimestamp.parse("0112-09-04T05:02:22Z").map(ChefTimestamp.format) == "0112-09-04T05:02:22Z")
         for valid in ["2000-02-29T00:00:00Z", "2024-02-29T12:00:00Z", "2023-12-31T23:59:59Z", "1970-01-01T00:00:00Z"] {
             #expect(ChefTimestamp.parse(valid).map(ChefTimestamp.format) == valid)

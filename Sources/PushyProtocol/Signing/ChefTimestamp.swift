@@ -9,7 +9,10 @@ public enum ChefTimestamp {
     /// Formats `date` (sub-second part dropped). Years outside 0001–9999, which no request
     /// carries, are left to Foundation's formatter.
     public static func format(_ date: Date) -> String {
-        let t = Int(date.timeIntervalSince1970.rounded(.down))
+        let seconds = date.timeIntervalSince1970
+        // Beyond any year 9999 (or not a number): Foundation's formatter, no integer conversion.
+        guard seconds.isFinite, abs(seconds) < 1e12 else { return style.format(date) }
+        let t = Int(seconds.rounded(.down))
         var days = t / 86_400, second = t % 86_400
         if second < 0 {
             second += 86_400
