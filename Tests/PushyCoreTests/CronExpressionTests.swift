@@ -1,4 +1,5 @@
 import Foundation
+import PushyProtocol
 import Testing
 
 @testable import PushyCore

@@ -1,4 +1,5 @@
 import FoundationEssentials
+import PushyProtocol
 
 /// A five-field cron expression (minute hour day-of-month month day-of-week) read in a named
 /// IANA time zone (issue 14). Fields take `*`, numbers, ranges `a-b`, steps `*/n`, `a-b/n` and
@@ -223,39 +224,4 @@ struct ZoneClock {
         }
         return (hi, (wall(hi, startOffset), wall(hi, offset(hi))))
     }
-}
-
-/// A proleptic Gregorian calendar day, computed from days since 1970-01-01 (no Calendar needed).
-public struct CivilDate: Sendable, Equatable, Hashable, CustomStringConvertible {
-    public var year: Int
-    public var month: Int
-    public var day: Int
-    /// 0 = Sunday.
-    public var weekday: Int
-
-    public var description: String {
-        let y = String(year), m = LocalTime.two(month), d = LocalTime.two(day)
-        return "\(y)-\(m)-\(d)"
-    }
-
-    /// Howard Hinnant's days-to-civil algorithm.
-    init(daysSinceEpoch z0: Int64) {
-        let z = z0 + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let d = doy - (153 * mp + 2) / 5 + 1
-        let m = mp < 10 ? mp + 3 : mp - 9
-        year = Int(yoe + era * 400 + (m <= 2 ? 1 : 0))
-        month = Int(m)
-        day = Int(d)
-        weekday = Int(Self.floorMod(z0 + 4, 7))  // 1970-01-01 was a Thursday
-    }
-
-    static func maxDays(month: Int) -> Int { [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1] }
-
-    static func floorDiv(_ a: Int64, _ b: Int64) -> Int64 { a >= 0 ? a / b : -((-a + b - 1) / b) }
-    static func floorMod(_ a: Int64, _ b: Int64) -> Int64 { a - floorDiv(a, b) * b }
 }

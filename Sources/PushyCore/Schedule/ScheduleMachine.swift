@@ -1,4 +1,5 @@
 import FoundationEssentials
+import PushyProtocol
 
 /// When a schedule runs: a cron expression in a zone, or once at an instant.
 public enum ScheduleTiming: Sendable, Equatable {

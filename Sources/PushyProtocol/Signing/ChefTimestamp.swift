@@ -12,13 +12,10 @@ public enum ChefTimestamp {
         let seconds = date.timeIntervalSince1970
         // Beyond any year 9999 (or not a number): Foundation's formatter, no integer conversion.
         guard seconds.isFinite, abs(seconds) < 1e12 else { return style.format(date) }
-        let t = Int(seconds.rounded(.down))
-        var days = t / 86_400, second = t % 86_400
-        if second < 0 {
-            second += 86_400
-            days -= 1
-        }
-        let (year, month, day) = civil(fromDays: days)
+        let t = Int64(seconds.rounded(.down))
+        let civil = CivilDate(daysSinceEpoch: CivilDate.floorDiv(t, 86_400))
+        let second = Int(CivilDate.floorMod(t, 86_400))
+        let (year, month, day) = (civil.year, civil.month, civil.day)
         guard (1...9999).contains(year) else { return style.format(Date(timeIntervalSince1970: Double(t))) }
         var bytes: [UInt8] = []
         bytes.reserveCapacity(20)
@@ -60,43 +57,11 @@ public enum ChefTimestamp {
             }
             guard let year = number(0, 4), let month = number(5, 2), let day = number(8, 2),
                   let hour = number(11, 2), let minute = number(14, 2), let second = number(17, 2),
-                  year >= 1, (1...12).contains(month), day >= 1, day <= daysIn(month: month, year: year),
+                  year >= 1, (1...12).contains(month), day >= 1, day <= CivilDate.daysIn(month: month, year: year),
                   hour <= 23, minute <= 59, second <= 59 else { return nil }
-            let seconds = daysFromEpoch(year: year, month: month, day: day) * 86_400 + hour * 3_600 + minute * 60 + second
+            let days = Int(CivilDate.daysSinceEpoch(year: year, month: month, day: day))
+            let seconds = days * 86_400 + hour * 3_600 + minute * 60 + second
             return Date(timeIntervalSince1970: Double(seconds))
         }
-    }
-
-    /// The day of the proleptic Gregorian calendar `days` after 1970-01-01 (the inverse of
-    /// `daysFromEpoch`).
-    static func civil(fromDays days: Int) -> (year: Int, month: Int, day: Int) {
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let dayOfEra = z - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1_460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let mp = (5 * dayOfYear + 2) / 153
-        let day = dayOfYear - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
-    }
-
-    static func daysIn(month: Int, year: Int) -> Int {
-        switch month {
-        case 2: (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
-        case 4, 6, 9, 11: 30
-        default: 31
-        }
-    }
-
-    /// Days from 1970-01-01 to the given day of the proleptic Gregorian calendar (negative
-    /// before it), counted in 400-year eras from 0000-03-01.
-    static func daysFromEpoch(year: Int, month: Int, day: Int) -> Int {
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yearOfEra = y - era * 400
-        let dayOfYear = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
-        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-        return era * 146_097 + dayOfEra - 719_468
     }
 }
